@@ -1,0 +1,72 @@
+# battlemap: `make run` serves the Zunyi battle map, `make test` runs the
+# whole suite, `make bench` measures. Each installs what it needs from
+# Debian's packages first, so a fresh machine needs nothing done by hand.
+
+SHELL     := /bin/bash
+GO        ?= go
+BIN       := bin/battlemap
+DATA_DIR  ?= ./var
+ADDR      ?= 127.0.0.1:8080
+PG_MAJOR  ?= 15
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT       := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+FUZZTIME  ?= 5s
+
+.PHONY: run test bench build deps deps-bench check fuzz demodata clean
+
+## deps: PostgreSQL and PostGIS from Debian, where missing.
+deps:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
+	    ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+		echo "make: installing PostgreSQL $(PG_MAJOR) and PostGIS 3 from Debian"; \
+		$(APT) update -qq && $(APT) install -y -qq postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3; \
+	fi
+
+## deps-bench: the load generator, where missing.
+deps-bench:
+	@command -v wrk >/dev/null || { $(APT) update -qq && $(APT) install -y -qq wrk; }
+
+build:
+	$(GO) build -o $(BIN) ./cmd/battlemap
+
+## run: serve the battle map on the demo data from a private cluster in $(DATA_DIR).
+run: deps build
+	$(BIN) serve --seed-demo --data-dir $(DATA_DIR) --addr $(ADDR)
+
+## check: formatting and vet.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+## test: the whole suite against one private throwaway cluster shared by
+## every package (each test gets its own database cloned from a template).
+test: deps build check
+	@dir=$$(mktemp -d /tmp/battlemap-test.XXXXXX); \
+	$(BIN) exec --data-dir "$$dir" --log-level warn -- \
+		sh -c 'BATTLEMAP_TEST_DATABASE_URL="$$DATABASE_URL" $(GO) test -count=1 -timeout 14m ./...'; \
+	rc=$$?; rm -rf "$$dir"; exit $$rc
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: run each fuzz target briefly (FUZZTIME=5m for a longer hunt).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+## bench: Go benchmarks and load runs on loopback; figures go to BENCHMARKS.md.
+bench: deps deps-bench build
+	@dir=$$(mktemp -d /tmp/battlemap-bench.XXXXXX); \
+	$(BIN) exec --data-dir "$$dir" --log-level warn -- \
+		sh -c 'BATTLEMAP_TEST_DATABASE_URL="$$DATABASE_URL" $(GO) test -run "^$$" -bench . -benchmem -count=1 ./...'; \
+	rc=$$?; rm -rf "$$dir"; exit $$rc
+
+## demodata: regenerate geo/demo/data from the public npm packages.
+demodata:
+	$(GO) run ./cmd/demodata
+
+clean:
+	rm -rf bin

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Config is all of battlemap's configuration, in sections; defaults are
+// set in one place, defaultConfig.
+type Config struct {
+	Server struct {
+		Addr            string
+		RequestTimeout  time.Duration
+		ShutdownTimeout time.Duration
+		BodyLimit       int
+	}
+	Database struct {
+		// URL of an existing PostGIS database; empty means the private
+		// cluster under DataDir.
+		URL              string
+		DataDir          string
+		StatementTimeout time.Duration
+		MaxConns         int
+	}
+	Log struct {
+		Level  slog.Level
+		Format string
+	}
+	// SeedDemo loads the Zunyi demo data at start when the database has
+	// no map data yet.
+	SeedDemo bool
+	// Replace lets seed overwrite existing map data.
+	Replace bool
+}
+
+func defaultConfig() Config {
+	var c Config
+	c.Server.Addr = "127.0.0.1:8080"
+	c.Server.RequestTimeout = 30 * time.Second
+	c.Server.ShutdownTimeout = 20 * time.Second
+	c.Server.BodyLimit = 64 << 20
+	c.Database.DataDir = "./var"
+	c.Database.StatementTimeout = 25 * time.Second
+	c.Database.MaxConns = 16
+	c.Log.Level = slog.LevelInfo
+	c.Log.Format = "text"
+	return c
+}
+
+// envOf names the environment variable behind each flag; a flag given on
+// the command line wins over its variable.
+var envOf = map[string]string{
+	"addr":              "BATTLEMAP_ADDR",
+	"data-dir":          "BATTLEMAP_DATA_DIR",
+	"database-url":      "DATABASE_URL",
+	"request-timeout":   "BATTLEMAP_REQUEST_TIMEOUT",
+	"statement-timeout": "BATTLEMAP_STATEMENT_TIMEOUT",
+	"shutdown-timeout":  "BATTLEMAP_SHUTDOWN_TIMEOUT",
+	"max-conns":         "BATTLEMAP_MAX_CONNS",
+	"body-limit":        "BATTLEMAP_BODY_LIMIT",
+	"log-level":         "BATTLEMAP_LOG_LEVEL",
+	"log-format":        "BATTLEMAP_LOG_FORMAT",
+}
+
+// usageError is a configuration mistake: main prints it on one line and
+// exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// parseConfig reads the environment, then args, into a Config, and checks
+// the result. It returns the remaining arguments.
+func parseConfig(cmd string, args []string, getenv func(string) string) (Config, []string, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.Server.Addr, "addr", cfg.Server.Addr, "listen address host:port")
+	fs.StringVar(&cfg.Database.DataDir, "data-dir", cfg.Database.DataDir, "data directory of the private PostgreSQL cluster")
+	fs.StringVar(&cfg.Database.URL, "database-url", cfg.Database.URL, "URL of an existing PostGIS database (no private cluster)")
+	fs.DurationVar(&cfg.Server.RequestTimeout, "request-timeout", cfg.Server.RequestTimeout, "longest time one request may take")
+	fs.DurationVar(&cfg.Database.StatementTimeout, "statement-timeout", cfg.Database.StatementTimeout, "PostgreSQL statement_timeout")
+	fs.DurationVar(&cfg.Server.ShutdownTimeout, "shutdown-timeout", cfg.Server.ShutdownTimeout, "how long in-flight requests get at shutdown")
+	fs.IntVar(&cfg.Database.MaxConns, "max-conns", cfg.Database.MaxConns, "database connections in the pool")
+	fs.IntVar(&cfg.Server.BodyLimit, "body-limit", cfg.Server.BodyLimit, "largest request body in bytes")
+	fs.TextVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
+	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
+	fs.BoolVar(&cfg.SeedDemo, "seed-demo", false, "load the Zunyi demo data when the database is empty")
+	fs.BoolVar(&cfg.Replace, "replace", false, "seed: replace existing map data")
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envOf[f.Name]
+		if v := getenv(name); name != "" && v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = usagef("invalid value %q for %s (flag --%s): %v", v, name, f.Name, unwrapFlagErr(err))
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fs.PrintDefaults()
+			return cfg, nil, usagef("usage: battlemap %s [flags]", cmd)
+		}
+		return cfg, nil, usagef("%v", err)
+	}
+	return cfg, fs.Args(), cfg.check()
+}
+
+func unwrapFlagErr(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+// check rejects values that parse but cannot work, naming the flag.
+func (c *Config) check() error {
+	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		return usagef("invalid value %q for flag --addr: want host:port", c.Server.Addr)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"request-timeout", c.Server.RequestTimeout},
+		{"statement-timeout", c.Database.StatementTimeout},
+		{"shutdown-timeout", c.Server.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			return usagef("invalid value %s for flag --%s: must be positive", d.v, d.flag)
+		}
+	}
+	if c.Database.MaxConns < 1 {
+		return usagef("invalid value %d for flag --max-conns: must be at least 1", c.Database.MaxConns)
+	}
+	if c.Server.BodyLimit < 1 {
+		return usagef("invalid value %d for flag --body-limit: must be at least 1", c.Server.BodyLimit)
+	}
+	if strings.TrimSpace(c.Database.DataDir) == "" {
+		return usagef("invalid value for flag --data-dir: must not be empty")
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return usagef("invalid value %q for flag --log-format: want text or json", c.Log.Format)
+	}
+	if c.Database.URL != "" {
+		if _, err := pgxpool.ParseConfig(c.Database.URL); err != nil {
+			return usagef("invalid value for DATABASE_URL (flag --database-url): %v", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+// Package demo loads the Zunyi demonstration data set into a battlemap
+// database. The files under data/ are made by `go run ./cmd/demodata`
+// from public packages (see data/SOURCES.md): real county boundaries and
+// real township and village names and codes, with generated township
+// seats, village points and synthetic figures that add up to Zunyi's
+// published mid-2016 totals.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/geojson"
+	"github.com/twpayne/go-geom/encoding/wkb"
+)
+
+//go:embed data/*.csv data/*.geojson
+var files embed.FS
+
+// City is the demo city's statistical code and name.
+const (
+	CityCode = "520300"
+	CityName = "遵义市"
+)
+
+// ErrNotEmpty is returned by Load when the database already holds map
+// data and replacing it was not asked for.
+var ErrNotEmpty = errors.New("the database already holds map data")
+
+// Files is the embedded data set, for tests and tools that read it
+// directly.
+func Files() fs.FS {
+	sub, err := fs.Sub(files, "data")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}
+
+// Load writes the demo data set in one transaction: either all of it is
+// there afterwards or none of it. With replace false it refuses, with
+// ErrNotEmpty, to touch a database that already has regions; with replace
+// true it deletes all map data first. The load is recorded in the audit
+// log.
+func Load(ctx context.Context, pool *pgxpool.Pool, replace bool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if replace {
+			if _, err := tx.Exec(ctx, sqlTruncate); err != nil {
+				return fmt.Errorf("demo: clear: %w", err)
+			}
+		} else {
+			var has bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM regions)`).Scan(&has); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
+			if has {
+				return ErrNotEmpty
+			}
+		}
+		if _, err := tx.Exec(ctx, sqlStaging); err != nil {
+			return fmt.Errorf("demo: staging tables: %w", err)
+		}
+		if _, err := tx.Exec(ctx, sqlCity, CityCode, CityName); err != nil {
+			return fmt.Errorf("demo: city: %w", err)
+		}
+		if err := copyCounties(ctx, tx); err != nil {
+			return err
+		}
+		for _, s := range csvStaging {
+			if err := copyCSV(ctx, tx, s.file, s.table); err != nil {
+				return err
+			}
+		}
+		for _, step := range loadSteps {
+			if _, err := tx.Exec(ctx, step.sql); err != nil {
+				return fmt.Errorf("demo: %s: %w", step.what, err)
+			}
+		}
+		return nil
+	})
+}
+
+// copyCounties reads the county boundaries with go-geom, rejecting
+// anything but (multi)polygons with finite coordinates, and stages them as
+// WKB for PostGIS to make valid.
+func copyCounties(ctx context.Context, tx pgx.Tx) error {
+	b, err := files.ReadFile("data/counties.geojson")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	var fc geojson.FeatureCollection
+	if err := fc.UnmarshalJSON(b); err != nil {
+		return fmt.Errorf("demo: counties.geojson: %w", err)
+	}
+	rows := make([][]any, 0, len(fc.Features))
+	for i, f := range fc.Features {
+		code, _ := f.Properties["code"].(string)
+		name, _ := f.Properties["name"].(string)
+		switch f.Geometry.(type) {
+		case *geom.Polygon, *geom.MultiPolygon:
+		default:
+			return fmt.Errorf("demo: counties.geojson feature %d (%s): geometry must be a polygon, got %T", i, code, f.Geometry)
+		}
+		var buf bytes.Buffer
+		if err := wkb.Write(&buf, wkb.NDR, f.Geometry); err != nil {
+			return fmt.Errorf("demo: counties.geojson feature %d (%s): %w", i, code, err)
+		}
+		rows = append(rows, []any{code, name, buf.Bytes()})
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"demo_counties"}, []string{"code", "name", "wkb"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("demo: counties: %w", err)
+	}
+	return nil
+}
+
+// copyCSV hands a CSV file to PostgreSQL's own COPY parser; its header
+// row must match the staging table's columns, which COPY checks.
+func copyCSV(ctx context.Context, tx pgx.Tx, file, table string) error {
+	b, err := files.ReadFile("data/" + file)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	sql := "COPY " + pgx.Identifier{table}.Sanitize() + " FROM STDIN (FORMAT csv, HEADER match)"
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b), sql); err != nil {
+		return fmt.Errorf("demo: %s: %w", file, err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package demo
+
+// sqlTruncate clears all map data (not the audit log, which is
+// append-only, nor the data version, which only moves forward).
+const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, regions`
+
+// sqlStaging makes the staging tables the data files are copied into. Their
+// columns are the files' header rows, so COPY … HEADER MATCH checks them.
+const sqlStaging = `
+CREATE TEMP TABLE demo_city (code text, name text) ON COMMIT DROP;
+CREATE TEMP TABLE demo_counties (code text, name text, wkb bytea) ON COMMIT DROP;
+CREATE TEMP TABLE demo_townships (
+    code text, name text, county_code text, lon float8, lat float8,
+    poverty_status text, exit_year smallint, demonstration int) ON COMMIT DROP;
+CREATE TEMP TABLE demo_villages (
+    code text, name text, township_code text, county_code text, lon float8, lat float8,
+    poverty_status text, exit_year smallint, poor_households int, poor_population int, population int,
+    demonstration int, pairing_level text, pairing_unit text, cooperatives int) ON COMMIT DROP;
+CREATE TEMP TABLE demo_sites (
+    code text, name text, type text, county_code text, township_code text, lon float8, lat float8,
+    capacity_households int, capacity_people int, moved_in_households int, moved_in_people int,
+    progress smallint, status text, planned_completion date) ON COMMIT DROP;
+CREATE TEMP TABLE demo_projects (
+    code text, name text, category text, fund_use text, county_code text, village_code text, wkt text,
+    funds_planned bigint, funds_disbursed bigint, completion smallint, status text,
+    start_date date, end_date date) ON COMMIT DROP;
+CREATE TEMP TABLE demo_assignments (village_code text, site_code text, households int, people int) ON COMMIT DROP;
+`
+
+// csvStaging says which file goes into which staging table.
+var csvStaging = []struct{ file, table string }{
+	{"townships.csv", "demo_townships"},
+	{"villages.csv", "demo_villages"},
+	{"sites.csv", "demo_sites"},
+	{"projects.csv", "demo_projects"},
+	{"assignments.csv", "demo_assignments"},
+}
+
+// sqlCity stages the city's code and name for the steps below.
+const sqlCity = `INSERT INTO demo_city (code, name) VALUES ($1, $2)`
+
+// loadSteps move the staged rows into the schema, in dependency order.
+var loadSteps = []struct{ what, sql string }{
+	{"city", `
+INSERT INTO regions (code, name, level, boundary, point)
+SELECT city.code, city.name, 'city', ST_Multi(u), ST_PointOnSurface(u)
+FROM demo_city city,
+     (SELECT ST_CollectionExtract(ST_Union(ST_MakeValid(ST_GeomFromWKB(wkb, 4326))), 3) AS u FROM demo_counties) s`},
+	{"counties", `
+INSERT INTO regions (code, name, level, parent_code, boundary, point)
+SELECT s.code, s.name, 'county', city.code, b, ST_PointOnSurface(b)
+FROM demo_city city, (SELECT code, name, ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(wkb, 4326)), 3)) AS b
+      FROM demo_counties) s`},
+	// Township polygons are the Voronoi cells of the township seats within
+	// each county, clipped to the county; the generator placed every
+	// village nearer its own seat than any other, so it lies in its cell.
+	{"townships", `
+WITH seats AS (
+    SELECT t.*, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS seat FROM demo_townships t
+), cells AS (
+    SELECT c.code AS county_code, c.boundary AS county, count(*) AS n,
+           (ST_Dump(ST_VoronoiPolygons(ST_Collect(s.seat), 0, c.boundary))).geom AS cell
+    FROM regions c JOIN seats s ON s.county_code = c.code
+    WHERE c.level = 'county'
+    GROUP BY c.code, c.boundary
+)
+INSERT INTO regions (code, name, level, parent_code, boundary, point, poverty_status, exit_year, demonstration)
+SELECT s.code, s.name, 'township', s.county_code,
+       ST_Multi(ST_CollectionExtract(
+           CASE WHEN cells.n = 1 THEN cells.county ELSE ST_Intersection(cells.cell, cells.county) END, 3)),
+       s.seat, s.poverty_status, s.exit_year, s.demonstration = 1
+FROM seats s
+JOIN LATERAL (
+    SELECT * FROM cells WHERE cells.county_code = s.county_code
+      AND (cells.n = 1 OR ST_Intersects(cells.cell, s.seat))
+    LIMIT 1
+) cells ON true`},
+	{"village regions", `
+INSERT INTO regions (code, name, level, parent_code, point, poverty_status, exit_year, demonstration)
+SELECT code, name, 'village', township_code, ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+       poverty_status, exit_year, demonstration = 1
+FROM demo_villages`},
+	{"villages", `
+INSERT INTO villages (code, population, poor_households, poor_population, pairing_level, pairing_unit, cooperatives)
+SELECT code, population, poor_households, poor_population, pairing_level, pairing_unit, cooperatives
+FROM demo_villages`},
+	{"sites", `
+INSERT INTO sites (code, name, type, county_code, township_code, geom, capacity_households, capacity_people,
+                   moved_in_households, moved_in_people, progress, status, planned_completion)
+SELECT code, name, type, county_code, township_code, ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+       capacity_households, capacity_people, moved_in_households, moved_in_people, progress, status, planned_completion
+FROM demo_sites`},
+	{"assignments", `
+INSERT INTO relocation_assignments (village_code, site_code, households, people)
+SELECT village_code, site_code, households, people
+FROM demo_assignments`},
+	{"projects", `
+INSERT INTO projects (code, name, category, fund_use, county_code, village_code, geom, funds_planned,
+                      funds_disbursed, completion, status, start_date, end_date)
+SELECT code, name, category, fund_use, county_code, village_code, ST_GeomFromText(wkt, 4326), funds_planned,
+       funds_disbursed, completion, status, start_date, end_date
+FROM demo_projects`},
+	{"audit", `
+INSERT INTO audit_log (actor, action, table_name, row_key, after, data_version)
+SELECT 'battlemap seed', 'seed', 'regions', city.code,
+       jsonb_build_object('city', city.name,
+           'regions', (SELECT count(*) FROM regions), 'sites', (SELECT count(*) FROM sites),
+           'projects', (SELECT count(*) FROM projects)),
+       (SELECT version FROM data_version)
+FROM demo_city city`},
+}

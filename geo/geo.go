@@ -1,0 +1,43 @@
+// Package geo is battlemap's domain: regions (city, county, township,
+// village), villages' poverty figures, relocation sites, projects, the
+// queries over them and the errors they return.
+package geo
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes of domain errors. The web package maps each to an HTTP
+// status in one table.
+const (
+	EInvalid  = "invalid"   // the request or input is malformed
+	ENotFound = "not_found" // the thing asked for does not exist
+	EConflict = "conflict"  // the input contradicts data already stored
+	ETooLarge = "too_large" // the input exceeds a configured limit
+)
+
+// Error is a domain error whose message is safe to show to a client.
+// Errors that are not an *Error are internal: clients see a generic
+// message and the cause is logged.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements error.
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode is the code of err's *Error, or "" for an internal error.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}

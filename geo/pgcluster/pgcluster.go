@@ -1,0 +1,401 @@
+// Package pgcluster runs battlemap's private PostgreSQL + PostGIS cluster:
+// a data directory of its own, reachable only through a Unix socket inside
+// it (so it never clashes with another PostgreSQL on the machine), started
+// as a child of the battlemap process and stopped with it.
+//
+// PostgreSQL refuses to run as root; when battlemap runs as root the
+// cluster runs as the unprivileged "postgres" system user, which owns the
+// cluster's files.
+package pgcluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Database is the database battlemap keeps its data in.
+const Database = "battlemap"
+
+// Superuser is the cluster's bootstrap role, fixed so that the URL is the
+// same whichever OS user created the cluster.
+const Superuser = "battlemap"
+
+// port only names the socket file: the cluster listens on no TCP port.
+const port = "5432"
+
+// maxSocketPath is the longest Unix socket path the kernel accepts (108
+// bytes with the terminating NUL) less a margin.
+const maxSocketPath = 100
+
+// ErrMissingBinaries reports that PostgreSQL or PostGIS is not installed.
+var ErrMissingBinaries = errors.New("PostgreSQL with PostGIS is not installed")
+
+// Cluster is a private cluster kept under a battlemap data directory. Its
+// zero value is not usable; call New.
+type Cluster struct {
+	dir     string // battlemap's data directory, absolute
+	pgdata  string // the PostgreSQL data directory inside it
+	sockDir string // where the socket lives (inside dir unless the path is too long)
+	bin     string // PostgreSQL's bin directory
+	owner   *owner // who runs postgres; nil means the current user
+	log     *slog.Logger
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when postgres has exited
+	err  error         // postgres' exit status, valid once done is closed
+}
+
+// owner is the unprivileged account the cluster runs as when we are root.
+type owner struct {
+	name     string
+	uid, gid uint32
+}
+
+// New describes the cluster kept in dataDir without touching it. It
+// returns an error wrapping ErrMissingBinaries, naming the Debian packages
+// to install, when PostgreSQL or PostGIS cannot be found.
+func New(dataDir string, log *slog.Logger) (*Cluster, error) {
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: data dir: %w", err)
+	}
+	bin, err := findBinaries()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir, pgdata: filepath.Join(dir, "pg"), sockDir: socketDir(dir), bin: bin, log: log}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("pgcluster: running as root needs the postgres system user (Debian's postgresql package creates it): %w", err)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		c.owner = &owner{name: u.Username, uid: uint32(uid), gid: uint32(gid)}
+	}
+	return c, nil
+}
+
+// socketDir keeps the socket inside the data directory unless that path
+// would be too long for a Unix socket; then it goes to a short directory
+// in /tmp named after the data directory, so the URL stays stable.
+func socketDir(dir string) string {
+	in := filepath.Join(dir, "run")
+	if len(in)+len("/.s.PGSQL."+port) <= maxSocketPath {
+		return in
+	}
+	sum := sha1.Sum([]byte(dir))
+	return filepath.Join(os.TempDir(), "battlemap-"+hex.EncodeToString(sum[:6]))
+}
+
+// findBinaries looks for the newest PostgreSQL under /usr/lib/postgresql
+// (Debian's layout), then on PATH, and checks that PostGIS is installed
+// for that version.
+func findBinaries() (string, error) {
+	var candidates []string
+	if dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin"); len(dirs) > 0 {
+		sort.Slice(dirs, func(i, j int) bool { return pgMajor(dirs[i]) > pgMajor(dirs[j]) })
+		candidates = append(candidates, dirs...)
+	}
+	if p, err := exec.LookPath("postgres"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			candidates = append(candidates, filepath.Dir(real))
+		}
+	}
+	for _, bin := range candidates {
+		if !executable(filepath.Join(bin, "postgres")) || !executable(filepath.Join(bin, "initdb")) {
+			continue
+		}
+		share, err := exec.Command(filepath.Join(bin, "pg_config"), "--sharedir").Output()
+		if err != nil {
+			continue
+		}
+		control := filepath.Join(strings.TrimSpace(string(share)), "extension", "postgis.control")
+		if _, err := os.Stat(control); err != nil {
+			major := pgMajor(bin)
+			return "", fmt.Errorf("%w: PostGIS is missing for PostgreSQL %d (apt-get install postgresql-%d-postgis-3)", ErrMissingBinaries, major, major)
+		}
+		return bin, nil
+	}
+	return "", fmt.Errorf("%w: no postgres and initdb found (apt-get install postgresql-15 postgresql-15-postgis-3)", ErrMissingBinaries)
+}
+
+func pgMajor(bin string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(bin)))
+	return n
+}
+
+func executable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// URL is the connection URL of the cluster's battlemap database. It is
+// valid whether or not the cluster is running.
+func (c *Cluster) URL() string {
+	return c.DatabaseURL(Database)
+}
+
+// DatabaseURL is the connection URL of database name in the cluster.
+func (c *Cluster) DatabaseURL(name string) string {
+	q := url.Values{"host": {c.sockDir}, "port": {port}}
+	u := url.URL{Scheme: "postgres", User: url.User(Superuser), Path: "/" + name, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Dir is the battlemap data directory holding the cluster.
+func (c *Cluster) Dir() string { return c.dir }
+
+// Start initialises the cluster on first use, starts postgres as a child
+// process, waits until it accepts connections and makes sure the
+// battlemap database exists. postgres is told to shut down if this
+// process dies, so no orphan is left behind even on SIGKILL. Call Stop to
+// shut it down cleanly.
+func (c *Cluster) Start(ctx context.Context) error {
+	if c.cmd != nil {
+		return errors.New("pgcluster: already started")
+	}
+	if err := c.prepareDirs(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(c.pgdata, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.initdb(ctx); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	if err := c.startPostgres(); err != nil {
+		return err
+	}
+	if err := c.waitReady(ctx); err != nil {
+		_ = c.Stop()
+		return err
+	}
+	if err := c.ensureDatabase(ctx, Database); err != nil {
+		_ = c.Stop()
+		return err
+	}
+	return nil
+}
+
+// prepareDirs creates the data and socket directories, hands them to the
+// postgres user when we are root, and makes sure that user can reach them.
+func (c *Cluster) prepareDirs() error {
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	for _, d := range []string{c.pgdata, c.sockDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
+		}
+		if c.owner != nil {
+			if err := os.Chown(d, int(c.owner.uid), int(c.owner.gid)); err != nil {
+				return fmt.Errorf("pgcluster: %w", err)
+			}
+		}
+	}
+	if c.owner == nil {
+		return nil
+	}
+	for _, d := range []string{c.pgdata, c.sockDir} {
+		if err := c.owner.grantSearch(filepath.Dir(d), c.log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// grantSearch makes every directory from dir up to / searchable by the
+// owner. A parent such as a root home directory of mode 0700 would
+// otherwise keep postgres from its own data directory; search (x) alone is
+// granted, never read, and each change is logged.
+func (o *owner) grantSearch(dir string, log *slog.Logger) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		mode := fi.Mode().Perm()
+		reachable := mode&0o001 != 0 ||
+			(st.Uid == o.uid && mode&0o100 != 0) ||
+			(st.Gid == o.gid && mode&0o010 != 0)
+		if !reachable {
+			if err := os.Chmod(d, fi.Mode()|0o001); err != nil {
+				return fmt.Errorf("pgcluster: user %s cannot reach %s and granting search failed: %w", o.name, d, err)
+			}
+			log.Warn("granted search permission so the postgres user can reach the data directory",
+				slog.String("dir", d), slog.String("user", o.name), slog.String("mode", (mode|0o001).String()))
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// command builds an exec.Cmd of a PostgreSQL program run as the owner.
+func (c *Cluster) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "TZ=UTC")
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	if c.owner != nil {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.owner.uid, Gid: c.owner.gid}
+		cmd.Dir = c.pgdata
+	}
+	return cmd
+}
+
+func (c *Cluster) initdb(ctx context.Context) error {
+	c.log.Info("initialising private PostgreSQL cluster", slog.String("dir", c.pgdata))
+	cmd := c.command(ctx, "initdb", "-D", c.pgdata, "-U", Superuser, "--auth=trust",
+		"--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgcluster: initdb: %w: %s", err, lastLines(out, 10))
+	}
+	return nil
+}
+
+// logPath is postgres' own log, kept beside its data for diagnosis.
+func (c *Cluster) logPath() string { return filepath.Join(c.dir, "postgres.log") }
+
+func (c *Cluster) startPostgres() error {
+	logFile, err := os.OpenFile(c.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	// The process, not a context, ends postgres: it must outlive Start's ctx.
+	cmd := c.command(context.Background(), "postgres", "-D", c.pgdata,
+		"-k", c.sockDir, "-p", port,
+		"-c", "listen_addresses=",
+		"-c", "unix_socket_permissions=0700",
+		"-c", "max_connections=200",
+		"-c", "shared_buffers=256MB",
+		"-c", "fsync=on",
+		"-c", "logging_collector=off")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// SIGINT is PostgreSQL's fast shutdown: it ends sessions, checkpoints
+	// and exits, which is what we want when battlemap dies unexpectedly.
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("pgcluster: start postgres: %w", err)
+	}
+	c.cmd, c.done = cmd, make(chan struct{})
+	go func() {
+		c.err = cmd.Wait()
+		logFile.Close()
+		close(c.done)
+	}()
+	c.log.Info("postgres started", slog.Int("pid", cmd.Process.Pid), slog.String("socket_dir", c.sockDir))
+	return nil
+}
+
+// waitReady polls until postgres accepts connections, fails at once if it
+// exits, and gives up when ctx ends.
+func (c *Cluster) waitReady(ctx context.Context) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pingCtx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(pingCtx, c.DatabaseURL("postgres"))
+		cancel()
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-c.done:
+			return fmt.Errorf("pgcluster: postgres exited during start (%v): %s", c.err, c.logTail())
+		case <-ctx.Done():
+			return fmt.Errorf("pgcluster: postgres not ready: %w (last error: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// ensureDatabase creates database name in the running cluster unless it
+// exists.
+func (c *Cluster) ensureDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.DatabaseURL("postgres"))
+	if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("pgcluster: create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Stop shuts postgres down (fast shutdown: sessions are ended, data is
+// checkpointed) and waits for it to exit. After 30 s it is killed with
+// SIGQUIT. Stop on a cluster that is not running does nothing.
+func (c *Cluster) Stop() error {
+	if c.cmd == nil {
+		return nil
+	}
+	defer func() { c.cmd = nil }()
+	select {
+	case <-c.done:
+		return nil
+	default:
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("pgcluster: stop: %w", err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		c.log.Warn("postgres did not stop within 30s; sending SIGQUIT")
+		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+		<-c.done
+	}
+	c.log.Info("postgres stopped")
+	return nil
+}
+
+// Pid is the postgres process id, or 0 when the cluster is not running.
+func (c *Cluster) Pid() int {
+	if c.cmd == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
+func (c *Cluster) logTail() string {
+	b, _ := os.ReadFile(c.logPath())
+	return lastLines(b, 10)
+}
+
+func lastLines(b []byte, n int) string {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte(" | ")))
+}

@@ -1,0 +1,164 @@
+package pgcluster
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// alive reports whether pid is a running process (a zombie is not).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func startCluster(t *testing.T, dir string) *Cluster {
+	t.Helper()
+	c, err := New(dir, testLogger(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Stop() })
+	return c
+}
+
+func exec1(t *testing.T, c *Cluster, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL())
+	if err != nil {
+		t.Fatalf("connect %s: %v", c.URL(), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// TestStartRestartStop covers the cluster's life: created on first start
+// with PostGIS available, its data kept across a restart in the same
+// directory, and no process left once stopped.
+func TestStartRestartStop(t *testing.T) {
+	dir := t.TempDir()
+	c := startCluster(t, dir)
+	exec1(t, c, `CREATE EXTENSION postgis; CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
+	pid := c.Pid()
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if alive(pid) {
+		t.Fatalf("postgres %d still running after Stop", pid)
+	}
+
+	c2 := startCluster(t, dir)
+	exec1(t, c2, `DO $$ BEGIN IF (SELECT v FROM kept) <> 42 THEN RAISE 'lost data'; END IF; END $$`)
+	pid = c2.Pid()
+	if err := c2.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if alive(pid) {
+		t.Fatalf("postgres %d still running after second Stop", pid)
+	}
+	if err := c2.Stop(); err != nil {
+		t.Fatalf("Stop of a stopped cluster: got %v, want nil", err)
+	}
+}
+
+// TestNoOrphanWhenKilled kills, with SIGKILL, a process running a
+// cluster: postgres must not outlive it.
+func TestNoOrphanWhenKilled(t *testing.T) {
+	if dir := os.Getenv("PGCLUSTER_TEST_CHILD"); dir != "" {
+		c, err := New(dir, slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "child.pid"), []byte(strconv.Itoa(c.Pid())), 0o644)
+		time.Sleep(time.Minute)
+		t.Fatal("child was not killed")
+	}
+	dir := t.TempDir()
+	child := exec.Command(os.Args[0], "-test.run=^TestNoOrphanWhenKilled$")
+	child.Env = append(os.Environ(), "PGCLUSTER_TEST_CHILD="+dir)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	deadline := time.Now().Add(time.Minute)
+	for pid == 0 && time.Now().Before(deadline) {
+		b, _ := os.ReadFile(filepath.Join(dir, "child.pid"))
+		pid, _ = strconv.Atoi(string(b))
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pid == 0 {
+		child.Process.Kill()
+		t.Fatal("child did not start its cluster within a minute")
+	}
+	child.Process.Kill()
+	child.Wait()
+	for deadline = time.Now().Add(30 * time.Second); alive(pid) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if alive(pid) {
+		t.Fatalf("postgres %d outlived the killed battlemap process", pid)
+	}
+}
+
+func TestSocketDir(t *testing.T) {
+	short := "/srv/battlemap"
+	if got, want := socketDir(short), "/srv/battlemap/run"; got != want {
+		t.Errorf("socketDir(%q) = %q, want %q", short, got, want)
+	}
+	long := "/" + strings.Repeat("deep/", 30) + "var"
+	got := socketDir(long)
+	if strings.HasPrefix(got, long) || len(got)+len("/.s.PGSQL.5432") > maxSocketPath {
+		t.Errorf("socketDir(long) = %q: want a short directory outside the data dir", got)
+	}
+	if again := socketDir(long); again != got {
+		t.Errorf("socketDir is not stable: %q then %q", got, again)
+	}
+}
+
+func TestURL(t *testing.T) {
+	c := &Cluster{sockDir: "/srv/battlemap/run"}
+	want := "postgres://battlemap@/battlemap?host=%2Fsrv%2Fbattlemap%2Frun&port=5432"
+	if got := c.URL(); got != want {
+		t.Errorf("URL() = %q, want %q", got, want)
+	}
+	if _, err := pgx.ParseConfig(c.URL()); err != nil {
+		t.Errorf("URL does not parse: %v", err)
+	}
+}

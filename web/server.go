@@ -1,0 +1,188 @@
+// Package web is battlemap's HTTP face: Fiber routes, the handlers that
+// parse a request, make one call into geo or tiles and encode the answer,
+// and the one error handler that turns errors into problem+json.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/migrations"
+)
+
+// Config holds the HTTP server's settings.
+type Config struct {
+	// RequestTimeout bounds each request's work, including its queries:
+	// the request's context is cancelled when it runs out.
+	RequestTimeout time.Duration
+	// BodyLimit is the largest request body accepted, in bytes.
+	BodyLimit int
+}
+
+// Server is the HTTP server. Build it with New.
+type Server struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	app  *fiber.App
+}
+
+// New builds the server and its routes over pool.
+func New(cfg Config, pool *pgxpool.Pool, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, pool: pool, log: log}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "battlemap",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		BodyLimit:             cfg.BodyLimit,
+		// The socket timeouts sit a margin above the request timeout, so a
+		// slow query is cut by its context, not by a dropped connection.
+		ReadTimeout:  cfg.RequestTimeout + 5*time.Second,
+		WriteTimeout: cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:  2 * time.Minute,
+	})
+	s.app.Use(s.withDeadline, s.logRequest)
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
+	return s
+}
+
+// App is the Fiber application, for tests that call app.Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// to finish, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// withDeadline gives every request a context that ends after
+// RequestTimeout; Fiber's own user context has no deadline.
+func (s *Server) withDeadline(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+// logRequest writes one access log line per request, after its errors
+// have been turned into a response.
+func (s *Server) logRequest(c *fiber.Ctx) error {
+	start := time.Now()
+	if err := c.Next(); err != nil {
+		if herr := s.handleError(c, err); herr != nil {
+			return herr
+		}
+	}
+	status := c.Response().StatusCode()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(c.UserContext(), level, "request",
+		slog.String("method", c.Method()),
+		slog.String("path", c.Path()),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.Int("bytes", len(c.Response().Body())))
+	return nil
+}
+
+// healthz says the process is up; it touches nothing else.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status        string `json:"status"`
+	Database      string `json:"database"`
+	SchemaVersion int32  `json:"schema_version"`
+	SchemaWanted  int32  `json:"schema_wanted"`
+	DataVersion   int64  `json:"data_version,omitempty"`
+}
+
+// readyz says whether the database answers and carries the schema this
+// binary expects; load balancers send traffic only when it is 200.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	want, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	r := readiness{Status: "not_ready", Database: "unreachable", SchemaWanted: want}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database unreachable", slog.Any("err", err))
+		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+	}
+	r.Database = "ok"
+	if r.SchemaVersion, err = migrations.Current(ctx, s.pool); err != nil {
+		s.log.Warn("readiness: schema version", slog.Any("err", err))
+		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+	}
+	if r.SchemaVersion != want {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT version FROM data_version`).Scan(&r.DataVersion); err != nil {
+		s.log.Warn("readiness: data version", slog.Any("err", err))
+		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+	}
+	r.Status = "ready"
+	return c.JSON(r)
+}
+
+// problem is an RFC 9457 problem details body.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// statusOf maps domain error codes to HTTP statuses: the one table.
+var statusOf = map[string]int{
+	geo.EInvalid:  fiber.StatusBadRequest,
+	geo.ENotFound: fiber.StatusNotFound,
+	geo.EConflict: fiber.StatusConflict,
+	geo.ETooLarge: fiber.StatusRequestEntityTooLarge,
+}
+
+// handleError turns any error a handler returns into problem+json. Domain
+// errors and Fiber's own (unknown route, body too large) show their
+// message; anything else is internal, so the client gets a generic detail
+// and the cause is logged once, here.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	p := problem{Type: "about:blank", Status: fiber.StatusInternalServerError}
+	var ferr *fiber.Error
+	switch {
+	case geo.ErrorCode(err) != "":
+		p.Status = statusOf[geo.ErrorCode(err)]
+		p.Detail = err.Error()
+	case errors.As(err, &ferr):
+		p.Status, p.Detail = ferr.Code, ferr.Message
+	case errors.Is(err, context.DeadlineExceeded):
+		p.Status, p.Detail = fiber.StatusServiceUnavailable, "the request took longer than the server allows"
+		s.log.Warn("request timed out", slog.String("path", c.Path()), slog.Any("err", err))
+	default:
+		p.Detail = "internal error; the server log has the cause"
+		s.log.Error("request failed", slog.String("path", c.Path()), slog.Any("err", err))
+	}
+	p.Title = fiber.ErrInternalServerError.Message
+	if t := statusText(p.Status); t != "" {
+		p.Title = t
+	}
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	c.Status(p.Status)
+	return c.JSON(p, "application/problem+json")
+}
+
+func statusText(code int) string {
+	return fiber.NewError(code).Message
+}

@@ -1,0 +1,87 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/web"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newServer(t *testing.T) *web.Server {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pgtest.New(t), log)
+}
+
+// get sends a request through the Fiber app and decodes a JSON body.
+func get(t *testing.T, s *web.Server, path string) (*http.Response, map[string]any) {
+	t.Helper()
+	resp, err := s.App().Test(httptest.NewRequest(http.MethodGet, path, nil), 10_000)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: body is not JSON: %v", path, err)
+	}
+	return resp, body
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	s := newServer(t)
+	tests := []struct {
+		path   string
+		status int
+		field  string
+		want   any
+	}{
+		{"/healthz", 200, "status", "ok"},
+		{"/readyz", 200, "status", "ready"},
+		{"/readyz", 200, "database", "ok"},
+	}
+	for _, tt := range tests {
+		resp, body := get(t, s, tt.path)
+		if resp.StatusCode != tt.status || body[tt.field] != tt.want {
+			t.Errorf("GET %s: got %d %s=%v, want %d %v", tt.path, resp.StatusCode, tt.field, body[tt.field], tt.status, tt.want)
+		}
+	}
+}
+
+// TestReadyzSchemaBehind checks that a database whose schema is older than
+// the binary's is reported not ready.
+func TestReadyzSchemaBehind(t *testing.T) {
+	pool := pgtest.New(t)
+	if _, err := pool.Exec(context.Background(), `UPDATE schema_version SET version = 0`); err != nil {
+		t.Fatal(err)
+	}
+	s := web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	resp, body := get(t, s, "/readyz")
+	if resp.StatusCode != http.StatusServiceUnavailable || body["status"] != "not_ready" {
+		t.Errorf("got %d %v, want 503 not_ready", resp.StatusCode, body)
+	}
+}
+
+// TestUnknownRouteIsProblemJSON checks the one error handler's shape.
+func TestUnknownRouteIsProblemJSON(t *testing.T) {
+	s := newServer(t)
+	resp, body := get(t, s, "/no/such/thing")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("status %d, want 404", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	if body["status"] != float64(404) || body["title"] != "Not Found" || body["detail"] == "" {
+		t.Errorf("body %v, want a problem with status, title and detail", body)
+	}
+}
