@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/migrations"
+	"github.com/zunyi/battlemap/tiles"
 )
 
 // Config holds the HTTP server's settings.
@@ -23,19 +25,32 @@ type Config struct {
 	RequestTimeout time.Duration
 	// BodyLimit is the largest request body accepted, in bytes.
 	BodyLimit int
+	// PublicURL is where clients reach the server (scheme and host), for
+	// the URLs in TileJSON and the style; empty means the request's host.
+	PublicURL string
+	// TileMaxAge is how long clients may use a tile without asking again;
+	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
+	// keeps live screens live.
+	TileMaxAge time.Duration
 }
 
 // Server is the HTTP server. Build it with New.
 type Server struct {
-	cfg  Config
-	pool *pgxpool.Pool
-	log  *slog.Logger
-	app  *fiber.App
+	cfg   Config
+	pool  *pgxpool.Pool
+	tiles *tiles.Service
+	log   *slog.Logger
+	app   *fiber.App
+
+	tileCacheControl string
 }
 
-// New builds the server and its routes over pool.
-func New(cfg Config, pool *pgxpool.Pool, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, pool: pool, log: log}
+// New builds the server and its routes over pool and the tile service.
+func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache"}
+	if cfg.TileMaxAge > 0 {
+		s.tileCacheControl = "public, max-age=" + strconv.Itoa(int(cfg.TileMaxAge.Seconds()))
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "battlemap",
 		DisableStartupMessage: true,
@@ -48,9 +63,18 @@ func New(cfg Config, pool *pgxpool.Pool, log *slog.Logger) *Server {
 		IdleTimeout:  2 * time.Minute,
 	})
 	s.app.Use(s.withDeadline, s.logRequest)
+	s.routes()
+	return s
+}
+
+// routes lists every endpoint, in one place.
+func (s *Server) routes() {
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
-	return s
+	s.app.Get("/tiles/:layer/:z/:x/:y", s.tile)
+	s.app.Get("/tiles/:file", s.tileJSON)
+	s.app.Get("/style.json", s.style)
+	s.app.Get("/legend.json", s.legend)
 }
 
 // App is the Fiber application, for tests that call app.Test.

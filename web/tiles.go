@@ -1,0 +1,110 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/tiles"
+)
+
+// mvtType is the media type of Mapbox Vector Tiles.
+const mvtType = "application/vnd.mapbox-vector-tile"
+
+// tile serves GET /tiles/{layer}/{z}/{x}/{y}.mvt. An empty tile is 204; a
+// tile whose ETag the client already holds is 304.
+func (s *Server) tile(c *fiber.Ctx) error {
+	t, err := tiles.ParseTile(c.Params("z"), c.Params("x"), c.Params("y"), ".mvt")
+	if err != nil {
+		return err
+	}
+	m, err := s.tiles.Tile(c.UserContext(), c.Params("layer"), t)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderETag, m.ETag)
+	c.Set(fiber.HeaderCacheControl, s.tileCacheControl)
+	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), m.ETag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	if len(m.Data) == 0 {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	c.Set(fiber.HeaderContentType, mvtType)
+	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+		return c.Send(m.Gzipped())
+	}
+	return c.Send(m.Data)
+}
+
+// tileJSON serves GET /tiles/{layer}.json.
+func (s *Server) tileJSON(c *fiber.Ctx) error {
+	name, ok := strings.CutSuffix(c.Params("file"), ".json")
+	if !ok {
+		return geo.Errorf(geo.ENotFound, "no such resource %q: tiles are at /tiles/{layer}/{z}/{x}/{y}.mvt, their description at /tiles/{layer}.json", c.Params("file"))
+	}
+	tj, err := s.tiles.TileJSON(c.UserContext(), name, s.baseURL(c))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(tj)
+}
+
+// style serves GET /style.json, the MapLibre style of the battle map.
+func (s *Server) style(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(tiles.NewStyle(s.baseURL(c)))
+}
+
+// legend serves GET /legend.json, the colour classes the style uses.
+func (s *Server) legend(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(fiber.Map{"schemes": tiles.Legend})
+}
+
+// baseURL is where clients reach this server: the configured public URL,
+// else the scheme and host the request came to.
+func (s *Server) baseURL(c *fiber.Ctx) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	return c.Protocol() + "://" + c.Hostname()
+}
+
+// etagMatches applies If-None-Match's weak comparison: any listed tag (or
+// "*") equal to etag, ignoring W/ prefixes.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip (an
+// explicit q=0 refuses it; "*" allows it).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "gzip" && name != "*" {
+			continue
+		}
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+			q, _ = strconv.ParseFloat(v, 64)
+		}
+		return q > 0
+	}
+	return false
+}
