@@ -28,7 +28,8 @@ type Layer struct {
 
 // band is the SQL of a layer over a range of zooms. The SELECT sees the
 // tile as $1, $2, $3 (z, x, y) and must yield a "geom" column made by
-// ST_AsMVTGeom and, when id is set, an integer "id" column.
+// ST_AsMVTGeom and, when id is set, an integer "id" column. It orders its
+// rows so that a tile's bytes, and so its ETag, do not depend on the plan.
 type band struct {
 	minZoom, maxZoom int
 	id               bool
@@ -95,7 +96,8 @@ func regionBands(level string, minZoom int) []band {
 		bands = append(bands, band{minZoom: max(b.min, minZoom), maxZoom: b.max, id: true, sql: `
 SELECT ` + regionColumns + `, ` + mvtGeom("s."+b.shape) + `
 FROM region_shapes s JOIN region_figures r ON r.code = s.code
-WHERE s.level = '` + level + `' AND s.shape && ` + envMargin})
+WHERE s.level = '` + level + `' AND s.shape && ` + envMargin + `
+ORDER BY r.code`})
 	}
 	return bands
 }
@@ -107,7 +109,8 @@ func clusterBand(minZoom, maxZoom int, level, columns, nonEmpty string) band {
 	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
 SELECT r.code AS region_code, r.name AS region_name, true AS cluster, ` + columns + `, ` + mvtGeom("r.point") + `
 FROM region_figures r
-WHERE r.level = '` + level + `' AND ` + nonEmpty + ` AND r.point && ` + envMargin}
+WHERE r.level = '` + level + `' AND ` + nonEmpty + ` AND r.point && ` + envMargin + `
+ORDER BY r.code`}
 }
 
 // Layers are the battle map's layers, in drawing order (bottom first).
@@ -138,7 +141,8 @@ var Layers = []*Layer{
 		},
 		bands: []band{{minZoom: 9, maxZoom: MaxZoom, sql: `
 SELECT f.village_code, f.site_code, f.households, f.people, ` + mvtGeom("f.geom") + `
-FROM flows f WHERE f.geom && ` + envMargin}},
+FROM flows f WHERE f.geom && ` + envMargin + `
+ORDER BY f.village_code, f.site_code`}},
 	},
 	{
 		Name:        "projects",
@@ -170,7 +174,8 @@ FROM flows f WHERE f.geom && ` + envMargin}},
 SELECT p.code, p.name, p.category, p.fund_use, p.status, p.completion, p.funds_planned, p.funds_disbursed,
 	p.county_code, p.village_code, p.start_date::text AS start_date, p.end_date::text AS end_date,
 	` + mvtGeom("ST_Transform(p.geom, 3857)") + `
-FROM projects p WHERE ST_Transform(p.geom, 3857) && ` + envMargin},
+FROM projects p WHERE ST_Transform(p.geom, 3857) && ` + envMargin + `
+ORDER BY p.code`},
 		},
 	},
 	{
@@ -202,7 +207,8 @@ FROM projects p WHERE ST_Transform(p.geom, 3857) && ` + envMargin},
 SELECT s.code, s.name, s.type, s.status, s.progress, s.capacity_households, s.capacity_people,
 	s.moved_in_households, s.moved_in_people, s.county_code, s.township_code,
 	s.planned_completion::text AS planned_completion, ` + mvtGeom("ST_Transform(s.geom, 3857)") + `
-FROM sites s WHERE ST_Transform(s.geom, 3857) && ` + envMargin},
+FROM sites s WHERE ST_Transform(s.geom, 3857) && ` + envMargin + `
+ORDER BY s.code`},
 		},
 	},
 	{
@@ -233,7 +239,8 @@ SELECT r.code::bigint AS id, r.code, r.name, r.parent_code AS township_code, lef
 	r.poor_population, r.poverty_incidence, v.pairing_level, v.pairing_unit, r.projects,
 	round(r.completion_avg::numeric, 1)::float8 AS completion_avg, r.relocation_people, ` + mvtGeom("r.point") + `
 FROM region_figures r JOIN villages v ON v.code = r.code
-WHERE r.level = 'village' AND r.point && ` + envMargin}},
+WHERE r.level = 'village' AND r.point && ` + envMargin + `
+ORDER BY r.code`}},
 	},
 }
 
