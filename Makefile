@@ -12,7 +12,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT       := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 FUZZTIME  ?= 5s
 
-.PHONY: run test bench build deps deps-bench check fuzz demodata clean
+.PHONY: run test bench build web deps deps-bench check fuzz demodata clean
 
 ## deps: PostgreSQL and PostGIS from Debian, where missing.
 deps:
@@ -26,7 +26,14 @@ deps:
 deps-bench:
 	@command -v wrk >/dev/null || { $(APT) update -qq && $(APT) install -y -qq wrk; }
 
-build:
+## web: the pages' npm dependencies, copied into web/dist (embedded by go build).
+WEB_VENDOR := web/dist/vendor/maplibre-gl.js
+web: $(WEB_VENDOR)
+$(WEB_VENDOR): web/package.json web/package-lock.json web/build.mjs
+	@command -v npm >/dev/null || { $(APT) update -qq && $(APT) install -y -qq nodejs npm; }
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+build: $(WEB_VENDOR)
 	$(GO) build -o $(BIN) ./cmd/battlemap
 
 ## run: serve the battle map on the demo data from a private cluster in $(DATA_DIR).
@@ -69,4 +76,4 @@ demodata:
 	$(GO) run ./cmd/demodata
 
 clean:
-	rm -rf bin
+	rm -rf bin web/node_modules web/dist/vendor

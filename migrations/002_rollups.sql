@@ -45,6 +45,11 @@ CREATE INDEX region_rollups_township_point_gix ON region_rollups USING gist (poi
 CREATE INDEX region_rollups_parent_idx ON region_rollups (parent_code);
 CREATE INDEX region_rollups_city_idx ON region_rollups (left(code, 4));
 
+-- short_name is how people say a village's name: without the committee
+-- suffix of its official name (花茂村村民委员会 → 花茂村).
+CREATE FUNCTION short_name(name text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN regexp_replace(name, '(村民委员会|居民委员会|村委会|居委会)$', '');
+
 -- region_figures: the rollups with the ratios every reader shows, defined
 -- once here for tiles and the drill-down alike.
 CREATE VIEW region_figures AS
@@ -303,4 +308,5 @@ DROP INDEX sites_geom_3857_gix, projects_geom_3857_gix, regions_city_idx, villag
 DROP TABLE flows;
 DROP TABLE region_shapes;
 DROP VIEW region_figures;
+DROP FUNCTION short_name(text);
 DROP TABLE region_rollups;

@@ -212,12 +212,24 @@ ORDER BY s.code`},
 		},
 	},
 	{
+		Name:        "labels",
+		Description: "Where to write region names: counties from zoom 0, townships from zoom 8 (villages are labelled from their own layer)",
+		MinZoom:     0, MaxZoom: MaxZoom,
+		Fields: []Field{
+			{"code", "String", "statistical code"},
+			{"name", "String", "name"},
+			{"level", "String", "county or township"},
+		},
+		bands: []band{labelBand(0, 7, "r.level = 'county'"), labelBand(8, MaxZoom, "r.level IN ('county', 'township')")},
+	},
+	{
 		Name:        "villages",
 		Description: "Villages and communities with their poverty status and registry figures (zoom 9 and up; below, see the region layers)",
 		MinZoom:     9, MaxZoom: MaxZoom,
 		Fields: []Field{
 			{"code", "String", "12-digit statistical code"},
-			{"name", "String", "name"},
+			{"name", "String", "official name"},
+			{"short_name", "String", "name as people say it, without 村民委员会 / 居民委员会"},
 			{"township_code", "String", "township"},
 			{"county_code", "String", "county"},
 			{"status", "String", "none, not_exited (未出列), exited (已出列)"},
@@ -234,7 +246,7 @@ ORDER BY s.code`},
 			{"relocation_people", "Number", "people assigned to move out"},
 		},
 		bands: []band{{minZoom: 9, maxZoom: MaxZoom, id: true, sql: `
-SELECT r.code::bigint AS id, r.code, r.name, r.parent_code AS township_code, left(r.code, 6) AS county_code,
+SELECT r.code::bigint AS id, r.code, r.name, short_name(r.name) AS short_name, r.parent_code AS township_code, left(r.code, 6) AS county_code,
 	r.poverty_status AS status, r.exit_year, r.demonstration, r.population, r.poor_households,
 	r.poor_population, r.poverty_incidence, v.pairing_level, v.pairing_unit, r.projects,
 	round(r.completion_avg::numeric, 1)::float8 AS completion_avg, r.relocation_people, ` + mvtGeom("r.point") + `
@@ -242,6 +254,16 @@ FROM region_figures r JOIN villages v ON v.code = r.code
 WHERE r.level = 'village' AND r.point && ` + envMargin + `
 ORDER BY r.code`}},
 	},
+}
+
+// labelBand places a name at the representative point of each region
+// that levels selects.
+func labelBand(minZoom, maxZoom int, levels string) band {
+	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
+SELECT r.code, r.name, r.level, ` + mvtGeom("r.point") + `
+FROM region_figures r
+WHERE ` + levels + ` AND r.point && ` + envMargin + `
+ORDER BY r.code`}
 }
 
 const projectClusterColumns = `r.projects, r.projects_completed, round(r.completion_avg)::int AS completion,

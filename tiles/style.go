@@ -70,6 +70,8 @@ var Legend = []Scheme{
 			{Value: "flow", Label: "搬迁流向", Color: "#56B4E9"},
 			{Value: "demonstration", Label: "示范点", Color: "#F0E442"},
 			{Value: "symbol_stroke", Label: "符号描边", Color: "#FFFFFF"},
+			{Value: "label", Label: "地名", Color: "#F2F5F8"},
+			{Value: "label_halo", Label: "地名描边", Color: "#05090F"},
 		},
 	},
 }
@@ -121,10 +123,15 @@ func colorBy(id, sourceLayer string) any {
 // Style is a MapLibre style document (spec version 8).
 type Style map[string]any
 
+// LabelFont names the font stack of the labels. Names are Chinese, which
+// MapLibre draws with the system's CJK font (the pages set
+// localIdeographFontFamily); the glyph URL only has to exist.
+const LabelFont = "Noto Sans CJK SC Regular"
+
 // NewStyle returns the battle map's style, drawing from the composite
 // tileset's TileJSON under baseURL. It needs nothing from outside the
-// server: the boundaries are the base map and there are no labels
-// (so no glyphs) or icons (so no sprite).
+// server: the boundaries are the base map, glyphs come from baseURL and
+// there are no icons (so no sprite).
 func NewStyle(baseURL string) Style {
 	isCluster := []any{"==", []any{"get", "cluster"}, true}
 	notCluster := []any{"!", []any{"has", "cluster"}}
@@ -142,6 +149,7 @@ func NewStyle(baseURL string) Style {
 	return Style{
 		"version": 8,
 		"name":    "battlemap 挂图作战",
+		"glyphs": baseURL + "/fonts/{fontstack}/{range}.pbf",
 		"sources": map[string]any{
 			CompositeName: map[string]any{"type": "vector", "url": baseURL + "/tiles/" + CompositeName + ".json"},
 		},
@@ -195,6 +203,38 @@ func NewStyle(baseURL string) Style {
 				"circle-stroke-color": []any{"case", []any{"==", []any{"get", "demonstration"}, true}, baseColor("demonstration"), baseColor("background")},
 				"circle-stroke-width": []any{"case", []any{"==", []any{"get", "demonstration"}, true}, 2, 0.5},
 			}, nil),
+			label("villages-label", "villages", 12, 12, "short_name"),
+			label("townships-label", "labels", 8, 13, "name", "==", []any{"get", "level"}, "township"),
+			label("counties-label", "labels", 0, 16, "name", "==", []any{"get", "level"}, "county"),
 		},
 	}
+}
+
+// label writes property text of sourceLayer's features from minZoom, at
+// size px; filter, when given, is a comparison selecting the features.
+func label(id, sourceLayer string, minZoom int, size float64, text string, filter ...any) map[string]any {
+	l := map[string]any{
+		"id": id, "type": "symbol", "source": CompositeName, "source-layer": sourceLayer, "minzoom": minZoom,
+		"layout": map[string]any{
+			"text-field":          []any{"get", text},
+			"text-font":           []any{LabelFont},
+			"text-size":           size,
+			"text-offset":         []any{0, 0.9},
+			"text-anchor":         "top",
+			"text-optional":       true,
+			"symbol-sort-key":     []any{"to-number", []any{"get", "code"}},
+			"text-allow-overlap":  false,
+			"text-max-width":      12,
+			"text-letter-spacing": 0.05,
+		},
+		"paint": map[string]any{
+			"text-color":      baseColor("label"),
+			"text-halo-color": baseColor("label_halo"),
+			"text-halo-width": 1.5,
+		},
+	}
+	if len(filter) > 0 {
+		l["filter"] = filter
+	}
+	return l
 }

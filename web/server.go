@@ -43,6 +43,7 @@ type Server struct {
 	app   *fiber.App
 
 	tileCacheControl string
+	assets           assets
 }
 
 // New builds the server and its routes over pool and the tile service.
@@ -50,6 +51,13 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache"}
 	if cfg.TileMaxAge > 0 {
 		s.tileCacheControl = "public, max-age=" + strconv.Itoa(int(cfg.TileMaxAge.Seconds()))
+	}
+	var err error
+	if s.assets, err = loadAssets(); err != nil {
+		panic("web: embedded assets: " + err.Error()) // they are compiled in: cannot happen
+	}
+	if _, ok := s.assets["/vendor/maplibre-gl.js"]; !ok {
+		log.Warn("the front end is not built into this binary; pages will not draw maps (run make build)")
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "battlemap",
@@ -75,6 +83,11 @@ func (s *Server) routes() {
 	s.app.Get("/tiles/:file", s.tileJSON)
 	s.app.Get("/style.json", s.style)
 	s.app.Get("/legend.json", s.legend)
+	s.app.Get("/static/*", s.asset)
+	s.app.Get("/vendor/*", s.asset)
+	s.app.Get("/fonts/:fontstack/:range", s.glyphs)
+	s.app.Get("/wall", s.page("wall.html"))
+	s.app.Get("/planner", s.page("planner.html"))
 }
 
 // App is the Fiber application, for tests that call app.Test.
