@@ -12,7 +12,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT       := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 FUZZTIME  ?= 5s
 
-.PHONY: run test bench build web deps deps-bench check fuzz demodata clean
+.PHONY: run test bench build web deps deps-test check fuzz demodata clean
 
 ## deps: PostgreSQL and PostGIS from Debian, where missing.
 deps:
@@ -22,9 +22,14 @@ deps:
 		$(APT) update -qq && $(APT) install -y -qq postgresql-$(PG_MAJOR) postgresql-$(PG_MAJOR)-postgis-3; \
 	fi
 
-## deps-bench: the load generator, where missing.
-deps-bench:
-	@command -v wrk >/dev/null || { $(APT) update -qq && $(APT) install -y -qq wrk; }
+## deps-test: what the tests use as real clients, where missing: GDAL's
+## ogrinfo (reads the OGC API) and headless Chromium with CJK fonts (the pages).
+deps-test:
+	@if ! command -v ogrinfo >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 || \
+	    ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+		echo "make: installing GDAL, Chromium and Noto CJK fonts from Debian"; \
+		$(APT) update -qq && $(APT) install -y -qq gdal-bin chromium fonts-noto-cjk; \
+	fi
 
 ## web: the pages' npm dependencies, copied into web/dist (embedded by go build).
 WEB_VENDOR := web/dist/vendor/maplibre-gl.js
@@ -48,7 +53,7 @@ check:
 
 ## test: the whole suite against one private throwaway cluster shared by
 ## every package (each test gets its own database cloned from a template).
-test: deps build check
+test: deps deps-test build check
 	@dir=$$(mktemp -d /tmp/battlemap-test.XXXXXX); \
 	$(BIN) exec --data-dir "$$dir" --log-level warn -- \
 		sh -c 'BATTLEMAP_TEST_DATABASE_URL="$$DATABASE_URL" $(GO) test -count=1 -timeout 14m ./...'; \
@@ -64,11 +69,13 @@ fuzz:
 		done; \
 	done
 
-## bench: Go benchmarks and load runs on loopback; figures go to BENCHMARKS.md.
-bench: deps deps-bench build
+## bench: Go benchmarks, then load runs on loopback (cmd/loadbench), on one
+## private throwaway cluster; the load figures go to BENCHMARKS.md.
+bench: deps build
 	@dir=$$(mktemp -d /tmp/battlemap-bench.XXXXXX); \
 	$(BIN) exec --data-dir "$$dir" --log-level warn -- \
-		sh -c 'BATTLEMAP_TEST_DATABASE_URL="$$DATABASE_URL" $(GO) test -run "^$$" -bench . -benchmem -count=1 ./...'; \
+		sh -c 'BATTLEMAP_TEST_DATABASE_URL="$$DATABASE_URL" $(GO) test -run "^$$" -bench . -benchmem -count=1 ./... && \
+			$(GO) run ./cmd/loadbench -server-bin $(BIN) -out BENCHMARKS.md'; \
 	rc=$$?; rm -rf "$$dir"; exit $$rc
 
 ## demodata: regenerate geo/demo/data from the public npm packages.

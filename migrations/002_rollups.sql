@@ -42,6 +42,7 @@ CREATE TABLE region_rollups (
 CREATE INDEX region_rollups_village_point_gix ON region_rollups USING gist (point) WHERE level = 'village';
 CREATE INDEX region_rollups_county_point_gix ON region_rollups USING gist (point) WHERE level = 'county';
 CREATE INDEX region_rollups_township_point_gix ON region_rollups USING gist (point) WHERE level = 'township';
+CREATE INDEX region_rollups_label_point_gix ON region_rollups USING gist (point) WHERE level IN ('county', 'township');
 CREATE INDEX region_rollups_parent_idx ON region_rollups (parent_code);
 CREATE INDEX region_rollups_city_idx ON region_rollups (left(code, 4));
 

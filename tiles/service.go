@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -71,6 +72,8 @@ type Config struct {
 	CacheBytes int64
 	// Attribution is shown by map clients for the data.
 	Attribution string
+	// Log receives the service's own events; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Service makes tiles: from the cache when it holds the tile at the
@@ -83,10 +86,19 @@ type Service struct {
 	versions *Versions
 }
 
-// NewService builds every tileset's SQL and the cache.
+// NewService builds every tileset's SQL and the cache. Cached tiles are
+// checked against the data version strictly (see Versions) unless
+// ListenForVersions runs.
 func NewService(cfg Config, pool *pgxpool.Pool) *Service {
-	return &Service{cfg: cfg, pool: pool, sets: Tilesets(), cache: NewCache(cfg.CacheBytes), versions: NewVersions(pool)}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Service{cfg: cfg, pool: pool, sets: Tilesets(), cache: NewCache(cfg.CacheBytes), versions: NewVersions(pool, cfg.Log)}
 }
+
+// ListenForVersions learns data versions from notifications instead of a
+// query per cached tile, until ctx ends (see Versions).
+func (s *Service) ListenForVersions(ctx context.Context) { s.versions.Listen(ctx) }
 
 // Tileset returns the tileset called name, or a geo.ENotFound error that
 // lists the names there are.

@@ -149,7 +149,7 @@ func NewStyle(baseURL string) Style {
 	return Style{
 		"version": 8,
 		"name":    "battlemap 挂图作战",
-		"glyphs": baseURL + "/fonts/{fontstack}/{range}.pbf",
+		"glyphs":  baseURL + "/fonts/{fontstack}/{range}.pbf",
 		"sources": map[string]any{
 			CompositeName: map[string]any{"type": "vector", "url": baseURL + "/tiles/" + CompositeName + ".json"},
 		},

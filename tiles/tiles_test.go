@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
@@ -369,41 +370,55 @@ func TestDeterministic(t *testing.T) {
 }
 
 // TestCacheFollowsDataVersion changes a village with plain SQL and
-// expects the cached tile to be replaced at once.
+// expects the cached tile to be replaced: at once when versions are read
+// per lookup, as soon as the notification arrives when they are heard.
 func TestCacheFollowsDataVersion(t *testing.T) {
-	pool := pgtest.New(t)
-	ctx := context.Background()
-	svc := tiles.NewService(tiles.Config{CacheBytes: 32 << 20}, pool)
-	var lon, lat float64
-	if err := pool.QueryRow(ctx, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = '520304116203'`).Scan(&lon, &lat); err != nil {
-		t.Fatal(err)
-	}
-	tile := at(lon, lat, 12)
-	status := func() string {
-		t.Helper()
-		_, layers := fetch(t, svc, "villages", tile)
-		for _, f := range layers["villages"].Features {
-			if f.Properties.MustString("code") == "520304116203" {
-				return f.Properties.MustString("status")
+	for _, mode := range []string{"query", "notify"} {
+		t.Run(mode, func(t *testing.T) {
+			pool := pgtest.New(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			svc := tiles.NewService(tiles.Config{CacheBytes: 32 << 20}, pool)
+			if mode == "notify" {
+				go svc.ListenForVersions(ctx)
 			}
-		}
-		t.Fatal("花茂村 not in its own tile")
-		return ""
-	}
-	before := status()
-	status() // a cache hit
-	if st := svc.CacheStats(); st.Hits < 1 || st.Entries < 1 {
-		t.Fatalf("cache stats %+v: want a hit", st)
-	}
-	want := "exited"
-	if before == "exited" {
-		want = "not_exited"
-	}
-	if _, err := pool.Exec(ctx, `UPDATE regions SET poverty_status = $1, exit_year = CASE WHEN $1 = 'exited' THEN 2016 END WHERE code = '520304116203'`, want); err != nil {
-		t.Fatal(err)
-	}
-	if got := status(); got != want {
-		t.Errorf("after the update the tile says %q, want %q", got, want)
+			var lon, lat float64
+			if err := pool.QueryRow(ctx, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = '520304116203'`).Scan(&lon, &lat); err != nil {
+				t.Fatal(err)
+			}
+			tile := at(lon, lat, 12)
+			status := func() string {
+				t.Helper()
+				_, layers := fetch(t, svc, "villages", tile)
+				for _, f := range layers["villages"].Features {
+					if f.Properties.MustString("code") == "520304116203" {
+						return f.Properties.MustString("status")
+					}
+				}
+				t.Fatal("花茂村 not in its own tile")
+				return ""
+			}
+			before := status()
+			status() // a cache hit
+			if st := svc.CacheStats(); st.Hits < 1 || st.Entries < 1 {
+				t.Fatalf("cache stats %+v: want a hit", st)
+			}
+			want := "exited"
+			if before == "exited" {
+				want = "not_exited"
+			}
+			if _, err := pool.Exec(ctx, `UPDATE regions SET poverty_status = $1, exit_year = CASE WHEN $1 = 'exited' THEN 2016 END WHERE code = '520304116203'`, want); err != nil {
+				t.Fatal(err)
+			}
+			got := status()
+			for deadline := time.Now().Add(2 * time.Second); mode == "notify" && got != want && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				got = status()
+			}
+			if got != want {
+				t.Errorf("after the update the tile says %q, want %q", got, want)
+			}
+		})
 	}
 }
 

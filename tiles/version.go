@@ -2,23 +2,40 @@ package tiles
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zunyi/battlemap/geo"
 )
 
-// Versions reads the database's data version for cache lookups, sharing
-// one query among all requests that arrive while it waits to run.
+// Versions tells the tile cache which data version is current. It works
+// in one of two ways.
 //
-// The guarantee: Current returns a version read by a query that started
-// after Current was called. A change committed before a request arrives
-// is therefore always seen, so a cached tile older than a committed change
-// is never served — across any number of server instances, since the
-// database is the only clock. Requests that arrive together wait for the
-// same query, so the database sees at most one such query at a time.
+// Strict (the default): Current returns a version read by a query that
+// started after Current was called, so a change committed before a
+// request arrives is always seen and no cached tile older than a committed
+// change is served — by any number of instances, since the database is
+// the only clock. Requests that arrive together share one query, so the
+// database sees at most one at a time; the price is a round trip per
+// cache lookup.
+//
+// Notified (after Listen): Current returns the newest version announced
+// on the channel battlemap_data_version, which every change sends in its
+// transaction, without a query. A change is then seen once its
+// notification arrives, usually within a millisecond of the commit; the
+// round trip is gone. While the listening connection is down, Current
+// falls back to strict reads.
 type Versions struct {
 	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	// heard is the newest version announced, or 0 while not listening.
+	heard atomic.Int64
 
 	mu      sync.Mutex
 	pending *flight // not yet started: new callers join it
@@ -31,14 +48,17 @@ type flight struct {
 	err     error
 }
 
-// NewVersions reads data versions from pool.
-func NewVersions(pool *pgxpool.Pool) *Versions {
-	return &Versions{pool: pool}
+// NewVersions reads data versions from pool, strictly until Listen runs.
+func NewVersions(pool *pgxpool.Pool, log *slog.Logger) *Versions {
+	return &Versions{pool: pool, log: log}
 }
 
-// Current returns the data version as of some moment after the call
-// began, or ctx's error if it ends first.
+// Current returns the current data version (see Versions for what
+// "current" means in each mode), or ctx's error if it ends first.
 func (v *Versions) Current(ctx context.Context) (int64, error) {
+	if n := v.heard.Load(); n > 0 {
+		return n, nil
+	}
 	v.mu.Lock()
 	f := v.pending
 	if f == nil {
@@ -72,10 +92,71 @@ func (v *Versions) run() {
 		v.mu.Unlock()
 		// No caller's context: the flight serves many callers, and one of
 		// them leaving must not fail the others. statement_timeout bounds it.
-		err := v.pool.QueryRow(context.Background(), `SELECT version FROM data_version`).Scan(&f.version)
-		if err != nil {
-			f.err = fmt.Errorf("tiles: data version: %w", err)
-		}
+		dv, err := geo.CurrentVersion(context.Background(), v.pool)
+		f.version, f.err = dv.Version, err
 		close(f.done)
+	}
+}
+
+// Listen switches Versions to notified mode and keeps it there until ctx
+// ends: it holds one connection that LISTENs for version announcements,
+// reconnecting after a failure (strict reads serve meanwhile).
+func (v *Versions) Listen(ctx context.Context) {
+	for backoff := time.Second; ctx.Err() == nil; {
+		err := v.listenOnce(ctx)
+		v.heard.Store(0)
+		if ctx.Err() != nil {
+			return
+		}
+		v.log.Warn("data version listener lost; reading versions per request until it is back",
+			slog.Any("err", err), slog.Duration("retry_in", backoff))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// listenOnce listens on one connection until it fails or ctx ends. The
+// version is read after LISTEN, so no announcement falls between them.
+func (v *Versions) listenOnce(ctx context.Context) error {
+	conn, err := v.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection is ours for good: a listening session must not go
+	// back to the pool.
+	pc := conn.Hijack()
+	defer pc.Close(context.Background())
+	if _, err := pc.Exec(ctx, "LISTEN battlemap_data_version"); err != nil {
+		return err
+	}
+	dv, err := geo.CurrentVersion(ctx, pc)
+	if err != nil {
+		return err
+	}
+	v.raise(dv.Version)
+	v.log.Info("listening for data version changes", slog.Int64("version", dv.Version))
+	for {
+		n, err := pc.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if version, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			v.raise(version)
+		}
+	}
+}
+
+// raise records version unless a newer one was heard already
+// (notifications of concurrent commits may arrive out of order).
+func (v *Versions) raise(version int64) {
+	for {
+		old := v.heard.Load()
+		if version <= old || v.heard.CompareAndSwap(old, version) {
+			return
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/importer"
 	"github.com/zunyi/battlemap/migrations"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -32,6 +33,10 @@ type Config struct {
 	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
 	// keeps live screens live.
 	TileMaxAge time.Duration
+	// ImportEnabled turns on POST /api/import/{layer}. It is off by
+	// default until requests are authenticated: anyone who can reach the
+	// server could otherwise rewrite the map.
+	ImportEnabled bool
 }
 
 // Server is the HTTP server. Build it with New.
@@ -43,12 +48,15 @@ type Server struct {
 	app   *fiber.App
 
 	tileCacheControl string
+	importer         *importer.Importer
 	assets           assets
 }
 
 // New builds the server and its routes over pool and the tile service.
 func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache"}
+	// An import arrives as one request body, so its byte limit is the body limit.
+	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, pool, log)
 	if cfg.TileMaxAge > 0 {
 		s.tileCacheControl = "public, max-age=" + strconv.Itoa(int(cfg.TileMaxAge.Seconds()))
 	}
@@ -79,10 +87,22 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 func (s *Server) routes() {
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
+	s.app.Get("/api/version", s.version)
+	s.app.Get("/api/sites/:code", s.site)
+	s.app.Get("/api/relocation/unassigned", s.unassigned)
 	s.app.Get("/tiles/:layer/:z/:x/:y", s.tile)
 	s.app.Get("/tiles/:file", s.tileJSON)
 	s.app.Get("/style.json", s.style)
 	s.app.Get("/legend.json", s.legend)
+	s.app.Get("/", s.landing)
+	s.app.Get("/conformance", s.conformance)
+	s.app.Get("/collections", s.collections)
+	s.app.Get("/collections/:collection", s.collection)
+	s.app.Get("/collections/:collection/items", s.items)
+	s.app.Get("/collections/:collection/items/:feature", s.item)
+	s.app.Get("/api/regions/:code", s.region)
+	s.app.Get("/api/search", s.search)
+	s.app.Post("/api/import/:layer", s.importLayer)
 	s.app.Get("/static/*", s.asset)
 	s.app.Get("/vendor/*", s.asset)
 	s.app.Get("/fonts/:fontstack/:range", s.glyphs)
@@ -167,12 +187,25 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if r.SchemaVersion != want {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT version FROM data_version`).Scan(&r.DataVersion); err != nil {
+	dv, err := geo.CurrentVersion(ctx, s.pool)
+	if err != nil {
 		s.log.Warn("readiness: data version", slog.Any("err", err))
 		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
 	}
+	r.DataVersion = dv.Version
 	r.Status = "ready"
 	return c.JSON(r)
+}
+
+// version serves GET /api/version: the data version and when it last
+// moved, which screens poll to know when to refresh.
+func (s *Server) version(c *fiber.Ctx) error {
+	dv, err := geo.CurrentVersion(c.UserContext(), s.pool)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(dv)
 }
 
 // problem is an RFC 9457 problem details body.

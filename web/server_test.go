@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,33 @@ func TestUnknownRouteIsProblemJSON(t *testing.T) {
 	}
 	if body["status"] != float64(404) || body["title"] != "Not Found" || body["detail"] == "" {
 		t.Errorf("body %v, want a problem with status, title and detail", body)
+	}
+}
+
+// TestPagesServed: a browser asking for / gets the drill-down app, with
+// its own state in the query string, and the other pages are there too.
+func TestPagesServed(t *testing.T) {
+	s := newServer(t, pgtest.New(t), 0)
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	for _, tt := range []struct{ path, want string }{
+		{"/", "drill.js"},
+		{"/?region=520322&status=not_exited", "drill.js"},
+		{"/wall", "wall.js"},
+		{"/planner", "planner.js"},
+		{"/static/common.js", "export async function createMap"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, body := do(t, s, tt.path, map[string]string{"Accept": browser})
+			if resp.StatusCode != 200 || !strings.Contains(string(body), tt.want) {
+				t.Errorf("got %d (%d bytes), want 200 with %q", resp.StatusCode, len(body), tt.want)
+			}
+			etag := resp.Header.Get("ETag")
+			if resp, _ := do(t, s, tt.path, map[string]string{"Accept": browser, "If-None-Match": etag}); resp.StatusCode != 304 {
+				t.Errorf("revalidation with %s: got %d, want 304", etag, resp.StatusCode)
+			}
+		})
+	}
+	if resp, _ := do(t, s, "/fonts/Noto%20Sans%20CJK%20SC%20Regular/0-255.pbf", nil); resp.StatusCode != 200 {
+		t.Errorf("glyph range: got %d, want 200", resp.StatusCode)
 	}
 }

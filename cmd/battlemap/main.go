@@ -9,6 +9,7 @@
 //	battlemap seed [flags]        load the Zunyi demo data (--replace to overwrite)
 //	battlemap dburl [flags]       print the private cluster's connection URL
 //	battlemap exec [flags] -- CMD run CMD with the private cluster up and DATABASE_URL set
+//	battlemap import --layer L FILE  load villages, sites or projects from GeoJSON or CSV, all or nothing
 //
 // Without DATABASE_URL, battlemap runs a private PostgreSQL + PostGIS
 // cluster in --data-dir and stops it when it exits.
@@ -27,6 +28,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgcluster"
 	"github.com/zunyi/battlemap/migrations"
@@ -50,10 +52,11 @@ func run(ctx context.Context, args []string) int {
 	}
 	commands := map[string]func(context.Context, Config, []string, *slog.Logger) error{
 		"serve": serve, "migrate": migrateCmd, "seed": seed, "dburl": dburl, "exec": execWithCluster,
+		"import": importCmd,
 	}
 	f, ok := commands[cmd]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "battlemap: unknown command %q (serve, migrate, seed, dburl, exec)\n", cmd)
+		fmt.Fprintf(os.Stderr, "battlemap: unknown command %q (serve, migrate, seed, dburl, exec, import)\n", cmd)
 		return 2
 	}
 	cfg, rest, err := parseConfig(cmd, args, os.Getenv)
@@ -117,7 +120,9 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*database,
 	}
 	pc.MaxConns = int32(cfg.Database.MaxConns)
 	pc.ConnConfig.RuntimeParams["application_name"] = "battlemap"
-	pc.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(cfg.Database.StatementTimeout.Milliseconds())
+	for k, v := range geo.SessionParams(cfg.Database.StatementTimeout) {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
 	if db.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		db.close()
 		return nil, fmt.Errorf("connect: %w", err)
@@ -163,12 +168,16 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 			log.Info("loaded the Zunyi demo data")
 		}
 	}
-	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Attribution: demo.Attribution}, db.pool)
+	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Attribution: demo.Attribution, Log: log}, db.pool)
+	if cfg.Tiles.VersionCheck == "notify" {
+		go tileService.ListenForVersions(ctx)
+	}
 	srv := web.New(web.Config{
 		RequestTimeout: cfg.Server.RequestTimeout,
 		BodyLimit:      cfg.Server.BodyLimit,
 		PublicURL:      cfg.Server.PublicURL,
 		TileMaxAge:     cfg.Tiles.MaxAge,
+		ImportEnabled:  cfg.Import.Enabled,
 	}, db.pool, tileService, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(cfg.Server.Addr) }()

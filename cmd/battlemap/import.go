@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/zunyi/battlemap/geo/importer"
+)
+
+// importFormats tells an import file's format by its name's extension.
+var importFormats = map[string]importer.Format{
+	".geojson": importer.GeoJSON,
+	".json":    importer.GeoJSON,
+	".csv":     importer.CSV,
+}
+
+// importCmd loads FILE into the layer --layer names, all or nothing, and
+// prints the report as JSON on stdout; progress lines of a large file go
+// to the log (stderr). A file with rejected features changes nothing: the
+// report lists every rejection and the status is 1. A missing or unknown
+// --layer, no FILE or more than one, or a FILE that cannot be opened or
+// whose name does not tell its format is a usage error (status 2), found
+// before the database is opened.
+func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger) error {
+	layers := importer.Layers()
+	if len(args) != 1 {
+		return usagef("usage: battlemap import [flags] --layer %s FILE (.geojson, .json or .csv)", strings.Join(layers, "|"))
+	}
+	if !slices.Contains(layers, cfg.Import.Layer) {
+		return usagef("invalid value %q for flag --layer: want %s", cfg.Import.Layer, strings.Join(layers, ", "))
+	}
+	path := args[0]
+	format, ok := importFormats[strings.ToLower(filepath.Ext(path))]
+	if !ok {
+		return usagef("cannot tell the format of %s: name it .geojson, .json or .csv", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return usagef("cannot read the import file: %v", err)
+	}
+	defer f.Close()
+	db, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	rep, err := importer.New(importer.Config{}, db.pool, log).Import(ctx, cfg.Import.Layer, format, f, "battlemap import")
+	if rep != nil {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(rep); werr != nil {
+			return werr
+		}
+	}
+	return err
+}

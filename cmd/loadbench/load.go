@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// outcome is how one request ended.
+type outcome int
+
+const (
+	full   outcome = iota // a body: HTTP 200, or SQL whose body column has bytes
+	empty                 // no body: HTTP 204, or SQL whose body is empty
+	other                 // any other HTTP status
+	failed                // no answer: a transport or SQL error
+)
+
+// client sends one request and reports how it ended and the body's
+// size. Its error is set only for failed.
+type client interface {
+	do(ctx context.Context, r *request) (outcome, int, error)
+}
+
+var (
+	_ client = sqlClient{}
+	_ client = (*httpClient)(nil)
+)
+
+// sqlClient runs a request's SQL on a pool and reads the whole answer,
+// as the server would, but with no HTTP around it.
+type sqlClient struct{ pool *pgxpool.Pool }
+
+func (c sqlClient) do(ctx context.Context, r *request) (outcome, int, error) {
+	rows, err := c.pool.Query(ctx, r.sql, r.args...)
+	if err != nil {
+		return failed, 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		// Raw values: the bytes as they came off the wire, with no
+		// decoding the server would not do either.
+		vals := rows.RawValues()
+		n += len(vals[len(vals)-1])
+	}
+	if err := rows.Err(); err != nil {
+		return failed, 0, err
+	}
+	if n == 0 {
+		return empty, 0, nil
+	}
+	return full, n, nil
+}
+
+// httpClient asks a server on loopback over keep-alive connections.
+type httpClient struct {
+	base string // http://127.0.0.1:PORT
+	hc   *http.Client
+}
+
+// newHTTPClient keeps at most conns connections to 127.0.0.1:port, all
+// reused, and never asks for compression: the figures are for the bytes
+// the server makes, not for gzip.
+func newHTTPClient(port, conns int) *httpClient {
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only: never a proxy from the environment
+		MaxConnsPerHost:     conns,
+		MaxIdleConnsPerHost: conns,
+		MaxIdleConns:        conns,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	return &httpClient{
+		base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		hc:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
+	}
+}
+
+func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+r.path, nil)
+	if err != nil {
+		return failed, 0, err
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return failed, 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return failed, 0, err
+	case resp.StatusCode == http.StatusOK:
+		return full, int(n), nil
+	case resp.StatusCode == http.StatusNoContent:
+		return empty, 0, nil
+	}
+	return other, int(n), nil
+}
+
+func (c *httpClient) close() { c.hc.CloseIdleConnections() }
+
+// result is what one run measured.
+type result struct {
+	name      string
+	elapsed   time.Duration
+	latencies []time.Duration // every answered request's, sorted
+	counts    [failed + 1]int64
+	bytes     int64 // body bytes of the full answers
+	firstErr  error
+
+	hwm, rssMax int64   // server runs: VmHWM at the end, greatest VmRSS sampled
+	cpu         cpuUsed // cores busy on average during the run
+}
+
+// answered is the count of requests answered with or without a body.
+func (r *result) answered() int64 { return r.counts[full] + r.counts[empty] }
+
+// rate is answered requests per second.
+func (r *result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.answered()) / r.elapsed.Seconds()
+}
+
+// meanBytes is the mean body size of the answers that had one.
+func (r *result) meanBytes() float64 {
+	if r.counts[full] == 0 {
+		return 0
+	}
+	return float64(r.bytes) / float64(r.counts[full])
+}
+
+// percentile is the latency below which share (0–1) of the requests
+// that got an answer, whatever its status, fall (nearest rank).
+func (r *result) percentile(share float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(share*float64(len(r.latencies))+0.5) - 1
+	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
+}
+
+// drive sends requests from conns goroutines, each taking the next
+// request of the list (round and round) until deadline passes or limit
+// requests have been sent (limit 0: no limit). A request already sent
+// when the deadline passes is waited for. It stops early, with ctx's
+// error, when ctx ends.
+func drive(ctx context.Context, c client, reqs []request, conns int, deadline time.Time, limit int64) (*result, error) {
+	var (
+		next atomic.Int64 // requests handed out so far
+		mu   sync.Mutex
+		res  = &result{}
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	for range conns {
+		wg.Go(func() {
+			var local result
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				i := next.Add(1) - 1
+				if limit > 0 && i >= limit {
+					break
+				}
+				t0 := time.Now()
+				out, n, err := c.do(ctx, &reqs[i%int64(len(reqs))])
+				lat := time.Since(t0)
+				local.counts[out]++
+				switch out {
+				case failed:
+					if local.firstErr == nil && ctx.Err() == nil {
+						local.firstErr = err
+					}
+					continue
+				case full:
+					local.bytes += int64(n)
+				}
+				local.latencies = append(local.latencies, lat)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.latencies = append(res.latencies, local.latencies...)
+			for i := range res.counts {
+				res.counts[i] += local.counts[i]
+			}
+			res.bytes += local.bytes
+			if res.firstErr == nil {
+				res.firstErr = local.firstErr
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slices.Sort(res.latencies)
+	return res, nil
+}

@@ -1,0 +1,321 @@
+// Command loadbench measures battlemap under load on loopback, for
+// `make bench`. A scenario is a fixed list of requests, each with a
+// raw-SQL twin. In one invocation loadbench runs the twins straight on
+// PostGIS with no HTTP (the ceiling), then starts `battlemap serve`
+// subprocesses on 127.0.0.1 and loads them with the same list over
+// keep-alive connections. It prints the figures and writes them, with
+// the scenario's targets, into a section of a markdown file, leaving the
+// file's other sections as they were.
+//
+// Usage:
+//
+//	loadbench [-scenario tiles] [-connections 16] [-duration 20s] [-warmup 3s]
+//	          [-server-bin bin/battlemap] [-database-url URL] [-out BENCHMARKS.md]
+//
+// The database (default: $DATABASE_URL) is migrated and, when it has no
+// map data, loaded with the demo data first. Every run is bounded in
+// time and every server is stopped on exit, also on error or Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// config is loadbench's flags.
+type config struct {
+	scenario    string
+	databaseURL string
+	serverBin   string
+	connections int
+	duration    time.Duration
+	warmup      time.Duration
+	out         string
+}
+
+// run benchmarks and returns the exit status: 0 when every run was
+// measured and written (targets not met included: the figures are the
+// result), 2 for bad flags, 1 for a failure or requests that errored.
+func run(ctx context.Context, args []string) int {
+	cfg, command, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadbench: %v\n", err)
+		return 2
+	}
+	errored, err := bench(ctx, cfg, command)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "loadbench: %v\n", err)
+		return 1
+	}
+	if errored {
+		fmt.Fprintln(os.Stderr, "loadbench: some requests failed; see the errors column")
+		return 1
+	}
+	return 0
+}
+
+// parseFlags reads args into a config and returns with it the command
+// line to record, which names the explicitly set flags, the database URL
+// only as $DATABASE_URL: it may hold a password.
+func parseFlags(args []string) (config, string, error) {
+	var cfg config
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	fs.StringVar(&cfg.scenario, "scenario", "tiles", "what to measure: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
+	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
+	fs.IntVar(&cfg.connections, "connections", 16, "concurrent connections, HTTP and SQL alike")
+	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time of each run")
+	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
+	fs.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file whose scenario section is written")
+	if err := fs.Parse(args); err != nil {
+		return cfg, "", err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return cfg, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	case scenarios[cfg.scenario] == nil:
+		return cfg, "", fmt.Errorf("no scenario %q; there are: %s", cfg.scenario, strings.Join(scenarioNames(), ", "))
+	case cfg.databaseURL == "":
+		return cfg, "", errors.New("no database: set DATABASE_URL or -database-url (make bench runs loadbench inside battlemap exec)")
+	case cfg.connections < 1:
+		return cfg, "", fmt.Errorf("-connections %d: want at least 1", cfg.connections)
+	case cfg.duration <= 0 || cfg.warmup < 0:
+		return cfg, "", errors.New("-duration must be positive and -warmup not negative")
+	}
+	command := []string{"loadbench"}
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		if f.Name == "database-url" {
+			v = "$DATABASE_URL"
+		}
+		command = append(command, "-"+f.Name, v)
+	})
+	return cfg, strings.Join(command, " "), nil
+}
+
+// scenarioNames lists the -scenario values, sorted, for messages.
+func scenarioNames() []string {
+	var names []string
+	for n := range scenarios {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// bench runs the scenario and writes its section. It reports whether
+// any request failed.
+func bench(ctx context.Context, cfg config, command string) (bool, error) {
+	sc, err := scenarios[cfg.scenario]()
+	if err != nil {
+		return false, fmt.Errorf("scenario %s: %w", cfg.scenario, err)
+	}
+	if _, err := os.Stat(cfg.serverBin); err != nil {
+		return false, fmt.Errorf("server binary: %w (build it with: go build -o bin/battlemap ./cmd/battlemap)", err)
+	}
+	pc, err := pgxpool.ParseConfig(cfg.databaseURL)
+	if err != nil {
+		return false, fmt.Errorf("database URL: %w", err)
+	}
+	// The same pool size and statement limit the server has, so the
+	// ceiling is what the server's pool could reach.
+	pc.MaxConns = int32(cfg.connections)
+	pc.ConnConfig.RuntimeParams["application_name"] = "loadbench"
+	for k, v := range geo.SessionParams(25 * time.Second) {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+	if err := prepare(ctx, cfg, pool); err != nil {
+		return false, err
+	}
+	host, err := machine(ctx, pool)
+	if err != nil {
+		return false, err
+	}
+	pg, err := postmaster(ctx, pool)
+	if err != nil {
+		return false, err
+	}
+
+	fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after %s warm-up\n",
+		cfg.scenario, len(sc.requests), cfg.connections, cfg.duration, cfg.warmup)
+	ceiling, err := measure(ctx, cfg, sqlClient{pool}, sc.requests, procs{postmaster: pg})
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", ceilingRun, err)
+	}
+	ceiling.name = ceilingRun
+	runs := []*result{ceiling}
+	printRun(ceiling, sc.unit)
+	for _, sr := range sc.servers {
+		r, err := serverMeasure(ctx, cfg, sc, sr, pg)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", sr.name, err)
+		}
+		runs = append(runs, r)
+		printRun(r, sc.unit)
+	}
+
+	settings := fmt.Sprintf("%d connections; each run %s after a %s warm-up; server `%s`",
+		cfg.connections, cfg.duration, cfg.warmup, cfg.serverBin)
+	sec := section(sc, command, settings, host, runs)
+	fmt.Print("\n" + sec)
+	if err := writeSection(cfg.out, sec); err != nil {
+		return false, fmt.Errorf("write %s: %w", cfg.out, err)
+	}
+	fmt.Fprintf(os.Stderr, "loadbench: wrote section %q of %s\n", sc.title, cfg.out)
+	return slices.ContainsFunc(runs, func(r *result) bool { return r.counts[failed] > 0 }), nil
+}
+
+// prepare brings the database's schema up to date and loads the demo
+// data when it has no map data, both with the server binary, then
+// refreshes the planner's statistics and the visibility map, so that
+// autovacuum does not wake up in the middle of a run.
+func prepare(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
+	if err := battlemap(ctx, cfg, "migrate"); err != nil {
+		return err
+	}
+	var regions int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM regions`).Scan(&regions); err != nil {
+		return fmt.Errorf("count regions: %w", err)
+	}
+	if regions == 0 {
+		fmt.Fprintln(os.Stderr, "loadbench: the database is empty; loading the demo data")
+		if err := battlemap(ctx, cfg, "seed"); err != nil {
+			return err
+		}
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		return fmt.Errorf("vacuum analyze: %w", err)
+	}
+	return nil
+}
+
+// battlemap runs one battlemap subcommand on the database.
+func battlemap(ctx context.Context, cfg config, subcommand string) error {
+	cmd := exec.CommandContext(ctx, cfg.serverBin, subcommand, "--database-url", cfg.databaseURL, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", filepath.Base(cfg.serverBin), subcommand, err)
+	}
+	return nil
+}
+
+// serverMeasure starts a server for sr, loads it and stops it, whatever
+// happens; pg is PostgreSQL's postmaster, for the CPU figures.
+func serverMeasure(ctx context.Context, cfg config, sc *scenario, sr serverRun, pg int) (*result, error) {
+	srv, err := startServer(ctx, cfg.serverBin, cfg.databaseURL, sr.flags)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	c := newHTTPClient(srv.port, cfg.connections)
+	defer c.close()
+	if sr.warm {
+		// One full pass, each request once, fills the server's cache.
+		if _, err := drive(ctx, c, sc.requests, cfg.connections, time.Now().Add(10*time.Minute), int64(len(sc.requests))); err != nil {
+			return nil, fmt.Errorf("warming pass: %w", err)
+		}
+	}
+	r, err := measure(ctx, cfg, c, sc.requests, procs{server: srv.pid(), postmaster: pg})
+	if err != nil {
+		return nil, err
+	}
+	r.name = sr.name
+	return r, nil
+}
+
+// measure warms up, then loads c for the run's duration, recording the
+// CPU use of p's processes and, when p has a server, its memory.
+func measure(ctx context.Context, cfg config, c client, reqs []request, p procs) (*result, error) {
+	if cfg.warmup > 0 {
+		if _, err := drive(ctx, c, reqs, cfg.connections, time.Now().Add(cfg.warmup), 0); err != nil {
+			return nil, err
+		}
+	}
+	before, err := readCPU(p)
+	if err != nil {
+		return nil, err
+	}
+	var rss *rssSampler
+	if p.server > 0 {
+		rss = sampleRSS(p.server)
+	}
+	r, err := drive(ctx, c, reqs, cfg.connections, time.Now().Add(cfg.duration), 0)
+	var rssMax int64
+	if rss != nil {
+		rssMax = rss.stop()
+	}
+	if err != nil {
+		return nil, err
+	}
+	after, err := readCPU(p)
+	if err != nil {
+		return nil, err
+	}
+	r.cpu = after.since(before)
+	if p.server > 0 {
+		r.rssMax = rssMax
+		if r.hwm, err = statusKiB(fmt.Sprintf("/proc/%d/status", p.server), "VmHWM"); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// postmaster is the pid of PostgreSQL's postmaster, the parent of this
+// pool's backends, when it runs on this machine; else 0.
+func postmaster(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	var backend int
+	if err := pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return 0, fmt.Errorf("backend pid: %w", err)
+	}
+	// A database elsewhere has a pid that means nothing here, or names
+	// some unrelated local process: only trust a postgres child of a
+	// postgres.
+	_, ppid, err := procStat(strconv.Itoa(backend))
+	if err != nil {
+		return 0, nil
+	}
+	for _, pid := range []int{backend, ppid} {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			return 0, nil
+		}
+	}
+	return ppid, nil
+}
+
+// printRun prints one run's headline figures to stderr as it finishes.
+func printRun(r *result, unit string) {
+	fmt.Fprintf(os.Stderr, "loadbench: %-22s %8s %s/s  p50 %s  p99 %s  errors %d\n",
+		r.name, thousands(r.rate()), unit, ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.counts[failed])
+	if r.firstErr != nil {
+		fmt.Fprintf(os.Stderr, "loadbench: %s: first error: %v\n", r.name, r.firstErr)
+	}
+}

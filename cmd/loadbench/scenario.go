@@ -1,0 +1,144 @@
+package main
+
+import (
+	"fmt"
+	"time"
+)
+
+// request is one thing a client asks for, in its two forms: the HTTP
+// path the server answers, and the SQL that produces the same body
+// straight from PostGIS (the ceiling). The body is the SQL's last column;
+// its bytes are summed over the rows.
+type request struct {
+	path string // absolute path and query, e.g. /tiles/battlemap/8/203/106.mvt
+	sql  string
+	args []any
+}
+
+// serverRun is one load run against a battlemap server started with
+// flags. A warm run first asks for every request once, so that what the
+// server caches is in its cache before the clock starts.
+type serverRun struct {
+	name  string
+	flags []string
+	warm  bool
+}
+
+// target is one figure a scenario promises, checked against the runs
+// of the same invocation (keyed by run name).
+type target struct {
+	name  string
+	want  string
+	check func(runs map[string]*result) (got string, met bool)
+}
+
+// scenario is what one `-scenario` value measures: a fixed list of
+// requests with their raw-SQL twins, the server runs to load, and the
+// targets. The raw-SQL ceiling is always run first, under ceilingRun.
+type scenario struct {
+	title    string // heading of its section in the markdown file
+	unit     string // what one request fetches, plural: "tiles"
+	about    string // markdown: what the list holds and how it was chosen
+	requests []request
+	servers  []serverRun
+	targets  []target
+}
+
+// ceilingRun names the run that executes the raw SQL with no HTTP.
+const ceilingRun = "raw PostGIS (no HTTP)"
+
+// scenarios builds each scenario by its -scenario name.
+var scenarios = map[string]func() (*scenario, error){
+	"tiles": tileScenario,
+}
+
+// Target helpers shared by scenarios. Each names the runs it reads. A
+// figure from a run where requests failed is not a figure: such a target
+// is not met, and says why.
+
+// clean returns the run called name if it had no failed requests, else
+// nil and why not.
+func clean(runs map[string]*result, name string) (*result, string) {
+	r := runs[name]
+	switch {
+	case r == nil:
+		return nil, "no run"
+	case r.counts[failed] > 0:
+		return nil, fmt.Sprintf("%s had %s errors", name, count(r.counts[failed]))
+	}
+	return r, ""
+}
+
+// shareOfCeiling wants run's throughput to be at least share of the
+// ceiling's.
+func shareOfCeiling(run string, share float64) target {
+	return target{
+		name: run + " throughput ÷ " + ceilingRun,
+		want: fmt.Sprintf("≥ %.0f%%", share*100),
+		check: func(runs map[string]*result) (string, bool) {
+			r, why := clean(runs, run)
+			if r == nil {
+				return why, false
+			}
+			c, why := clean(runs, ceilingRun)
+			switch {
+			case c == nil:
+				return why, false
+			case c.rate() == 0:
+				return ceilingRun + " answered nothing", false
+			}
+			got := r.rate() / c.rate()
+			return fmt.Sprintf("%.0f%% (%s ÷ %s /s)", got*100, thousands(r.rate()), thousands(c.rate())), got >= share
+		},
+	}
+}
+
+// minRate wants run to answer at least perSecond requests a second.
+func minRate(run, unit string, perSecond float64) target {
+	return target{
+		name: run + " throughput",
+		want: "≥ " + thousands(perSecond) + " " + unit + "/s",
+		check: func(runs map[string]*result) (string, bool) {
+			r, why := clean(runs, run)
+			if r == nil {
+				return why, false
+			}
+			return thousands(r.rate()) + " " + unit + "/s", r.rate() >= perSecond
+		},
+	}
+}
+
+// maxP99 wants run's 99th-percentile latency under limit.
+func maxP99(run string, limit time.Duration) target {
+	return target{
+		name: run + " p99 latency",
+		want: "< " + limit.String(),
+		check: func(runs map[string]*result) (string, bool) {
+			r, why := clean(runs, run)
+			if r == nil {
+				return why, false
+			}
+			p99 := r.percentile(0.99)
+			return ms(p99), p99 < limit
+		},
+	}
+}
+
+// maxRSS wants every server run's peak resident memory under limit
+// bytes.
+func maxRSS(limit int64) target {
+	return target{
+		name: "server peak RSS under load",
+		want: "< " + mib(limit),
+		check: func(runs map[string]*result) (string, bool) {
+			var peak int64
+			for _, r := range runs {
+				peak = max(peak, r.hwm, r.rssMax)
+			}
+			if peak == 0 {
+				return "no run", false
+			}
+			return mib(peak), peak < limit
+		},
+	}
+}

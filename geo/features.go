@@ -1,0 +1,151 @@
+package geo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkb"
+)
+
+// Feature is one feature of a collection.
+type Feature struct {
+	ID         string
+	Geometry   orb.Geometry // WGS 84 longitude/latitude
+	Properties Record
+}
+
+// Page is one page of a collection's features, in id order.
+type Page struct {
+	Query    Query
+	Features []Feature
+	// Matched counts the features that match the query's bbox and filters,
+	// on all pages together.
+	Matched int64
+	// Next is the query of the following page; nil on the last page.
+	Next *Query
+	// TimeStamp is when the page was read.
+	TimeStamp time.Time
+}
+
+// Items reads the page of features q asks for. The page and Matched come
+// from one snapshot, and paging goes by id rather than by offset, so pages
+// neither repeat nor skip a feature while others insert or delete.
+func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
+	c := q.Collection
+	p := &Page{Query: q, TimeStamp: time.Now().UTC()}
+	b := snapshot()
+	b.Queue(c.countSQL, q.where()...).QueryRow(func(row pgx.Row) error { return row.Scan(&p.Matched) })
+	b.Queue(c.pageSQL, q.pageArgs()...).Query(func(rows pgx.Rows) error {
+		var err error
+		p.Features, err = c.scanFeatures(rows)
+		return err
+	})
+	if err := send(ctx, db, b); err != nil {
+		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+	}
+	if len(p.Features) > q.Limit {
+		p.Features = p.Features[:q.Limit]
+		next := q.After(p.Features[q.Limit-1].ID)
+		p.Next = &next
+	}
+	return p, nil
+}
+
+// Item reads the feature of c with id; ENotFound when there is none.
+func Item(ctx context.Context, db *pgxpool.Pool, c *Collection, id string) (*Feature, error) {
+	if !validID(id) {
+		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
+	}
+	f, err := c.scanFeature(db.QueryRow(ctx, c.itemSQL, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", c.ID, id, err)
+	}
+	return &f, nil
+}
+
+// Extents are the bounding boxes of the features of each of cs, in order,
+// in WGS 84 longitude/latitude; nil for a collection without features.
+func Extents(ctx context.Context, db *pgxpool.Pool, cs []*Collection) ([]*orb.Bound, error) {
+	out := make([]*orb.Bound, len(cs))
+	b := snapshot()
+	for i, c := range cs {
+		b.Queue(c.extentSQL).QueryRow(func(row pgx.Row) error {
+			var minX, minY, maxX, maxY *float64
+			if err := row.Scan(&minX, &minY, &maxX, &maxY); err != nil {
+				return err
+			}
+			if minX != nil {
+				out[i] = &orb.Bound{Min: orb.Point{*minX, *minY}, Max: orb.Point{*maxX, *maxY}}
+			}
+			return nil
+		})
+	}
+	if err := send(ctx, db, b); err != nil {
+		return nil, fmt.Errorf("extents: %w", err)
+	}
+	return out, nil
+}
+
+func (c *Collection) scanFeatures(rows pgx.Rows) ([]Feature, error) {
+	var fs []Feature
+	for rows.Next() {
+		f, err := c.scanFeature(rows)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, f)
+	}
+	return fs, rows.Err()
+}
+
+// scanFeature reads a row of c's SQL: the id, the geometry as WKB, then
+// the columns.
+func (c *Collection) scanFeature(row pgx.Row) (Feature, error) {
+	f := Feature{Properties: Record{Columns: c.Columns, Values: make([]any, len(c.Columns))}}
+	var geom []byte
+	dest := make([]any, 0, len(c.Columns)+2)
+	dest = append(dest, &f.ID, &geom)
+	for i := range f.Properties.Values {
+		dest = append(dest, &f.Properties.Values[i])
+	}
+	if err := row.Scan(dest...); err != nil {
+		return Feature{}, err
+	}
+	g, err := wkb.Unmarshal(geom)
+	if err != nil {
+		return Feature{}, fmt.Errorf("geometry of %s %s: %w", c.ID, f.ID, err)
+	}
+	f.Geometry = g
+	return f, nil
+}
+
+// snapshot starts a batch that runs as one read-only transaction, so that
+// its queries see the same data (a page and its count, a region and its
+// children agree while edits commit), and whose BEGIN travels with the
+// queries instead of costing a round trip of its own.
+func snapshot() *pgx.Batch {
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	return b
+}
+
+// send runs b, made by snapshot, and ends its transaction.
+func send(ctx context.Context, db *pgxpool.Pool, b *pgx.Batch) error {
+	br := db.SendBatch(ctx, b)
+	tx := br.Tx()
+	// After a commit the rollback does nothing; after a failure the
+	// failure is the error worth returning.
+	defer tx.Rollback(ctx)
+	if err := br.Close(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}

@@ -1,0 +1,227 @@
+package importer
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/wkb"
+)
+
+// record is a feature after the checks that need no database: the row
+// COPY writes (complete only when the feature has no problem) and the
+// regions it names, which must exist.
+type record struct {
+	Position
+	code string
+	row  []any // in l.columns() order; the geometry last, as WKB
+	refs []ref
+}
+
+// ref is a region a feature names: field holds code, which must be a
+// region of level (for "village": a village in the registry).
+type ref struct {
+	field, level, code string
+	prefix             bool // code is the first digits of field's value
+}
+
+// validate reads data as format and checks every feature against l
+// without the database: fields, rules between fields, geometry type,
+// finite coordinates inside extent, and codes unique within the file. It
+// returns a record for every feature read, every problem found, and
+// ETooLarge for more than maxFeatures features. progress, if not nil, is
+// called after every progressEvery features checked.
+func validate(l *layer, format Format, data []byte, extent *geom.Bounds, maxFeatures int,
+	progress func(done, total int)) ([]record, []Rejection, error) {
+	var (
+		feats    []feature
+		rejected []Rejection
+		err      error
+	)
+	switch format {
+	case GeoJSON:
+		feats, rejected, err = decodeGeoJSON(data, maxFeatures)
+	case CSV:
+		feats, rejected, err = decodeCSV(data, l, maxFeatures)
+	default:
+		err = fmt.Errorf("importer: unknown format %d", format)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(feats) == 0 && len(rejected) == 0 {
+		rejected = []Rejection{{Reason: "the file holds no features"}}
+	}
+	recs := make([]record, 0, len(feats))
+	first := make(map[string]Position, len(feats))
+	for i, f := range feats {
+		rec, problems := l.check(f, extent)
+		if p, dup := first[rec.code]; dup && rec.code != "" {
+			problems = append(problems, Rejection{Position: rec.Position, Code: rec.code, Field: "code",
+				Reason: "duplicate code: " + p.String() + " has it too"})
+		} else if rec.code != "" {
+			first[rec.code] = rec.Position
+		}
+		recs = append(recs, rec)
+		rejected = append(rejected, problems...)
+		if progress != nil && (i+1)%progressEvery == 0 {
+			progress(i+1, len(feats))
+		}
+	}
+	return recs, rejected, nil
+}
+
+// check validates one feature against l. It returns the feature's record
+// and its problems, each naming the field at fault.
+func (l *layer) check(f feature, extent *geom.Bounds) (record, []Rejection) {
+	rec := record{Position: f.Position, code: strings.TrimSpace(f.props["code"])}
+	problems := f.problems
+	reject := func(field, reason string) {
+		problems = append(problems, Rejection{Position: f.Position, Field: field, Reason: reason})
+	}
+	vals := make(map[string]any, len(l.fields))
+	bad := map[string]bool{}
+	for i := range l.fields {
+		fd := &l.fields[i]
+		s := strings.TrimSpace(f.props[fd.name])
+		if s == "" {
+			if fd.required {
+				reject(fd.name, "required")
+				bad[fd.name] = true
+			}
+			continue
+		}
+		v, why := fd.parse(s)
+		if why != "" {
+			reject(fd.name, why)
+			bad[fd.name] = true
+			continue
+		}
+		vals[fd.name] = v
+		if fd.ref != "" {
+			code, prefix := v.(string), fd.refLen > 0
+			if prefix {
+				code = code[:fd.refLen]
+			}
+			rec.refs = append(rec.refs, ref{field: fd.name, level: fd.ref, code: code, prefix: prefix})
+		}
+	}
+	for _, r := range l.rules {
+		if bad[r.a] || bad[r.b] {
+			continue // the field's own problem says enough
+		}
+		if why := r.check(vals); why != "" {
+			reject(r.a, why)
+		}
+	}
+	geomWKB := []byte(nil)
+	if f.geomReason != "" {
+		reject(f.geomField, f.geomReason)
+	} else if b, why := l.checkGeometry(f.geometry, extent); why != "" {
+		reject("geometry", why)
+	} else {
+		geomWKB = b
+	}
+	for i := range problems {
+		problems[i].Code = rec.code
+	}
+	if len(problems) > 0 {
+		return rec, problems
+	}
+	rec.row = make([]any, 0, len(l.fields)+1)
+	for _, fd := range l.fields {
+		v, ok := vals[fd.name]
+		if !ok {
+			v = fd.def
+		}
+		rec.row = append(rec.row, v)
+	}
+	rec.row = append(rec.row, geomWKB)
+	return rec, nil
+}
+
+// checkGeometry checks that g is one of l's geometry types, not empty,
+// with finite coordinates inside extent, and returns it as 2D WKB (a
+// third or fourth coordinate is dropped: the columns are 2D). When g is
+// not acceptable, it returns a reason instead.
+func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
+	if g == nil {
+		return nil, "required"
+	}
+	name := geometryName(g)
+	if !slices.Contains(l.geometries, name) {
+		return nil, "must be a " + strings.Join(l.geometries, " or ") + ", got " + name
+	}
+	if g.Empty() {
+		return nil, "is empty"
+	}
+	switch g.Layout() {
+	case geom.XY, geom.XYZ, geom.XYM, geom.XYZM:
+	default:
+		return nil, "each position must be [lon, lat], optionally with a height"
+	}
+	if ls, ok := g.(*geom.LineString); ok && ls.NumCoords() < 2 {
+		return nil, "a LineString needs two or more positions"
+	}
+	flat, stride := g.FlatCoords(), g.Stride()
+	xy := make([]float64, 0, len(flat)/stride*2)
+	for i := 0; i+1 < len(flat); i += stride {
+		x, y := flat[i], flat[i+1]
+		switch {
+		case !finite(x) || !finite(y):
+			return nil, fmt.Sprintf("position %d is not finite: (%g, %g)", i/stride, x, y)
+		case !extent.OverlapsPoint(geom.XY, geom.Coord{x, y}):
+			return nil, fmt.Sprintf("(%g, %g) lies outside the import extent [%g, %g, %g, %g]",
+				x, y, extent.Min(0), extent.Min(1), extent.Max(0), extent.Max(1))
+		}
+		xy = append(xy, x, y)
+	}
+	var flat2D geom.T = geom.NewPointFlat(geom.XY, xy)
+	if name == "LineString" {
+		flat2D = geom.NewLineStringFlat(geom.XY, xy)
+	}
+	b, err := wkb.Marshal(flat2D, wkb.NDR)
+	if err != nil {
+		return nil, "cannot be written as WKB: " + err.Error()
+	}
+	return b, ""
+}
+
+// geometryName is g's type as GeoJSON names it.
+func geometryName(g geom.T) string {
+	switch g.(type) {
+	case *geom.Point:
+		return "Point"
+	case *geom.LineString:
+		return "LineString"
+	case *geom.Polygon:
+		return "Polygon"
+	case *geom.MultiPoint:
+		return "MultiPoint"
+	case *geom.MultiLineString:
+		return "MultiLineString"
+	case *geom.MultiPolygon:
+		return "MultiPolygon"
+	case *geom.GeometryCollection:
+		return "GeometryCollection"
+	}
+	return fmt.Sprintf("%T", g)
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// sortRejections orders rejections as the file does: problems with the
+// whole file first, then by feature index or line, keeping each
+// feature's problems in the order found.
+func sortRejections(rs []Rejection) {
+	key := func(r Rejection) int {
+		if r.Index != nil {
+			return *r.Index + 1
+		}
+		return r.Line
+	}
+	slices.SortStableFunc(rs, func(a, b Rejection) int { return cmp.Compare(key(a), key(b)) })
+}

@@ -1,0 +1,134 @@
+package importer
+
+import (
+	"testing"
+
+	"github.com/twpayne/go-geom"
+	"github.com/twpayne/go-geom/encoding/wkb"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// fuzzExtent is Zunyi's neighbourhood, fixed so the fuzzers need no
+// database.
+var fuzzExtent = geom.NewBounds(geom.XY).Set(105, 27, 109, 30)
+
+// fuzzMaxFeatures is small so that the fuzzers reach the limit too.
+const fuzzMaxFeatures = 20
+
+// FuzzParseGeoJSON reads arbitrary bytes as GeoJSON for every layer.
+func FuzzParseGeoJSON(f *testing.F) {
+	for _, s := range []string{
+		// A valid site, then a valid project line with heights.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.9,27.6]},` +
+			`"properties":{"code":"520302-S90","name":"新建安置点","type":"rural","county_code":"520302","township_code":"520302001",` +
+			`"capacity_households":100,"capacity_people":400,"progress":50,"status":"planned"}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"LineString","coordinates":[[107.3,27.8,900],[107.4,27.9,950]]},` +
+			`"properties":{"code":"520302-P900","name":"路","category":"road","fund_use":"public_facilities","county_code":"520302",` +
+			`"village_code":"520302110206","funds_planned":5,"funds_disbursed":6,"completion":20,"status":"planned","start_date":"2017-01-01","end_date":"2016-01-01"}}]}`,
+		// A village with a numeric code, a boolean and an exit year.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.89,27.63]},` +
+			`"properties":{"code":520302001901,"name":"村","poverty_status":"exited","exit_year":2016,"population":10,` +
+			`"poor_households":2,"poor_population":1,"demonstration":true,"pairing_level":"city"}}]}`,
+		// Geometries that must be refused: a polygon, empty ones, too few
+		// and too many numbers per position, a collection.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[1,2],[3,4],[5,6],[1,2]]]},"properties":{}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[]},"properties":null},` +
+			`{"type":"Feature","geometry":{"type":"LineString"},"properties":{}},{"type":"Feature","geometry":{"type":"Point","coordinates":[1]}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"LineString","coordinates":[[1,2,3,4,5],[1]]}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[106.9,27.6]}]}}]}`,
+		// Numbers JSON cannot hold, nested properties, a NaN token.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[1e400,27]},"properties":{"population":1e400,"name":{"zh":"村"}}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[NaN,27]}}]}`,
+		// Not a FeatureCollection, truncated, trailing data, members twice,
+		// features that are not an array, extra members.
+		`{"type":"Feature","geometry":null,"properties":{}}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Po`,
+		`{"type":"FeatureCollection","features":[]} {}`,
+		`{"type":"FeatureCollection","features":[],"features":[]}`,
+		`{"type":"FeatureCollection","features":null}`,
+		`{"bbox":[105,27,109,30],"crs":{"type":"name"},"name":"x","type":"FeatureCollection","features":[]}`,
+		// Not JSON, invalid UTF-8, nothing.
+		"code,name\n1,2\n",
+		"{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{\"name\":\"\xff\"}}]}",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkInvariants(t, GeoJSON, data) })
+}
+
+// FuzzParseCSV reads arbitrary bytes as CSV for every layer.
+func FuzzParseCSV(f *testing.F) {
+	for _, s := range []string{
+		// A valid site, with a byte-order mark, and a valid project by wkt.
+		"\xef\xbb\xbfcode,name,type,county_code,township_code,capacity_households,capacity_people,progress,status,lon,lat\n" +
+			"520302-S90,新建安置点,rural,520302,520302001,100,400,50,planned,106.9,27.6\n",
+		"code,name,category,fund_use,county_code,village_code,funds_planned,completion,status,wkt\n" +
+			"520302-P900,路,road,public_facilities,520302,520302110206,5,20,planned,\"LINESTRING(107.3 27.8,107.4 27.9)\"\n",
+		// A village; then one with NaN, one with Infinity, one with both
+		// wkt and lon/lat, and one with a polygon.
+		"code,name,poverty_status,population,poor_households,poor_population,lon,lat,wkt\n" +
+			"520302001901,村,none,10,1,2,106.89,27.63,\n" +
+			"520302001902,村,none,10,1,2,NaN,27.63,\n" +
+			"520302001903,村,none,10,1,2,106.89,-Inf,\n" +
+			"520302001904,村,none,10,1,2,106.89,27.63,POINT(106.89 27.63)\n" +
+			"520302001905,村,none,10,1,2,,,\"POLYGON((1 2,3 4,5 6,1 2))\"\n",
+		// Quoting gone wrong, rows of the wrong width, a duplicate column,
+		// invalid UTF-8, a header and nothing else.
+		"code,name,lon,lat\n\"520302,x,1,2\n",
+		"code,name,lon,lat\n1,2\n1,2,3,4,5\n",
+		"code,code,lon,lat\n1,2,3,4\n",
+		"code,name,lon,lat\n\xff,x,106.9,27.6\n",
+		"code,name,lon,lat\n",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkInvariants(t, CSV, data) })
+}
+
+// checkInvariants reads data as format for every layer and checks what
+// must hold whatever the input: no panic; an error only for too many
+// features; something read or something rejected; every rejection with a
+// reason; every record without a rejection complete, with a geometry of
+// finite coordinates inside the extent.
+func checkInvariants(t *testing.T, format Format, data []byte) {
+	for _, l := range layers {
+		recs, rejected, err := validate(l, format, data, fuzzExtent, fuzzMaxFeatures, nil)
+		if err != nil {
+			if geo.ErrorCode(err) != geo.ETooLarge {
+				t.Fatalf("%s: error %v, want only ETooLarge", l.name, err)
+			}
+			continue
+		}
+		if len(recs) == 0 && len(rejected) == 0 {
+			t.Fatalf("%s: nothing read and nothing rejected", l.name)
+		}
+		rejectedAt := map[string]bool{}
+		for _, r := range rejected {
+			if r.Reason == "" {
+				t.Fatalf("%s: rejection %+v has no reason", l.name, r)
+			}
+			rejectedAt[r.Position.String()] = true
+		}
+		for _, rec := range recs {
+			if rejectedAt[rec.Position.String()] {
+				continue
+			}
+			if rec.code == "" || len(rec.row) != len(l.columns()) {
+				t.Fatalf("%s: %s passed with code %q and %d of %d columns", l.name, rec.Position, rec.code, len(rec.row), len(l.columns()))
+			}
+			g, err := wkb.Unmarshal(rec.row[len(rec.row)-1].([]byte))
+			if err != nil {
+				t.Fatalf("%s: %s passed with WKB that does not read back: %v", l.name, rec.Position, err)
+			}
+			flat := g.FlatCoords()
+			for i := 0; i+1 < len(flat); i += g.Stride() {
+				if !finite(flat[i]) || !finite(flat[i+1]) || !fuzzExtent.OverlapsPoint(geom.XY, geom.Coord{flat[i], flat[i+1]}) {
+					t.Fatalf("%s: %s passed with position (%g, %g)", l.name, rec.Position, flat[i], flat[i+1])
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,256 @@
+// Package importer loads villages, relocation sites and projects from a
+// GeoJSON or CSV file into the map, safely: every feature is checked
+// first (fields, enumerations, figures that must add up, geometry type,
+// finite coordinates inside the extent, codes unique in the file and
+// naming regions that exist), every problem is reported with the
+// feature's index or line, and only a file without any problem is written,
+// all of it in one transaction through geo.Change. A bad file never
+// changes the database.
+package importer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twpayne/go-geom"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxFeatures = 50_000
+	DefaultMaxBytes    = 64 << 20
+	// DefaultMargin is how far, in degrees, the default extent reaches
+	// beyond the counties' bounding box: enough for a site just across a
+	// county line, not enough for swapped lon and lat or a point in
+	// another province.
+	DefaultMargin = 0.5
+)
+
+// progressEvery is how many features pass between progress lines; a file
+// with fewer features logs none.
+const progressEvery = 5000
+
+// Config holds an Importer's limits. Zero values take the defaults.
+type Config struct {
+	// MaxFeatures is the most features (GeoJSON) or rows (CSV) one import
+	// takes.
+	MaxFeatures int
+	// MaxBytes is the largest file one import takes.
+	MaxBytes int64
+	// Extent is where features may lie, in WGS 84 degrees; nil means the
+	// counties' bounding box grown by DefaultMargin, read at each import.
+	Extent *geom.Bounds
+}
+
+// Importer validates and writes imports. Build it with New.
+type Importer struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// New returns an Importer writing to pool and logging progress to log.
+func New(cfg Config, pool *pgxpool.Pool, log *slog.Logger) *Importer {
+	if cfg.MaxFeatures <= 0 {
+		cfg.MaxFeatures = DefaultMaxFeatures
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	return &Importer{cfg: cfg, pool: pool, log: log}
+}
+
+// Report is the outcome of an import.
+type Report struct {
+	Layer string `json:"layer"`
+	// Received counts the features (or rows) read from the file.
+	Received int `json:"received"`
+	// Inserted and Updated count the features written: new codes, and
+	// codes already there, whose every field the import replaced.
+	Inserted int `json:"inserted"`
+	Updated  int `json:"updated"`
+	// Rejected lists every problem found, in file order; when it is not
+	// empty, nothing was written.
+	Rejected []Rejection `json:"rejected"`
+	// DataVersion is the data version the import moved to; 0 when nothing
+	// was written.
+	DataVersion int64 `json:"data_version,omitempty"`
+}
+
+// Import reads r as format, checks every feature against layer
+// ("villages", "sites" or "projects") and, if none has a problem, upserts
+// them all by code in one transaction, recorded in the audit log under
+// actor. Fields absent from a feature take their defaults (NULL, 0 or
+// false), also when it updates a row.
+//
+// Errors: ENotFound for an unknown layer; ETooLarge for a file over the
+// configured bytes or features; EInvalid when anything is rejected, in
+// which case the Report is returned too and lists every problem; EInvalid
+// naming the constraint if the database still refuses the data (say, a
+// region deleted meanwhile). Nothing is written unless the error is nil.
+func (im *Importer) Import(ctx context.Context, layer string, format Format, r io.Reader, actor string) (*Report, error) {
+	l := layerNamed(layer)
+	if l == nil {
+		return nil, geo.Errorf(geo.ENotFound, "no layer %q to import: the layers are %s", layer, strings.Join(Layers(), ", "))
+	}
+	data, err := io.ReadAll(io.LimitReader(r, im.cfg.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("import: read: %w", err)
+	}
+	if int64(len(data)) > im.cfg.MaxBytes {
+		return nil, geo.Errorf(geo.ETooLarge, "the file is larger than %d bytes, the most one import takes", im.cfg.MaxBytes)
+	}
+	extent, err := im.extent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, rejected, err := validate(l, format, data, extent, im.cfg.MaxFeatures, func(done, total int) {
+		im.log.Info("import: validated", slog.String("layer", l.name), slog.Int("features", done), slog.Int("of", total))
+	})
+	if err != nil {
+		return nil, err
+	}
+	missing, err := im.checkRegions(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
+	rejected = append(rejected, missing...)
+	sortRejections(rejected)
+	rep := &Report{Layer: l.name, Received: len(recs), Rejected: rejected}
+	if len(rejected) > 0 {
+		return rep, rejectedError(rep)
+	}
+	rep.Rejected = []Rejection{}
+	if len(recs) > progressEvery {
+		im.log.Info("import: applying", slog.String("layer", l.name), slog.Int("features", len(recs)))
+	}
+	audit := &geo.Audit{Actor: actor, Action: "import", Table: l.name}
+	rep.DataVersion, err = geo.Change(ctx, im.pool, audit, func(tx pgx.Tx) error {
+		updated, err := l.apply(ctx, tx, recs)
+		if err != nil {
+			return err
+		}
+		rep.Updated, rep.Inserted = updated, len(recs)-updated
+		audit.After = map[string]int{"received": rep.Received, "inserted": rep.Inserted, "updated": rep.Updated}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// rejectedError says how much of the file was rejected.
+func rejectedError(rep *Report) error {
+	features := map[string]bool{}
+	for _, r := range rep.Rejected {
+		if r.Index == nil && r.Line == 0 {
+			return geo.Errorf(geo.EInvalid, "the file cannot be imported: %s; nothing was imported", r.Reason)
+		}
+		features[r.Position.String()] = true
+	}
+	return geo.Errorf(geo.EInvalid, "%d of %d features rejected (%d problems); nothing was imported",
+		len(features), rep.Received, len(rep.Rejected))
+}
+
+// extent is the configured extent, or the counties' bounding box grown by
+// DefaultMargin; with no counties yet, the whole world (every feature is
+// then rejected for its region anyway).
+func (im *Importer) extent(ctx context.Context) (*geom.Bounds, error) {
+	if im.cfg.Extent != nil {
+		return im.cfg.Extent, nil
+	}
+	var minX, minY, maxX, maxY *float64
+	if err := im.pool.QueryRow(ctx, sqlExtent).Scan(&minX, &minY, &maxX, &maxY); err != nil {
+		return nil, fmt.Errorf("import: extent: %w", err)
+	}
+	if minX == nil {
+		return geom.NewBounds(geom.XY).Set(-180, -90, 180, 90), nil
+	}
+	m := DefaultMargin
+	return geom.NewBounds(geom.XY).Set(*minX-m, *minY-m, *maxX+m, *maxY+m), nil
+}
+
+// checkRegions looks up, in one query, every region the records name and
+// rejects the names of regions that do not exist at the level wanted.
+func (im *Importer) checkRegions(ctx context.Context, recs []record) ([]Rejection, error) {
+	var codes []string
+	seen := map[string]bool{}
+	for _, rec := range recs {
+		for _, rf := range rec.refs {
+			if !seen[rf.code] {
+				seen[rf.code] = true
+				codes = append(codes, rf.code)
+			}
+		}
+	}
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	type region struct {
+		level      string
+		registered bool
+	}
+	found := make(map[string]region, len(codes))
+	rows, err := im.pool.Query(ctx, sqlRegions, codes)
+	if err != nil {
+		return nil, fmt.Errorf("import: regions: %w", err)
+	}
+	var code string
+	var r region
+	_, err = pgx.ForEachRow(rows, []any{&code, &r.level, &r.registered}, func() error {
+		found[code] = r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import: regions: %w", err)
+	}
+	var rejected []Rejection
+	for _, rec := range recs {
+		for _, rf := range rec.refs {
+			r, ok := found[rf.code]
+			if ok && r.level == rf.level && (rf.level != "village" || r.registered) {
+				continue
+			}
+			reason := "no " + rf.level + " with code " + rf.code
+			switch {
+			case rf.prefix:
+				reason += fmt.Sprintf(" (the code's first %d digits)", len(rf.code))
+			case rf.level == "village":
+				reason += " in the registry"
+			}
+			rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: rf.field, Reason: reason})
+		}
+	}
+	return rejected, nil
+}
+
+// apply copies recs into l's staging table and upserts them into the
+// schema, in tx. It returns how many codes were already there.
+func (l *layer) apply(ctx context.Context, tx pgx.Tx, recs []record) (updated int, err error) {
+	if _, err := tx.Exec(ctx, l.sqlStage); err != nil {
+		return 0, fmt.Errorf("import: stage: %w", err)
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{l.stage}, l.columns(), pgx.CopyFromSlice(len(recs), func(i int) ([]any, error) {
+		return recs[i].row, nil
+	}))
+	if err != nil {
+		return 0, fmt.Errorf("import: copy: %w", err)
+	}
+	if err := tx.QueryRow(ctx, l.sqlCount).Scan(&updated); err != nil {
+		return 0, fmt.Errorf("import: count: %w", err)
+	}
+	for _, q := range l.sqlUpsert {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return 0, fmt.Errorf("import: upsert %s: %w", l.name, err)
+		}
+	}
+	return updated, nil
+}

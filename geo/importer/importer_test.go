@@ -1,0 +1,503 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twpayne/go-geom"
+
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/demo"
+	"github.com/zunyi/battlemap/geo/importer"
+	"github.com/zunyi/battlemap/geo/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// sqlChecksum sums up everything an import could change: the rows of the
+// four map tables, the data version and the length of the audit log.
+const sqlChecksum = `
+SELECT md5(string_agg(h, '' ORDER BY h)) || ' v' || (SELECT version FROM data_version)
+       || ' audit ' || (SELECT count(*) FROM audit_log)
+FROM (SELECT md5(r::text) AS h FROM regions r UNION ALL SELECT md5(v::text) FROM villages v
+      UNION ALL SELECT md5(s::text) FROM sites s UNION ALL SELECT md5(p::text) FROM projects p) t`
+
+func checksum(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	var sum string
+	if err := pool.QueryRow(context.Background(), sqlChecksum).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func queryInt(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// A feature is a test feature: its properties and geometry, written as
+// GeoJSON or CSV by body.
+type feature struct {
+	props map[string]any
+	// point is [lon, lat]; line, if set, is a LineString instead.
+	point [2]float64
+	line  [][2]float64
+}
+
+// with is f with some properties replaced (nil removes one).
+func (f feature) with(changes map[string]any) feature {
+	props := make(map[string]any, len(f.props))
+	for k, v := range f.props {
+		props[k] = v
+	}
+	for k, v := range changes {
+		if v == nil {
+			delete(props, k)
+		} else {
+			props[k] = v
+		}
+	}
+	f.props = props
+	return f
+}
+
+// at is f at another point.
+func (f feature) at(lon, lat float64) feature {
+	f.point, f.line = [2]float64{lon, lat}, nil
+	return f
+}
+
+// along is f as a LineString through points.
+func (f feature) along(points ...[2]float64) feature {
+	f.line = points
+	return f
+}
+
+// Valid features of each layer, new to the demo data.
+var (
+	newVillage = feature{props: map[string]any{
+		"code": "520302001901", "name": "新建村", "poverty_status": "not_exited", "population": 1200,
+		"poor_households": 30, "poor_population": 100, "demonstration": false, "cooperatives": 2,
+	}, point: [2]float64{106.89, 27.63}}
+	newSite = feature{props: map[string]any{
+		"code": "520302-S90", "name": "新建安置点", "type": "rural", "county_code": "520302",
+		"township_code": "520302001", "capacity_households": 100, "capacity_people": 400,
+		"moved_in_households": 10, "moved_in_people": 40, "progress": 50, "status": "under_construction",
+		"planned_completion": "2017-06-30",
+	}, point: [2]float64{106.9, 27.64}}
+	newProject = feature{props: map[string]any{
+		"code": "520302-P900", "name": "新建产业路", "category": "road", "fund_use": "public_facilities",
+		"county_code": "520302", "village_code": "520302110206", "funds_planned": 500000,
+		"funds_disbursed": 100000, "completion": 20, "status": "under_construction",
+		"start_date": "2016-05-01", "end_date": "2017-05-01",
+	}, line: [][2]float64{{107.33, 27.82}, {107.34, 27.83}}}
+)
+
+// newFeature is the valid new feature of layer.
+var newFeature = map[string]feature{"villages": newVillage, "sites": newSite, "projects": newProject}
+
+// existingCode is a code of each layer that the demo data holds.
+var existingCode = map[string]string{"villages": "520302001001", "sites": "520302-S01", "projects": "520302-P001"}
+
+// body writes features as format: a FeatureCollection, or CSV with the
+// properties' columns in a fixed order, then lon and lat, then wkt.
+func body(t *testing.T, format importer.Format, feats ...feature) []byte {
+	t.Helper()
+	if format == importer.GeoJSON {
+		fc := map[string]any{"type": "FeatureCollection", "features": []any{}}
+		for _, f := range feats {
+			g := map[string]any{"type": "Point", "coordinates": f.point}
+			if f.line != nil {
+				g = map[string]any{"type": "LineString", "coordinates": f.line}
+			}
+			fc["features"] = append(fc["features"].([]any), map[string]any{"type": "Feature", "geometry": g, "properties": f.props})
+		}
+		b, err := json.Marshal(fc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var cols []string
+	for _, f := range feats {
+		for k := range f.props {
+			if !slices.Contains(cols, k) {
+				cols = append(cols, k)
+			}
+		}
+	}
+	slices.Sort(cols)
+	var b strings.Builder
+	b.WriteString(strings.Join(append(slices.Clone(cols), "lon", "lat", "wkt"), ",") + "\n")
+	for _, f := range feats {
+		for _, c := range cols {
+			if v, ok := f.props[c]; ok {
+				fmt.Fprint(&b, v)
+			}
+			b.WriteString(",")
+		}
+		if f.line != nil {
+			var pts []string
+			for _, p := range f.line {
+				pts = append(pts, fmt.Sprintf("%g %g", p[0], p[1]))
+			}
+			fmt.Fprintf(&b, `,,"LINESTRING(%s)"`+"\n", strings.Join(pts, ","))
+		} else {
+			fmt.Fprintf(&b, "%g,%g,\n", f.point[0], f.point[1])
+		}
+	}
+	return []byte(b.String())
+}
+
+func formatName(f importer.Format) string {
+	if f == importer.CSV {
+		return "csv"
+	}
+	return "geojson"
+}
+
+func newImporter(pool *pgxpool.Pool, cfg importer.Config, w io.Writer) *importer.Importer {
+	return importer.New(cfg, pool, slog.New(slog.NewTextHandler(w, nil)))
+}
+
+// TestImport imports one new and one existing feature of each layer in
+// both formats, each file starting with a byte-order mark, and checks that
+// both are written, the rollups and the data version move, and the audit
+// log records the import.
+func TestImport(t *testing.T) {
+	// rollup counts the layer's features in the rollups of the region the
+	// new feature lies in.
+	rollup := map[string]string{
+		"villages": `SELECT villages FROM region_rollups WHERE code = '520302001'`,
+		"sites":    `SELECT sites FROM region_rollups WHERE code = '520302'`,
+		"projects": `SELECT projects FROM region_rollups WHERE code = '520302'`,
+	}
+	// named reads the name stored for a code.
+	named := map[string]string{
+		"villages": `SELECT name FROM regions WHERE code = $1`,
+		"sites":    `SELECT name FROM sites WHERE code = $1`,
+		"projects": `SELECT name FROM projects WHERE code = $1`,
+	}
+	ctx := context.Background()
+	for _, layer := range importer.Layers() {
+		for _, format := range []importer.Format{importer.GeoJSON, importer.CSV} {
+			t.Run(layer+"/"+formatName(format), func(t *testing.T) {
+				pool := pgtest.New(t)
+				fresh := newFeature[layer]
+				old := fresh.with(map[string]any{"code": existingCode[layer], "name": "改过的名字"})
+				rollupBefore := queryInt(t, pool, rollup[layer])
+				versionBefore := queryInt(t, pool, `SELECT version FROM data_version`)
+
+				rep, err := newImporter(pool, importer.Config{}, io.Discard).
+					Import(ctx, layer, format, bytes.NewReader(append([]byte("\ufeff"), body(t, format, fresh, old)...)), "test import")
+				if err != nil {
+					t.Fatalf("Import: %v (report %+v)", err, rep)
+				}
+				if rep.Received != 2 || rep.Inserted != 1 || rep.Updated != 1 || len(rep.Rejected) != 0 {
+					t.Errorf("report %+v, want 2 received, 1 inserted, 1 updated, none rejected", rep)
+				}
+				if got := queryInt(t, pool, rollup[layer]); got != rollupBefore+1 {
+					t.Errorf("rollup: got %d, want %d", got, rollupBefore+1)
+				}
+				if got := queryInt(t, pool, `SELECT version FROM data_version`); got <= versionBefore || got != rep.DataVersion {
+					t.Errorf("data version %d (report %d), want it above %d and reported", got, rep.DataVersion, versionBefore)
+				}
+				var name string
+				if err := pool.QueryRow(ctx, named[layer], existingCode[layer]).Scan(&name); err != nil || name != "改过的名字" {
+					t.Errorf("updated name: got %q (%v), want 改过的名字", name, err)
+				}
+				var actor, action, table string
+				var after map[string]int
+				var version int64
+				err = pool.QueryRow(ctx, `SELECT actor, action, table_name, after, data_version FROM audit_log ORDER BY id DESC LIMIT 1`).
+					Scan(&actor, &action, &table, &after, &version)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if actor != "test import" || action != "import" || table != layer || after["inserted"] != 1 ||
+					after["updated"] != 1 || version != rep.DataVersion {
+					t.Errorf("audit row: got %s %s %s %v v%d, want test import import %s inserted 1 updated 1 v%d",
+						actor, action, table, after, version, layer, rep.DataVersion)
+				}
+			})
+		}
+	}
+}
+
+// TestImportDemoFiles imports the demo data's own CSV files: their
+// columns are the import's field names, so every row updates itself.
+func TestImportDemoFiles(t *testing.T) {
+	pool := pgtest.New(t)
+	im := newImporter(pool, importer.Config{}, io.Discard)
+	for _, layer := range importer.Layers() {
+		t.Run(layer, func(t *testing.T) {
+			b, err := fs.ReadFile(demo.Files(), layer+".csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := im.Import(context.Background(), layer, importer.CSV, bytes.NewReader(b), "test import")
+			if err != nil {
+				if rep != nil {
+					err = fmt.Errorf("%w; first rejections %+v", err, rep.Rejected[:min(3, len(rep.Rejected))])
+				}
+				t.Fatalf("Import: %v", err)
+			}
+			rows := bytes.Count(b, []byte("\n")) - 1
+			if rep.Received != rows || rep.Updated != rows || rep.Inserted != 0 {
+				t.Errorf("report %+v, want %d received and updated", rep, rows)
+			}
+		})
+	}
+}
+
+// TestImportRejects feeds bad input and checks that the error and the
+// report say what and where, and that the database is unchanged.
+func TestImportRejects(t *testing.T) {
+	const (
+		geoJSON = importer.GeoJSON
+		csv     = importer.CSV
+	)
+	bodyOf := func(format importer.Format, feats ...feature) func(*testing.T) []byte {
+		return func(t *testing.T) []byte { return body(t, format, feats...) }
+	}
+	raw := func(s string) func(*testing.T) []byte { return func(*testing.T) []byte { return []byte(s) } }
+	polygon := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"520302-S91","name":"x"},` +
+		`"geometry":{"type":"Polygon","coordinates":[[[106.9,27.6],[107,27.6],[107,27.7],[106.9,27.6]]]}}]}`
+	tests := []struct {
+		name   string
+		layer  string
+		format importer.Format
+		body   func(*testing.T) []byte
+		cfg    importer.Config
+		code   string // the geo error code wanted
+		// Where the rejection wanted is (feature index for GeoJSON, line
+		// for CSV, -1 for the whole file), its field and part of its
+		// reason; unused for ETooLarge, which has no report.
+		at     int
+		field  string
+		reason string
+	}{
+		{"wrong geometry type", "sites", geoJSON, raw(polygon), importer.Config{}, geo.EInvalid, 0, "geometry", "must be a Point, got Polygon"},
+		{"line for a village", "villages", csv, bodyOf(csv, newVillage, newVillage.with(map[string]any{"code": "520302001902"}).along(newProject.line...)),
+			importer.Config{}, geo.EInvalid, 3, "geometry", "must be a Point, got LineString"},
+		{"polygon in wkt", "projects", csv, raw(strings.Replace(string(body(t, csv, newProject)), "LINESTRING(107.33 27.82,107.34 27.83)",
+			"POLYGON((107.33 27.82,107.34 27.83,107.34 27.82,107.33 27.82))", 1)),
+			importer.Config{}, geo.EInvalid, 2, "geometry", "must be a Point or LineString, got Polygon"},
+		{"wkt that does not parse", "projects", csv, raw(strings.Replace(string(body(t, csv, newProject)), "LINESTRING(", "LINESTRING((", 1)),
+			importer.Config{}, geo.EInvalid, 2, "wkt", "cannot be read"},
+		{"NaN in CSV", "sites", csv, raw("code,name,type,county_code,capacity_households,capacity_people,progress,status,lon,lat\n" +
+			"520302-S91,甲,rural,520302,10,40,0,planned,106.9,27.6\n" +
+			"520302-S92,乙,rural,520302,10,40,0,planned,NaN,27.6\n"), importer.Config{}, geo.EInvalid, 3, "geometry", "not finite"},
+		{"Infinity in CSV", "sites", csv, raw("code,name,type,county_code,capacity_households,capacity_people,progress,status,lon,lat\n" +
+			"520302-S91,甲,rural,520302,10,40,0,planned,106.9,Infinity\n"), importer.Config{}, geo.EInvalid, 2, "geometry", "not finite"},
+		{"number too large for JSON", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), "106.9", "1e400", 1)),
+			importer.Config{}, geo.EInvalid, 0, "geometry", "cannot be read"},
+		{"out of extent", "sites", geoJSON, bodyOf(geoJSON, newSite.at(120, 30)), importer.Config{}, geo.EInvalid, 0, "geometry", "outside the import extent"},
+		{"lon and lat swapped", "villages", csv, bodyOf(csv, newVillage.at(27.63, 106.89)), importer.Config{}, geo.EInvalid, 2, "geometry", "outside"},
+		{"duplicate codes", "projects", csv, bodyOf(csv, newProject, newProject.with(map[string]any{"name": "又一个"})),
+			importer.Config{}, geo.EInvalid, 3, "code", "duplicate code: line 2 has it too"},
+		{"duplicate codes, GeoJSON", "villages", geoJSON, bodyOf(geoJSON, newVillage, newVillage),
+			importer.Config{}, geo.EInvalid, 1, "code", "duplicate code: feature 0 has it too"},
+		{"unknown township of a village", "villages", geoJSON, bodyOf(geoJSON, newVillage.with(map[string]any{"code": "520302999001"})),
+			importer.Config{}, geo.EInvalid, 0, "code", "no township with code 520302999"},
+		{"unknown county", "sites", csv, bodyOf(csv, newSite.with(map[string]any{"county_code": "520399", "township_code": nil})),
+			importer.Config{}, geo.EInvalid, 2, "county_code", "no county with code 520399"},
+		{"city code as county", "projects", geoJSON, bodyOf(geoJSON, newProject.with(map[string]any{"county_code": "520300", "village_code": nil})),
+			importer.Config{}, geo.EInvalid, 0, "county_code", "no county with code 520300"},
+		{"unknown village", "projects", geoJSON, bodyOf(geoJSON, newProject.with(map[string]any{"village_code": "520302110299"})),
+			importer.Config{}, geo.EInvalid, 0, "village_code", "no village with code 520302110299 in the registry"},
+		{"village outside the county", "projects", csv, bodyOf(csv, newProject.with(map[string]any{"village_code": "520303102202"})),
+			importer.Config{}, geo.EInvalid, 2, "village_code", "is not in county_code 520302"},
+		{"invalid UTF-8 in GeoJSON", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), "新建", "\xff\xfe", 1)),
+			importer.Config{}, geo.EInvalid, 0, "", "invalid UTF-8"},
+		{"invalid UTF-8 in CSV", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), "新建", "\xff\xfe", 1)),
+			importer.Config{}, geo.EInvalid, 2, "", "invalid UTF-8"},
+		{"truncated JSON", "sites", geoJSON, func(t *testing.T) []byte {
+			b := body(t, geoJSON, newSite, newSite.with(map[string]any{"code": "520302-S91"}))
+			return b[:len(b)-30]
+		},
+			importer.Config{}, geo.EInvalid, 1, "", "truncated"},
+		{"not JSON at all", "sites", geoJSON, raw("code,name\n"), importer.Config{}, geo.EInvalid, -1, "", "not a JSON object"},
+		{"not a FeatureCollection", "sites", geoJSON, raw(`{"type":"Feature","geometry":null,"properties":{}}`),
+			importer.Config{}, geo.EInvalid, -1, "", "not a GeoJSON FeatureCollection"},
+		{"feature of the wrong type", "sites", geoJSON, raw(`{"type":"FeatureCollection","features":[{"type":"Point","coordinates":[106.9,27.6]}]}`),
+			importer.Config{}, geo.EInvalid, 0, "", `type is "Point", want "Feature"`},
+		{"no features", "sites", geoJSON, raw(`{"type":"FeatureCollection","features":[]}`), importer.Config{}, geo.EInvalid, -1, "", "no features"},
+		{"missing required field", "villages", geoJSON, bodyOf(geoJSON, newVillage.with(map[string]any{"population": nil})),
+			importer.Config{}, geo.EInvalid, 0, "population", "required"},
+		{"missing required column", "villages", csv, bodyOf(csv, newVillage.with(map[string]any{"population": nil})),
+			importer.Config{}, geo.EInvalid, 1, "population", "no such column"},
+		{"no geometry columns", "villages", csv, raw("code,name,poverty_status,population,poor_households,poor_population\n520302001901,x,none,10,0,0\n"),
+			importer.Config{}, geo.EInvalid, 1, "geometry", "want lon and lat columns"},
+		{"row of the wrong width", "villages", csv, raw("code,name,poverty_status,population,poor_households,poor_population,lon,lat\n" +
+			"520302001901,x,none,10,0,0,106.89\n"), importer.Config{}, geo.EInvalid, 2, "", "the row has 7 cells, the header 8"},
+		{"unclosed quote", "villages", csv, raw("code,name,poverty_status,population,poor_households,poor_population,lon,lat\n" +
+			"520302001901,\"x,none,10,0,0,106.89,27.63\n"), importer.Config{}, geo.EInvalid, 2, "", "invalid CSV"},
+		{"empty CSV", "villages", csv, raw(""), importer.Config{}, geo.EInvalid, 1, "", "the file is empty"},
+		{"header only", "villages", csv, raw("\xef\xbb\xbfcode,name,poverty_status,population,poor_households,poor_population,lon,lat\n"),
+			importer.Config{}, geo.EInvalid, -1, "", "no features"},
+		{"bad enum", "sites", csv, bodyOf(csv, newSite.with(map[string]any{"status": "done"})),
+			importer.Config{}, geo.EInvalid, 2, "status", "must be one of planned, under_construction, completed, occupied"},
+		{"negative number", "sites", geoJSON, bodyOf(geoJSON, newSite.with(map[string]any{"capacity_people": -4})),
+			importer.Config{}, geo.EInvalid, 0, "capacity_people", "must be a whole number"},
+		{"progress over 100", "sites", geoJSON, bodyOf(geoJSON, newSite.with(map[string]any{"progress": 101})),
+			importer.Config{}, geo.EInvalid, 0, "progress", "from 0 to 100"},
+		{"moved in beyond capacity", "sites", csv, bodyOf(csv, newSite.with(map[string]any{"moved_in_people": 401})),
+			importer.Config{}, geo.EInvalid, 2, "moved_in_people", "exceeds capacity_people"},
+		{"poor beyond population", "villages", geoJSON, bodyOf(geoJSON, newVillage.with(map[string]any{"poor_population": 1201})),
+			importer.Config{}, geo.EInvalid, 0, "poor_population", "1201 exceeds population (1200)"},
+		{"exit year without exit", "villages", csv, bodyOf(csv, newVillage.with(map[string]any{"exit_year": 2016})),
+			importer.Config{}, geo.EInvalid, 2, "exit_year", "given only when poverty_status is exited"},
+		{"disbursed beyond planned", "projects", geoJSON, bodyOf(geoJSON, newProject.with(map[string]any{"funds_disbursed": 500001})),
+			importer.Config{}, geo.EInvalid, 0, "funds_disbursed", "exceeds funds_planned"},
+		{"bad date", "projects", csv, bodyOf(csv, newProject.with(map[string]any{"end_date": "2017-13-01"})),
+			importer.Config{}, geo.EInvalid, 2, "end_date", "YYYY-MM-DD"},
+		{"oversized body", "sites", geoJSON, bodyOf(geoJSON, newSite), importer.Config{MaxBytes: 100}, geo.ETooLarge, 0, "", ""},
+		{"too many features", "sites", csv, bodyOf(csv, newSite, newSite.with(map[string]any{"code": "520302-S91"})),
+			importer.Config{MaxFeatures: 1}, geo.ETooLarge, 0, "", ""},
+		{"unknown layer", "roads", geoJSON, bodyOf(geoJSON, newSite), importer.Config{}, geo.ENotFound, 0, "", ""},
+	}
+	pool := pgtest.New(t)
+	before := checksum(t, pool)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := newImporter(pool, tt.cfg, io.Discard).
+				Import(context.Background(), tt.layer, tt.format, bytes.NewReader(tt.body(t)), "test import")
+			if got := geo.ErrorCode(err); got != tt.code {
+				t.Fatalf("error %v (code %q), want code %q", err, got, tt.code)
+			}
+			if after := checksum(t, pool); after != before {
+				t.Fatalf("database changed: checksum %s, want %s", after, before)
+			}
+			if tt.code != geo.EInvalid {
+				return
+			}
+			for _, r := range rep.Rejected {
+				if r.Reason == "" {
+					t.Errorf("rejection %+v has no reason", r)
+				}
+				if where(tt.format, r.Position) == tt.at && r.Field == tt.field && strings.Contains(r.Reason, tt.reason) {
+					return
+				}
+			}
+			t.Errorf("rejections %+v: want one at %d, field %q, reason containing %q", rep.Rejected, tt.at, tt.field, tt.reason)
+		})
+	}
+}
+
+// where is a position as the test table gives it.
+func where(format importer.Format, p importer.Position) int {
+	switch {
+	case p.Index != nil:
+		return *p.Index
+	case p.Line > 0:
+		return p.Line
+	}
+	return -1
+}
+
+// TestImportReportsEveryProblem checks that the report lists every
+// problem of every feature, not just the first.
+func TestImportReportsEveryProblem(t *testing.T) {
+	pool := pgtest.New(t)
+	b := body(t, importer.GeoJSON,
+		newSite,
+		newSite.with(map[string]any{"code": "520302-S91", "type": "castle", "progress": 101}).at(120, 30),
+		newSite.with(map[string]any{"code": "520302-S92", "county_code": "520399", "township_code": nil}),
+	)
+	rep, err := newImporter(pool, importer.Config{}, io.Discard).Import(context.Background(), "sites", importer.GeoJSON, bytes.NewReader(b), "test import")
+	if geo.ErrorCode(err) != geo.EInvalid {
+		t.Fatalf("error %v, want EInvalid", err)
+	}
+	var got []string
+	for _, r := range rep.Rejected {
+		got = append(got, fmt.Sprintf("%d %s %s", *r.Index, r.Code, r.Field))
+	}
+	want := []string{"1 520302-S91 type", "1 520302-S91 progress", "1 520302-S91 geometry", "2 520302-S92 county_code"}
+	if !slices.Equal(got, want) {
+		t.Errorf("rejections %q, want %q", got, want)
+	}
+	if !strings.Contains(err.Error(), "2 of 3 features rejected") {
+		t.Errorf("error %q, want it to say 2 of 3 features rejected", err)
+	}
+}
+
+// TestImportProgress checks that a large file logs progress lines while
+// it is validated.
+func TestImportProgress(t *testing.T) {
+	pool := pgtest.New(t)
+	feats := make([]feature, 5001)
+	for i := range feats {
+		feats[i] = newSite.with(map[string]any{"code": fmt.Sprintf("520302-T%04d", i)})
+	}
+	feats[5000] = feats[5000].with(map[string]any{"status": "lost"}) // keep the test from writing 5,000 sites
+	var log bytes.Buffer
+	_, err := newImporter(pool, importer.Config{}, &log).
+		Import(context.Background(), "sites", importer.CSV, bytes.NewReader(body(t, importer.CSV, feats...)), "test import")
+	if geo.ErrorCode(err) != geo.EInvalid {
+		t.Fatalf("error %v, want EInvalid for the last row", err)
+	}
+	if !strings.Contains(log.String(), "import: validated") || !strings.Contains(log.String(), "features=5000 of=5001") {
+		t.Errorf("log %q, want a progress line at 5000 of 5001 features", log.String())
+	}
+}
+
+// TestImportExtent checks that a configured extent replaces the default.
+func TestImportExtent(t *testing.T) {
+	pool := pgtest.New(t)
+	cfg := importer.Config{Extent: geom.NewBounds(geom.XY).Set(106, 27, 107, 28)}
+	tests := []struct {
+		name string
+		f    feature
+		want string // error code
+	}{
+		{"inside", newSite, ""},
+		{"inside the city, outside the extent", newSite.with(map[string]any{"code": "520302-S91"}).at(107.5, 27.5), geo.EInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := newImporter(pool, cfg, io.Discard).
+				Import(context.Background(), "sites", importer.GeoJSON, bytes.NewReader(body(t, importer.GeoJSON, tt.f)), "test import")
+			if got := geo.ErrorCode(err); got != tt.want {
+				t.Errorf("error %v, want code %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestChangeConstraintError checks that geo.Change, which the importer
+// commits through, turns a constraint the data breaks into EInvalid
+// naming it, and writes nothing, not even the audit row.
+func TestChangeConstraintError(t *testing.T) {
+	pool := pgtest.New(t)
+	before := checksum(t, pool)
+	ctx := context.Background()
+	_, err := geo.Change(ctx, pool, &geo.Audit{Actor: "test", Action: "update", Table: "sites", RowKey: "520302-S01"},
+		func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE sites SET progress = 101 WHERE code = '520302-S01'`)
+			return err
+		})
+	var gerr *geo.Error
+	if !errors.As(err, &gerr) || gerr.Code != geo.EInvalid || !strings.Contains(gerr.Message, "sites_progress_range") {
+		t.Errorf("error %v, want EInvalid naming sites_progress_range", err)
+	}
+	if after := checksum(t, pool); after != before {
+		t.Errorf("database changed: checksum %s, want %s", after, before)
+	}
+}

@@ -1,0 +1,188 @@
+package geo_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+func collection(t testing.TB, id string) *geo.Collection {
+	t.Helper()
+	c, err := geo.CollectionByID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestParseQueryNormalizes(t *testing.T) {
+	tests := []struct {
+		name, collection, raw, want string
+	}{
+		{"defaults", "villages", "", "limit=100"},
+		{"sorted, default f left out", "villages", "status=exited&f=json&county=520322&limit=5", "county=520322&limit=5&status=exited"},
+		{"csv kept", "sites", "f=csv", "f=csv&limit=100"},
+		{"numbers spelled one way", "projects", "limit=%2B007&completion_lt=050&bbox=1e2,-0,1.5e2,0x1p4", "bbox=100%2C-0%2C150%2C16&completion_lt=50&limit=7"},
+		{"cursor escaped", "sites", "cursor=520302-S01", "cursor=520302-S01&limit=100"},
+		{"escapes read", "counties", "status=%6eone", "limit=100&status=none"},
+		{"bounds inclusive", "townships", "bbox=-180,-90,180,90&limit=10000", "bbox=-180%2C-90%2C180%2C90&limit=10000"},
+		{"percent bounds", "sites", "progress_lt=0&progress_gte=100", "limit=100&progress_gte=100&progress_lt=0"},
+		{"village filter", "projects", "village=520304116203&township=520304116", "limit=100&township=520304116&village=520304116203"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := geo.ParseQuery(collection(t, tt.collection), tt.raw)
+			if err != nil {
+				t.Fatalf("ParseQuery(%q): %v", tt.raw, err)
+			}
+			if got := q.Encode(); got != tt.want {
+				t.Errorf("ParseQuery(%q).Encode() = %q, want %q", tt.raw, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseQueryRejects(t *testing.T) {
+	tests := []struct {
+		name, collection, raw string
+		// mention must appear in the message: the parameter at fault.
+		mention string
+	}{
+		{"unknown parameter", "villages", "colour=red", `"colour"`},
+		{"filter of another collection", "villages", "category=road", `"category"`},
+		{"repeated", "villages", "limit=5&limit=6", "limit"},
+		{"malformed escape", "villages", "county=%zz", "malformed"},
+		{"bbox of three", "villages", "bbox=1,2,3", "bbox"},
+		{"bbox of five", "villages", "bbox=1,2,3,4,5", "bbox"},
+		{"bbox NaN", "villages", "bbox=NaN,0,1,1", "bbox"},
+		{"bbox infinite", "villages", "bbox=-Inf,0,1,1", "bbox"},
+		{"bbox empty value", "villages", "bbox=1,,3,4", "bbox"},
+		{"bbox longitude", "villages", "bbox=100,0,181,1", "longitudes"},
+		{"bbox latitude", "villages", "bbox=0,-91,1,1", "latitudes"},
+		{"bbox inverted", "villages", "bbox=108,27,106,28", "minimum"},
+		{"limit zero", "villages", "limit=0", "limit"},
+		{"limit too large", "villages", "limit=10001", "limit"},
+		{"limit not a number", "villages", "limit=abc", "limit"},
+		{"cursor with NUL", "villages", "cursor=%00", "cursor"},
+		{"cursor empty", "villages", "cursor=", "cursor"},
+		{"cursor too long", "villages", "cursor=" + strings.Repeat("9", 65), "cursor"},
+		{"format", "villages", "f=xml", "f must be one of json, csv"},
+		{"county short", "villages", "county=5203", "6-digit county"},
+		{"township short", "sites", "township=520322", "9-digit township"},
+		{"village status", "villages", "status=gone", "none, not_exited, exited"},
+		{"site status", "sites", "status=not_exited", "planned, under_construction, completed, occupied"},
+		{"project status", "projects", "status=occupied", "planned, under_construction, completed"},
+		{"site type", "sites", "type=suburban", "urban, town, rural"},
+		{"category", "projects", "category=bridge", "category"},
+		{"fund use", "projects", "fund_use=loans", "fund_use"},
+		{"boolean", "villages", "demonstration=yes", "true or false"},
+		{"percent above 100", "projects", "completion_lt=101", "completion_lt"},
+		{"percent negative", "sites", "progress_gte=-1", "progress_gte"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := geo.ParseQuery(collection(t, tt.collection), tt.raw)
+			if geo.ErrorCode(err) != geo.EInvalid {
+				t.Fatalf("ParseQuery(%q): got %v, want an %s error", tt.raw, err, geo.EInvalid)
+			}
+			if !strings.Contains(err.Error(), tt.mention) {
+				t.Errorf("ParseQuery(%q): message %q does not mention %q", tt.raw, err, tt.mention)
+			}
+		})
+	}
+}
+
+func TestParseSearch(t *testing.T) {
+	tests := []struct {
+		raw       string
+		wantQ     string
+		wantLimit int
+		mention   string // non-empty: must fail naming this
+	}{
+		{"q=%E8%8A%B1%E8%8C%82%E6%9D%91", "花茂村", geo.DefaultSearchLimit, ""},
+		{"q=+5203+&limit=50", "5203", 50, ""},
+		{"q=", "", 0, "q must"},
+		{"q=+++", "", 0, "q must"},
+		{"limit=5", "", 0, "q must"},
+		{"q=" + strings.Repeat("村", geo.MaxSearchRunes+1), "", 0, "q must be at most"},
+		{"q=%01x", "", 0, "q must be text"},
+		{"q=x&limit=0", "", 0, "limit"},
+		{"q=x&limit=51", "", 0, "limit"},
+		{"q=x&page=2", "", 0, `"page"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			q, err := geo.ParseSearch(tt.raw)
+			if tt.mention != "" {
+				if geo.ErrorCode(err) != geo.EInvalid || !strings.Contains(err.Error(), tt.mention) {
+					t.Errorf("ParseSearch(%q): got %v, want an %s error mentioning %q", tt.raw, err, geo.EInvalid, tt.mention)
+				}
+				return
+			}
+			if err != nil || q.Q != tt.wantQ || q.Limit != tt.wantLimit {
+				t.Errorf("ParseSearch(%q) = %+v, %v; want q %q limit %d", tt.raw, q, err, tt.wantQ, tt.wantLimit)
+			}
+		})
+	}
+}
+
+// FuzzParseQuery checks the parser of the items' query strings: it never
+// panics, every input it rejects gets an EInvalid error, and every input
+// it accepts encodes to a normal form that parses back to the same query
+// and encodes to itself.
+func FuzzParseQuery(f *testing.F) {
+	seeds := []struct {
+		collection uint8 // index into geo.Collections
+		raw        string
+	}{
+		// Nothing given: the first page with the defaults.
+		{2, ""},
+		// Every general parameter at once.
+		{2, "bbox=106,27,108,29&limit=50&cursor=520302001001&f=csv"},
+		// Each kind of filter: codes, enumerations, booleans, percentages.
+		{2, "county=520322&township=520322002&status=not_exited&demonstration=true"},
+		{3, "type=urban&status=occupied&progress_lt=50&progress_gte=10"},
+		{4, "category=road&fund_use=industry&completion_lt=100&completion_gte=0&village=520304116203"},
+		// Spellings that normalize: plus signs, leading zeros, exponents, hex floats, negative zero.
+		{4, "limit=%2B007&completion_lt=050&bbox=1e2,-0,1.5e2,0x1p4"},
+		// Escapes, plus as space, and a repeated parameter.
+		{0, "status=%6eone&status=none"},
+		{3, "cursor=520302+S01"},
+		// Rejected: out of range, malformed, unknown.
+		{1, "bbox=NaN,0,1,1"},
+		{1, "bbox=-180.0000001,0,0,0"},
+		{1, "limit=0"},
+		{1, "limit=10001"},
+		{1, "%zz"},
+		{1, "a;b"},
+		{0, "cursor=%00"},
+		{0, "f=xml"},
+		{0, "unknown=1"},
+	}
+	for _, s := range seeds {
+		f.Add(s.collection, s.raw)
+	}
+	f.Fuzz(func(t *testing.T, collection uint8, raw string) {
+		c := geo.Collections[int(collection)%len(geo.Collections)]
+		q, err := geo.ParseQuery(c, raw)
+		if err != nil {
+			if geo.ErrorCode(err) != geo.EInvalid {
+				t.Fatalf("ParseQuery(%s, %q): error %v is not %s", c.ID, raw, err, geo.EInvalid)
+			}
+			return
+		}
+		enc := q.Encode()
+		q2, err := geo.ParseQuery(c, enc)
+		if err != nil {
+			t.Fatalf("ParseQuery(%s, %q) accepted, but not its normal form %q: %v", c.ID, raw, enc, err)
+		}
+		if !reflect.DeepEqual(q, q2) {
+			t.Fatalf("ParseQuery(%s, %q) = %+v, but its normal form %q parses to %+v", c.ID, raw, q, enc, q2)
+		}
+		if enc2 := q2.Encode(); enc2 != enc {
+			t.Fatalf("normal form %q encodes again as %q", enc, enc2)
+		}
+	})
+}

@@ -1,0 +1,122 @@
+package geo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SiteSource is a village whose people are assigned to a site.
+type SiteSource struct {
+	VillageCode string `json:"village_code"`
+	VillageName string `json:"village_name"`
+	Households  int    `json:"households"`
+	People      int    `json:"people"`
+}
+
+// Site is a relocation site with the villages that move to it: what the
+// planner's site panel shows.
+type Site struct {
+	Code               string       `json:"code"`
+	Name               string       `json:"name"`
+	Type               string       `json:"type"`
+	Status             string       `json:"status"`
+	Progress           int          `json:"progress"`
+	CountyCode         string       `json:"county_code"`
+	CountyName         string       `json:"county_name"`
+	TownshipCode       *string      `json:"township_code"`
+	CapacityHouseholds int          `json:"capacity_households"`
+	CapacityPeople     int          `json:"capacity_people"`
+	MovedInHouseholds  int          `json:"moved_in_households"`
+	MovedInPeople      int          `json:"moved_in_people"`
+	PlannedCompletion  *string      `json:"planned_completion"`
+	Lon                float64      `json:"lon"`
+	Lat                float64      `json:"lat"`
+	Sources            []SiteSource `json:"sources"`
+}
+
+const sqlSite = `
+SELECT s.code, s.name, s.type, s.status, s.progress, s.county_code, c.name, s.township_code,
+       s.capacity_households, s.capacity_people, s.moved_in_households, s.moved_in_people,
+       s.planned_completion::text, ST_X(s.geom), ST_Y(s.geom)
+FROM sites s JOIN regions c ON c.code = s.county_code
+WHERE s.code = $1`
+
+const sqlSiteSources = `
+SELECT a.village_code, short_name(r.name), a.households, a.people
+FROM relocation_assignments a JOIN regions r ON r.code = a.village_code
+WHERE a.site_code = $1
+ORDER BY a.people DESC, a.village_code`
+
+var siteCode = regexp.MustCompile(`^[0-9A-Za-z-]{1,40}$`)
+
+// SiteByCode returns the site with code and its source villages. It
+// returns an EInvalid error for a malformed code and ENotFound for an
+// unknown one.
+func SiteByCode(ctx context.Context, db Querier, code string) (*Site, error) {
+	if !siteCode.MatchString(code) {
+		return nil, Errorf(EInvalid, "site code %q: want letters, digits and dashes, e.g. 520322-S01", code)
+	}
+	s := &Site{Sources: []SiteSource{}}
+	err := db.QueryRow(ctx, sqlSite, code).Scan(&s.Code, &s.Name, &s.Type, &s.Status, &s.Progress, &s.CountyCode, &s.CountyName,
+		&s.TownshipCode, &s.CapacityHouseholds, &s.CapacityPeople, &s.MovedInHouseholds, &s.MovedInPeople,
+		&s.PlannedCompletion, &s.Lon, &s.Lat)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, Errorf(ENotFound, "no relocation site %s", code)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("geo: site %s: %w", code, err)
+	}
+	rows, err := db.Query(ctx, sqlSiteSources, code)
+	if err != nil {
+		return nil, fmt.Errorf("geo: site %s sources: %w", code, err)
+	}
+	s.Sources, err = pgx.CollectRows(rows, pgx.RowToStructByPos[SiteSource])
+	if err != nil {
+		return nil, fmt.Errorf("geo: site %s sources: %w", code, err)
+	}
+	return s, nil
+}
+
+// UnassignedVillage is a poverty village not yet exited whose people have
+// no relocation site assigned.
+type UnassignedVillage struct {
+	Code           string  `json:"code"`
+	Name           string  `json:"name"`
+	CountyCode     string  `json:"county_code"`
+	PoorPopulation int     `json:"poor_population"`
+	Lon            float64 `json:"lon"`
+	Lat            float64 `json:"lat"`
+}
+
+const sqlUnassigned = `
+SELECT r.code, short_name(r.name), v.county_code, v.poor_population, ST_X(r.point), ST_Y(r.point)
+FROM regions r JOIN villages v ON v.code = r.code
+WHERE r.level = 'village' AND r.poverty_status = 'not_exited' AND v.poor_population > 0
+  AND ($1 = '' OR v.county_code = $1)
+  AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)
+ORDER BY v.poor_population DESC, r.code`
+
+var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
+
+// Unassigned lists the poverty villages not yet exited that have no
+// relocation assignment, most poor people first, optionally within one
+// county ("" for all). It returns an EInvalid error for a malformed
+// county code.
+func Unassigned(ctx context.Context, db Querier, county string) ([]UnassignedVillage, error) {
+	if county != "" && !countyCode.MatchString(county) {
+		return nil, Errorf(EInvalid, "county %q: want a 6-digit county code such as 520322", county)
+	}
+	rows, err := db.Query(ctx, sqlUnassigned, county)
+	if err != nil {
+		return nil, fmt.Errorf("geo: unassigned villages: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[UnassignedVillage])
+	if err != nil {
+		return nil, fmt.Errorf("geo: unassigned villages: %w", err)
+	}
+	return list, nil
+}

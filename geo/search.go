@@ -1,0 +1,117 @@
+package geo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Limits of a search.
+const (
+	DefaultSearchLimit = 10
+	MaxSearchLimit     = 50
+	// MaxSearchRunes bounds q: no region's name is longer.
+	MaxSearchRunes = 50
+)
+
+// SearchQuery is a validated search for regions.
+type SearchQuery struct {
+	// Q is a name or part of one, or the first digits of a code.
+	Q string
+	// Limit is the most matches returned.
+	Limit int
+}
+
+// Match is a region found by a search.
+type Match struct {
+	RegionRef
+	// Breadcrumb runs from the city down to the region itself.
+	Breadcrumb []RegionRef `json:"breadcrumb"`
+	// BBox is minLon, minLat, maxLon, maxLat of its boundary, or of its
+	// point for a village without one.
+	BBox []float64 `json:"bbox"`
+}
+
+// ParseSearch parses the query string raw of a search: q (required,
+// trimmed, at most MaxSearchRunes characters) and limit (1 to
+// MaxSearchLimit). Anything else, or a bad value, is an EInvalid error
+// naming the parameter.
+func ParseSearch(raw string) (SearchQuery, error) {
+	v, err := parseParams(raw, []string{"q", "limit"})
+	if err != nil {
+		return SearchQuery{}, err
+	}
+	q := SearchQuery{Q: strings.TrimSpace(v["q"]), Limit: DefaultSearchLimit}
+	switch {
+	case q.Q == "":
+		return SearchQuery{}, Errorf(EInvalid, "q must be a name, part of one, or the first digits of a code; it is empty")
+	case !utf8.ValidString(q.Q) || strings.ContainsFunc(q.Q, unicode.IsControl):
+		return SearchQuery{}, Errorf(EInvalid, "q must be text without control characters (got %s)", clip(q.Q))
+	case utf8.RuneCountInString(q.Q) > MaxSearchRunes:
+		return SearchQuery{}, Errorf(EInvalid, "q must be at most %d characters (got %d)", MaxSearchRunes, utf8.RuneCountInString(q.Q))
+	}
+	if s, ok := v["limit"]; ok {
+		if q.Limit, err = parseLimit(s, MaxSearchLimit); err != nil {
+			return SearchQuery{}, err
+		}
+	}
+	return q, nil
+}
+
+// shortName is region g's name without the 村民委员会 / 居民委员会 that
+// ends a village's or community's formal name and that people leave off:
+// 花茂村村民委员会 is 花茂村.
+const shortName = `regexp_replace(g.name, '(村民委员会|居民委员会)$', '')`
+
+// matchColumns are what a Match holds, over regions g.
+const matchColumns = `g.code, g.name, g.level, ` + breadcrumbColumn + `, ` + bboxColumn
+
+// searchNameSQL finds regions whose names contain $1: first those whose
+// name or short name is $1, then those whose name starts with it, then the
+// rest; within each, higher levels first, then shorter names, then codes.
+// strpos and starts_with take $1 as it is, with no pattern to escape.
+const searchNameSQL = `
+SELECT ` + matchColumns + `
+FROM regions g
+WHERE strpos(g.name, $1) > 0
+ORDER BY CASE WHEN g.name = $1 OR ` + shortName + ` = $1 THEN 0
+              WHEN starts_with(g.name, $1) THEN 1
+              ELSE 2 END,
+         ` + levelOrder + `, length(g.name), g.code
+LIMIT $2`
+
+// searchCodeSQL finds regions whose codes start with $1: the exact code
+// first, then from the city down, then by code.
+const searchCodeSQL = `
+SELECT ` + matchColumns + `
+FROM regions g
+WHERE starts_with(g.code, $1)
+ORDER BY g.code = $1 DESC, ` + levelOrder + `, g.code
+LIMIT $2`
+
+// Search finds the regions q names: by code prefix when q is all digits,
+// else by name, best matches first.
+func Search(ctx context.Context, db *pgxpool.Pool, q SearchQuery) ([]Match, error) {
+	sql := searchNameSQL
+	if strings.Trim(q.Q, "0123456789") == "" {
+		sql = searchCodeSQL
+	}
+	rows, err := db.Query(ctx, sql, q.Q, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	matches, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Match, error) {
+		var m Match
+		err := row.Scan(&m.Code, &m.Name, &m.Level, &m.Breadcrumb, &m.BBox)
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return matches, nil
+}

@@ -1,0 +1,345 @@
+package web
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/wkt"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// Media types of the OGC API – Features responses.
+const (
+	geoJSONType = "application/geo+json"
+	csvType     = "text/csv; charset=utf-8"
+)
+
+// crs84 is WGS 84 longitude/latitude, the one CRS served.
+const crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+// conformanceClasses are the parts of OGC API – Features that the
+// server implements.
+var conformanceClasses = []string{
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+}
+
+// link is a link of an OGC API document.
+type link struct {
+	Href  string `json:"href"`
+	Rel   string `json:"rel"`
+	Type  string `json:"type,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+// landingPage is the body of GET /.
+type landingPage struct {
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Links       []link `json:"links"`
+}
+
+// landing serves GET /, the OGC API landing page. A browser's request is
+// told apart here, where the HTML app will hook in.
+func (s *Server) landing(c *fiber.Ctx) error {
+	c.Vary(fiber.HeaderAccept)
+	if prefersHTML(c) {
+		return s.landingHTML(c)
+	}
+	return s.landingJSON(c)
+}
+
+// landingHTML answers a browser at /: the drill-down app, whose own
+// query parameters (?region=…) are its state.
+func (s *Server) landingHTML(c *fiber.Ctx) error { return s.assets.serve(c, "/static/index.html") }
+
+// landingJSON is the landing page as JSON, which takes no parameter but
+// f=json.
+func (s *Server) landingJSON(c *fiber.Ctx) error {
+	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+		return err
+	}
+	base := s.baseURL(c)
+	return c.JSON(landingPage{
+		Title:       "battlemap: 挂图作战",
+		Description: "Villages, relocation sites and projects of the poverty-alleviation battle map, as OGC API – Features",
+		Links: []link{
+			{base + "/", "self", fiber.MIMEApplicationJSON, "this document"},
+			{base + "/conformance", "conformance", fiber.MIMEApplicationJSON, "the conformance classes implemented"},
+			{base + "/collections", "data", fiber.MIMEApplicationJSON, "the feature collections"},
+		},
+	})
+}
+
+// prefersHTML reports whether a request to / comes from a browser: no
+// f=json, and an Accept header that ranks text/html above JSON. Anything
+// else, no Accept header included, gets JSON.
+func prefersHTML(c *fiber.Ctx) bool {
+	return c.Query("f") != geo.FormatJSON &&
+		c.Accepts(fiber.MIMEApplicationJSON, fiber.MIMETextHTML) == fiber.MIMETextHTML
+}
+
+// conformance serves GET /conformance.
+func (s *Server) conformance(c *fiber.Ctx) error {
+	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"conformsTo": conformanceClasses})
+}
+
+// collectionDoc describes a collection: OGC API's members, and the
+// properties and filters of its features.
+type collectionDoc struct {
+	ID          string         `json:"id"`
+	Title       string         `json:"title"`
+	Description string         `json:"description"`
+	Links       []link         `json:"links"`
+	Extent      *extentDoc     `json:"extent,omitempty"`
+	ItemType    string         `json:"itemType"`
+	CRS         []string       `json:"crs"`
+	Geometry    string         `json:"geometryType"`
+	Properties  []propertyDoc  `json:"properties"`
+	Queryables  []queryableDoc `json:"queryables"`
+}
+
+type extentDoc struct {
+	Spatial struct {
+		BBox [][4]float64 `json:"bbox"`
+		CRS  string       `json:"crs"`
+	} `json:"spatial"`
+}
+
+type propertyDoc struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+}
+
+// queryableDoc is a filter of a collection's items: a query parameter.
+type queryableDoc struct {
+	Name        string   `json:"name"`
+	Type        string   `json:"type"`
+	Description string   `json:"description"`
+	Allowed     string   `json:"allowed"`
+	Enum        []string `json:"enum,omitempty"`
+}
+
+// collections serves GET /collections.
+func (s *Server) collections(c *fiber.Ctx) error {
+	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+		return err
+	}
+	extents, err := geo.Extents(c.UserContext(), s.pool, geo.Collections)
+	if err != nil {
+		return err
+	}
+	base := s.baseURL(c)
+	docs := make([]collectionDoc, len(geo.Collections))
+	for i, coll := range geo.Collections {
+		docs[i] = describe(base, coll, extents[i])
+	}
+	return c.JSON(fiber.Map{
+		"links":       []link{{base + "/collections", "self", fiber.MIMEApplicationJSON, "this document"}},
+		"collections": docs,
+	})
+}
+
+// collection serves GET /collections/{collection}.
+func (s *Server) collection(c *fiber.Ctx) error {
+	coll, err := geo.CollectionByID(c.Params("collection"))
+	if err != nil {
+		return err
+	}
+	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+		return err
+	}
+	extents, err := geo.Extents(c.UserContext(), s.pool, []*geo.Collection{coll})
+	if err != nil {
+		return err
+	}
+	return c.JSON(describe(s.baseURL(c), coll, extents[0]))
+}
+
+// describe is the metadata document of coll, whose features lie within
+// extent (nil when it has none).
+func describe(base string, coll *geo.Collection, extent *orb.Bound) collectionDoc {
+	self := base + "/collections/" + coll.ID
+	d := collectionDoc{
+		ID: coll.ID, Title: coll.Title, Description: coll.Description,
+		Links: []link{
+			{self, "self", fiber.MIMEApplicationJSON, "this document"},
+			{self + "/items", "items", geoJSONType, "the features as GeoJSON"},
+			{self + "/items?f=csv", "items", csvType, "the features as CSV"},
+		},
+		ItemType: "feature", CRS: []string{crs84}, Geometry: coll.GeometryType,
+	}
+	if extent != nil {
+		d.Extent = &extentDoc{}
+		d.Extent.Spatial.BBox = [][4]float64{{extent.Min[0], extent.Min[1], extent.Max[0], extent.Max[1]}}
+		d.Extent.Spatial.CRS = crs84
+	}
+	for _, col := range coll.Columns {
+		d.Properties = append(d.Properties, propertyDoc{col.Name, col.Type, col.Description})
+	}
+	for _, f := range coll.Filters {
+		d.Queryables = append(d.Queryables, queryableDoc{f.Param, f.Type(), f.Description, f.Allowed(), f.Values()})
+	}
+	return d
+}
+
+// items serves GET /collections/{collection}/items: a page of features
+// as GeoJSON, or as CSV with f=csv.
+func (s *Server) items(c *fiber.Ctx) error {
+	coll, err := geo.CollectionByID(c.Params("collection"))
+	if err != nil {
+		return err
+	}
+	q, err := geo.ParseQuery(coll, rawQuery(c))
+	if err != nil {
+		return err
+	}
+	page, err := geo.Items(c.UserContext(), s.pool, q)
+	if err != nil {
+		return err
+	}
+	base := s.baseURL(c)
+	if q.Format == geo.FormatCSV {
+		if page.Next != nil {
+			c.Links(itemsURL(base, *page.Next), "next")
+		}
+		return writeCSV(c, coll, page.Features)
+	}
+	links := []link{
+		{itemsURL(base, q), "self", geoJSONType, "this page"},
+		{itemsURL(base, q.As(geo.FormatCSV)), "alternate", csvType, "this page as CSV"},
+		{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
+	}
+	if page.Next != nil {
+		links = append(links, link{itemsURL(base, *page.Next), "next", geoJSONType, "the next page"})
+	}
+	features := make([]*geojson.FeatureOf[geo.Record], len(page.Features))
+	for i, f := range page.Features {
+		features[i] = geoJSONFeature(f)
+	}
+	return c.JSON(geojson.FeatureCollectionOf[geo.Record]{
+		Type:     "FeatureCollection",
+		Features: features,
+		ExtraMembers: geojson.Properties{
+			"numberMatched":  page.Matched,
+			"numberReturned": len(page.Features),
+			"timeStamp":      page.TimeStamp.Format(time.RFC3339),
+			"links":          links,
+		},
+	}, geoJSONType)
+}
+
+// item serves GET /collections/{collection}/items/{feature}: one feature
+// as GeoJSON, or as CSV with f=csv.
+func (s *Server) item(c *fiber.Ctx) error {
+	coll, err := geo.CollectionByID(c.Params("collection"))
+	if err != nil {
+		return err
+	}
+	format, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON, geo.FormatCSV)
+	if err != nil {
+		return err
+	}
+	// An id that does not unescape is looked up as sent, and no feature has it.
+	id, err := url.PathUnescape(c.Params("feature"))
+	if err != nil {
+		id = c.Params("feature")
+	}
+	f, err := geo.Item(c.UserContext(), s.pool, coll, id)
+	if err != nil {
+		return err
+	}
+	if format == geo.FormatCSV {
+		return writeCSV(c, coll, []geo.Feature{*f})
+	}
+	base := s.baseURL(c)
+	feature := geoJSONFeature(*f)
+	feature.ExtraMembers = geojson.Properties{"links": []link{
+		{base + "/collections/" + coll.ID + "/items/" + url.PathEscape(f.ID), "self", geoJSONType, "this feature"},
+		{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
+	}}
+	return c.JSON(feature, geoJSONType)
+}
+
+// geoJSONFeature is f for orb's GeoJSON encoder, the one that writes
+// every geometry served.
+func geoJSONFeature(f geo.Feature) *geojson.FeatureOf[geo.Record] {
+	return &geojson.FeatureOf[geo.Record]{ID: f.ID, Type: "Feature", Geometry: f.Geometry, Properties: f.Properties}
+}
+
+// itemsURL is the absolute URL of the page q asks for.
+func itemsURL(base string, q geo.Query) string {
+	return base + "/collections/" + q.Collection.ID + "/items?" + q.Encode()
+}
+
+// writeCSV sends features of coll as CSV for spreadsheets: a UTF-8 byte
+// order mark (without it Excel takes the Chinese text for another
+// encoding), a header row, then a row per feature with its geometry last:
+// lon and lat for points, WKT otherwise.
+func writeCSV(c *fiber.Ctx, coll *geo.Collection, features []geo.Feature) error {
+	points := coll.GeometryType == "Point"
+	header := make([]string, 0, len(coll.Columns)+2)
+	for _, col := range coll.Columns {
+		header = append(header, col.Name)
+	}
+	if points {
+		header = append(header, "lon", "lat")
+	} else {
+		header = append(header, "wkt")
+	}
+	records := [][]string{header}
+	for _, f := range features {
+		r := make([]string, 0, len(header))
+		for _, v := range f.Properties.Values {
+			r = append(r, csvValue(v))
+		}
+		if p, ok := f.Geometry.(orb.Point); ok && points {
+			r = append(r, csvValue(p[0]), csvValue(p[1]))
+		} else {
+			r = append(r, wkt.MarshalString(f.Geometry))
+		}
+		records = append(records, r)
+	}
+	var buf bytes.Buffer
+	buf.WriteString("\ufeff")
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true // RFC 4180, and what Excel writes
+	if err := w.WriteAll(records); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, csvType)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+coll.ID+`.csv"`)
+	return c.Send(buf.Bytes())
+}
+
+// csvValue spells a property value for CSV: null as an empty cell,
+// numbers in full without exponents.
+func csvValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// rawQuery is the request's query string as sent, for geo's parsers.
+func rawQuery(c *fiber.Ctx) string {
+	return string(c.Request().URI().QueryString())
+}

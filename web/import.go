@@ -1,0 +1,58 @@
+package web
+
+import (
+	"bytes"
+	"mime"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/importer"
+)
+
+// importActor is who the audit log names for an import over HTTP, until
+// requests are authenticated and carry a user.
+const importActor = "http import"
+
+// formatOf maps an import body's media type to its format.
+var formatOf = map[string]importer.Format{
+	"application/geo+json": importer.GeoJSON,
+	"application/json":     importer.GeoJSON,
+	"text/csv":             importer.CSV,
+}
+
+// rejectedImport is the 400 answer to an import with rejected features: a
+// problem whose extension member "report" lists every rejection.
+type rejectedImport struct {
+	problem
+	Report *importer.Report `json:"report"`
+}
+
+// importLayer serves POST /api/import/{layer}: the body, GeoJSON or CSV by
+// its Content-Type, is validated and upserted all or nothing. It answers
+// 200 with the report; 400 (problem+json with the report) when anything
+// was rejected; 404 while imports are disabled or for an unknown layer;
+// 413 for a body over the limit; 415 for another media type.
+func (s *Server) importLayer(c *fiber.Ctx) error {
+	if !s.cfg.ImportEnabled {
+		return geo.Errorf(geo.ENotFound, "import is disabled on this server: start it with --enable-import (BATTLEMAP_ENABLE_IMPORT=true)")
+	}
+	mediaType, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	format, ok := formatOf[mediaType]
+	if err != nil || !ok {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType,
+			"send GeoJSON as application/geo+json (or application/json), or CSV as text/csv")
+	}
+	rep, err := s.importer.Import(c.UserContext(), c.Params("layer"), format, bytes.NewReader(c.Body()), importActor)
+	if rep != nil && len(rep.Rejected) > 0 {
+		c.Status(fiber.StatusBadRequest)
+		return c.JSON(rejectedImport{
+			problem: problem{Type: "about:blank", Title: statusText(fiber.StatusBadRequest), Status: fiber.StatusBadRequest, Detail: err.Error()},
+			Report:  rep,
+		}, "application/problem+json")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(rep)
+}

@@ -1,0 +1,148 @@
+// Shared by battlemap's three pages: fetching from this server, numbers
+// in Chinese convention, the map, and the legend. Colours are never
+// defined here: they come from /style.json and /legend.json.
+
+/** The demo city's statistical code: the top of every drill-down. */
+export const CITY = "520300";
+
+/** fetchJSON gets url from this server as JSON; a non-2xx answer throws an
+ * Error carrying the server's problem detail. */
+export async function fetchJSON(url, { timeoutMs = 15000 } = {}) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  try {
+    const resp = await fetch(url, { signal: ctl.signal, headers: { Accept: "application/json" } });
+    const body = await resp.json().catch(() => null);
+    if (!resp.ok) {
+      throw new Error((body && (body.detail || body.title)) || `${resp.status} ${resp.statusText}`);
+    }
+    return body;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const intFmt = new Intl.NumberFormat("zh-CN", { maximumFractionDigits: 0 });
+
+/** int writes a whole number with thousands separators. */
+export function int(n) {
+  return n == null ? "–" : intFmt.format(n);
+}
+
+/** wan writes a count the Chinese way: 55.83万 above ten thousand. */
+export function wan(n) {
+  if (n == null) return "–";
+  if (Math.abs(n) < 10000) return int(n);
+  return `${(n / 10000).toLocaleString("zh-CN", { maximumFractionDigits: 2 })}万`;
+}
+
+/** yuan writes an amount of money in 亿元 or 万元. */
+export function yuan(n) {
+  if (n == null) return "–";
+  if (Math.abs(n) >= 1e8) return `${(n / 1e8).toLocaleString("zh-CN", { maximumFractionDigits: 2 })}亿元`;
+  if (Math.abs(n) >= 1e4) return `${(n / 1e4).toLocaleString("zh-CN", { maximumFractionDigits: 1 })}万元`;
+  return `${int(n)}元`;
+}
+
+/** percent writes part ÷ whole as a percentage. */
+export function percent(part, whole, digits = 1) {
+  if (!whole) return "–";
+  return `${((100 * part) / whole).toFixed(digits)}%`;
+}
+
+/** el builds an element: el("td", {class: "x"}, "text", child…). */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c != null) e.append(c instanceof Node ? c : String(c));
+  }
+  return e;
+}
+
+/** Labels of the statuses the data uses. */
+export const STATUS_LABEL = {
+  none: "非贫困村",
+  not_exited: "未出列",
+  exited: "已出列",
+  planned: "计划",
+  under_construction: "在建",
+  completed: "已完工",
+  occupied: "已入住",
+};
+
+/** Labels of project categories. */
+export const CATEGORY_LABEL = {
+  water: "水", power: "电", road: "路", telecom: "讯", housing: "房",
+  renovation: "寨", industry: "产业", training: "培训", other: "其他",
+};
+
+/** LEVEL_LABEL names the levels of the region hierarchy. */
+export const LEVEL_LABEL = { city: "市", county: "县（区、市）", township: "乡镇（街道）", village: "村（社区）" };
+
+/** createMap makes the MapLibre map in container with the server's style
+ * and resolves once the style has loaded. window.battlemap.idle tells
+ * tests (and the wall's health check) when everything is drawn. */
+export async function createMap(container, options = {}) {
+  const map = new maplibregl.Map({
+    container,
+    style: "/style.json",
+    // Names are Chinese: draw them with the system's CJK font, so no
+    // glyphs have to come from anywhere.
+    localIdeographFontFamily: "'Noto Sans CJK SC', 'Noto Sans SC', sans-serif",
+    attributionControl: { compact: true },
+    dragRotate: false,
+    pitchWithRotate: false,
+    ...options,
+  });
+  window.battlemap = { map, idle: false };
+  map.on("dataloading", () => { window.battlemap.idle = false; });
+  map.on("idle", () => { window.battlemap.idle = true; });
+  await new Promise((resolve, reject) => {
+    map.once("load", resolve);
+    map.once("error", (e) => reject(e.error || new Error("map failed to load")));
+  });
+  return map;
+}
+
+/** reloadTiles makes the map fetch its tiles again (each revalidates with
+ * its ETag, so unchanged tiles cost a 304). */
+export function reloadTiles(map) {
+  const src = map.getSource("battlemap");
+  if (src && typeof src.reload === "function") src.reload();
+  else if (src && src.tiles) src.setTiles(src.tiles);
+}
+
+/** renderLegend fills node with the legend's schemes named in ids. */
+export async function renderLegend(node, ids) {
+  const { schemes } = await fetchJSON("/legend.json");
+  node.replaceChildren();
+  for (const s of schemes.filter((s) => ids.includes(s.id))) {
+    node.append(
+      el("h3", {}, s.title),
+      el("ul", {}, s.classes.map((c) =>
+        el("li", { "data-value": c.value ?? c.min }, el("span", { class: "swatch", style: `background:${c.color}` }), c.label))),
+    );
+  }
+  return schemes;
+}
+
+/** legendColor is the colour the legend gives value in scheme id. */
+export function legendColor(schemes, id, value) {
+  const s = schemes.find((s) => s.id === id);
+  if (!s) return null;
+  if (s.kind === "categorical") return (s.classes.find((c) => c.value === value) || {}).color ?? null;
+  let color = s.classes[0].color;
+  for (const c of s.classes) if (value >= c.min) color = c.color;
+  return color;
+}
+
+/** fitBBox moves the map to a [minLon, minLat, maxLon, maxLat] box. */
+export function fitBBox(map, bbox, options = {}) {
+  if (!bbox) return;
+  map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 40, maxZoom: 13, ...options });
+}

@@ -1,0 +1,78 @@
+// The planner's view: relocation sites sized by capacity and coloured by
+// progress, the flows from villages to their sites, a site's panel with
+// its source villages, and the poverty villages still without a site.
+// (Site-suitability analysis comes later: it will add a layer and a
+// section to this panel.)
+import { CITY, STATUS_LABEL, createMap, el, fetchJSON, fitBBox, int, percent, renderLegend, wan } from "./common.js";
+
+const $ = (id) => document.getElementById(id);
+
+function bar(part, whole) {
+  const w = whole ? Math.min(100, (100 * part) / whole) : 0;
+  return el("span", { class: "bar-bg", role: "img", "aria-label": percent(part, whole) }, el("span", { class: "bar-fg", style: `display:block;width:${w}%` }));
+}
+
+async function showSite(map, code) {
+  const s = await fetchJSON(`/api/sites/${encodeURIComponent(code)}`);
+  window.battlemap.selectedSite = s;
+  map.setFilter("flows-line", ["==", ["get", "site_code"], s.code]);
+  $("site").replaceChildren(
+    el("h2", {}, s.name),
+    el("p", { class: "muted" }, `${s.county_name} · ${{ urban: "城镇安置", town: "集镇安置", rural: "集中安置" }[s.type] ?? s.type} · ${STATUS_LABEL[s.status] ?? s.status}`),
+    el("dl", { class: "facts" },
+      el("dt", {}, "规划容量"), el("dd", { "data-field": "capacity_people" }, `${int(s.capacity_people)} 人 / ${int(s.capacity_households)} 户`),
+      el("dt", {}, "已入住"), el("dd", { "data-field": "moved_in_people" }, `${int(s.moved_in_people)} 人 `, bar(s.moved_in_people, s.capacity_people)),
+      el("dt", {}, "建设进度"), el("dd", { "data-field": "progress" }, `${s.progress}% `, bar(s.progress, 100)),
+      el("dt", {}, "计划完工"), el("dd", {}, s.planned_completion ?? "–")),
+    el("h3", {}, `来源村（${s.sources.length}）`),
+    el("table", { class: "grid" },
+      el("thead", {}, el("tr", {}, el("th", {}, "村"), el("th", {}, "户"), el("th", {}, "人"))),
+      el("tbody", {}, s.sources.map((v) => el("tr", { "data-code": v.village_code },
+        el("td", {}, v.village_name), el("td", {}, int(v.households)), el("td", {}, int(v.people)))))),
+    el("button", { onclick: () => { map.setFilter("flows-line", null); $("site").replaceChildren(); window.battlemap.selectedSite = null; } }, "清除选择"));
+}
+
+async function showUnassigned(map, county) {
+  const { villages, count } = await fetchJSON(`/api/relocation/unassigned${county ? `?county=${county}` : ""}`);
+  $("unassigned-count").textContent = `${count} 个`;
+  $("unassigned").tBodies[0].replaceChildren(...villages.slice(0, 200).map((v) => {
+    const go = () => map.flyTo({ center: [v.lon, v.lat], zoom: 13 });
+    return el("tr", { tabindex: 0, onclick: go, onkeydown: (e) => e.key === "Enter" && go() },
+      el("td", {}, v.name), el("td", {}, wan(v.poor_population)));
+  }));
+}
+
+async function main() {
+  const map = await createMap("map");
+  await renderLegend($("legend"), ["completion"]);
+  const city = await fetchJSON(`/api/regions/${CITY}`);
+  fitBBox(map, city.bbox, { animate: false });
+  for (const c of city.children) $("county").append(el("option", { value: c.code }, c.name));
+  $("county").addEventListener("change", async (e) => {
+    const code = e.target.value;
+    const region = code ? city.children.find((c) => c.code === code) : city;
+    fitBBox(map, region.bbox);
+    await showUnassigned(map, code);
+  });
+  await showUnassigned(map, "");
+
+  map.on("click", "sites-circle", async (e) => {
+    const f = e.features[0];
+    if (f.properties.cluster) {
+      map.flyTo({ center: e.lngLat, zoom: 10 });
+      return;
+    }
+    try {
+      await showSite(map, f.properties.code);
+    } catch (err) {
+      $("status").textContent = err.message;
+    }
+  });
+  map.on("mouseenter", "sites-circle", () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", "sites-circle", () => { map.getCanvas().style.cursor = ""; });
+}
+
+main().catch((err) => {
+  $("status").textContent = `加载失败：${err.message}`;
+  console.error(err);
+});
