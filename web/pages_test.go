@@ -70,6 +70,21 @@ func TestWallPage(t *testing.T) {
 		t.Errorf("clock and last change: %q", clock)
 	}
 	b.screenshot(t, "wall")
+
+	// The same wall on a 3840×2160 screen: everything still fits, larger.
+	var fontBefore, fontAfter float64
+	b.eval(t, `parseFloat(getComputedStyle(document.body).fontSize)`, &fontBefore)
+	b.run(t, "4K viewport", chromedp.EmulateViewport(3840, 2160))
+	b.waitIdle(t)
+	b.eval(t, `parseFloat(getComputedStyle(document.body).fontSize)`, &fontAfter)
+	var fits bool
+	b.eval(t, `[...document.querySelectorAll(".kpi, #legend, #clock")].every((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.bottom <= innerHeight && r.right <= innerWidth; })`, &fits)
+	if !fits || fontAfter < 1.5*fontBefore {
+		t.Errorf("at 3840×2160: KPIs, legend and clock fit: %v; type %vpx (was %vpx at 1920×1080)", fits, fontAfter, fontBefore)
+	}
+	if n := b.rendered(t, "counties-fill")["counties-fill"]; n == 0 {
+		t.Error("at 3840×2160 the map draws no county")
+	}
 	b.checkClean(t)
 }
 

@@ -69,16 +69,18 @@ async function main() {
     renderKPIs(city);
   }
 
-  // The tour: the whole city, then each county in turn, forever.
+  // The tour: the whole city, then each county in turn, forever. The
+  // legend sits over the map's lower left: keep the view clear of it.
+  const padding = () => ({ top: 30, right: 30, left: 30, bottom: $("legend").offsetHeight + 30 });
   async function tour() {
     if (!city) return;
     const counties = city.children;
     if (stop === 0) {
-      fitBBox(map, city.bbox, { duration: 2000, padding: 20 });
+      fitBBox(map, city.bbox, { duration: 2000, padding: padding() });
       $("tour").replaceChildren(el("h2", {}, city.name), el("p", { class: "muted" }, `${counties.length} 个县（区、市）轮巡`));
     } else {
       const c = counties[(stop - 1) % counties.length];
-      fitBBox(map, c.bbox, { duration: 3000 });
+      fitBBox(map, c.bbox, { duration: 3000, padding: padding() });
       renderCounty(c, (stop - 1) % counties.length, counties.length);
     }
     stop = (stop + 1) % (counties.length + 1);
