@@ -19,7 +19,7 @@ func (s *Server) site(c *fiber.Ctx) error {
 // unassigned serves GET /api/relocation/unassigned?county=: poverty
 // villages with no relocation site yet.
 func (s *Server) unassigned(c *fiber.Ctx) error {
-	list, err := geo.Unassigned(c.UserContext(), s.pool, c.Query("county"))
+	list, err := geo.Unassigned(c.UserContext(), s.pool, rawQuery(c))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,64 @@
+package web_test
+
+import (
+	"testing"
+
+	"github.com/zunyi/battlemap/geo/pgtest"
+)
+
+// TestSiteAndUnassigned checks the planner's two endpoints against SQL,
+// and their answers to bad input.
+func TestSiteAndUnassigned(t *testing.T) {
+	pool := pgtest.New(t)
+	s := newServer(t, pool, 0)
+	const problem = "application/problem+json"
+
+	site := fetchJSON(t, s, "/api/sites/520324-S02", 200, "application/json")
+	sources := site["sources"].([]any)
+	if want := count(t, pool, `SELECT count(*) FROM relocation_assignments WHERE site_code = '520324-S02'`); int64(len(sources)) != want {
+		t.Errorf("site sources: %d, want %d", len(sources), want)
+	}
+	people := int64(0)
+	for _, src := range sources {
+		people += int64(src.(map[string]any)["people"].(float64))
+	}
+	if capacity := int64(site["capacity_people"].(float64)); people != capacity {
+		t.Errorf("sources bring %d people, the site is planned for %d", people, capacity)
+	}
+
+	for _, tt := range []struct {
+		path  string
+		where string
+	}{
+		{"/api/relocation/unassigned", ""},
+		{"/api/relocation/unassigned?county=520325", " AND v.county_code = '520325'"},
+	} {
+		got := fetchJSON(t, s, tt.path, 200, "application/json")
+		want := count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
+			WHERE r.poverty_status = 'not_exited' AND v.poor_population > 0
+			AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)`+tt.where)
+		if int64(got["count"].(float64)) != want || int64(len(got["villages"].([]any))) != want {
+			t.Errorf("%s: count %v, want %d", tt.path, got["count"], want)
+		}
+	}
+
+	for _, tt := range []struct {
+		path   string
+		status int
+	}{
+		{"/api/sites/no-such-site", 404},
+		{"/api/sites/bad%20code!", 400},
+		{"/api/relocation/unassigned?county=5203", 400},
+		{"/api/relocation/unassigned?town=520325", 400},
+	} {
+		p := fetchJSON(t, s, tt.path, tt.status, problem)
+		if p["detail"] == "" {
+			t.Errorf("%s: problem without detail", tt.path)
+		}
+	}
+
+	v := fetchJSON(t, s, "/api/version", 200, "application/json")
+	if v["version"].(float64) < 1 || v["changed_at"] == "" {
+		t.Errorf("/api/version = %v", v)
+	}
+}
