@@ -119,6 +119,13 @@ func findBinaries() (string, error) {
 			candidates = append(candidates, filepath.Dir(real))
 		}
 	}
+	return pickBinaries(candidates)
+}
+
+// pickBinaries returns the first of candidates (bin directories) holding
+// postgres and initdb, if PostGIS is installed for it; the errors name the
+// Debian packages to install.
+func pickBinaries(candidates []string) (string, error) {
 	for _, bin := range candidates {
 		if !executable(filepath.Join(bin, "postgres")) || !executable(filepath.Join(bin, "initdb")) {
 			continue

@@ -2,6 +2,7 @@ package pgcluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -160,5 +161,35 @@ func TestURL(t *testing.T) {
 	}
 	if _, err := pgx.ParseConfig(c.URL()); err != nil {
 		t.Errorf("URL does not parse: %v", err)
+	}
+}
+
+// TestMissingBinaries: without PostgreSQL, or with it but without
+// PostGIS, the error says which Debian packages to install.
+func TestMissingBinaries(t *testing.T) {
+	if _, err := pickBinaries(nil); !errors.Is(err, ErrMissingBinaries) || !strings.Contains(err.Error(), "apt-get install postgresql-15 postgresql-15-postgis-3") {
+		t.Errorf("no PostgreSQL: got %v", err)
+	}
+	// A PostgreSQL 15 whose share directory has no postgis.control.
+	root := t.TempDir()
+	bin := filepath.Join(root, "15", "bin")
+	share := filepath.Join(root, "share")
+	os.MkdirAll(bin, 0o755)
+	os.MkdirAll(filepath.Join(share, "extension"), 0o755)
+	for name, script := range map[string]string{
+		"postgres":  "#!/bin/sh\nexit 0\n",
+		"initdb":    "#!/bin/sh\nexit 0\n",
+		"pg_config": "#!/bin/sh\necho " + share + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pickBinaries([]string{bin}); !errors.Is(err, ErrMissingBinaries) || !strings.Contains(err.Error(), "apt-get install postgresql-15-postgis-3") {
+		t.Errorf("no PostGIS: got %v", err)
+	}
+	os.WriteFile(filepath.Join(share, "extension", "postgis.control"), nil, 0o644)
+	if got, err := pickBinaries([]string{bin}); err != nil || got != bin {
+		t.Errorf("with PostGIS: got %q, %v; want %q", got, err, bin)
 	}
 }
