@@ -19,6 +19,8 @@ import (
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
 	"github.com/twpayne/go-geom/encoding/wkb"
+
+	"github.com/zunyi/battlemap/geo"
 )
 
 //go:embed data/*.csv data/*.geojson
@@ -47,13 +49,14 @@ func Files() fs.FS {
 	return sub
 }
 
-// Load writes the demo data set in one transaction: either all of it is
-// there afterwards or none of it. With replace false it refuses, with
-// ErrNotEmpty, to touch a database that already has regions; with replace
-// true it deletes all map data first. The load is recorded in the audit
-// log.
+// Load writes the demo data set in one transaction, through geo.Change
+// (so the load is in the audit log): either all of it is there afterwards
+// or none of it. With replace false it refuses, with ErrNotEmpty, to touch
+// a database that already has regions; with replace true it deletes all
+// map data first.
 func Load(ctx context.Context, pool *pgxpool.Pool, replace bool) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	audit := &geo.Audit{Actor: "battlemap seed", Action: "seed", Table: "regions", RowKey: CityCode}
+	_, err := geo.Change(ctx, pool, audit, func(tx pgx.Tx) error {
 		if replace {
 			if _, err := tx.Exec(ctx, sqlTruncate); err != nil {
 				return fmt.Errorf("demo: clear: %w", err)
@@ -86,8 +89,14 @@ func Load(ctx context.Context, pool *pgxpool.Pool, replace bool) error {
 				return fmt.Errorf("demo: %s: %w", step.what, err)
 			}
 		}
+		var counts map[string]int64
+		if err := tx.QueryRow(ctx, sqlCounts).Scan(&counts); err != nil {
+			return fmt.Errorf("demo: counts: %w", err)
+		}
+		audit.After = counts
 		return nil
 	})
+	return err
 }
 
 // copyCounties reads the county boundaries with go-geom, rejecting

@@ -122,8 +122,19 @@ func TestLoadAllOrNothing(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DROP TRIGGER fail ON projects`); err != nil {
 		t.Fatal(err)
 	}
+	seeds := func() (n int) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action = 'seed' AND after ? 'villages'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := seeds()
 	if err := demo.Load(ctx, pool, true); err != nil {
 		t.Fatalf("Load with replace: %v", err)
+	}
+	if got := seeds(); got != before+1 {
+		t.Errorf("audit rows of loads: %d after a load, want %d", got, before+1)
 	}
 	if err := pool.QueryRow(ctx, `SELECT sum(poor_population) FROM villages`).Scan(&poor); err != nil || poor != 558300 {
 		t.Errorf("after replace: poor %d (%v), want 558300", poor, err)

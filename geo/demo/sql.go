@@ -100,12 +100,10 @@ INSERT INTO projects (code, name, category, fund_use, county_code, village_code,
 SELECT code, name, category, fund_use, county_code, village_code, ST_GeomFromText(wkt, 4326), funds_planned,
        funds_disbursed, completion, status, start_date, end_date
 FROM demo_projects`},
-	{"audit", `
-INSERT INTO audit_log (actor, action, table_name, row_key, after, data_version)
-SELECT 'battlemap seed', 'seed', 'regions', city.code,
-       jsonb_build_object('city', city.name,
-           'regions', (SELECT count(*) FROM regions), 'sites', (SELECT count(*) FROM sites),
-           'projects', (SELECT count(*) FROM projects)),
-       (SELECT version FROM data_version)
-FROM demo_city city`},
 }
+
+// sqlCounts is what the audit row records of a load.
+const sqlCounts = `SELECT jsonb_build_object(
+    'regions', (SELECT count(*) FROM regions), 'villages', (SELECT count(*) FROM villages),
+    'sites', (SELECT count(*) FROM sites), 'projects', (SELECT count(*) FROM projects),
+    'assignments', (SELECT count(*) FROM relocation_assignments))`
