@@ -13,7 +13,6 @@ import (
 const (
 	EInvalid  = "invalid"   // the request or input is malformed
 	ENotFound = "not_found" // the thing asked for does not exist
-	EConflict = "conflict"  // the input contradicts data already stored
 	ETooLarge = "too_large" // the input exceeds a configured limit
 )
 

@@ -220,7 +220,6 @@ type problem struct {
 var statusOf = map[string]int{
 	geo.EInvalid:  fiber.StatusBadRequest,
 	geo.ENotFound: fiber.StatusNotFound,
-	geo.EConflict: fiber.StatusConflict,
 	geo.ETooLarge: fiber.StatusRequestEntityTooLarge,
 }
 

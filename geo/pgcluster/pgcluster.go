@@ -167,9 +167,6 @@ func (c *Cluster) DatabaseURL(name string) string {
 	return u.String()
 }
 
-// Dir is the battlemap data directory holding the cluster.
-func (c *Cluster) Dir() string { return c.dir }
-
 // Start initialises the cluster on first use, starts postgres as a child
 // process, waits until it accepts connections and makes sure the
 // battlemap database exists. postgres is told to shut down if this
