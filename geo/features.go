@@ -38,14 +38,16 @@ type Page struct {
 func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
 	c := q.Collection
 	p := &Page{Query: q, TimeStamp: time.Now().UTC()}
-	b := snapshot()
-	b.Queue(c.countSQL, q.where()...).QueryRow(func(row pgx.Row) error { return row.Scan(&p.Matched) })
-	b.Queue(c.pageSQL, q.pageArgs()...).Query(func(rows pgx.Rows) error {
-		var err error
-		p.Features, err = c.scanFeatures(rows)
-		return err
-	})
-	if err := send(ctx, db, b); err != nil {
+	err := QueryItems(ctx, db, q,
+		func(rows pgx.Rows) (err error) {
+			p.Matched, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
+			return err
+		},
+		func(rows pgx.Rows) (err error) {
+			p.Features, err = c.scanFeatures(rows)
+			return err
+		})
+	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
 	}
 	if len(p.Features) > q.Limit {
@@ -54,6 +56,21 @@ func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
 		p.Next = &next
 	}
 	return p, nil
+}
+
+// QueryItems runs the SQL of Items for q, one batch in one read-only
+// snapshot: the count of the features that match q's bbox and filters,
+// then the page, one row more than q.Limit (the extra row tells that
+// another page follows), ordered by id. It hands the count's rows to
+// count and the page's to page, in that order, and returns the first
+// error, theirs or the database's. Items decodes the rows; cmd/loadbench
+// reads them raw, to measure what the database alone costs.
+func QueryItems(ctx context.Context, db *pgxpool.Pool, q Query, count, page func(pgx.Rows) error) error {
+	c := q.Collection
+	b := snapshot()
+	b.Queue(c.countSQL, q.where()...).Query(count)
+	b.Queue(c.pageSQL, q.pageArgs()...).Query(page)
+	return send(ctx, db, b)
 }
 
 // Item reads the feature of c with id; ENotFound when there is none.

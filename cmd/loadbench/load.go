@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -17,7 +18,7 @@ import (
 type outcome int
 
 const (
-	full   outcome = iota // a body: HTTP 200, or SQL whose body column has bytes
+	full   outcome = iota // a body: HTTP 200, or SQL whose body has bytes
 	empty                 // no body: HTTP 204, or SQL whose body is empty
 	other                 // any other HTTP status
 	failed                // no answer: a transport or SQL error
@@ -34,42 +35,49 @@ var (
 	_ client = (*httpClient)(nil)
 )
 
-// sqlClient runs a request's SQL on a pool and reads the whole answer,
-// as the server would, but with no HTTP around it.
+// sqlClient runs a request's raw-SQL twin on a pool: what the server
+// runs for it, with no HTTP and no encoding around it.
 type sqlClient struct{ pool *pgxpool.Pool }
 
 func (c sqlClient) do(ctx context.Context, r *request) (outcome, int, error) {
-	rows, err := c.pool.Query(ctx, r.sql, r.args...)
-	if err != nil {
+	n, err := r.twin(ctx, c.pool)
+	switch {
+	case err != nil:
 		return failed, 0, err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		// Raw values: the bytes as they came off the wire, with no
-		// decoding the server would not do either.
-		vals := rows.RawValues()
-		n += len(vals[len(vals)-1])
-	}
-	if err := rows.Err(); err != nil {
-		return failed, 0, err
-	}
-	if n == 0 {
+	case n == 0:
 		return empty, 0, nil
 	}
 	return full, n, nil
 }
 
+// readRaw reads every row of rows and returns the size of the values
+// from column first on, the body: the columns before it are not part of
+// what the server sends. The values are taken raw, as they came off the
+// wire: decoding them into Go values is the server's work, not the
+// database's. It closes rows.
+func readRaw(rows pgx.Rows, first int) (int, error) {
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		for _, v := range rows.RawValues()[first:] {
+			n += len(v)
+		}
+	}
+	return n, rows.Err()
+}
+
 // httpClient asks a server on loopback over keep-alive connections.
 type httpClient struct {
-	base string // http://127.0.0.1:PORT
-	hc   *http.Client
+	base   string // http://127.0.0.1:PORT
+	accept string // the Accept header, "" for none
+	hc     *http.Client
 }
 
 // newHTTPClient keeps at most conns connections to 127.0.0.1:port, all
-// reused, and never asks for compression: the figures are for the bytes
-// the server makes, not for gzip.
-func newHTTPClient(port, conns int) *httpClient {
+// reused, sends accept as the Accept header unless it is "", and never
+// asks for compression: the figures are for the bytes the server makes,
+// not for gzip.
+func newHTTPClient(port, conns int, accept string) *httpClient {
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only: never a proxy from the environment
 		MaxConnsPerHost:     conns,
@@ -79,8 +87,9 @@ func newHTTPClient(port, conns int) *httpClient {
 		IdleConnTimeout:     time.Minute,
 	}
 	return &httpClient{
-		base: fmt.Sprintf("http://127.0.0.1:%d", port),
-		hc:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		base:   fmt.Sprintf("http://127.0.0.1:%d", port),
+		accept: accept,
+		hc:     &http.Client{Transport: tr, Timeout: 30 * time.Second},
 	}
 }
 
@@ -90,6 +99,9 @@ func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 		return failed, 0, err
 	}
 	req.Header.Set("Accept-Encoding", "identity")
+	if c.accept != "" {
+		req.Header.Set("Accept", c.accept)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return failed, 0, err

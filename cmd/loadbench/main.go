@@ -1,15 +1,16 @@
 // Command loadbench measures battlemap under load on loopback, for
 // `make bench`. A scenario is a fixed list of requests, each with a
-// raw-SQL twin. In one invocation loadbench runs the twins straight on
-// PostGIS with no HTTP (the ceiling), then starts `battlemap serve`
-// subprocesses on 127.0.0.1 and loads them with the same list over
-// keep-alive connections. It prints the figures and writes them, with
-// the scenario's targets, into a section of a markdown file, leaving the
-// file's other sections as they were.
+// raw-SQL twin: the statements the server runs for it. For each scenario
+// asked for, in turn, loadbench runs the twins straight on PostGIS with
+// no HTTP (the ceiling), then starts `battlemap serve` subprocesses on
+// 127.0.0.1 and loads them with the same list over keep-alive
+// connections. It prints the figures and writes them, with the
+// scenario's targets, into the scenario's own section of a markdown
+// file, leaving the file's other sections as they were.
 //
 // Usage:
 //
-//	loadbench [-scenario tiles] [-connections 16] [-duration 20s] [-warmup 3s]
+//	loadbench [-scenario tiles,geojson] [-connections 16] [-duration 20s] [-warmup 3s]
 //	          [-server-bin bin/battlemap] [-database-url URL] [-out BENCHMARKS.md]
 //
 // The database (default: $DATABASE_URL) is migrated and, when it has no
@@ -46,7 +47,7 @@ func main() {
 
 // config is loadbench's flags.
 type config struct {
-	scenario    string
+	scenarios   []string // names, in the order they run
 	databaseURL string
 	serverBin   string
 	connections int
@@ -81,8 +82,9 @@ func run(ctx context.Context, args []string) int {
 // only as $DATABASE_URL: it may hold a password.
 func parseFlags(args []string) (config, string, error) {
 	var cfg config
+	var list string
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
-	fs.StringVar(&cfg.scenario, "scenario", "tiles", "what to measure: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&list, "scenario", "tiles,geojson", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
 	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
 	fs.IntVar(&cfg.connections, "connections", 16, "concurrent connections, HTTP and SQL alike")
@@ -92,11 +94,18 @@ func parseFlags(args []string) (config, string, error) {
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err
 	}
+	for name := range strings.SplitSeq(list, ",") {
+		switch {
+		case scenarios[name] == nil:
+			return cfg, "", fmt.Errorf("no scenario %q; there are: %s", name, strings.Join(scenarioNames(), ", "))
+		case slices.Contains(cfg.scenarios, name):
+			return cfg, "", fmt.Errorf("scenario %s is asked for twice", name)
+		}
+		cfg.scenarios = append(cfg.scenarios, name)
+	}
 	switch {
 	case fs.NArg() > 0:
 		return cfg, "", fmt.Errorf("unexpected arguments %q", fs.Args())
-	case scenarios[cfg.scenario] == nil:
-		return cfg, "", fmt.Errorf("no scenario %q; there are: %s", cfg.scenario, strings.Join(scenarioNames(), ", "))
 	case cfg.databaseURL == "":
 		return cfg, "", errors.New("no database: set DATABASE_URL or -database-url (make bench runs loadbench inside battlemap exec)")
 	case cfg.connections < 1:
@@ -125,13 +134,10 @@ func scenarioNames() []string {
 	return names
 }
 
-// bench runs the scenario and writes its section. It reports whether
-// any request failed.
+// bench runs the scenarios in turn and writes the section of each as
+// soon as it is measured, so that a later failure keeps the figures
+// already made. It reports whether any request failed.
 func bench(ctx context.Context, cfg config, command string) (bool, error) {
-	sc, err := scenarios[cfg.scenario]()
-	if err != nil {
-		return false, fmt.Errorf("scenario %s: %w", cfg.scenario, err)
-	}
 	if _, err := os.Stat(cfg.serverBin); err != nil {
 		return false, fmt.Errorf("server binary: %w (build it with: go build -o bin/battlemap ./cmd/battlemap)", err)
 	}
@@ -163,11 +169,37 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 		return false, err
 	}
 
-	fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after %s warm-up\n",
-		cfg.scenario, len(sc.requests), cfg.connections, cfg.duration, cfg.warmup)
+	settings := fmt.Sprintf("%d connections; each run %s after a %s warm-up; server `%s`",
+		cfg.connections, cfg.duration, cfg.warmup, cfg.serverBin)
+	errored := false
+	for _, name := range cfg.scenarios {
+		sc, err := scenarios[name](ctx, pool)
+		if err != nil {
+			return false, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after %s warm-up\n",
+			name, len(sc.requests), cfg.connections, cfg.duration, cfg.warmup)
+		runs, err := runScenario(ctx, cfg, sc, pool, pg)
+		if err != nil {
+			return false, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		sec := section(sc, command, settings, host, runs)
+		fmt.Print("\n" + sec)
+		if err := writeSection(cfg.out, sec); err != nil {
+			return false, fmt.Errorf("write %s: %w", cfg.out, err)
+		}
+		fmt.Fprintf(os.Stderr, "loadbench: wrote section %q of %s\n", sc.title, cfg.out)
+		errored = errored || slices.ContainsFunc(runs, func(r *result) bool { return r.counts[failed] > 0 })
+	}
+	return errored, nil
+}
+
+// runScenario measures sc: the ceiling on pool, then each server run;
+// pg is PostgreSQL's postmaster, for the CPU figures.
+func runScenario(ctx context.Context, cfg config, sc *scenario, pool *pgxpool.Pool, pg int) ([]*result, error) {
 	ceiling, err := measure(ctx, cfg, sqlClient{pool}, sc.requests, procs{postmaster: pg})
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", ceilingRun, err)
+		return nil, fmt.Errorf("%s: %w", ceilingRun, err)
 	}
 	ceiling.name = ceilingRun
 	runs := []*result{ceiling}
@@ -175,21 +207,12 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 	for _, sr := range sc.servers {
 		r, err := serverMeasure(ctx, cfg, sc, sr, pg)
 		if err != nil {
-			return false, fmt.Errorf("%s: %w", sr.name, err)
+			return nil, fmt.Errorf("%s: %w", sr.name, err)
 		}
 		runs = append(runs, r)
 		printRun(r, sc.unit)
 	}
-
-	settings := fmt.Sprintf("%d connections; each run %s after a %s warm-up; server `%s`",
-		cfg.connections, cfg.duration, cfg.warmup, cfg.serverBin)
-	sec := section(sc, command, settings, host, runs)
-	fmt.Print("\n" + sec)
-	if err := writeSection(cfg.out, sec); err != nil {
-		return false, fmt.Errorf("write %s: %w", cfg.out, err)
-	}
-	fmt.Fprintf(os.Stderr, "loadbench: wrote section %q of %s\n", sc.title, cfg.out)
-	return slices.ContainsFunc(runs, func(r *result) bool { return r.counts[failed] > 0 }), nil
+	return runs, nil
 }
 
 // prepare brings the database's schema up to date and loads the demo
@@ -234,7 +257,7 @@ func serverMeasure(ctx context.Context, cfg config, sc *scenario, sr serverRun, 
 		return nil, err
 	}
 	defer srv.stop()
-	c := newHTTPClient(srv.port, cfg.connections)
+	c := newHTTPClient(srv.port, cfg.connections, sc.accept)
 	defer c.close()
 	if sr.warm {
 		// One full pass, each request once, fills the server's cache.

@@ -1,19 +1,28 @@
 package main
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
 )
 
 // request is one thing a client asks for, in its two forms: the HTTP
-// path the server answers, and the SQL that produces the same body
-// straight from PostGIS (the ceiling). The body is the SQL's last column;
-// its bytes are summed over the rows.
+// path the server answers, and its raw-SQL twin (the ceiling).
 type request struct {
 	path string // absolute path and query, e.g. /tiles/battlemap/8/203/106.mvt
-	sql  string
-	args []any
+	twin twin
 }
+
+// twin runs on pool the SQL the server runs for a request, one statement
+// or a batch of them, the same statements with the same arguments, reads
+// every row (see readRaw) and returns the size of the body: 0 for an
+// empty answer.
+type twin func(ctx context.Context, pool *pgxpool.Pool) (int, error)
 
 // serverRun is one load run against a battlemap server started with
 // flags. A warm run first asks for every request once, so that what the
@@ -39,6 +48,7 @@ type scenario struct {
 	title    string // heading of its section in the markdown file
 	unit     string // what one request fetches, plural: "tiles"
 	about    string // markdown: what the list holds and how it was chosen
+	accept   string // the Accept header of the HTTP requests, "" for none
 	requests []request
 	servers  []serverRun
 	targets  []target
@@ -47,9 +57,22 @@ type scenario struct {
 // ceilingRun names the run that executes the raw SQL with no HTTP.
 const ceilingRun = "raw PostGIS (no HTTP)"
 
-// scenarios builds each scenario by its -scenario name.
-var scenarios = map[string]func() (*scenario, error){
-	"tiles": tileScenario,
+// scenarios builds each scenario by its -scenario name, on a database
+// that holds the map data (a list may depend on where the data lies).
+var scenarios = map[string]func(ctx context.Context, pool *pgxpool.Pool) (*scenario, error){
+	"tiles":   tileScenario,
+	"geojson": geoJSONScenario,
+}
+
+// zunyi is the area the lists cover: the city's extent, rounded out.
+var zunyi = orb.Bound{Min: orb.Point{105.6, 27.1}, Max: orb.Point{108.3, 29.3}}
+
+// sampleKey is a fixed pseudo-random number for the sample called name:
+// the first 8 bytes of the SHA-256 of name. It picks samples and orders
+// lists, so both are the same on every machine and every run.
+func sampleKey(name string) uint64 {
+	sum := sha256.Sum256([]byte(name))
+	return binary.BigEndian.Uint64(sum[:8])
 }
 
 // Target helpers shared by scenarios. Each names the runs it reads. A

@@ -2,20 +2,17 @@ package main
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/binary"
+	"context"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/zunyi/battlemap/tiles"
 )
-
-// zunyi is the area the tile list covers: the city's extent, rounded out.
-var zunyi = orb.Bound{Min: orb.Point{105.6, 27.1}, Max: orb.Point{108.3, 29.3}}
 
 // tileZooms are the zooms of the list, with the share of each zoom's
 // tiles kept: every tile to z12, one in 4 at z13 and one in 16 at z14,
@@ -26,13 +23,8 @@ var tileZooms = []struct {
 	every uint64
 }{{8, 1}, {9, 1}, {10, 1}, {11, 1}, {12, 1}, {13, 4}, {14, 16}}
 
-// tileKey is a tile's fixed pseudo-random number: the first 8 bytes of
-// the SHA-256 of "z/x/y". It picks the sample and orders the list, so
-// both are the same on every machine and every run.
-func tileKey(t maptile.Tile) uint64 {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%d", t.Z, t.X, t.Y))
-	return binary.BigEndian.Uint64(sum[:8])
-}
+// tileKey is a tile's sampleKey, that of "z/x/y".
+func tileKey(t maptile.Tile) uint64 { return sampleKey(fmt.Sprintf("%d/%d/%d", t.Z, t.X, t.Y)) }
 
 // tileList is every tile of the zunyi bound at the zooms of tileZooms
 // whose key is a multiple of the zoom's every, ordered by key. The order
@@ -56,9 +48,23 @@ func tileList() []maptile.Tile {
 	return list
 }
 
+// tileTwin runs a tile's SQL as the tile service does: one statement,
+// whose one row holds the data version (for the ETag) and then the tile,
+// the body.
+func tileTwin(sql string, t maptile.Tile) twin {
+	args := []any{int32(t.Z), int32(t.X), int32(t.Y)}
+	return func(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+		rows, err := pool.Query(ctx, sql, args...)
+		if err != nil {
+			return 0, err
+		}
+		return readRaw(rows, 1)
+	}
+}
+
 // tileScenario asks for the tiles of tileList from the composite
 // tileset, the one the map's pages load.
-func tileScenario() (*scenario, error) {
+func tileScenario(context.Context, *pgxpool.Pool) (*scenario, error) {
 	ts, ok := tiles.Tilesets()[tiles.CompositeName]
 	if !ok {
 		return nil, fmt.Errorf("no %q tileset", tiles.CompositeName)
@@ -74,8 +80,7 @@ func tileScenario() (*scenario, error) {
 		perZoom[t.Z]++
 		reqs = append(reqs, request{
 			path: fmt.Sprintf("/tiles/%s/%d/%d/%d.mvt", ts.Name, t.Z, t.X, t.Y),
-			sql:  sql,
-			args: []any{int32(t.Z), int32(t.X), int32(t.Y)},
+			twin: tileTwin(sql, t),
 		})
 	}
 	about := fmt.Sprintf("%d tiles of the `%s` tileset (every layer in one tile) over lon %g–%g, lat %g–%g: ",

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// The GeoJSON list: boxes of a 0.1° grid over zunyi, as many as
+// boxCount, each asked for with limit itemsLimit.
+const (
+	boxCount   = 200
+	itemsLimit = 1000
+)
+
+// gridBoxes is every cell of the 0.1° grid that tiles the zunyi bound,
+// as bbox values ("minLon,minLat,maxLon,maxLat", one decimal, as a
+// client would write them), ordered by their sampleKey, so that the
+// sample is spread over the whole bound and the same on every run.
+func gridBoxes() []string {
+	// In tenths of a degree, so that the corners are exact decimals.
+	tenths := func(deg float64) int { return int(math.Round(deg * 10)) }
+	deg := func(t int) string { return strconv.FormatFloat(float64(t)/10, 'f', 1, 64) }
+	var boxes []string
+	for x := tenths(zunyi.Min.X()); x < tenths(zunyi.Max.X()); x++ {
+		for y := tenths(zunyi.Min.Y()); y < tenths(zunyi.Max.Y()); y++ {
+			boxes = append(boxes, deg(x)+","+deg(y)+","+deg(x+1)+","+deg(y+1))
+		}
+	}
+	slices.SortFunc(boxes, func(a, b string) int { return cmp.Compare(sampleKey(a), sampleKey(b)) })
+	return boxes
+}
+
+// itemsTwin runs the SQL of the items request q as the server does,
+// through geo.QueryItems; the body is every value of the count's row and
+// of the page's rows.
+func itemsTwin(q geo.Query) twin {
+	return func(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+		n := 0
+		read := func(rows pgx.Rows) error {
+			m, err := readRaw(rows, 0)
+			n += m
+			return err
+		}
+		err := geo.QueryItems(ctx, pool, q, read, read)
+		return n, err
+	}
+}
+
+// geoJSONScenario asks for the villages of boxCount boxes as GeoJSON:
+// the first cells of gridBoxes that hold at least one village, so that
+// every request has features to encode. Which cells hold one is the
+// server's own answer, numberMatched, read through geo.Items.
+func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) {
+	villages, err := geo.CollectionByID("villages")
+	if err != nil {
+		return nil, err
+	}
+	grid := gridBoxes()
+	var (
+		reqs    []request
+		matched []int64 // villages in each box kept
+		seen    int     // cells looked at
+	)
+	for _, box := range grid {
+		if len(reqs) == boxCount {
+			break
+		}
+		seen++
+		raw := fmt.Sprintf("bbox=%s&limit=%d", box, itemsLimit)
+		q, err := geo.ParseQuery(villages, raw)
+		if err != nil {
+			return nil, err
+		}
+		page, err := geo.Items(ctx, pool, q)
+		if err != nil {
+			return nil, err
+		}
+		if page.Matched == 0 {
+			continue
+		}
+		matched = append(matched, page.Matched)
+		reqs = append(reqs, request{path: "/collections/" + villages.ID + "/items?" + raw, twin: itemsTwin(q)})
+	}
+	if len(reqs) < boxCount {
+		return nil, fmt.Errorf("only %d of the %d cells of the grid hold a village; want %d", len(reqs), len(grid), boxCount)
+	}
+	var sum int64
+	for _, m := range matched {
+		sum += m
+	}
+	slices.Sort(matched)
+	about := fmt.Sprintf("%d pages of the `%s` collection, each asked for as `/collections/%s/items?bbox=…&limit=%d` "+
+		"with `Accept: application/geo+json`. The boxes are cells of a 0.1° grid over lon %g–%g, lat %g–%g (%d cells), "+
+		"taken in the order of the SHA-256 of their `bbox` value, so that on the same data the list is the same on every run: "+
+		"the first %d that hold at least one village (`numberMatched` ≥ 1), out of %d looked at. "+
+		"A box holds %.1f villages on average (median %d, least %d, most %d). "+
+		"The raw-SQL twin is `geo.QueryItems`, the batch that `geo.Items` sends "+
+		"(in one read-only snapshot, the count and the page, then COMMIT), every value read raw: "+
+		"its mean bytes are those of the values (WKB points, binary numbers), not of GeoJSON. "+
+		"The items path has no cache, so the server runs once, with its default flags.",
+		len(reqs), villages.ID, villages.ID, itemsLimit, zunyi.Min.X(), zunyi.Max.X(), zunyi.Min.Y(), zunyi.Max.Y(), len(grid),
+		boxCount, seen, float64(sum)/float64(len(matched)), matched[len(matched)/2], matched[0], matched[len(matched)-1])
+	const server = "server (default flags)"
+	return &scenario{
+		title:    "GeoJSON items",
+		unit:     "requests",
+		about:    about,
+		accept:   "application/geo+json",
+		requests: reqs,
+		servers:  []serverRun{{name: server}},
+		targets:  []target{shareOfCeiling(server, 0.80)},
+	}, nil
+}
