@@ -222,3 +222,16 @@ func (s *Service) TileJSON(ctx context.Context, name, baseURL string) (*TileJSON
 	}
 	return tj, nil
 }
+
+// SessionParams are the settings of the connections that make tiles, on
+// top of geo.SessionParams; give them a pool of their own.
+//
+// plan_cache_mode: a tile's statement is large and its parameters (z, x,
+// y) do not change which plan is best, yet with custom plans PostgreSQL
+// re-plans it at every execution, which costs more than a small tile takes
+// to make. A generic plan is made once per connection. Other queries keep
+// custom plans: their optional filters ($n IS NULL OR …) would lose their
+// indexes under a generic plan.
+func SessionParams() map[string]string {
+	return map[string]string{"plan_cache_mode": "force_generic_plan"}
+}

@@ -89,11 +89,13 @@ func newLogger(cfg Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
-// database is an open pool and, when battlemap runs its own, the cluster
-// behind it.
+// database is the open pools and, when battlemap runs its own, the
+// cluster behind them. Tiles have a pool of their own, whose sessions are
+// set up for the tile statements (tiles.SessionParams).
 type database struct {
-	pool    *pgxpool.Pool
-	cluster *pgcluster.Cluster
+	pool     *pgxpool.Pool
+	tilePool *pgxpool.Pool
+	cluster  *pgcluster.Cluster
 }
 
 // openDatabase connects to DATABASE_URL or starts the private cluster,
@@ -123,7 +125,15 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*database,
 	for k, v := range geo.SessionParams(cfg.Database.StatementTimeout) {
 		pc.ConnConfig.RuntimeParams[k] = v
 	}
+	tc := pc.Copy()
+	for k, v := range tiles.SessionParams() {
+		tc.ConnConfig.RuntimeParams[k] = v
+	}
 	if db.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		db.close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if db.tilePool, err = pgxpool.NewWithConfig(ctx, tc); err != nil {
 		db.close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -144,8 +154,10 @@ func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 func (db *database) close() {
-	if db.pool != nil {
-		db.pool.Close()
+	for _, p := range []*pgxpool.Pool{db.pool, db.tilePool} {
+		if p != nil {
+			p.Close()
+		}
 	}
 	if db.cluster != nil {
 		_ = db.cluster.Stop()
@@ -168,7 +180,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 			log.Info("loaded the Zunyi demo data")
 		}
 	}
-	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Attribution: demo.Attribution, Log: log}, db.pool)
+	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Attribution: demo.Attribution, Log: log}, db.tilePool)
 	if cfg.Tiles.VersionCheck == "notify" {
 		go tileService.ListenForVersions(ctx)
 	}

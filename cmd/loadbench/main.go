@@ -179,7 +179,7 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 		}
 		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after %s warm-up\n",
 			name, len(sc.requests), cfg.connections, cfg.duration, cfg.warmup)
-		runs, err := runScenario(ctx, cfg, sc, pool, pg)
+		runs, err := runScenario(ctx, cfg, sc, pc, pg)
 		if err != nil {
 			return false, fmt.Errorf("scenario %s: %w", name, err)
 		}
@@ -194,9 +194,19 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 	return errored, nil
 }
 
-// runScenario measures sc: the ceiling on pool, then each server run;
-// pg is PostgreSQL's postmaster, for the CPU figures.
-func runScenario(ctx context.Context, cfg config, sc *scenario, pool *pgxpool.Pool, pg int) ([]*result, error) {
+// runScenario measures sc: the ceiling on a pool like pc with the
+// scenario's session settings, then each server run; pg is PostgreSQL's
+// postmaster, for the CPU figures.
+func runScenario(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Config, pg int) ([]*result, error) {
+	sessionPC := pc.Copy()
+	for k, v := range sc.session {
+		sessionPC.ConnConfig.RuntimeParams[k] = v
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, sessionPC)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
 	ceiling, err := measure(ctx, cfg, sqlClient{pool}, sc.requests, procs{postmaster: pg})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ceilingRun, err)

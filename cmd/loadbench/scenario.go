@@ -52,6 +52,10 @@ type scenario struct {
 	requests []request
 	servers  []serverRun
 	targets  []target
+	// session is what the server's connections for these requests add to
+	// geo.SessionParams (tiles.SessionParams for tiles); the ceiling's
+	// connections get the same.
+	session map[string]string
 }
 
 // ceilingRun names the run that executes the raw SQL with no HTTP.

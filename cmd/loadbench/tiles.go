@@ -102,6 +102,7 @@ func tileScenario(context.Context, *pgxpool.Pool) (*scenario, error) {
 		unit:     "tiles",
 		about:    about,
 		requests: reqs,
+		session:  tiles.SessionParams(),
 		servers: []serverRun{
 			{name: cacheOff, flags: []string{"--tile-cache-bytes", "0"}},
 			{name: cacheWarm, warm: true},
