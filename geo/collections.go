@@ -324,14 +324,18 @@ func CollectionByID(id string) (*Collection, error) {
 
 // build makes the collection's SQL from its definition. Parameters stay
 // parameters: a filter not given is NULL, and "$n IS NULL OR …" lets the
-// planner drop it. Ids compare as bytes (COLLATE "C") so that the order
+// planner drop it (the box is always given: see below). Ids compare as bytes (COLLATE "C") so that the order
 // of pages does not depend on the database's locale.
 func (c *Collection) build() {
 	selectFrom := "SELECT " + c.key + " AS id, ST_AsBinary(" + c.geom + ") AS geom, " + selectList(c.Columns) +
 		"\nFROM " + c.from
 
 	where := []string{c.where,
-		"($1::float8[] IS NULL OR ST_Intersects(" + c.geom + ", ST_MakeEnvelope($1[1], $1[2], $1[3], $1[4], 4326)))"}
+		// Always a box (the whole world when none is asked for), never
+		// "$1 IS NULL OR …": under a generic plan, which PostgreSQL adopts
+		// for a prepared statement after a few runs, only the plain form
+		// keeps the spatial index.
+		"ST_Intersects(" + c.geom + ", ST_MakeEnvelope(($1::float8[])[1], ($1::float8[])[2], ($1::float8[])[3], ($1::float8[])[4], 4326))"}
 	c.params = []string{"bbox", "limit", "cursor", "f"}
 	for i, f := range c.Filters {
 		n := "$" + strconv.Itoa(i+2) + "::" + f.kind.sqlType

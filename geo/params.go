@@ -144,10 +144,11 @@ func (q Query) with(param string, value any) Query {
 	return q
 }
 
-// where is q's bounding box and filter values in the order the
-// collection's SQL numbers its parameters: $1 the box, then one per filter.
+// where is q's bounding box (the whole world when it has none) and filter
+// values in the order the collection's SQL numbers its parameters: $1 the
+// box, then one per filter.
 func (q Query) where() []any {
-	var box []float64
+	box := []float64{-180, -90, 180, 90}
 	if q.BBox != nil {
 		box = []float64{q.BBox.Min[0], q.BBox.Min[1], q.BBox.Max[0], q.BBox.Max[1]}
 	}
