@@ -27,18 +27,27 @@ import (
 
 var screenshots = flag.String("screenshots", "", "also write the pages' screenshots into this directory (e.g. ../docs)")
 
-// listen serves the app on a loopback port and returns its base URL.
+// listen serves the app on a loopback port until the test ends and
+// returns its base URL.
 func listen(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	s, addr := serveAt(t, pool, "127.0.0.1:0")
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return "http://" + addr
+}
+
+// serveAt starts a server over pool listening on addr (a port of 0 picks
+// a free one) and returns it with the address it listens on.
+func serveAt(t *testing.T, pool *pgxpool.Pool, addr string) (*web.Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := web.New(web.Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20}, pool, tiles.NewService(tiles.Config{CacheBytes: 64 << 20}, pool), log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go s.App().Listener(ln)
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	return "http://" + ln.Addr().String()
+	return s, ln.Addr().String()
 }
 
 // browser is a headless Chromium looking at one server. It records every

@@ -232,3 +232,27 @@ func thousands(n int) string {
 	}
 	return s
 }
+
+// TestWallRecovers stops the server under a running wall and starts it
+// again at the same address: the wall must say it lost the connection,
+// then recover by itself.
+func TestWallRecovers(t *testing.T) {
+	pool := pgtest.New(t)
+	s, addr := serveAt(t, pool, "127.0.0.1:0")
+	b := newBrowser(t, "http://"+addr)
+	b.open(t, "/wall")
+	b.run(t, "wait for the KPIs", chromedp.Poll(`document.querySelectorAll(".kpi[data-value]").length === 6`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+
+	s.Shutdown(context.Background())
+	b.run(t, "wait for the wall to notice", chromedp.Poll(`document.body.classList.contains("offline") && document.getElementById("status").textContent.includes("连接中断")`,
+		nil, chromedp.WithPollingTimeout(40*time.Second)))
+
+	s, _ = serveAt(t, pool, addr)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	b.run(t, "wait for the wall to recover", chromedp.Poll(`!document.body.classList.contains("offline") && document.getElementById("status").textContent === ""`,
+		nil, chromedp.WithPollingTimeout(40*time.Second)))
+	b.waitIdle(t)
+	if n := b.rendered(t, "counties-fill")["counties-fill"]; n == 0 {
+		t.Error("after recovering the wall draws no county")
+	}
+}
