@@ -256,7 +256,11 @@ func execWithCluster(ctx context.Context, cfg Config, args []string, log *slog.L
 		return err
 	}
 	defer c.Stop()
-	cmd := exec.Command(args[0], args[1:]...)
+	// A signal to battlemap is passed on to the command, so that it ends
+	// before the cluster it uses is stopped.
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+c.URL())
 	return cmd.Run()

@@ -260,3 +260,34 @@ func TestDburl(t *testing.T) {
 		t.Errorf("dburl printed %q, want the cluster's postgres:// URL", line)
 	}
 }
+
+// TestExecStopsOnSignal: SIGTERM to `battlemap exec` ends its command and
+// then its cluster, leaving no process behind.
+func TestExecStopsOnSignal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "var")
+	cmd := exec.Command(binary(t), "exec", "--data-dir", dir, "--", "sleep", "300")
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(postgresPids(t, dir)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(postgresPids(t, dir)) == 0 {
+		cmd.Process.Kill()
+		t.Fatal("the cluster did not start within a minute")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("battlemap exec did not end within 60 s of SIGTERM")
+	}
+	if pids := postgresPids(t, dir); len(pids) > 0 {
+		t.Errorf("postgres still running after exec ended: %v", pids)
+	}
+}
