@@ -232,77 +232,34 @@ BEGIN
 END
 $$;
 
--- Transition tables allow one event per trigger, hence three per table.
-CREATE TRIGGER regions_rollups_ins AFTER INSERT ON regions REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER regions_rollups_upd AFTER UPDATE ON regions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER regions_rollups_del AFTER DELETE ON regions REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER regions_rollups_trunc AFTER TRUNCATE ON regions
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change();
-
-CREATE TRIGGER villages_rollups_ins AFTER INSERT ON villages REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER villages_rollups_upd AFTER UPDATE ON villages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER villages_rollups_del AFTER DELETE ON villages REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER villages_rollups_trunc AFTER TRUNCATE ON villages
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change();
-
-CREATE TRIGGER sites_rollups_ins AFTER INSERT ON sites REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER sites_rollups_upd AFTER UPDATE ON sites REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER sites_rollups_del AFTER DELETE ON sites REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER sites_rollups_trunc AFTER TRUNCATE ON sites
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change();
-
-CREATE TRIGGER projects_rollups_ins AFTER INSERT ON projects REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER projects_rollups_upd AFTER UPDATE ON projects REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER projects_rollups_del AFTER DELETE ON projects REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER projects_rollups_trunc AFTER TRUNCATE ON projects
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change();
-
-CREATE TRIGGER relocation_assignments_rollups_ins AFTER INSERT ON relocation_assignments REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('village_code');
-CREATE TRIGGER relocation_assignments_rollups_upd AFTER UPDATE ON relocation_assignments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('village_code');
-CREATE TRIGGER relocation_assignments_rollups_del AFTER DELETE ON relocation_assignments REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('village_code');
-CREATE TRIGGER relocation_assignments_rollups_trunc AFTER TRUNCATE ON relocation_assignments
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change();
+-- The triggers: transition tables allow one event per trigger, hence
+-- three per table, and one for TRUNCATE. Each table names the column whose
+-- first four digits are the city of its rows.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('regions', 'code'), ('villages', 'code'), ('sites', 'county_code'),
+                                   ('projects', 'county_code'), ('relocation_assignments', 'village_code')) v (tbl, city_column)
+    LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change(%L)', t.tbl || '_rollups_ins', t.tbl, t.city_column);
+        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change(%L)', t.tbl || '_rollups_upd', t.tbl, t.city_column);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change(%L)', t.tbl || '_rollups_del', t.tbl, t.city_column);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I
+            FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change()', t.tbl || '_rollups_trunc', t.tbl);
+    END LOOP;
+END
+$$;
 
 SELECT refresh_rollups(NULL, true);
 
 ---- create above / drop below ----
 
-DROP TRIGGER regions_rollups_ins ON regions;
-DROP TRIGGER regions_rollups_upd ON regions;
-DROP TRIGGER regions_rollups_del ON regions;
-DROP TRIGGER regions_rollups_trunc ON regions;
-DROP TRIGGER villages_rollups_ins ON villages;
-DROP TRIGGER villages_rollups_upd ON villages;
-DROP TRIGGER villages_rollups_del ON villages;
-DROP TRIGGER villages_rollups_trunc ON villages;
-DROP TRIGGER sites_rollups_ins ON sites;
-DROP TRIGGER sites_rollups_upd ON sites;
-DROP TRIGGER sites_rollups_del ON sites;
-DROP TRIGGER sites_rollups_trunc ON sites;
-DROP TRIGGER projects_rollups_ins ON projects;
-DROP TRIGGER projects_rollups_upd ON projects;
-DROP TRIGGER projects_rollups_del ON projects;
-DROP TRIGGER projects_rollups_trunc ON projects;
-DROP TRIGGER relocation_assignments_rollups_ins ON relocation_assignments;
-DROP TRIGGER relocation_assignments_rollups_upd ON relocation_assignments;
-DROP TRIGGER relocation_assignments_rollups_del ON relocation_assignments;
-DROP TRIGGER relocation_assignments_rollups_trunc ON relocation_assignments;
-DROP FUNCTION rollups_on_change();
+-- CASCADE drops the twenty triggers that call it.
+DROP FUNCTION rollups_on_change() CASCADE;
 DROP FUNCTION refresh_rollups(text[], boolean);
 DROP INDEX sites_geom_3857_gix, projects_geom_3857_gix, regions_city_idx, villages_city_idx,
     sites_city_idx, projects_city_idx, relocation_assignments_city_idx;

@@ -59,6 +59,10 @@ func TestUpFromEmpty(t *testing.T) {
 			t.Errorf("index %s: got %q (%v), want a gist index", idx, method, err)
 		}
 	}
+	var triggers int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%\_rollups\_%'`).Scan(&triggers); err != nil || triggers != 20 {
+		t.Errorf("rollup triggers: %d (%v), want 20 (insert, update, delete, truncate on five tables)", triggers, err)
+	}
 	var srid int
 	if err := pool.QueryRow(ctx, `SELECT srid FROM geometry_columns WHERE f_table_name = 'regions' AND f_geometry_column = 'point'`).Scan(&srid); err != nil || srid != 4326 {
 		t.Errorf("regions.point SRID = %d (%v), want 4326", srid, err)
