@@ -307,6 +307,11 @@ func mustCollection(id string) *Collection {
 	return c
 }
 
+// SelectList is the SQL select list of the collection's properties, each
+// named as its column; other readers of the same rows (the tiles) use it
+// so that a feature says the same thing everywhere.
+func (c *Collection) SelectList() string { return selectList(c.Columns) }
+
 // CollectionByID returns the collection id, or an ENotFound error that
 // lists the collections there are.
 func CollectionByID(id string) (*Collection, error) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/zunyi/battlemap/geo"
 )
 
 // Field is one attribute of a layer's features, as TileJSON lists it.
@@ -148,32 +150,18 @@ ORDER BY f.village_code, f.site_code`}},
 		Name:        "projects",
 		Description: "Funded projects; below zoom 11 one summary point per county (to 8) or township (9–10)",
 		MinZoom:     0, MaxZoom: MaxZoom,
-		Fields: []Field{
-			{"code", "String", "project code"},
-			{"name", "String", "project name"},
-			{"category", "String", "water, power, road, telecom, housing, renovation, industry, training, other"},
-			{"fund_use", "String", `"33112" fund use: industry, cooperative, interest_subsidy, training, public_facilities`},
-			{"status", "String", "planned, under_construction, completed"},
-			{"completion", "Number", "completion (%); on a summary point the average"},
-			{"funds_planned", "Number", "special funds planned (yuan)"},
-			{"funds_disbursed", "Number", "special funds disbursed (yuan)"},
-			{"county_code", "String", "county"},
-			{"village_code", "String", "village"},
-			{"start_date", "String", "start date"},
-			{"end_date", "String", "end date"},
-			{"cluster", "Boolean", "a summary point"},
-			{"region_code", "String", "summary point: the region summarised"},
-			{"region_name", "String", "summary point: its name"},
-			{"projects", "Number", "summary point: projects"},
-			{"projects_completed", "Number", "summary point: projects completed"},
-		},
+		Fields: append(collectionFields(projects),
+			Field{"cluster", "Boolean", "a summary point: completion is then the average"},
+			Field{"region_code", "String", "summary point: the region summarised"},
+			Field{"region_name", "String", "summary point: its name"},
+			Field{"projects", "Number", "summary point: projects"},
+			Field{"projects_completed", "Number", "summary point: projects completed"},
+		),
 		bands: []band{
 			clusterBand(0, 8, "county", projectClusterColumns, "r.projects > 0"),
 			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
 			{minZoom: 11, maxZoom: MaxZoom, sql: `
-SELECT p.code, p.name, p.category, p.fund_use, p.status, p.completion, p.funds_planned, p.funds_disbursed,
-	p.county_code, p.village_code, p.start_date::text AS start_date, p.end_date::text AS end_date,
-	` + mvtGeom("ST_Transform(p.geom, 3857)") + `
+SELECT ` + projects.SelectList() + `, ` + mvtGeom("ST_Transform(p.geom, 3857)") + `
 FROM projects p WHERE ST_Transform(p.geom, 3857) && ` + envMargin + `
 ORDER BY p.code`},
 		},
@@ -182,31 +170,17 @@ ORDER BY p.code`},
 		Name:        "sites",
 		Description: "Relocation sites; below zoom 9 one summary point per county",
 		MinZoom:     0, MaxZoom: MaxZoom,
-		Fields: []Field{
-			{"code", "String", "site code"},
-			{"name", "String", "site name"},
-			{"type", "String", "urban, town, rural"},
-			{"status", "String", "planned, under_construction, completed, occupied"},
-			{"progress", "Number", "construction progress (%); on a summary point the average"},
-			{"capacity_households", "Number", "planned households"},
-			{"capacity_people", "Number", "planned people"},
-			{"moved_in_households", "Number", "households moved in"},
-			{"moved_in_people", "Number", "people moved in"},
-			{"county_code", "String", "county"},
-			{"township_code", "String", "township"},
-			{"planned_completion", "String", "planned completion date"},
-			{"cluster", "Boolean", "a summary point"},
-			{"region_code", "String", "summary point: the county summarised"},
-			{"region_name", "String", "summary point: its name"},
-			{"sites", "Number", "summary point: sites"},
-		},
+		Fields: append(collectionFields(sites),
+			Field{"cluster", "Boolean", "a summary point: progress is then the average"},
+			Field{"region_code", "String", "summary point: the county summarised"},
+			Field{"region_name", "String", "summary point: its name"},
+			Field{"sites", "Number", "summary point: sites"},
+		),
 		bands: []band{
 			clusterBand(0, 8, "county", `r.sites, r.site_capacity_people AS capacity_people,
 	r.site_moved_in_people AS moved_in_people, round(r.site_progress_avg)::int AS progress`, "r.sites > 0"),
 			{minZoom: 9, maxZoom: MaxZoom, sql: `
-SELECT s.code, s.name, s.type, s.status, s.progress, s.capacity_households, s.capacity_people,
-	s.moved_in_households, s.moved_in_people, s.county_code, s.township_code,
-	s.planned_completion::text AS planned_completion, ` + mvtGeom("ST_Transform(s.geom, 3857)") + `
+SELECT ` + sites.SelectList() + `, ` + mvtGeom("ST_Transform(s.geom, 3857)") + `
 FROM sites s WHERE ST_Transform(s.geom, 3857) && ` + envMargin + `
 ORDER BY s.code`},
 		},
@@ -264,6 +238,31 @@ SELECT r.code, r.name, r.level, ` + mvtGeom("r.point") + `
 FROM region_figures r
 WHERE ` + levels + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
+}
+
+// sites and projects are drawn one by one with the properties of their
+// OGC API collections, so a feature says the same in a tile as in GeoJSON.
+var (
+	sites    = mustCollection("sites")
+	projects = mustCollection("projects")
+)
+
+func mustCollection(id string) *geo.Collection {
+	c, err := geo.CollectionByID(id)
+	if err != nil {
+		panic(err) // the ids are geo's own
+	}
+	return c
+}
+
+// collectionFields are c's properties as TileJSON fields.
+func collectionFields(c *geo.Collection) []Field {
+	types := map[string]string{"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean"}
+	fields := make([]Field, len(c.Columns))
+	for i, col := range c.Columns {
+		fields[i] = Field{col.Name, types[col.Type], col.Description}
+	}
+	return fields
 }
 
 const projectClusterColumns = `r.projects, r.projects_completed, round(r.completion_avg)::int AS completion,
