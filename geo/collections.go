@@ -33,7 +33,7 @@ type Collection struct {
 
 	params    []string // every query parameter the items take
 	pageSQL   string   // $1 bbox, $2… filters, then cursor and limit
-	countSQL  string   // $1 bbox, $2… filters
+	itemsSQL  string   // pageSQL's parameters; the count of matches, then the page
 	itemSQL   string   // $1 id
 	extentSQL string
 }
@@ -351,9 +351,14 @@ func (c *Collection) build() {
 	limit := "$" + strconv.Itoa(len(c.Filters)+3)
 	id := c.key + ` COLLATE "C"`
 
-	c.countSQL = "SELECT count(*)\nFROM " + c.from + "\nWHERE " + strings.Join(where, "\n  AND ")
+	countSQL := "SELECT count(*) AS matched\nFROM " + c.from + "\nWHERE " + strings.Join(where, "\n  AND ")
 	c.pageSQL = selectFrom + "\nWHERE " + strings.Join(where, "\n  AND ") +
 		"\n  AND (" + cursor + " IS NULL OR " + id + " > " + cursor + ")\nORDER BY " + id + "\nLIMIT " + limit
+	// One statement sees one snapshot, so the count and the page agree
+	// without a transaction around them, and the pair costs one round
+	// trip. The count's single row is joined to the page so that an empty
+	// page still brings it (as one row whose page columns are NULL).
+	c.itemsSQL = "SELECT m.matched, p.*\nFROM (" + countSQL + ") m\nLEFT JOIN LATERAL (\n" + c.pageSQL + "\n) p ON true\nORDER BY p.id COLLATE \"C\""
 	c.itemSQL = selectFrom + "\nWHERE " + c.where + " AND " + c.key + " = $1"
 	c.extentSQL = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)\nFROM (SELECT ST_Extent(" + c.geom +
 		") AS e FROM " + c.from + " WHERE " + c.where + ") x"

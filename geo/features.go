@@ -33,20 +33,24 @@ type Page struct {
 }
 
 // Items reads the page of features q asks for. The page and Matched come
-// from one snapshot, and paging goes by id rather than by offset, so pages
-// neither repeat nor skip a feature while others insert or delete.
+// from one statement, so from one snapshot, and paging goes by id rather
+// than by offset, so pages neither repeat nor skip a feature while others
+// insert or delete.
 func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
 	c := q.Collection
 	p := &Page{Query: q, TimeStamp: time.Now().UTC()}
-	err := QueryItems(ctx, db, q,
-		func(rows pgx.Rows) (err error) {
-			p.Matched, err = pgx.CollectExactlyOneRow(rows, pgx.RowTo[int64])
-			return err
-		},
-		func(rows pgx.Rows) (err error) {
-			p.Features, err = c.scanFeatures(rows)
-			return err
-		})
+	err := QueryItems(ctx, db, q, func(rows pgx.Rows) error {
+		for rows.Next() {
+			f, ok, err := c.scanFeature(rows, &p.Matched)
+			if err != nil {
+				return err
+			}
+			if ok {
+				p.Features = append(p.Features, f)
+			}
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
 	}
@@ -58,19 +62,25 @@ func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
 	return p, nil
 }
 
-// QueryItems runs the SQL of Items for q, one batch in one read-only
-// snapshot: the count of the features that match q's bbox and filters,
-// then the page, one row more than q.Limit (the extra row tells that
-// another page follows), ordered by id. It hands the count's rows to
-// count and the page's to page, in that order, and returns the first
-// error, theirs or the database's. Items decodes the rows; cmd/loadbench
-// reads them raw, to measure what the database alone costs.
-func QueryItems(ctx context.Context, db *pgxpool.Pool, q Query, count, page func(pgx.Rows) error) error {
-	c := q.Collection
-	b := snapshot()
-	b.Queue(c.countSQL, q.where()...).Query(count)
-	b.Queue(c.pageSQL, q.pageArgs()...).Query(page)
-	return send(ctx, db, b)
+// QueryItems runs the SQL of Items for q, one statement whose rows each
+// start with the count of the features that match q's bbox and filters,
+// followed by a feature of the page, ordered by id: one row more than
+// q.Limit (the extra row tells that another page follows). An empty page
+// is one row with the count and NULL for the rest. It hands the rows to
+// read and returns the first error, read's or the database's. Items
+// decodes the rows; cmd/loadbench reads them raw, to measure what the
+// database alone costs.
+func QueryItems(ctx context.Context, db *pgxpool.Pool, q Query, read func(pgx.Rows) error) error {
+	rows, err := db.Query(ctx, q.Collection.itemsSQL, q.pageArgs()...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := read(rows); err != nil {
+		return err
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // Item reads the feature of c with id; ENotFound when there is none.
@@ -78,7 +88,7 @@ func Item(ctx context.Context, db *pgxpool.Pool, c *Collection, id string) (*Fea
 	if !validID(id) {
 		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
 	}
-	f, err := c.scanFeature(db.QueryRow(ctx, c.itemSQL, id))
+	f, _, err := c.scanFeature(db.QueryRow(ctx, c.itemSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
 	}
@@ -114,7 +124,7 @@ func Extents(ctx context.Context, db *pgxpool.Pool, cs []*Collection) ([]*orb.Bo
 func (c *Collection) scanFeatures(rows pgx.Rows) ([]Feature, error) {
 	var fs []Feature
 	for rows.Next() {
-		f, err := c.scanFeature(rows)
+		f, _, err := c.scanFeature(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -123,25 +133,32 @@ func (c *Collection) scanFeatures(rows pgx.Rows) ([]Feature, error) {
 	return fs, rows.Err()
 }
 
-// scanFeature reads a row of c's SQL: the id, the geometry as WKB, then
-// the columns.
-func (c *Collection) scanFeature(row pgx.Row) (Feature, error) {
-	f := Feature{Properties: Record{Columns: c.Columns, Values: make([]any, len(c.Columns))}}
-	var geom []byte
-	dest := make([]any, 0, len(c.Columns)+2)
-	dest = append(dest, &f.ID, &geom)
+// scanFeature reads a row of c's SQL: first into lead, the columns some
+// statements put before the feature's, then the id, the geometry as WKB
+// and the columns. A row whose id is NULL holds no feature (the row that
+// brings the count of an empty page): ok is false.
+func (c *Collection) scanFeature(row pgx.Row, lead ...any) (f Feature, ok bool, err error) {
+	f.Properties = Record{Columns: c.Columns, Values: make([]any, len(c.Columns))}
+	var (
+		id   *string
+		geom []byte
+	)
+	dest := make([]any, 0, len(lead)+len(c.Columns)+2)
+	dest = append(append(dest, lead...), &id, &geom)
 	for i := range f.Properties.Values {
 		dest = append(dest, &f.Properties.Values[i])
 	}
 	if err := row.Scan(dest...); err != nil {
-		return Feature{}, err
+		return Feature{}, false, err
 	}
-	g, err := wkb.Unmarshal(geom)
-	if err != nil {
-		return Feature{}, fmt.Errorf("geometry of %s %s: %w", c.ID, f.ID, err)
+	if id == nil {
+		return Feature{}, false, nil
 	}
-	f.Geometry = g
-	return f, nil
+	f.ID = *id
+	if f.Geometry, err = wkb.Unmarshal(geom); err != nil {
+		return Feature{}, false, fmt.Errorf("geometry of %s %s: %w", c.ID, f.ID, err)
+	}
+	return f, true, nil
 }
 
 // snapshot starts a batch that runs as one read-only transaction, so that

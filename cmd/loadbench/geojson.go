@@ -40,17 +40,13 @@ func gridBoxes() []string {
 }
 
 // itemsTwin runs the SQL of the items request q as the server does,
-// through geo.QueryItems; the body is every value of the count's row and
-// of the page's rows.
+// through geo.QueryItems; the body is every value of every row.
 func itemsTwin(q geo.Query) twin {
-	return func(ctx context.Context, pool *pgxpool.Pool) (int, error) {
-		n := 0
-		read := func(rows pgx.Rows) error {
-			m, err := readRaw(rows, 0)
-			n += m
+	return func(ctx context.Context, pool *pgxpool.Pool) (n int, err error) {
+		err = geo.QueryItems(ctx, pool, q, func(rows pgx.Rows) (err error) {
+			n, err = readRaw(rows, 0)
 			return err
-		}
-		err := geo.QueryItems(ctx, pool, q, read, read)
+		})
 		return n, err
 	}
 }
@@ -103,8 +99,8 @@ func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error)
 		"taken in the order of the SHA-256 of their `bbox` value, so that on the same data the list is the same on every run: "+
 		"the first %d that hold at least one village (`numberMatched` ≥ 1), out of %d looked at. "+
 		"A box holds %.1f villages on average (median %d, least %d, most %d). "+
-		"The raw-SQL twin is `geo.QueryItems`, the batch that `geo.Items` sends "+
-		"(in one read-only snapshot, the count and the page, then COMMIT), every value read raw: "+
+		"The raw-SQL twin is `geo.QueryItems`, the statement that `geo.Items` runs "+
+		"(the count and the page together), every value read raw: "+
 		"its mean bytes are those of the values (WKB points, binary numbers), not of GeoJSON. "+
 		"The items path has no cache, so the server runs once, with its default flags.",
 		len(reqs), villages.ID, villages.ID, itemsLimit, zunyi.Min.X(), zunyi.Max.X(), zunyi.Min.Y(), zunyi.Max.Y(), len(grid),
