@@ -1,12 +1,13 @@
 package geo
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Collection is one feature collection served by the OGC API: what its
@@ -84,27 +85,66 @@ type Record struct {
 }
 
 // MarshalJSON implements json.Marshaler.
-func (r Record) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
+func (r Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
+
+// AppendJSON appends the record's JSON object to b. Pages encode a record
+// per feature, so the common values (plain strings, integers, ordinary
+// numbers) are written here directly; anything else goes through
+// encoding/json, which spells them all the same way.
+func (r Record) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
 	for i, c := range r.Columns {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		name, err := json.Marshal(c.Name)
-		if err != nil {
-			return nil, err
-		}
-		value, err := json.Marshal(r.Values[i])
-		if err != nil {
+		// Names are plain identifiers (checked in TestColumnNames).
+		b = append(append(append(b, '"'), c.Name...), '"', ':')
+		var err error
+		if b, err = appendJSONValue(b, r.Values[i]); err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
-		b.Write(name)
-		b.WriteByte(':')
-		b.Write(value)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
+}
+
+// appendJSONValue appends v as encoding/json writes it.
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(b, v, 10), nil
+	case float64:
+		// encoding/json's own format in this range; it switches to
+		// exponents outside it, and refuses NaN and infinities.
+		if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
+			return strconv.AppendFloat(b, v, 'f', -1, 64), nil
+		}
+	case string:
+		if plainJSONString(v) {
+			return append(append(append(b, '"'), v...), '"'), nil
+		}
+	}
+	j, err := json.Marshal(v)
+	return append(b, j...), err
+}
+
+// plainJSONString reports whether s is valid UTF-8 that encoding/json
+// would write between quotes as it is: no control characters, quotes,
+// backslashes, HTML specials or line/paragraph separators.
+func plainJSONString(s string) bool {
+	for _, r := range s {
+		switch {
+		case r < 0x20, r == '"', r == '\\', r == '<', r == '>', r == '&',
+			r == utf8.RuneError, r == '\u2028', r == '\u2029':
+			return false
+		}
+	}
+	return true
 }
 
 var _ json.Marshaler = Record{}

@@ -1,0 +1,47 @@
+package web
+
+import (
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// samplePage is a page of six villages with every property set, the size
+// of the average page in the load run's GeoJSON scenario.
+func samplePage() *geo.Page {
+	coll, _ := geo.CollectionByID("villages")
+	p := &geo.Page{Matched: 6, TimeStamp: time.Now()}
+	for i := 0; i < 6; i++ {
+		vals := make([]any, len(coll.Columns))
+		for j, c := range coll.Columns {
+			switch c.Type {
+			case "string":
+				vals[j] = "花茂村民委员会"
+			case "integer":
+				vals[j] = int64(1234)
+			case "number":
+				vals[j] = 12.345
+			case "boolean":
+				vals[j] = true
+			}
+		}
+		p.Features = append(p.Features, geo.Feature{ID: "520302001001", Geometry: orb.Point{106.123456, 27.654321}, Properties: geo.Record{Columns: coll.Columns, Values: vals}})
+	}
+	return p
+}
+
+// BenchmarkEncodeItems is the encoding of an items page, without the
+// query or HTTP around it.
+func BenchmarkEncodeItems(b *testing.B) {
+	p := samplePage()
+	links := []link{{"http://x/collections/villages/items?bbox=1,2,3,4&limit=1000", "self", geoJSONType, "this page"}, {"http://x/collections/villages/items?bbox=1,2,3,4&limit=1000&f=csv", "alternate", csvType, "csv"}, {"http://x/collections/villages", "collection", "application/json", "Villages"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := encodeItems(p, links); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
