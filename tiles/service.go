@@ -1,75 +1,30 @@
 package tiles
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/versioned"
 )
-
-// MVT is one encoded tile, ready to serve.
-type MVT struct {
-	Data    []byte // the tile; empty when nothing falls in it
-	Gzip    []byte // Data compressed, when made ahead (cached tiles); else nil
-	ETag    string // strong validator: a hash of Data, quoted
-	Version int64  // the data version the tile was made at
-}
-
-func (m *MVT) size() int64 { return int64(len(m.Data) + len(m.Gzip) + len(m.ETag)) }
-
-// Gzipped returns the tile compressed with gzip, compressing it now if
-// that was not done ahead.
-func (m *MVT) Gzipped() []byte {
-	if m.Gzip != nil || len(m.Data) == 0 {
-		return m.Gzip
-	}
-	return compress(m.Data)
-}
-
-var gzipWriters = sync.Pool{New: func() any {
-	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-	return w
-}}
-
-func compress(b []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(b)/2 + 64)
-	w := gzipWriters.Get().(*gzip.Writer)
-	w.Reset(&buf)
-	w.Write(b) // writes to a bytes.Buffer cannot fail
-	w.Close()
-	gzipWriters.Put(w)
-	return buf.Bytes()
-}
-
-func newMVT(data []byte, version int64, gzipAhead bool) *MVT {
-	h := fnv.New64a()
-	h.Write(data)
-	m := &MVT{Data: data, Version: version, ETag: `"` + strconv.FormatUint(h.Sum64(), 36) + `"`}
-	if gzipAhead && len(data) > 0 {
-		m.Gzip = compress(data)
-	}
-	return m
-}
 
 // Config holds the tile service's settings.
 type Config struct {
 	// CacheBytes bounds the in-process tile cache; 0 disables it.
 	CacheBytes int64
+	// Versions tells the cache which data version is current; nil means
+	// strict reads from the service's pool.
+	Versions *versioned.Versions
 	// Attribution is shown by map clients for the data.
 	Attribution string
 	// Log receives the service's own events; nil means slog.Default().
@@ -82,23 +37,20 @@ type Service struct {
 	cfg      Config
 	pool     *pgxpool.Pool
 	sets     map[string]*Tileset
-	cache    *Cache
-	versions *Versions
+	cache    *versioned.Cache
+	versions *versioned.Versions
 }
 
-// NewService builds every tileset's SQL and the cache. Cached tiles are
-// checked against the data version strictly (see Versions) unless
-// ListenForVersions runs.
+// NewService builds every tileset's SQL and the cache.
 func NewService(cfg Config, pool *pgxpool.Pool) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Service{cfg: cfg, pool: pool, sets: Tilesets(), cache: NewCache(cfg.CacheBytes), versions: NewVersions(pool, cfg.Log)}
+	if cfg.Versions == nil {
+		cfg.Versions = versioned.NewVersions(pool, cfg.Log)
+	}
+	return &Service{cfg: cfg, pool: pool, sets: Tilesets(), cache: versioned.NewCache(cfg.CacheBytes), versions: cfg.Versions}
 }
-
-// ListenForVersions learns data versions from notifications instead of a
-// query per cached tile, until ctx ends (see Versions).
-func (s *Service) ListenForVersions(ctx context.Context) { s.versions.Listen(ctx) }
 
 // Tileset returns the tileset called name, or a geo.ENotFound error that
 // lists the names there are.
@@ -116,12 +68,15 @@ func (s *Service) Tileset(name string) (*Tileset, error) {
 }
 
 // CacheStats reports the tile cache's counters.
-func (s *Service) CacheStats() CacheStats { return s.cache.Stats() }
+func (s *Service) CacheStats() versioned.Stats { return s.cache.Stats() }
 
 // Tile returns tile t of the tileset called name. Above the tileset's
 // maximum zoom it returns a geo.ENotFound error (clients overzoom the
 // deepest tiles); below its minimum zoom, an empty tile.
-func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) (*MVT, error) {
+//
+// The tile is a versioned.Body without headers; its bytes are MVT, empty
+// when no feature falls in the tile.
+func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) (*versioned.Body, error) {
 	ts, err := s.Tileset(name)
 	if err != nil {
 		return nil, err
@@ -132,7 +87,7 @@ func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) (*MVT, 
 	}
 	query := ts.Query(z)
 	if query == "" {
-		return newMVT(nil, 0, false), nil
+		return versioned.NewBody(nil, 0, nil, false), nil
 	}
 	key := name + "/" + strconv.Itoa(z) + "/" + strconv.FormatUint(uint64(t.X), 10) + "/" + strconv.FormatUint(uint64(t.Y), 10)
 	if s.cache != nil {
@@ -149,7 +104,7 @@ func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) (*MVT, 
 	if err := s.pool.QueryRow(ctx, query, int32(z), int32(t.X), int32(t.Y)).Scan(&version, &data); err != nil {
 		return nil, fmt.Errorf("tiles: %s: %w", key, err)
 	}
-	m := newMVT(data, version, s.cache != nil)
+	m := versioned.NewBody(data, version, nil, s.cache != nil)
 	s.cache.Put(key, m)
 	return m, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/tiles"
 )
 
@@ -28,7 +30,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 var update = flag.Bool("update", false, "rewrite the golden tiles in testdata/")
 
 // fetch returns a tile of tileset name from svc, decoded.
-func fetch(t *testing.T, svc *tiles.Service, name string, tile maptile.Tile) (*tiles.MVT, map[string]*mvt.Layer) {
+func fetch(t *testing.T, svc *tiles.Service, name string, tile maptile.Tile) (*versioned.Body, map[string]*mvt.Layer) {
 	t.Helper()
 	m, err := svc.Tile(context.Background(), name, tile)
 	if err != nil {
@@ -378,10 +380,11 @@ func TestCacheFollowsDataVersion(t *testing.T) {
 			pool := pgtest.New(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			svc := tiles.NewService(tiles.Config{CacheBytes: 32 << 20}, pool)
+			versions := versioned.NewVersions(pool, slog.Default())
 			if mode == "notify" {
-				go svc.ListenForVersions(ctx)
+				go versions.Listen(ctx)
 			}
+			svc := tiles.NewService(tiles.Config{CacheBytes: 32 << 20, Versions: versions}, pool)
 			var lon, lat float64
 			if err := pool.QueryRow(ctx, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = '520304116203'`).Scan(&lon, &lat); err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -138,18 +139,20 @@ func (s *Server) collections(c *fiber.Ctx) error {
 	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
 		return err
 	}
-	extents, err := geo.Extents(c.UserContext(), s.pool, geo.Collections)
-	if err != nil {
-		return err
-	}
-	base := s.baseURL(c)
-	docs := make([]collectionDoc, len(geo.Collections))
-	for i, coll := range geo.Collections {
-		docs[i] = describe(base, coll, extents[i])
-	}
-	return c.JSON(fiber.Map{
-		"links":       []link{{base + "/collections", "self", fiber.MIMEApplicationJSON, "this document"}},
-		"collections": docs,
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
+		extents, err := geo.Extents(ctx, s.pool, geo.Collections)
+		if err != nil {
+			return nil, err
+		}
+		base := s.baseURL(c)
+		docs := make([]collectionDoc, len(geo.Collections))
+		for i, coll := range geo.Collections {
+			docs[i] = describe(base, coll, extents[i])
+		}
+		return fiber.Map{
+			"links":       []link{{base + "/collections", "self", fiber.MIMEApplicationJSON, "this document"}},
+			"collections": docs,
+		}, nil
 	})
 }
 
@@ -162,11 +165,13 @@ func (s *Server) collection(c *fiber.Ctx) error {
 	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
 		return err
 	}
-	extents, err := geo.Extents(c.UserContext(), s.pool, []*geo.Collection{coll})
-	if err != nil {
-		return err
-	}
-	return c.JSON(describe(s.baseURL(c), coll, extents[0]))
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
+		extents, err := geo.Extents(ctx, s.pool, []*geo.Collection{coll})
+		if err != nil {
+			return nil, err
+		}
+		return describe(s.baseURL(c), coll, extents[0]), nil
+	})
 }
 
 // describe is the metadata document of coll, whose features lie within
@@ -207,31 +212,31 @@ func (s *Server) items(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page, err := geo.Items(c.UserContext(), s.pool, q)
-	if err != nil {
-		return err
-	}
-	base := s.baseURL(c)
-	if q.Format == geo.FormatCSV {
-		if page.Next != nil {
-			c.Links(itemsURL(base, *page.Next), "next")
+	return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
+		page, err := geo.Items(ctx, s.pool, q)
+		if err != nil {
+			return nil, nil, err
 		}
-		return writeCSV(c, coll, page.Features)
-	}
-	links := []link{
-		{itemsURL(base, q), "self", geoJSONType, "this page"},
-		{itemsURL(base, q.As(geo.FormatCSV)), "alternate", csvType, "this page as CSV"},
-		{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
-	}
-	if page.Next != nil {
-		links = append(links, link{itemsURL(base, *page.Next), "next", geoJSONType, "the next page"})
-	}
-	body, err := encodeItems(page, links)
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderContentType, geoJSONType)
-	return c.Send(body)
+		base := s.baseURL(c)
+		if q.Format == geo.FormatCSV {
+			header := csvHeader(coll)
+			if page.Next != nil {
+				header[fiber.HeaderLink] = "<" + itemsURL(base, *page.Next) + `>; rel="next"`
+			}
+			data, err := encodeCSV(coll, page.Features)
+			return data, header, err
+		}
+		links := []link{
+			{itemsURL(base, q), "self", geoJSONType, "this page"},
+			{itemsURL(base, q.As(geo.FormatCSV)), "alternate", csvType, "this page as CSV"},
+			{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
+		}
+		if page.Next != nil {
+			links = append(links, link{itemsURL(base, *page.Next), "next", geoJSONType, "the next page"})
+		}
+		data, err := encodeItems(page, links)
+		return data, map[string]string{fiber.HeaderContentType: geoJSONType}, err
+	})
 }
 
 // itemsMembers are the members of an items page beside its features.
@@ -288,20 +293,29 @@ func (s *Server) item(c *fiber.Ctx) error {
 	if err != nil {
 		id = c.Params("feature")
 	}
-	f, err := geo.Item(c.UserContext(), s.pool, coll, id)
-	if err != nil {
-		return err
-	}
 	if format == geo.FormatCSV {
-		return writeCSV(c, coll, []geo.Feature{*f})
+		return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
+			f, err := geo.Item(ctx, s.pool, coll, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			data, err := encodeCSV(coll, []geo.Feature{*f})
+			return data, csvHeader(coll), err
+		})
 	}
-	base := s.baseURL(c)
-	feature := geoJSONFeature(*f)
-	feature.ExtraMembers = geojson.Properties{"links": []link{
-		{base + "/collections/" + coll.ID + "/items/" + url.PathEscape(f.ID), "self", geoJSONType, "this feature"},
-		{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
-	}}
-	return c.JSON(feature, geoJSONType)
+	return s.cachedJSON(c, geoJSONType, func(ctx context.Context) (any, error) {
+		f, err := geo.Item(ctx, s.pool, coll, id)
+		if err != nil {
+			return nil, err
+		}
+		base := s.baseURL(c)
+		feature := geoJSONFeature(*f)
+		feature.ExtraMembers = geojson.Properties{"links": []link{
+			{base + "/collections/" + coll.ID + "/items/" + url.PathEscape(f.ID), "self", geoJSONType, "this feature"},
+			{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
+		}}
+		return feature, nil
+	})
 }
 
 // geoJSONFeature is f for orb's GeoJSON encoder, the one that writes
@@ -315,11 +329,20 @@ func itemsURL(base string, q geo.Query) string {
 	return base + "/collections/" + q.Collection.ID + "/items?" + q.Encode()
 }
 
-// writeCSV sends features of coll as CSV for spreadsheets: a UTF-8 byte
+// csvHeader is the response header of features of coll as CSV: the
+// media type, and a file name for the download.
+func csvHeader(coll *geo.Collection) map[string]string {
+	return map[string]string{
+		fiber.HeaderContentType:        csvType,
+		fiber.HeaderContentDisposition: `attachment; filename="` + coll.ID + `.csv"`,
+	}
+}
+
+// encodeCSV writes features of coll as CSV for spreadsheets: a UTF-8 byte
 // order mark (without it Excel takes the Chinese text for another
 // encoding), a header row, then a row per feature with its geometry last:
 // lon and lat for points, WKT otherwise.
-func writeCSV(c *fiber.Ctx, coll *geo.Collection, features []geo.Feature) error {
+func encodeCSV(coll *geo.Collection, features []geo.Feature) ([]byte, error) {
 	points := coll.GeometryType == "Point"
 	header := make([]string, 0, len(coll.Columns)+2)
 	for _, col := range coll.Columns {
@@ -348,11 +371,9 @@ func writeCSV(c *fiber.Ctx, coll *geo.Collection, features []geo.Feature) error 
 	w := csv.NewWriter(&buf)
 	w.UseCRLF = true // RFC 4180, and what Excel writes
 	if err := w.WriteAll(records); err != nil {
-		return err
+		return nil, err
 	}
-	c.Set(fiber.HeaderContentType, csvType)
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+coll.ID+`.csv"`)
-	return c.Send(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // csvValue spells a property value for CSV: null as an empty cell,

@@ -336,9 +336,11 @@ func TestPagingVisitsEveryFeatureOnce(t *testing.T) {
 // sorts before the page already read must not shift the pages (as an
 // offset would, repeating a feature), and one that sorts after it must be
 // met once.
+//
+// The API cache is on: pages after the inserts must not come from it.
 func TestPagingUnderInserts(t *testing.T) {
 	pool := pgtest.New(t)
-	s := newServer(t, pool, 0)
+	s := newServer(t, pool, 32<<20)
 	before := ids(t, pool, featureIDs["sites"])
 	insert := func(code string) {
 		t.Helper()

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
@@ -12,11 +14,9 @@ func (s *Server) region(c *fiber.Ctx) error {
 	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
 		return err
 	}
-	r, err := geo.DrillDown(c.UserContext(), s.pool, c.Params("code"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(r)
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
+		return geo.DrillDown(ctx, s.pool, c.Params("code"))
+	})
 }
 
 // searchResult is the body of GET /api/search.
@@ -31,9 +31,8 @@ func (s *Server) search(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	matches, err := geo.Search(c.UserContext(), s.pool, q)
-	if err != nil {
-		return err
-	}
-	return c.JSON(searchResult{Query: q.Q, Matches: matches})
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
+		matches, err := geo.Search(ctx, s.pool, q)
+		return searchResult{Query: q.Q, Matches: matches}, err
+	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/importer"
+	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/migrations"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	// default until requests are authenticated: anyone who can reach the
 	// server could otherwise rewrite the map.
 	ImportEnabled bool
+	// CacheBytes bounds the in-process cache of JSON and GeoJSON answers
+	// (features, drill-down, search, relocation); 0 disables it.
+	CacheBytes int64
+	// Versions tells that cache which data version is current; nil means
+	// strict reads from the server's pool.
+	Versions *versioned.Versions
 }
 
 // Server is the HTTP server. Build it with New.
@@ -50,11 +57,17 @@ type Server struct {
 	tileCacheControl string
 	importer         *importer.Importer
 	assets           assets
+	cache            *versioned.Cache // answers of the JSON API; nil when off
+	versions         *versioned.Versions
 }
 
 // New builds the server and its routes over pool and the tile service.
 func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache"}
+	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
+		cache: versioned.NewCache(cfg.CacheBytes), versions: cfg.Versions}
+	if s.versions == nil {
+		s.versions = versioned.NewVersions(pool, log)
+	}
 	// An import arrives as one request body, so its byte limit is the body limit.
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, pool, log)
 	if cfg.TileMaxAge > 0 {

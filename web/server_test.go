@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
 )
@@ -21,12 +22,20 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // newServer builds the server over pool as battlemap serve does, with a
-// tile cache of cacheBytes.
+// tile cache and an API cache of cacheBytes each (0: both off) that read
+// data versions strictly.
 func newServer(t *testing.T, pool *pgxpool.Pool, cacheBytes int64) *web.Server {
 	t.Helper()
+	return newServerWith(t, pool, cacheBytes, versioned.NewVersions(pool, slog.Default()))
+}
+
+// newServerWith is newServer whose caches learn data versions from
+// versions.
+func newServerWith(t *testing.T, pool *pgxpool.Pool, cacheBytes int64, versions *versioned.Versions) *web.Server {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := tiles.NewService(tiles.Config{CacheBytes: cacheBytes}, pool)
-	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pool, ts, log)
+	ts := tiles.NewService(tiles.Config{CacheBytes: cacheBytes, Versions: versions}, pool)
+	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, CacheBytes: cacheBytes, Versions: versions}, pool, ts, log)
 }
 
 // get sends a request through the Fiber app and decodes a JSON body.

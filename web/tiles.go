@@ -24,21 +24,10 @@ func (s *Server) tile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderETag, m.ETag)
-	c.Set(fiber.HeaderCacheControl, s.tileCacheControl)
-	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), m.ETag) {
-		return c.SendStatus(fiber.StatusNotModified)
+	if len(m.Data) > 0 {
+		c.Set(fiber.HeaderContentType, mvtType)
 	}
-	if len(m.Data) == 0 {
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	c.Set(fiber.HeaderContentType, mvtType)
-	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
-		c.Set(fiber.HeaderContentEncoding, "gzip")
-		return c.Send(m.Gzipped())
-	}
-	return c.Send(m.Data)
+	return sendBody(c, m, s.tileCacheControl)
 }
 
 // tileJSON serves GET /tiles/{layer}.json.

@@ -27,6 +27,9 @@ func do(t *testing.T, s *web.Server, path string, headers map[string]string) (*h
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	if h, ok := headers["Host"]; ok {
+		req.Host = h
+	}
 	resp, err := s.App().Test(req, 10_000)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)

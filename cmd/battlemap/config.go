@@ -28,11 +28,16 @@ type Config struct {
 	Tiles struct {
 		CacheBytes int64
 		MaxAge     time.Duration
-		// VersionCheck is how cached tiles learn of changes: "query" (a
-		// read per lookup, strict) or "notify" (LISTEN/NOTIFY, no read).
-		VersionCheck string
 	}
-	Database struct {
+	// API holds the settings of the JSON and GeoJSON answers.
+	API struct {
+		CacheBytes int64
+	}
+	// VersionCheck is how the caches (tiles and API) learn of changes:
+	// "query" (a read per lookup, strict) or "notify" (LISTEN/NOTIFY, no
+	// read).
+	VersionCheck string
+	Database     struct {
 		// URL of an existing PostGIS database; empty means the private
 		// cluster under DataDir.
 		URL              string
@@ -67,7 +72,8 @@ func defaultConfig() Config {
 	c.Server.ShutdownTimeout = 20 * time.Second
 	c.Server.BodyLimit = 64 << 20
 	c.Tiles.CacheBytes = 128 << 20
-	c.Tiles.VersionCheck = "query"
+	c.API.CacheBytes = 64 << 20
+	c.VersionCheck = "query"
 	c.Database.DataDir = "./var"
 	c.Database.StatementTimeout = 25 * time.Second
 	c.Database.MaxConns = 16
@@ -79,21 +85,22 @@ func defaultConfig() Config {
 // envOf names the environment variable behind each flag; a flag given on
 // the command line wins over its variable.
 var envOf = map[string]string{
-	"addr":               "BATTLEMAP_ADDR",
-	"data-dir":           "BATTLEMAP_DATA_DIR",
-	"database-url":       "DATABASE_URL",
-	"request-timeout":    "BATTLEMAP_REQUEST_TIMEOUT",
-	"statement-timeout":  "BATTLEMAP_STATEMENT_TIMEOUT",
-	"shutdown-timeout":   "BATTLEMAP_SHUTDOWN_TIMEOUT",
-	"max-conns":          "BATTLEMAP_MAX_CONNS",
-	"body-limit":         "BATTLEMAP_BODY_LIMIT",
-	"public-url":         "BATTLEMAP_PUBLIC_URL",
-	"tile-cache-bytes":   "BATTLEMAP_TILE_CACHE_BYTES",
-	"tile-max-age":       "BATTLEMAP_TILE_MAX_AGE",
-	"tile-version-check": "BATTLEMAP_TILE_VERSION_CHECK",
-	"log-level":          "BATTLEMAP_LOG_LEVEL",
-	"log-format":         "BATTLEMAP_LOG_FORMAT",
-	"enable-import":      "BATTLEMAP_ENABLE_IMPORT",
+	"addr":              "BATTLEMAP_ADDR",
+	"data-dir":          "BATTLEMAP_DATA_DIR",
+	"database-url":      "DATABASE_URL",
+	"request-timeout":   "BATTLEMAP_REQUEST_TIMEOUT",
+	"statement-timeout": "BATTLEMAP_STATEMENT_TIMEOUT",
+	"shutdown-timeout":  "BATTLEMAP_SHUTDOWN_TIMEOUT",
+	"max-conns":         "BATTLEMAP_MAX_CONNS",
+	"body-limit":        "BATTLEMAP_BODY_LIMIT",
+	"public-url":        "BATTLEMAP_PUBLIC_URL",
+	"tile-cache-bytes":  "BATTLEMAP_TILE_CACHE_BYTES",
+	"tile-max-age":      "BATTLEMAP_TILE_MAX_AGE",
+	"api-cache-bytes":   "BATTLEMAP_API_CACHE_BYTES",
+	"version-check":     "BATTLEMAP_VERSION_CHECK",
+	"log-level":         "BATTLEMAP_LOG_LEVEL",
+	"log-format":        "BATTLEMAP_LOG_FORMAT",
+	"enable-import":     "BATTLEMAP_ENABLE_IMPORT",
 }
 
 // usageError is a configuration mistake: main prints it on one line and
@@ -123,7 +130,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&cfg.Server.PublicURL, "public-url", cfg.Server.PublicURL, "scheme and host clients use, for URLs in TileJSON and the style (default: the request's)")
 	fs.Int64Var(&cfg.Tiles.CacheBytes, "tile-cache-bytes", cfg.Tiles.CacheBytes, "in-process tile cache size in bytes; 0 disables it")
 	fs.DurationVar(&cfg.Tiles.MaxAge, "tile-max-age", cfg.Tiles.MaxAge, "Cache-Control max-age of tiles; 0 means clients revalidate each time")
-	fs.StringVar(&cfg.Tiles.VersionCheck, "tile-version-check", cfg.Tiles.VersionCheck, "how cached tiles learn of changes: query (strict, a read per tile) or notify (LISTEN/NOTIFY)")
+	fs.Int64Var(&cfg.API.CacheBytes, "api-cache-bytes", cfg.API.CacheBytes, "in-process cache of JSON and GeoJSON answers, in bytes; 0 disables it")
+	fs.StringVar(&cfg.VersionCheck, "version-check", cfg.VersionCheck, "how the caches learn of changes: query (strict, a read per lookup) or notify (LISTEN/NOTIFY)")
 	fs.TextVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	fs.BoolVar(&cfg.SeedDemo, "seed-demo", false, "load the Zunyi demo data when the database is empty")
@@ -190,8 +198,11 @@ func (c *Config) check() error {
 	if c.Tiles.MaxAge < 0 {
 		return usagef("invalid value %s for flag --tile-max-age: must not be negative", c.Tiles.MaxAge)
 	}
-	if c.Tiles.VersionCheck != "query" && c.Tiles.VersionCheck != "notify" {
-		return usagef("invalid value %q for flag --tile-version-check: want query or notify", c.Tiles.VersionCheck)
+	if c.API.CacheBytes < 0 {
+		return usagef("invalid value %d for flag --api-cache-bytes: must be 0 (off) or more", c.API.CacheBytes)
+	}
+	if c.VersionCheck != "query" && c.VersionCheck != "notify" {
+		return usagef("invalid value %q for flag --version-check: want query or notify", c.VersionCheck)
 	}
 	if c.Server.PublicURL != "" {
 		if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

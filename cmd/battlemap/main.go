@@ -31,6 +31,7 @@ import (
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgcluster"
+	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/migrations"
 	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
@@ -180,16 +181,20 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 			log.Info("loaded the Zunyi demo data")
 		}
 	}
-	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Attribution: demo.Attribution, Log: log}, db.tilePool)
-	if cfg.Tiles.VersionCheck == "notify" {
-		go tileService.ListenForVersions(ctx)
+	// One view of the data version for both caches, and one listener.
+	versions := versioned.NewVersions(db.pool, log)
+	if cfg.VersionCheck == "notify" {
+		go versions.Listen(ctx)
 	}
+	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Versions: versions, Attribution: demo.Attribution, Log: log}, db.tilePool)
 	srv := web.New(web.Config{
 		RequestTimeout: cfg.Server.RequestTimeout,
 		BodyLimit:      cfg.Server.BodyLimit,
 		PublicURL:      cfg.Server.PublicURL,
 		TileMaxAge:     cfg.Tiles.MaxAge,
 		ImportEnabled:  cfg.Import.Enabled,
+		CacheBytes:     cfg.API.CacheBytes,
+		Versions:       versions,
 	}, db.pool, tileService, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Listen(cfg.Server.Addr) }()

@@ -69,6 +69,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad log format", []string{"serve", "--log-format", "xml"}, nil, "--log-format"},
 		{"database URL that does not parse", []string{"serve"}, []string{"DATABASE_URL=postgres://%zz"}, "DATABASE_URL"},
 		{"exec without a command", []string{"exec"}, nil, "exec needs a command"},
+		{"negative API cache", []string{"serve", "--api-cache-bytes", "-1"}, nil, "--api-cache-bytes"},
+		{"unknown version check", []string{"serve"}, []string{"BATTLEMAP_VERSION_CHECK=psychic"}, "--version-check"},
 	}
 	bin := binary(t)
 	for _, tt := range tests {

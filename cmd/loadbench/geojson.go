@@ -102,17 +102,26 @@ func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error)
 		"The raw-SQL twin is `geo.QueryItems`, the statement that `geo.Items` runs "+
 		"(the count and the page together), every value read raw: "+
 		"its mean bytes are those of the values (WKB points, binary numbers), not of GeoJSON. "+
-		"The items path has no cache, so the server runs once, with its default flags.",
+		"The server runs three times: with its answer cache off (`--api-cache-bytes 0`: every request runs the statement), "+
+		"then warm with its default flags (the answers of the list kept, and the data version read per request, shared by "+
+		"requests that arrive together), then warm with `--version-check notify` (the version learnt from LISTEN/NOTIFY, no read).",
 		len(reqs), villages.ID, villages.ID, itemsLimit, zunyi.Min.X(), zunyi.Max.X(), zunyi.Min.Y(), zunyi.Max.Y(), len(grid),
 		boxCount, seen, float64(sum)/float64(len(matched)), matched[len(matched)/2], matched[0], matched[len(matched)-1])
-	const server = "server (default flags)"
+	const cacheOff, cacheWarm, cacheWarmNotify = "cache off", "cache warm (default: versions read per request)", "cache warm (versions by NOTIFY)"
 	return &scenario{
 		title:    "GeoJSON items",
 		unit:     "requests",
 		about:    about,
 		accept:   "application/geo+json",
 		requests: reqs,
-		servers:  []serverRun{{name: server}},
-		targets:  []target{shareOfCeiling(server, 0.80)},
+		servers: []serverRun{
+			{name: cacheOff, flags: []string{"--api-cache-bytes", "0"}},
+			{name: cacheWarm, warm: true},
+			{name: cacheWarmNotify, warm: true, flags: []string{"--version-check", "notify"}},
+		},
+		targets: []target{
+			shareOfCeiling(cacheWarm, 0.80),
+			shareOfCeiling(cacheOff, 0.80),
+		},
 	}, nil
 }

@@ -106,7 +106,7 @@ func tileScenario(context.Context, *pgxpool.Pool) (*scenario, error) {
 		servers: []serverRun{
 			{name: cacheOff, flags: []string{"--tile-cache-bytes", "0"}},
 			{name: cacheWarm, warm: true},
-			{name: cacheWarmNotify, warm: true, flags: []string{"--tile-version-check", "notify"}},
+			{name: cacheWarmNotify, warm: true, flags: []string{"--version-check", "notify"}},
 		},
 		targets: []target{
 			shareOfCeiling(cacheOff, 0.90),

@@ -1,4 +1,11 @@
-package tiles
+// Package versioned keeps answers made from the database at a data
+// version, for the server's caches: Versions says which version is
+// current, a Body is an encoded answer stamped with the version it was
+// made at, and a Cache holds bodies without ever returning one older than
+// the version a lookup names. Tiles and the JSON API share them, so that
+// every answer the server keeps follows the same data version, the one
+// the database moves on each committed change (geo.Change).
+package versioned
 
 import (
 	"context"
@@ -13,13 +20,13 @@ import (
 	"github.com/zunyi/battlemap/geo"
 )
 
-// Versions tells the tile cache which data version is current. It works
-// in one of two ways.
+// Versions tells the caches which data version is current. It works in
+// one of two ways.
 //
 // Strict (the default): Current returns a version read by a query that
 // started after Current was called, so a change committed before a
-// request arrives is always seen and no cached tile older than a committed
-// change is served — by any number of instances, since the database is
+// request arrives is always seen and no cached answer older than a
+// committed change is served — by any number of instances, since the database is
 // the only clock. Requests that arrive together share one query, so the
 // database sees at most one at a time; the price is a round trip per
 // cache lookup.

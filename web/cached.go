@@ -1,0 +1,83 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/zunyi/battlemap/geo/versioned"
+)
+
+// apiCacheControl lets clients keep JSON answers but makes them ask again
+// before using one: a 304 on the ETag is cheap, and live screens stay live.
+const apiCacheControl = "no-cache"
+
+// cached answers c with the body make encodes, or with the same body kept
+// from an earlier request for the same URL if the data version has not
+// moved since (see versioned.Versions for how soon a change is seen).
+// make runs only on a miss, and its errors are answered as usual, never
+// kept. The key is the whole URL as clients see it (base URL, path and
+// query as sent), which is all that make may depend on besides the
+// database.
+//
+// The body is stamped with the version read before make ran; make reads
+// at that version or a newer one, so a kept body is never older than the
+// version it is found under.
+func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
+	ctx := c.UserContext()
+	key := s.baseURL(c) + c.OriginalURL()
+	var version int64
+	if s.cache != nil {
+		var err error
+		if version, err = s.versions.Current(ctx); err != nil {
+			return err
+		}
+		if b, ok := s.cache.Get(key, version); ok {
+			return sendBody(c, b, apiCacheControl)
+		}
+	}
+	data, header, err := make(ctx)
+	if err != nil {
+		return err
+	}
+	b := versioned.NewBody(data, version, header, s.cache != nil)
+	s.cache.Put(key, b)
+	return sendBody(c, b, apiCacheControl)
+}
+
+// cachedJSON is cached for an answer that encoding/json writes: the value
+// read returns, sent as mediaType.
+func (s *Server) cachedJSON(c *fiber.Ctx, mediaType string, read func(ctx context.Context) (any, error)) error {
+	return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
+		v, err := read(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := json.Marshal(v)
+		return data, map[string]string{fiber.HeaderContentType: mediaType}, err
+	})
+}
+
+// sendBody answers with b and its ETag: 304 when the client holds that
+// ETag already, 204 when b is empty, else b's bytes, gzipped when the
+// client accepts gzip.
+func sendBody(c *fiber.Ctx, b *versioned.Body, cacheControl string) error {
+	c.Set(fiber.HeaderETag, b.ETag)
+	c.Set(fiber.HeaderCacheControl, cacheControl)
+	c.Vary(fiber.HeaderAcceptEncoding)
+	for k, v := range b.Header {
+		c.Set(k, v)
+	}
+	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), b.ETag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	if len(b.Data) == 0 {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+		return c.Send(b.Gzipped())
+	}
+	return c.Send(b.Data)
+}
