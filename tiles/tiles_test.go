@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -378,13 +377,8 @@ func TestCacheFollowsDataVersion(t *testing.T) {
 	for _, mode := range []string{"query", "notify"} {
 		t.Run(mode, func(t *testing.T) {
 			pool := pgtest.New(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			versions := versioned.NewVersions(pool, slog.Default())
-			if mode == "notify" {
-				go versions.Listen(ctx)
-			}
-			svc := tiles.NewService(tiles.Config{CacheBytes: 32 << 20, Versions: versions}, pool)
+			ctx := context.Background()
+			svc := tiles.NewService(tiles.Config{CacheBytes: 32 << 20, Versions: pgtest.Versions(t, pool, mode)}, pool)
 			var lon, lat float64
 			if err := pool.QueryRow(ctx, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = '520304116203'`).Scan(&lon, &lat); err != nil {
 				t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/zunyi/battlemap/geo/pgtest"
-	"github.com/zunyi/battlemap/geo/versioned"
 )
 
 // TestAPICacheFollowsDataVersion asks, through the API cache, for answers
@@ -32,13 +30,8 @@ func TestAPICacheFollowsDataVersion(t *testing.T) {
 	for _, mode := range []string{"query", "notify"} {
 		t.Run(mode, func(t *testing.T) {
 			pool := pgtest.New(t)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			versions := versioned.NewVersions(pool, slog.Default())
-			if mode == "notify" {
-				go versions.Listen(ctx)
-			}
-			s := newServerWith(t, pool, 32<<20, versions)
+			ctx := context.Background()
+			s := newServerWith(t, pool, 32<<20, pgtest.Versions(t, pool, mode))
 			people := count(t, pool, `SELECT poor_population FROM villages WHERE code = '520304116203'`)
 			figure := func(n int64) string { return `"poor_population":` + strconv.FormatInt(n, 10) }
 			cell := func(n int64) string { return "," + strconv.FormatInt(n, 10) + "," }

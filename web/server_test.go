@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // data versions strictly.
 func newServer(t *testing.T, pool *pgxpool.Pool, cacheBytes int64) *web.Server {
 	t.Helper()
-	return newServerWith(t, pool, cacheBytes, versioned.NewVersions(pool, slog.Default()))
+	return newServerWith(t, pool, cacheBytes, pgtest.Versions(t, pool, "query"))
 }
 
 // newServerWith is newServer whose caches learn data versions from

@@ -35,6 +35,7 @@ import (
 
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgcluster"
+	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/migrations"
 )
 
@@ -108,6 +109,19 @@ func NewEmpty(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("pgtest: cluster: %v", err)
 	}
 	return create(t, "template0")
+}
+
+// Versions returns pool's data versions as battlemap serve reads them
+// with --version-check mode: "query" reads one per lookup, "notify"
+// listens for them, until the test ends.
+func Versions(t testing.TB, pool *pgxpool.Pool, mode string) *versioned.Versions {
+	v := versioned.NewVersions(pool, slog.New(slog.DiscardHandler))
+	if mode == "notify" {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go v.Listen(ctx)
+	}
+	return v
 }
 
 func create(t testing.TB, template string) *pgxpool.Pool {
