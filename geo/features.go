@@ -162,8 +162,8 @@ func (c *Collection) scanFeature(row pgx.Row, lead ...any) (f Feature, ok bool, 
 }
 
 // snapshot starts a batch that runs as one read-only transaction, so that
-// its queries see the same data (a page and its count, a region and its
-// children agree while edits commit), and whose BEGIN travels with the
+// its queries see the same data (a region, its children and their project
+// counts agree while edits commit), and whose BEGIN travels with the
 // queries instead of costing a round trip of its own.
 func snapshot() *pgx.Batch {
 	b := &pgx.Batch{}
