@@ -26,10 +26,10 @@ import (
 // Strict (the default): Current returns a version read by a query that
 // started after Current was called, so a change committed before a
 // request arrives is always seen and no cached answer older than a
-// committed change is served — by any number of instances, since the database is
-// the only clock. Requests that arrive together share one query, so the
-// database sees at most one at a time; the price is a round trip per
-// cache lookup.
+// committed change is served — by any number of instances, since the
+// database is the only clock. Requests that arrive together share one
+// query, so the database sees at most one at a time; the price is a round
+// trip per cache lookup.
 //
 // Notified (after Listen): Current returns the newest version announced
 // on the channel battlemap_data_version, which every change sends in its
