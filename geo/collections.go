@@ -24,13 +24,20 @@ type Collection struct {
 	// Columns are the features' properties, in order.
 	Columns []Column
 	// Filters are the query parameters that narrow the features by a
-	// property, beside bbox.
+	// property, beside bbox and datetime.
 	Filters []Filter
+	// Dates names the properties that give a feature's time, the days it
+	// spans (see ParseQuery's datetime); "" when features have no time,
+	// and datetime then matches them all.
+	Dates string
 
 	from  string // the tables the columns read from, aliased
 	where string // which of their rows are features
 	key   string // the feature id, text; pages follow its byte order
 	geom  string // the geometry, EPSG:4326
+	// start and end are the SQL dates of the days a feature spans, either
+	// NULL when open; "" for collections without time.
+	start, end string
 
 	params    []string // every query parameter the items take
 	pageSQL   string   // $1 bbox, $2… filters, then cursor and limit
@@ -328,7 +335,9 @@ var Collections = []*Collection{
 			{Param: "fund_use", Description: `with this "33112" fund use`, kind: enumKind(projectFundUses...), column: "p.fund_use", op: "="},
 			statusFilter(projectStatuses, "p.status"),
 		}, percentFilters("completion", "p.completion")),
-		from: "projects p", where: "true", key: "p.code", geom: "p.geom",
+		Dates: "start_date…end_date",
+		from:  "projects p", where: "true", key: "p.code", geom: "p.geom",
+		start: "p.start_date", end: "p.end_date",
 	},
 }
 
@@ -381,14 +390,27 @@ func (c *Collection) build() {
 		// for a prepared statement after a few runs, only the plain form
 		// keeps the spatial index.
 		"ST_Intersects(" + c.geom + ", ST_MakeEnvelope(($1::float8[])[1], ($1::float8[])[2], ($1::float8[])[3], ($1::float8[])[4], 4326))"}
-	c.params = []string{"bbox", "limit", "cursor", "f"}
-	for i, f := range c.Filters {
-		n := "$" + strconv.Itoa(i+2) + "::" + f.kind.sqlType
+	c.params = []string{"bbox", "datetime", "limit", "cursor", "f"}
+	next := 2 // the number of the next parameter
+	param := func(sqlType string) string {
+		n := "$" + strconv.Itoa(next) + "::" + sqlType
+		next++
+		return n
+	}
+	for _, f := range c.Filters {
+		n := param(f.kind.sqlType)
 		where = append(where, "("+n+" IS NULL OR "+f.column+" "+f.op+" "+n+")")
 		c.params = append(c.params, f.Param)
 	}
-	cursor := "$" + strconv.Itoa(len(c.Filters)+2) + "::text"
-	limit := "$" + strconv.Itoa(len(c.Filters)+3)
+	if c.start != "" {
+		// The features whose days meet the interval's; an open end, the
+		// feature's or the interval's, meets everything on its side.
+		from, to := param("date"), param("date")
+		where = append(where,
+			"("+from+" IS NULL OR "+c.end+" IS NULL OR "+c.end+" >= "+from+")",
+			"("+to+" IS NULL OR "+c.start+" IS NULL OR "+c.start+" <= "+to+")")
+	}
+	cursor, limit := param("text"), param("int4")
 	id := c.key + ` COLLATE "C"`
 
 	countSQL := "SELECT count(*) AS matched\nFROM " + c.from + "\nWHERE " + strings.Join(where, "\n  AND ")

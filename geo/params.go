@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -44,6 +45,11 @@ type Query struct {
 	Cursor string
 	// Format is FormatJSON or FormatCSV.
 	Format string
+	// Datetime is the datetime parameter as given, "" for none; from and
+	// to are the first and last days it covers ("2006-01-02", nil when
+	// open), which the collection's Dates are compared with.
+	Datetime string
+	from, to any
 	// filters holds a value per Collection.Filters entry, nil where the
 	// request gave none.
 	filters []any
@@ -63,6 +69,12 @@ func ParseQuery(c *Collection, raw string) (Query, error) {
 		if q.BBox, err = parseBBox(s); err != nil {
 			return Query{}, err
 		}
+	}
+	if s, ok := v["datetime"]; ok {
+		if q.from, q.to, err = parseDatetime(s); err != nil {
+			return Query{}, err
+		}
+		q.Datetime = s
 	}
 	if s, ok := v["limit"]; ok {
 		if q.Limit, err = parseLimit(s, MaxLimit); err != nil {
@@ -110,6 +122,9 @@ func (q Query) Encode() string {
 			formatFloat(q.BBox.Max[0]), formatFloat(q.BBox.Max[1]),
 		}, ","))
 	}
+	if q.Datetime != "" {
+		v.Set("datetime", q.Datetime)
+	}
 	if q.Cursor != "" {
 		v.Set("cursor", q.Cursor)
 	}
@@ -144,15 +159,20 @@ func (q Query) with(param string, value any) Query {
 	return q
 }
 
-// where is q's bounding box (the whole world when it has none) and filter
-// values in the order the collection's SQL numbers its parameters: $1 the
-// box, then one per filter.
+// where is q's bounding box (the whole world when it has none), filter
+// values and days in the order the collection's SQL numbers its
+// parameters: $1 the box, then one per filter, then, for a collection
+// with dates, the first and last day of datetime.
 func (q Query) where() []any {
 	box := []float64{-180, -90, 180, 90}
 	if q.BBox != nil {
 		box = []float64{q.BBox.Min[0], q.BBox.Min[1], q.BBox.Max[0], q.BBox.Max[1]}
 	}
-	return append([]any{box}, q.filters...)
+	args := append([]any{box}, q.filters...)
+	if q.Collection.start != "" {
+		args = append(args, q.from, q.to)
+	}
+	return args
 }
 
 // pageArgs are the parameters of the collection's page SQL: those of
@@ -206,20 +226,30 @@ func parseParams(raw string, allowed []string) (map[string]string, error) {
 	return v, nil
 }
 
-// parseBBox reads minLon,minLat,maxLon,maxLat in WGS 84 degrees.
+// parseBBox reads minLon,minLat,maxLon,maxLat in WGS 84 degrees, or the
+// six numbers of a box with heights (minLon,minLat,minHeight,maxLon,
+// maxLat,maxHeight), whose heights are checked and then set aside: the
+// features are flat.
 func parseBBox(s string) (*orb.Bound, error) {
-	const want = "bbox must be minLon,minLat,maxLon,maxLat: four numbers in WGS 84 degrees"
+	const want = "bbox must be minLon,minLat,maxLon,maxLat in WGS 84 degrees (or six numbers, with minimum and maximum heights after the latitudes)"
 	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
+	if len(parts) != 4 && len(parts) != 6 {
 		return nil, Errorf(EInvalid, "%s (got %d values)", want, len(parts))
 	}
-	var n [4]float64
+	all := make([]float64, len(parts))
 	for i, p := range parts {
 		f, err := strconv.ParseFloat(p, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, Errorf(EInvalid, "%s (value %d, %s, is not a finite number)", want, i+1, clip(p))
 		}
-		n[i] = f
+		all[i] = f
+	}
+	n := all
+	if len(all) == 6 {
+		if all[2] > all[5] {
+			return nil, Errorf(EInvalid, "%s: the minimum must not exceed the maximum", want)
+		}
+		n = []float64{all[0], all[1], all[3], all[4]}
 	}
 	switch {
 	case n[0] < -180 || n[0] > 180 || n[2] < -180 || n[2] > 180:
@@ -230,6 +260,49 @@ func parseBBox(s string) (*orb.Bound, error) {
 		return nil, Errorf(EInvalid, "%s: the minimum must not exceed the maximum", want)
 	}
 	return &orb.Bound{Min: orb.Point{n[0], n[1]}, Max: orb.Point{n[2], n[3]}}, nil
+}
+
+// chinaTime is China Standard Time, the zone of the days that features'
+// dates name (no daylight saving since 1991).
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// parseDatetime reads OGC API's datetime: an instant, or an interval
+// start/end whose open ends are ".." or empty, each a date-time of RFC
+// 3339 or a date. It returns the first and last days covered, in China
+// Standard Time, nil for an open end: the features' times are dates.
+func parseDatetime(s string) (from, to any, err error) {
+	const want = "datetime must be an RFC 3339 date-time or date, or an interval start/end of them with .. for an open end"
+	day := func(p string) (any, error) {
+		if p == ".." || p == "" {
+			return nil, nil
+		}
+		if t, err := time.Parse(time.RFC3339Nano, p); err == nil {
+			return t.In(chinaTime).Format(time.DateOnly), nil
+		}
+		if t, err := time.Parse(time.DateOnly, p); err == nil {
+			return t.Format(time.DateOnly), nil
+		}
+		return nil, Errorf(EInvalid, "%s (got %s)", want, clip(s))
+	}
+	start, end, interval := strings.Cut(s, "/")
+	if !interval {
+		if start == ".." || start == "" {
+			return nil, nil, Errorf(EInvalid, "%s: an instant cannot be open (got %s)", want, clip(s))
+		}
+		from, err = day(start)
+		return from, from, err
+	}
+	if from, err = day(start); err != nil {
+		return nil, nil, err
+	}
+	if to, err = day(end); err != nil {
+		return nil, nil, err
+	}
+	// Dates in one spelling compare as strings.
+	if from != nil && to != nil && from.(string) > to.(string) {
+		return nil, nil, Errorf(EInvalid, "%s: the start must not come after the end (got %s)", want, clip(s))
+	}
+	return from, to, nil
 }
 
 // parseLimit reads a page size from 1 to most; an out-of-range size is an

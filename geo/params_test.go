@@ -30,6 +30,9 @@ func TestParseQueryNormalizes(t *testing.T) {
 		{"bounds inclusive", "townships", "bbox=-180,-90,180,90&limit=10000", "bbox=-180%2C-90%2C180%2C90&limit=10000"},
 		{"percent bounds", "sites", "progress_lt=0&progress_gte=100", "limit=100&progress_gte=100&progress_lt=0"},
 		{"village filter", "projects", "village=520304116203&township=520304116", "limit=100&township=520304116&village=520304116203"},
+		{"bbox with heights", "villages", "bbox=106,27,-100,107,28,9000", "bbox=106%2C27%2C107%2C28&limit=100"},
+		{"datetime kept as given", "projects", "datetime=2016-06-01T00:00:00Z/..", "datetime=2016-06-01T00%3A00%3A00Z%2F..&limit=100"},
+		{"datetime on a collection without time", "villages", "datetime=2016-06-01", "datetime=2016-06-01&limit=100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +59,13 @@ func TestParseQueryRejects(t *testing.T) {
 		{"malformed escape", "villages", "county=%zz", "malformed"},
 		{"bbox of three", "villages", "bbox=1,2,3", "bbox"},
 		{"bbox of five", "villages", "bbox=1,2,3,4,5", "bbox"},
+		{"bbox of seven", "villages", "bbox=1,2,3,4,5,6,7", "bbox"},
+		{"bbox heights inverted", "villages", "bbox=106,27,100,107,28,0", "minimum"},
+		{"datetime not a time", "projects", "datetime=yesterday", "datetime"},
+		{"datetime without zone", "projects", "datetime=2016-06-01T00:00:00", "datetime"},
+		{"datetime open instant", "projects", "datetime=..", "instant"},
+		{"datetime backwards", "projects", "datetime=2017-01-01/2016-01-01", "start"},
+		{"datetime three ends", "projects", "datetime=2016-01-01/2016-02-01/2016-03-01", "datetime"},
 		{"bbox NaN", "villages", "bbox=NaN,0,1,1", "bbox"},
 		{"bbox infinite", "villages", "bbox=-Inf,0,1,1", "bbox"},
 		{"bbox empty value", "villages", "bbox=1,,3,4", "bbox"},
@@ -147,6 +157,11 @@ func FuzzParseQuery(f *testing.F) {
 		{4, "category=road&fund_use=industry&completion_lt=100&completion_gte=0&village=520304116203"},
 		// Spellings that normalize: plus signs, leading zeros, exponents, hex floats, negative zero.
 		{4, "limit=%2B007&completion_lt=050&bbox=1e2,-0,1.5e2,0x1p4"},
+		// Boxes with heights, instants and intervals, open or not.
+		{4, "bbox=106,27,-10,108,29,10&datetime=2016-06-01T08:00:00%2B08:00"},
+		{4, "datetime=../2016-12-31"},
+		{4, "datetime=2016-01-01/"},
+		{2, "datetime=2016-01-01/2016-12-31"},
 		// Escapes, plus as space, and a repeated parameter.
 		{0, "status=%6eone&status=none"},
 		{3, "cursor=520302+S01"},

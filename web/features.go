@@ -198,7 +198,18 @@ func describe(base string, coll *geo.Collection, extent *orb.Bound) collectionDo
 	for _, f := range coll.Filters {
 		d.Queryables = append(d.Queryables, queryableDoc{f.Param, f.Type(), f.Description, f.Allowed(), f.Values()})
 	}
+	d.Queryables = append(d.Queryables, datetimeDoc(coll))
 	return d
+}
+
+// datetimeDoc describes the datetime parameter of coll's items.
+func datetimeDoc(coll *geo.Collection) queryableDoc {
+	what := "no feature has a time: every value matches every feature"
+	if coll.Dates != "" {
+		what = "whose days (" + coll.Dates + ", China Standard Time) meet this instant or interval; an open end meets everything on its side"
+	}
+	return queryableDoc{"datetime", "string", what,
+		"an RFC 3339 date-time or date, or an interval start/end of them with .. for an open end", nil}
 }
 
 // items serves GET /collections/{collection}/items: a page of features

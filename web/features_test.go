@@ -83,7 +83,7 @@ func TestOGCDocuments(t *testing.T) {
 			for _, q := range doc["queryables"].([]any) {
 				queryables = append(queryables, q.(map[string]any)["name"].(string))
 			}
-			want := []string{"county", "township", "village", "category", "fund_use", "status", "completion_lt", "completion_gte"}
+			want := []string{"county", "township", "village", "category", "fund_use", "status", "completion_lt", "completion_gte", "datetime"}
 			if !slices.Equal(queryables, want) {
 				t.Errorf("queryables %v, want %v", queryables, want)
 			}
@@ -409,6 +409,16 @@ func TestFiltersMatchSQL(t *testing.T) {
 		{"projects of a township", "projects", "township=520304116", `SELECT count(*) FROM projects WHERE village_code LIKE '520304116%'`},
 		{"projects of a village", "projects", "village=520304116203", `SELECT count(*) FROM projects WHERE village_code = '520304116203'`},
 		{"projects of a county", "projects", "county=520382", `SELECT count(*) FROM projects WHERE county_code = '520382'`},
+		{"projects under way on a day", "projects", "datetime=2016-06-30",
+			`SELECT count(*) FROM projects WHERE start_date <= '2016-06-30' AND end_date >= '2016-06-30'`},
+		{"an instant is a day in China", "projects", "datetime=2016-06-29T16:00:00Z",
+			`SELECT count(*) FROM projects WHERE start_date <= '2016-06-30' AND end_date >= '2016-06-30'`},
+		{"projects meeting a quarter", "projects", "datetime=2016-07-01/2016-09-30",
+			`SELECT count(*) FROM projects WHERE start_date <= '2016-09-30' AND end_date >= '2016-07-01'`},
+		{"projects still running in 2017", "projects", "datetime=2017-01-01T00:00:00%2B08:00/..",
+			`SELECT count(*) FROM projects WHERE end_date >= '2017-01-01'`},
+		{"projects begun by March", "projects", "datetime=../2016-03-31", `SELECT count(*) FROM projects WHERE start_date <= '2016-03-31'`},
+		{"villages have no time: all match", "villages", "datetime=1990-01-01", `SELECT count(*) FROM villages`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
