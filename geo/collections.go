@@ -356,6 +356,10 @@ func mustCollection(id string) *Collection {
 	return c
 }
 
+// Params are the query parameters the collection's items take, in a
+// fixed order: the general ones, then the filters.
+func (c *Collection) Params() []string { return slices.Clone(c.params) }
+
 // SelectList is the SQL select list of the collection's properties, each
 // named as its column; other readers of the same rows (the tiles) use it
 // so that a feature says the same thing everywhere.

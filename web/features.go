@@ -32,6 +32,7 @@ const crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 var conformanceClasses = []string{
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 }
 
 // link is a link of an OGC API document.
@@ -75,6 +76,7 @@ func (s *Server) landingJSON(c *fiber.Ctx) error {
 		Description: "Villages, relocation sites and projects of the poverty-alleviation battle map, as OGC API – Features",
 		Links: []link{
 			{base + "/", "self", fiber.MIMEApplicationJSON, "this document"},
+			{base + "/api", "service-desc", openAPIType, "the API definition (OpenAPI 3.0)"},
 			{base + "/conformance", "conformance", fiber.MIMEApplicationJSON, "the conformance classes implemented"},
 			{base + "/collections", "data", fiber.MIMEApplicationJSON, "the feature collections"},
 		},

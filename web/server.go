@@ -108,6 +108,7 @@ func (s *Server) routes() {
 	s.app.Get("/style.json", s.style)
 	s.app.Get("/legend.json", s.legend)
 	s.app.Get("/", s.landing)
+	s.app.Get("/api", s.apiDefinition)
 	s.app.Get("/conformance", s.conformance)
 	s.app.Get("/collections", s.collections)
 	s.app.Get("/collections/:collection", s.collection)
