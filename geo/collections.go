@@ -426,6 +426,10 @@ func (c *Collection) build() {
 	// page still brings it (as one row whose page columns are NULL).
 	c.itemsSQL = "SELECT m.matched, p.*\nFROM (" + countSQL + ") m\nLEFT JOIN LATERAL (\n" + c.pageSQL + "\n) p ON true\nORDER BY p.id COLLATE \"C\""
 	c.itemSQL = selectFrom + "\nWHERE " + c.where + " AND " + c.key + " = $1"
-	c.extentSQL = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)\nFROM (SELECT ST_Extent(" + c.geom +
-		") AS e FROM " + c.from + " WHERE " + c.where + ") x"
+	days := "NULL::text, NULL::text"
+	if c.start != "" {
+		days = "min(" + c.start + ")::text, max(" + c.end + ")::text"
+	}
+	c.extentSQL = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last\nFROM (SELECT ST_Extent(" + c.geom +
+		") AS e, " + days + " FROM " + c.from + " WHERE " + c.where + ") x (e, first, last)"
 }

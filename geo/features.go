@@ -98,19 +98,35 @@ func Item(ctx context.Context, db *pgxpool.Pool, c *Collection, id string) (*Fea
 	return &f, nil
 }
 
-// Extents are the bounding boxes of the features of each of cs, in order,
-// in WGS 84 longitude/latitude; nil for a collection without features.
-func Extents(ctx context.Context, db *pgxpool.Pool, cs []*Collection) ([]*orb.Bound, error) {
-	out := make([]*orb.Bound, len(cs))
+// Extent is where and when a collection's features lie.
+type Extent struct {
+	// Box is their bounding box in WGS 84 longitude/latitude; nil when
+	// there are no features.
+	Box *orb.Bound
+	// First and Last are the first and last of their days (2006-01-02):
+	// "" when the collection has no time or no feature has that end.
+	First, Last string
+}
+
+// Extents are the extents of the features of each of cs, in order.
+func Extents(ctx context.Context, db *pgxpool.Pool, cs []*Collection) ([]Extent, error) {
+	out := make([]Extent, len(cs))
 	b := snapshot()
 	for i, c := range cs {
 		b.Queue(c.extentSQL).QueryRow(func(row pgx.Row) error {
 			var minX, minY, maxX, maxY *float64
-			if err := row.Scan(&minX, &minY, &maxX, &maxY); err != nil {
+			var first, last *string
+			if err := row.Scan(&minX, &minY, &maxX, &maxY, &first, &last); err != nil {
 				return err
 			}
 			if minX != nil {
-				out[i] = &orb.Bound{Min: orb.Point{*minX, *minY}, Max: orb.Point{*maxX, *maxY}}
+				out[i].Box = &orb.Bound{Min: orb.Point{*minX, *minY}, Max: orb.Point{*maxX, *maxY}}
+			}
+			if first != nil {
+				out[i].First = *first
+			}
+			if last != nil {
+				out[i].Last = *last
 			}
 			return nil
 		})

@@ -115,11 +115,25 @@ type collectionDoc struct {
 }
 
 type extentDoc struct {
-	Spatial struct {
-		BBox [][4]float64 `json:"bbox"`
-		CRS  string       `json:"crs"`
-	} `json:"spatial"`
+	Spatial *spatialDoc `json:"spatial,omitempty"`
+	// Temporal is set for collections whose features have days.
+	Temporal *temporalDoc `json:"temporal,omitempty"`
 }
+
+type spatialDoc struct {
+	BBox [][4]float64 `json:"bbox"`
+	CRS  string       `json:"crs"`
+}
+
+// temporalDoc is a temporal extent: one interval of RFC 3339 instants,
+// null at an open end.
+type temporalDoc struct {
+	Interval [][2]*string `json:"interval"`
+	TRS      string       `json:"trs"`
+}
+
+// gregorian is the temporal reference system of the extents.
+const gregorian = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 type propertyDoc struct {
 	Name        string `json:"name"`
@@ -177,8 +191,8 @@ func (s *Server) collection(c *fiber.Ctx) error {
 }
 
 // describe is the metadata document of coll, whose features lie within
-// extent (nil when it has none).
-func describe(base string, coll *geo.Collection, extent *orb.Bound) collectionDoc {
+// extent.
+func describe(base string, coll *geo.Collection, extent geo.Extent) collectionDoc {
 	self := base + "/collections/" + coll.ID
 	d := collectionDoc{
 		ID: coll.ID, Title: coll.Title, Description: coll.Description,
@@ -189,10 +203,11 @@ func describe(base string, coll *geo.Collection, extent *orb.Bound) collectionDo
 		},
 		ItemType: "feature", CRS: []string{crs84}, Geometry: coll.GeometryType,
 	}
-	if extent != nil {
-		d.Extent = &extentDoc{}
-		d.Extent.Spatial.BBox = [][4]float64{{extent.Min[0], extent.Min[1], extent.Max[0], extent.Max[1]}}
-		d.Extent.Spatial.CRS = crs84
+	if b := extent.Box; b != nil {
+		d.Extent = &extentDoc{Spatial: &spatialDoc{BBox: [][4]float64{{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}}, CRS: crs84}}
+		if coll.Dates != "" {
+			d.Extent.Temporal = &temporalDoc{Interval: [][2]*string{{dayBound(extent.First, "T00:00:00+08:00"), dayBound(extent.Last, "T23:59:59+08:00")}}, TRS: gregorian}
+		}
 	}
 	for _, col := range coll.Columns {
 		d.Properties = append(d.Properties, propertyDoc{col.Name, col.Type, col.Description})
@@ -202,6 +217,16 @@ func describe(base string, coll *geo.Collection, extent *orb.Bound) collectionDo
 	}
 	d.Queryables = append(d.Queryables, datetimeDoc(coll))
 	return d
+}
+
+// dayBound is the instant at time of day on day (2006-01-02, China
+// Standard Time), nil when day is "" (an open end).
+func dayBound(day, timeOfDay string) *string {
+	if day == "" {
+		return nil
+	}
+	s := day + timeOfDay
+	return &s
 }
 
 // datetimeDoc describes the datetime parameter of coll's items.

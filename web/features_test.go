@@ -142,6 +142,21 @@ func TestCollectionExtents(t *testing.T) {
 					break
 				}
 			}
+			temporal, ok := c["extent"].(map[string]any)["temporal"].(map[string]any)
+			if id != "projects" {
+				if ok {
+					t.Errorf("temporal extent %v on a collection without time", temporal)
+				}
+				return
+			}
+			var first, last string
+			if err := pool.QueryRow(context.Background(), `SELECT min(start_date)::text, max(end_date)::text FROM projects`).Scan(&first, &last); err != nil {
+				t.Fatal(err)
+			}
+			interval := temporal["interval"].([]any)[0].([]any)
+			if interval[0] != first+"T00:00:00+08:00" || interval[1] != last+"T23:59:59+08:00" || temporal["trs"] == nil {
+				t.Errorf("temporal extent %v, want the days %s to %s in China Standard Time", temporal, first, last)
+			}
 		})
 	}
 }
