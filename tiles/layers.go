@@ -160,10 +160,7 @@ ORDER BY f.village_code, f.site_code`}},
 		bands: []band{
 			clusterBand(0, 8, "county", projectClusterColumns, "r.projects > 0"),
 			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
-			{minZoom: 11, maxZoom: MaxZoom, sql: `
-SELECT ` + projects.SelectList() + `, ` + mvtGeom("ST_Transform(p.geom, 3857)") + `
-FROM projects p WHERE ST_Transform(p.geom, 3857) && ` + envMargin + `
-ORDER BY p.code`},
+			featureBand(11, projects, "projects", "p"),
 		},
 	},
 	{
@@ -179,10 +176,7 @@ ORDER BY p.code`},
 		bands: []band{
 			clusterBand(0, 8, "county", `r.sites, r.site_capacity_people AS capacity_people,
 	r.site_moved_in_people AS moved_in_people, round(r.site_progress_avg)::int AS progress`, "r.sites > 0"),
-			{minZoom: 9, maxZoom: MaxZoom, sql: `
-SELECT ` + sites.SelectList() + `, ` + mvtGeom("ST_Transform(s.geom, 3857)") + `
-FROM sites s WHERE ST_Transform(s.geom, 3857) && ` + envMargin + `
-ORDER BY s.code`},
+			featureBand(9, sites, "sites", "s"),
 		},
 	},
 	{
@@ -238,6 +232,17 @@ SELECT r.code, r.name, r.level, ` + mvtGeom("r.point") + `
 FROM region_figures r
 WHERE ` + levels + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
+}
+
+// featureBand draws each feature of collection c from minZoom up, read
+// from table under alias a (the alias c's select list uses), ordered by
+// code so that a tile's bytes are the same every time.
+func featureBand(minZoom int, c *geo.Collection, table, a string) band {
+	g := "ST_Transform(" + a + ".geom, 3857)"
+	return band{minZoom: minZoom, maxZoom: MaxZoom, sql: `
+SELECT ` + c.SelectList() + `, ` + mvtGeom(g) + `
+FROM ` + table + ` ` + a + ` WHERE ` + g + ` && ` + envMargin + `
+ORDER BY ` + a + `.code`}
 }
 
 // sites and projects are drawn one by one with the properties of their
