@@ -190,7 +190,11 @@ func TestPlannerPage(t *testing.T) {
 	b.waitIdle(t)
 	// A click while the map still settles can go astray: try a few times.
 	selected := fmt.Sprintf(`!!window.battlemap.selectedSite && window.battlemap.selectedSite.code === %q`, code)
+	// On a loaded machine the site may not be drawn yet when the map says
+	// idle: click only once it is under the cursor.
+	drawn := fmt.Sprintf(`window.battlemap.map.queryRenderedFeatures(window.battlemap.map.project([%f, %f]), {layers: ["sites-circle"]}).some(f => f.properties.code === %q)`, lon, lat, code)
 	for try := 0; ; try++ {
+		b.run(t, "wait for site "+code+" under the cursor", chromedp.Poll(drawn, nil, chromedp.WithPollingTimeout(60*time.Second)))
 		b.clickAt(t, lon, lat)
 		var ok bool
 		b.run(t, "wait for the site panel", chromedp.Sleep(time.Second), chromedp.Evaluate(selected, &ok))
