@@ -3,9 +3,14 @@ package geo
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DataVersion is the number that moves whenever map data changes, and
@@ -31,4 +36,152 @@ func CurrentVersion(ctx context.Context, db Querier) (DataVersion, error) {
 		return v, fmt.Errorf("geo: data version: %w", err)
 	}
 	return v, nil
+}
+
+// Versions tells the caches which data version is current. It works in
+// one of two ways.
+//
+// Strict (the default): Current returns a version read by a query that
+// started after Current was called, so a change committed before a
+// request arrives is always seen and no cached answer older than a
+// committed change is served — by any number of instances, since the
+// database is the only clock. Requests that arrive together share one
+// query, so the database sees at most one at a time; the price is a round
+// trip per cache lookup.
+//
+// Notified (after Listen): Current returns the newest version announced
+// on the channel battlemap_data_version, which every change sends in its
+// transaction, without a query. A change is then seen once its
+// notification arrives, usually within a millisecond of the commit; the
+// round trip is gone. While the listening connection is down, Current
+// falls back to strict reads.
+type Versions struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	// heard is the newest version announced, or 0 while not listening.
+	heard atomic.Int64
+
+	mu      sync.Mutex
+	pending *flight // not yet started: new callers join it
+	running bool    // a goroutine is running flights
+}
+
+type flight struct {
+	done    chan struct{}
+	version int64
+	err     error
+}
+
+// NewVersions reads data versions from pool, strictly until Listen runs.
+func NewVersions(pool *pgxpool.Pool, log *slog.Logger) *Versions {
+	return &Versions{pool: pool, log: log}
+}
+
+// Current returns the current data version (see Versions for what
+// "current" means in each mode), or ctx's error if it ends first.
+func (v *Versions) Current(ctx context.Context) (int64, error) {
+	if n := v.heard.Load(); n > 0 {
+		return n, nil
+	}
+	v.mu.Lock()
+	f := v.pending
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		v.pending = f
+		if !v.running {
+			v.running = true
+			go v.run()
+		}
+	}
+	v.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.version, f.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// run starts pending flights one after another until none is left.
+func (v *Versions) run() {
+	for {
+		v.mu.Lock()
+		f := v.pending
+		v.pending = nil
+		if f == nil {
+			v.running = false
+			v.mu.Unlock()
+			return
+		}
+		v.mu.Unlock()
+		// No caller's context: the flight serves many callers, and one of
+		// them leaving must not fail the others. statement_timeout bounds it.
+		dv, err := CurrentVersion(context.Background(), v.pool)
+		f.version, f.err = dv.Version, err
+		close(f.done)
+	}
+}
+
+// Listen switches Versions to notified mode and keeps it there until ctx
+// ends: it holds one connection that LISTENs for version announcements,
+// reconnecting after a failure (strict reads serve meanwhile).
+func (v *Versions) Listen(ctx context.Context) {
+	for backoff := time.Second; ctx.Err() == nil; {
+		err := v.listenOnce(ctx)
+		v.heard.Store(0)
+		if ctx.Err() != nil {
+			return
+		}
+		v.log.Warn("data version listener lost; reading versions per request until it is back",
+			slog.Any("err", err), slog.Duration("retry_in", backoff))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// listenOnce listens on one connection until it fails or ctx ends. The
+// version is read after LISTEN, so no announcement falls between them.
+func (v *Versions) listenOnce(ctx context.Context) error {
+	conn, err := v.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection is ours for good: a listening session must not go
+	// back to the pool.
+	pc := conn.Hijack()
+	defer pc.Close(context.Background())
+	if _, err := pc.Exec(ctx, "LISTEN battlemap_data_version"); err != nil {
+		return err
+	}
+	dv, err := CurrentVersion(ctx, pc)
+	if err != nil {
+		return err
+	}
+	v.raise(dv.Version)
+	v.log.Info("listening for data version changes", slog.Int64("version", dv.Version))
+	for {
+		n, err := pc.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if version, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			v.raise(version)
+		}
+	}
+}
+
+// raise records version unless a newer one was heard already
+// (notifications of concurrent commits may arrive out of order).
+func (v *Versions) raise(version int64) {
+	for {
+		old := v.heard.Load()
+		if version <= old || v.heard.CompareAndSwap(old, version) {
+			return
+		}
+	}
 }

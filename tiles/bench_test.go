@@ -36,10 +36,9 @@ func BenchmarkTileSQL(b *testing.B) {
 		b.Run(tileName(t), func(b *testing.B) {
 			b.ReportAllocs()
 			query := ts.Query(int(t.Z))
-			var version int64
 			var data []byte
 			for b.Loop() {
-				if err := pool.QueryRow(b.Context(), query, int32(t.Z), int32(t.X), int32(t.Y)).Scan(&version, &data); err != nil {
+				if err := pool.QueryRow(b.Context(), query, int32(t.Z), int32(t.X), int32(t.Y)).Scan(&data); err != nil {
 					b.Fatalf("tile %s: %v", tileName(t), err)
 				}
 			}
@@ -47,35 +46,6 @@ func BenchmarkTileSQL(b *testing.B) {
 				b.Fatalf("tile %s is empty; the benchmark wants one with features", tileName(t))
 			}
 			b.ReportMetric(float64(len(data)), "tile-bytes")
-		})
-	}
-}
-
-// BenchmarkServiceTileWarm asks the service for bench tiles already in
-// its cache: the data-version check and the cache lookup, no tile SQL.
-func BenchmarkServiceTileWarm(b *testing.B) {
-	pool := pgtest.New(b)
-	svc := tiles.NewService(tiles.Config{CacheBytes: 64 << 20}, pool)
-	for _, t := range benchTiles {
-		b.Run(tileName(t), func(b *testing.B) {
-			b.ReportAllocs()
-			m, err := svc.Tile(b.Context(), tiles.CompositeName, t)
-			if err != nil {
-				b.Fatalf("tile %s: %v", tileName(t), err)
-			}
-			if len(m.Data) == 0 {
-				b.Fatalf("tile %s is empty; the benchmark wants one with features", tileName(t))
-			}
-			misses := svc.CacheStats().Misses
-			for b.Loop() {
-				if _, err := svc.Tile(b.Context(), tiles.CompositeName, t); err != nil {
-					b.Fatalf("tile %s: %v", tileName(t), err)
-				}
-			}
-			// A miss inside the loop would mean this measured tile SQL, not the cache.
-			if got := svc.CacheStats().Misses; got != misses {
-				b.Fatalf("tile %s: %d cache misses while warm, want 0", tileName(t), got-misses)
-			}
 		})
 	}
 }

@@ -289,8 +289,7 @@ var layerName = regexp.MustCompile(`^[a-z][a-z_]*$`)
 
 // newTileset builds the tile SQL of each zoom once: each active layer's
 // ST_AsMVT joined with || so that a tile of several layers is one round
-// trip, after the data version read in the same statement (and so the
-// same snapshot) as the tile.
+// trip.
 func newTileset(name, description string, layers []*Layer) *Tileset {
 	ts := &Tileset{Name: name, Description: description, Layers: layers}
 	for z := 0; z <= MaxZoom; z++ {
@@ -312,7 +311,7 @@ FROM (`+b.sql+`) q WHERE q.geom IS NOT NULL)`)
 			}
 		}
 		if len(parts) > 0 {
-			ts.queries[z] = "SELECT (SELECT version FROM data_version), " + strings.Join(parts, "\n|| ")
+			ts.queries[z] = "SELECT " + strings.Join(parts, "\n|| ")
 		}
 	}
 	return ts

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -15,41 +14,30 @@ import (
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/zunyi/battlemap/geo"
-	"github.com/zunyi/battlemap/geo/versioned"
 )
 
 // Config holds the tile service's settings.
 type Config struct {
-	// CacheBytes bounds the in-process tile cache; 0 disables it.
-	CacheBytes int64
-	// Versions tells the cache which data version is current; nil means
-	// strict reads from the service's pool.
-	Versions *versioned.Versions
 	// Attribution is shown by map clients for the data.
 	Attribution string
 	// Log receives the service's own events; nil means slog.Default().
 	Log *slog.Logger
 }
 
-// Service makes tiles: from the cache when it holds the tile at the
-// current data version, else from PostGIS.
+// Service makes tiles in PostGIS. It keeps none: the web server's answer
+// cache keeps tiles as it keeps every other answer, on the data version.
 type Service struct {
-	cfg      Config
-	pool     *pgxpool.Pool
-	sets     map[string]*Tileset
-	cache    *versioned.Cache
-	versions *versioned.Versions
+	cfg  Config
+	pool *pgxpool.Pool
+	sets map[string]*Tileset
 }
 
-// NewService builds every tileset's SQL and the cache.
+// NewService builds every tileset's SQL.
 func NewService(cfg Config, pool *pgxpool.Pool) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Versions == nil {
-		cfg.Versions = versioned.NewVersions(pool, cfg.Log)
-	}
-	return &Service{cfg: cfg, pool: pool, sets: Tilesets(), cache: versioned.NewCache(cfg.CacheBytes), versions: cfg.Versions}
+	return &Service{cfg: cfg, pool: pool, sets: Tilesets()}
 }
 
 // Tileset returns the tileset called name, or a geo.ENotFound error that
@@ -67,16 +55,11 @@ func (s *Service) Tileset(name string) (*Tileset, error) {
 	return ts, nil
 }
 
-// CacheStats reports the tile cache's counters.
-func (s *Service) CacheStats() versioned.Stats { return s.cache.Stats() }
-
-// Tile returns tile t of the tileset called name. Above the tileset's
-// maximum zoom it returns a geo.ENotFound error (clients overzoom the
-// deepest tiles); below its minimum zoom, an empty tile.
-//
-// The tile is a versioned.Body without headers; its bytes are MVT, empty
-// when no feature falls in the tile.
-func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) (*versioned.Body, error) {
+// Tile returns tile t of the tileset called name as MVT bytes, empty when
+// no feature falls in the tile. Above the tileset's maximum zoom it
+// returns a geo.ENotFound error (clients overzoom the deepest tiles);
+// below its minimum zoom, an empty tile.
+func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) ([]byte, error) {
 	ts, err := s.Tileset(name)
 	if err != nil {
 		return nil, err
@@ -87,26 +70,13 @@ func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) (*versi
 	}
 	query := ts.Query(z)
 	if query == "" {
-		return versioned.NewBody(nil, 0, nil, false), nil
+		return nil, nil
 	}
-	key := name + "/" + strconv.Itoa(z) + "/" + strconv.FormatUint(uint64(t.X), 10) + "/" + strconv.FormatUint(uint64(t.Y), 10)
-	if s.cache != nil {
-		version, err := s.versions.Current(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if m, ok := s.cache.Get(key, version); ok {
-			return m, nil
-		}
-	}
-	var version int64
 	var data []byte
-	if err := s.pool.QueryRow(ctx, query, int32(z), int32(t.X), int32(t.Y)).Scan(&version, &data); err != nil {
-		return nil, fmt.Errorf("tiles: %s: %w", key, err)
+	if err := s.pool.QueryRow(ctx, query, int32(z), int32(t.X), int32(t.Y)).Scan(&data); err != nil {
+		return nil, fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, t.X, t.Y, err)
 	}
-	m := versioned.NewBody(data, version, nil, s.cache != nil)
-	s.cache.Put(key, m)
-	return m, nil
+	return data, nil
 }
 
 // TileJSON describes a tileset (TileJSON 3.0.0).

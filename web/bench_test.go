@@ -1,12 +1,17 @@
 package web
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb"
+	"github.com/valyala/fasthttp"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/tiles"
 )
 
 // samplePage is a page of six villages with every property set, the size
@@ -43,5 +48,34 @@ func BenchmarkEncodeItems(b *testing.B) {
 		if _, err := encodeItems(p, links); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkTileWarm asks the server, through its Fiber handler without a
+// socket, for a tile already in its cache: the data-version read (strict
+// mode), the cache lookup and the response, no tile SQL.
+func BenchmarkTileWarm(b *testing.B) {
+	pool := pgtest.New(b)
+	s := New(Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, TileCacheBytes: 64 << 20}, pool,
+		tiles.NewService(tiles.Config{}, pool), slog.New(slog.DiscardHandler))
+	handler := s.App().Handler()
+	ask := func() int {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.SetRequestURI("/tiles/battlemap/12/3264/1719.mvt")
+		handler(&ctx)
+		return ctx.Response.StatusCode()
+	}
+	if status := ask(); status != fiber.StatusOK {
+		b.Fatalf("first tile: status %d, want 200", status)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if status := ask(); status != fiber.StatusOK {
+			b.Fatalf("status %d, want 200", status)
+		}
+	}
+	// A miss inside the loop would mean this measured tile SQL, not the cache.
+	if st := s.tileCache.Stats(); st.Misses != 1 {
+		b.Fatalf("%d cache misses, want the first request's only", st.Misses)
 	}
 }

@@ -41,7 +41,7 @@ func listen(t *testing.T, pool *pgxpool.Pool) string {
 func serveAt(t *testing.T, pool *pgxpool.Pool, addr string) (*web.Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := web.New(web.Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20, CacheBytes: 64 << 20}, pool, tiles.NewService(tiles.Config{CacheBytes: 64 << 20}, pool), log)
+	s := web.New(web.Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20, CacheBytes: 64 << 20, TileCacheBytes: 64 << 20}, pool, tiles.NewService(tiles.Config{}, pool), log)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/zunyi/battlemap/geo/versioned"
+	"github.com/zunyi/battlemap/web/answer"
 )
 
 // apiCacheControl lets clients keep JSON answers but makes them ask again
@@ -15,35 +15,41 @@ const apiCacheControl = "no-cache"
 
 // cached answers c with the body make encodes, or with the same body kept
 // from an earlier request for the same URL if the data version has not
-// moved since (see versioned.Versions for how soon a change is seen).
-// make runs only on a miss, and its errors are answered as usual, never
-// kept. The key is the whole URL as clients see it (base URL, path and
-// query as sent), which is all that make may depend on besides the
-// database.
+// moved since (see geo.Versions for how soon a change is seen). make runs
+// only on a miss, and its errors are answered as usual, never kept. The
+// key is the whole URL as clients see it (base URL, path and query as
+// sent), which is all that make may depend on besides the database.
+func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), apiCacheControl, make)
+}
+
+// answer is how every answer made from the database is sent: from cache
+// under key when it holds one made at the current data version, else
+// made now, kept, and sent with its ETag and cacheControl.
 //
 // The body is stamped with the version read before make ran; make reads
 // at that version or a newer one, so a kept body is never older than the
 // version it is found under.
-func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
+func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string,
+	make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
 	ctx := c.UserContext()
-	key := s.baseURL(c) + c.OriginalURL()
 	var version int64
-	if s.cache != nil {
+	if cache != nil {
 		var err error
 		if version, err = s.versions.Current(ctx); err != nil {
 			return err
 		}
-		if b, ok := s.cache.Get(key, version); ok {
-			return sendBody(c, b, apiCacheControl)
+		if b, ok := cache.Get(key, version); ok {
+			return sendBody(c, b, cacheControl)
 		}
 	}
 	data, header, err := make(ctx)
 	if err != nil {
 		return err
 	}
-	b := versioned.NewBody(data, version, header, s.cache != nil)
-	s.cache.Put(key, b)
-	return sendBody(c, b, apiCacheControl)
+	b := answer.NewBody(data, version, header, cache != nil)
+	cache.Put(key, b)
+	return sendBody(c, b, cacheControl)
 }
 
 // cachedJSON is cached for an answer that encoding/json writes: the value
@@ -62,7 +68,7 @@ func (s *Server) cachedJSON(c *fiber.Ctx, mediaType string, read func(ctx contex
 // sendBody answers with b and its ETag: 304 when the client holds that
 // ETag already, 204 when b is empty, else b's bytes, gzipped when the
 // client accepts gzip.
-func sendBody(c *fiber.Ctx, b *versioned.Body, cacheControl string) error {
+func sendBody(c *fiber.Ctx, b *answer.Body, cacheControl string) error {
 	c.Set(fiber.HeaderETag, b.ETag)
 	c.Set(fiber.HeaderCacheControl, cacheControl)
 	c.Vary(fiber.HeaderAcceptEncoding)

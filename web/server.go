@@ -15,9 +15,9 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/importer"
-	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/migrations"
 	"github.com/zunyi/battlemap/tiles"
+	"github.com/zunyi/battlemap/web/answer"
 )
 
 // Config holds the HTTP server's settings.
@@ -41,9 +41,11 @@ type Config struct {
 	// CacheBytes bounds the in-process cache of JSON and GeoJSON answers
 	// (features, drill-down, search, relocation); 0 disables it.
 	CacheBytes int64
-	// Versions tells that cache which data version is current; nil means
+	// TileCacheBytes bounds the in-process cache of tiles; 0 disables it.
+	TileCacheBytes int64
+	// Versions tells both caches which data version is current; nil means
 	// strict reads from the server's pool.
-	Versions *versioned.Versions
+	Versions *geo.Versions
 }
 
 // Server is the HTTP server. Build it with New.
@@ -57,16 +59,17 @@ type Server struct {
 	tileCacheControl string
 	importer         *importer.Importer
 	assets           assets
-	cache            *versioned.Cache // answers of the JSON API; nil when off
-	versions         *versioned.Versions
+	cache            *answer.Cache // answers of the JSON API; nil when off
+	tileCache        *answer.Cache // tiles; nil when off
+	versions         *geo.Versions
 }
 
 // New builds the server and its routes over pool and the tile service.
 func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
-		cache: versioned.NewCache(cfg.CacheBytes), versions: cfg.Versions}
+		cache: answer.NewCache(cfg.CacheBytes), tileCache: answer.NewCache(cfg.TileCacheBytes), versions: cfg.Versions}
 	if s.versions == nil {
-		s.versions = versioned.NewVersions(pool, log)
+		s.versions = geo.NewVersions(pool, log)
 	}
 	// An import arrives as one request body, so its byte limit is the body limit.
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, pool, log)

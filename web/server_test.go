@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
-	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
 )
@@ -31,11 +31,12 @@ func newServer(t *testing.T, pool *pgxpool.Pool, cacheBytes int64) *web.Server {
 
 // newServerWith is newServer whose caches learn data versions from
 // versions.
-func newServerWith(t *testing.T, pool *pgxpool.Pool, cacheBytes int64, versions *versioned.Versions) *web.Server {
+func newServerWith(t *testing.T, pool *pgxpool.Pool, cacheBytes int64, versions *geo.Versions) *web.Server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ts := tiles.NewService(tiles.Config{CacheBytes: cacheBytes, Versions: versions}, pool)
-	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, CacheBytes: cacheBytes, Versions: versions}, pool, ts, log)
+	ts := tiles.NewService(tiles.Config{}, pool)
+	return web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, CacheBytes: cacheBytes, TileCacheBytes: cacheBytes,
+		Versions: versions}, pool, ts, log)
 }
 
 // get sends a request through the Fiber app and decodes a JSON body.

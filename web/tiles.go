@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -14,20 +15,23 @@ import (
 const mvtType = "application/vnd.mapbox-vector-tile"
 
 // tile serves GET /tiles/{layer}/{z}/{x}/{y}.mvt. An empty tile is 204; a
-// tile whose ETag the client already holds is 304.
+// tile whose ETag the client already holds is 304. Tiles are kept in
+// their own cache, keyed by layer and z/x/y (a tile does not depend on
+// the host it is asked through).
 func (s *Server) tile(c *fiber.Ctx) error {
 	t, err := tiles.ParseTile(c.Params("z"), c.Params("x"), c.Params("y"), ".mvt")
 	if err != nil {
 		return err
 	}
-	m, err := s.tiles.Tile(c.UserContext(), c.Params("layer"), t)
-	if err != nil {
-		return err
-	}
-	if len(m.Data) > 0 {
-		c.Set(fiber.HeaderContentType, mvtType)
-	}
-	return sendBody(c, m, s.tileCacheControl)
+	layer := c.Params("layer")
+	key := layer + "/" + strconv.Itoa(int(t.Z)) + "/" + strconv.FormatUint(uint64(t.X), 10) + "/" + strconv.FormatUint(uint64(t.Y), 10)
+	return s.answer(c, s.tileCache, key, s.tileCacheControl, func(ctx context.Context) ([]byte, map[string]string, error) {
+		data, err := s.tiles.Tile(ctx, layer, t)
+		if err != nil || len(data) == 0 {
+			return data, nil, err
+		}
+		return data, map[string]string{fiber.HeaderContentType: mvtType}, nil
+	})
 }
 
 // tileJSON serves GET /tiles/{layer}.json.

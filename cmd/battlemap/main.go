@@ -31,7 +31,6 @@ import (
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgcluster"
-	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/migrations"
 	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
@@ -182,11 +181,11 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		}
 	}
 	// One view of the data version for both caches, and one listener.
-	versions := versioned.NewVersions(db.pool, log)
+	versions := geo.NewVersions(db.pool, log)
 	if cfg.VersionCheck == "notify" {
 		go versions.Listen(ctx)
 	}
-	tileService := tiles.NewService(tiles.Config{CacheBytes: cfg.Tiles.CacheBytes, Versions: versions, Attribution: demo.Attribution, Log: log}, db.tilePool)
+	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution, Log: log}, db.tilePool)
 	srv := web.New(web.Config{
 		RequestTimeout: cfg.Server.RequestTimeout,
 		BodyLimit:      cfg.Server.BodyLimit,
@@ -194,6 +193,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		TileMaxAge:     cfg.Tiles.MaxAge,
 		ImportEnabled:  cfg.Import.Enabled,
 		CacheBytes:     cfg.API.CacheBytes,
+		TileCacheBytes: cfg.Tiles.CacheBytes,
 		Versions:       versions,
 	}, db.pool, tileService, log)
 	errc := make(chan error, 1)

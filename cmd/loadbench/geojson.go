@@ -44,7 +44,7 @@ func gridBoxes() []string {
 func itemsTwin(q geo.Query) twin {
 	return func(ctx context.Context, pool *pgxpool.Pool) (n int, err error) {
 		err = geo.QueryItems(ctx, pool, q, func(rows pgx.Rows) (err error) {
-			n, err = readRaw(rows, 0)
+			n, err = readRaw(rows)
 			return err
 		})
 		return n, err

@@ -50,16 +50,15 @@ func (c sqlClient) do(ctx context.Context, r *request) (outcome, int, error) {
 	return full, n, nil
 }
 
-// readRaw reads every row of rows and returns the size of the values
-// from column first on, the body: the columns before it are not part of
-// what the server sends. The values are taken raw, as they came off the
+// readRaw reads every row of rows and returns the size of their values,
+// the body. The values are taken raw, as they came off the
 // wire: decoding them into Go values is the server's work, not the
 // database's. It closes rows.
-func readRaw(rows pgx.Rows, first int) (int, error) {
+func readRaw(rows pgx.Rows) (int, error) {
 	defer rows.Close()
 	n := 0
 	for rows.Next() {
-		for _, v := range rows.RawValues()[first:] {
+		for _, v := range rows.RawValues() {
 			n += len(v)
 		}
 	}

@@ -49,8 +49,7 @@ func tileList() []maptile.Tile {
 }
 
 // tileTwin runs a tile's SQL as the tile service does: one statement,
-// whose one row holds the data version (for the ETag) and then the tile,
-// the body.
+// whose one row holds the tile, the body.
 func tileTwin(sql string, t maptile.Tile) twin {
 	args := []any{int32(t.Z), int32(t.X), int32(t.Y)}
 	return func(ctx context.Context, pool *pgxpool.Pool) (int, error) {
@@ -58,7 +57,7 @@ func tileTwin(sql string, t maptile.Tile) twin {
 		if err != nil {
 			return 0, err
 		}
-		return readRaw(rows, 1)
+		return readRaw(rows)
 	}
 }
 

@@ -33,9 +33,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgcluster"
-	"github.com/zunyi/battlemap/geo/versioned"
 	"github.com/zunyi/battlemap/migrations"
 )
 
@@ -114,8 +114,8 @@ func NewEmpty(t testing.TB) *pgxpool.Pool {
 // Versions returns pool's data versions as battlemap serve reads them
 // with --version-check mode: "query" reads one per lookup, "notify"
 // listens for them, until the test ends.
-func Versions(t testing.TB, pool *pgxpool.Pool, mode string) *versioned.Versions {
-	v := versioned.NewVersions(pool, slog.New(slog.DiscardHandler))
+func Versions(t testing.TB, pool *pgxpool.Pool, mode string) *geo.Versions {
+	v := geo.NewVersions(pool, slog.New(slog.DiscardHandler))
 	if mode == "notify" {
 		ctx, cancel := context.WithCancel(context.Background())
 		t.Cleanup(cancel)

@@ -1,18 +1,18 @@
-package versioned_test
+package answer_test
 
 import (
 	"bytes"
 	"testing"
 
-	"github.com/zunyi/battlemap/geo/versioned"
+	"github.com/zunyi/battlemap/web/answer"
 )
 
-func bodyOf(n int, version int64) *versioned.Body {
-	return &versioned.Body{Data: bytes.Repeat([]byte{'x'}, n), ETag: `"e"`, Version: version}
+func bodyOf(n int, version int64) *answer.Body {
+	return &answer.Body{Data: bytes.Repeat([]byte{'x'}, n), ETag: `"e"`, Version: version}
 }
 
 func TestCache(t *testing.T) {
-	c := versioned.NewCache(3000)
+	c := answer.NewCache(3000)
 	c.Put("a", bodyOf(1000, 1))
 	c.Put("b", bodyOf(1000, 1))
 	if _, ok := c.Get("a", 1); !ok { // a is now the most recently used
@@ -41,9 +41,9 @@ func TestCache(t *testing.T) {
 		t.Errorf("stats %+v: want bytes within the limit and one eviction", st)
 	}
 
-	var off *versioned.Cache = versioned.NewCache(0)
+	var off *answer.Cache = answer.NewCache(0)
 	off.Put("a", bodyOf(10, 1))
-	if _, ok := off.Get("a", 1); ok || off.Stats() != (versioned.Stats{}) {
+	if _, ok := off.Get("a", 1); ok || off.Stats() != (answer.Stats{}) {
 		t.Error("a disabled cache must hold nothing")
 	}
 }

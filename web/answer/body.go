@@ -1,4 +1,11 @@
-package versioned
+// Package answer keeps the server's encoded answers: a Body is an answer
+// ready to send (its bytes, strong ETag, gzip, headers) stamped with the
+// data version it was made at, and a Cache holds bodies without ever
+// returning one older than the version a lookup names. Tiles and the JSON
+// API both go through it, so every answer the server keeps follows the
+// data version that the database moves on each committed change
+// (geo.Versions says which version is current).
+package answer
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package versioned
+package answer
 
 import (
 	"container/list"
