@@ -7,15 +7,20 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// Actor is who makes a change: a user, or a tool such as "battlemap
+// import". Change records it in the audit row and sets it for the
+// change's transaction as the setting battlemap.actor, where the
+// database's own rules and triggers can read it.
+type Actor struct {
+	// Name names the user or tool; it must not be empty.
+	Name string
+}
 
 // Audit describes one change to map data for the audit_log row that
 // Change appends. Empty strings and nil values are stored as NULL.
 type Audit struct {
-	// Actor is who made the change: a user, or a tool such as
-	// "battlemap import". It must not be empty.
-	Actor string
 	// Action is one of audit_log's actions: insert, update, delete or
 	// import.
 	Action string
@@ -31,6 +36,11 @@ type Audit struct {
 	Before, After any
 }
 
+// sqlActor makes the actor known to the database for the rest of the
+// transaction only (is_local), so a pooled connection never carries one
+// request's user into the next.
+const sqlActor = `SELECT set_config('battlemap.actor', $1, true)`
+
 // sqlAudit appends the audit row of a change. The data version it records
 // is the one the change's own statements moved to, read in the same
 // transaction.
@@ -40,20 +50,28 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT version FROM data_version))
 RETURNING data_version`
 
 // Change is the one place where a change to map data is committed: the
-// importer uses it, and so will the live-edit API. It begins a
-// transaction, runs fn in it, appends a's row to audit_log, commits, and
-// returns the data version the change moved to. If fn fails, nothing is
-// written and its error comes back as it is, except that a constraint the
-// data breaks (a CHECK, foreign key, unique or not-null violation, or a
-// value PostgreSQL refuses) becomes an EInvalid error naming the
-// constraint, so that bad data that got past validation is still a
-// client's mistake, never an internal error.
-func Change(ctx context.Context, pool *pgxpool.Pool, a *Audit, fn func(tx pgx.Tx) error) (version int64, err error) {
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+// importer and the demo loader use it, and so will the live-edit API. In
+// one transaction on db (a savepoint when db is a transaction already,
+// which its caller then commits) it makes actor known to the database,
+// runs fn, and appends a's row to audit_log under actor; it returns the
+// data version the change moved to. If fn fails, nothing is written and
+// its error comes back as it is, except that a constraint the data breaks
+// (a CHECK, foreign key, unique or not-null violation, or a value
+// PostgreSQL refuses) becomes an EInvalid error naming the constraint, so
+// that bad data that got past validation is still a client's mistake,
+// never an internal error. An actor without a name is EInvalid.
+func Change(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx) error) (version int64, err error) {
+	if strings.TrimSpace(actor.Name) == "" {
+		return 0, Errorf(EInvalid, "a change needs an actor: who makes it")
+	}
+	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlActor, actor.Name); err != nil {
+			return err
+		}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, sqlAudit, a.Actor, a.Action, a.Table, nullIfEmpty(a.RowKey),
+		return tx.QueryRow(ctx, sqlAudit, actor.Name, a.Action, a.Table, nullIfEmpty(a.RowKey),
 			nullIfEmpty(a.CountyCode), a.Before, a.After).Scan(&version)
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 )
@@ -36,7 +35,7 @@ type Page struct {
 // from one statement, so from one snapshot, and paging goes by id rather
 // than by offset, so pages neither repeat nor skip a feature while others
 // insert or delete.
-func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
+func Items(ctx context.Context, db DB, q Query) (*Page, error) {
 	c := q.Collection
 	p := &Page{Query: q, TimeStamp: time.Now().UTC()}
 	err := QueryItems(ctx, db, q, func(rows pgx.Rows) error {
@@ -70,7 +69,7 @@ func Items(ctx context.Context, db *pgxpool.Pool, q Query) (*Page, error) {
 // read and returns the first error, read's or the database's. Items
 // decodes the rows; cmd/loadbench reads them raw, to measure what the
 // database alone costs.
-func QueryItems(ctx context.Context, db *pgxpool.Pool, q Query, read func(pgx.Rows) error) error {
+func QueryItems(ctx context.Context, db DB, q Query, read func(pgx.Rows) error) error {
 	rows, err := db.Query(ctx, q.Collection.itemsSQL, q.pageArgs()...)
 	if err != nil {
 		return err
@@ -84,7 +83,7 @@ func QueryItems(ctx context.Context, db *pgxpool.Pool, q Query, read func(pgx.Ro
 }
 
 // Item reads the feature of c with id; ENotFound when there is none.
-func Item(ctx context.Context, db *pgxpool.Pool, c *Collection, id string) (*Feature, error) {
+func Item(ctx context.Context, db DB, c *Collection, id string) (*Feature, error) {
 	if !validID(id) {
 		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
 	}
@@ -109,9 +108,9 @@ type Extent struct {
 }
 
 // Extents are the extents of the features of each of cs, in order.
-func Extents(ctx context.Context, db *pgxpool.Pool, cs []*Collection) ([]Extent, error) {
+func Extents(ctx context.Context, db DB, cs []*Collection) ([]Extent, error) {
 	out := make([]Extent, len(cs))
-	b := snapshot()
+	b := snapshot(db)
 	for i, c := range cs {
 		b.Queue(c.extentSQL).QueryRow(func(row pgx.Row) error {
 			var minX, minY, maxX, maxY *float64
@@ -175,27 +174,4 @@ func (c *Collection) scanFeature(row pgx.Row, lead ...any) (f Feature, ok bool, 
 		return Feature{}, false, fmt.Errorf("geometry of %s %s: %w", c.ID, f.ID, err)
 	}
 	return f, true, nil
-}
-
-// snapshot starts a batch that runs as one read-only transaction, so that
-// its queries see the same data (a region, its children and their project
-// counts agree while edits commit), and whose BEGIN travels with the
-// queries instead of costing a round trip of its own.
-func snapshot() *pgx.Batch {
-	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	return b
-}
-
-// send runs b, made by snapshot, and ends its transaction.
-func send(ctx context.Context, db *pgxpool.Pool, b *pgx.Batch) error {
-	br := db.SendBatch(ctx, b)
-	tx := br.Tx()
-	// After a commit the rollback does nothing; after a failure the
-	// failure is the error worth returning.
-	defer tx.Rollback(ctx)
-	if err := br.Close(); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // RegionRef names a region.
@@ -127,7 +126,7 @@ ORDER BY a.site_code`
 // code, its breadcrumb, its figures and its children's, and for a village
 // its projects and relocation assignments, all from one snapshot. A
 // malformed code is EInvalid; a code no region has is ENotFound.
-func DrillDown(ctx context.Context, db *pgxpool.Pool, code string) (*Region, error) {
+func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 	if !regionCode.MatchString(code) {
 		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", clip(code))
 	}
@@ -137,7 +136,7 @@ func DrillDown(ctx context.Context, db *pgxpool.Pool, code string) (*Region, err
 		n                      int
 	}
 	var counts []count
-	b := snapshot()
+	b := snapshot(db)
 	b.Queue(regionSQL, code).QueryRow(func(row pgx.Row) error {
 		var err error
 		r.RegionSummary, err = scanSummary(row, &r.Breadcrumb)

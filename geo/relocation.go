@@ -56,7 +56,7 @@ var siteCode = regexp.MustCompile(`^[0-9A-Za-z-]{1,40}$`)
 // SiteByCode returns the site with code and its source villages. It
 // returns an EInvalid error for a malformed code and ENotFound for an
 // unknown one.
-func SiteByCode(ctx context.Context, db Querier, code string) (*Site, error) {
+func SiteByCode(ctx context.Context, db DB, code string) (*Site, error) {
 	if !siteCode.MatchString(code) {
 		return nil, Errorf(EInvalid, "site code %q: want letters, digits and dashes, e.g. 520322-S01", code)
 	}
@@ -106,7 +106,7 @@ var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
 // relocation assignment, most poor people first. rawQuery may hold one
 // parameter, county (6 digits), to keep one county's; anything else is an
 // EInvalid error naming the parameter.
-func Unassigned(ctx context.Context, db Querier, rawQuery string) ([]UnassignedVillage, error) {
+func Unassigned(ctx context.Context, db DB, rawQuery string) ([]UnassignedVillage, error) {
 	params, err := parseParams(rawQuery, []string{"county"})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Limits of a search.
@@ -96,7 +95,7 @@ LIMIT $2`
 
 // Search finds the regions q names: by code prefix when q is all digits,
 // else by name, best matches first.
-func Search(ctx context.Context, db *pgxpool.Pool, q SearchQuery) ([]Match, error) {
+func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
 	sql := searchNameSQL
 	if strings.Trim(q.Q, "0123456789") == "" {
 		sql = searchCodeSQL

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -21,16 +20,10 @@ type DataVersion struct {
 	ChangedAt time.Time `json:"changed_at"`
 }
 
-// Querier is what reads need of a pool, a connection or a transaction.
-type Querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 const sqlDataVersion = `SELECT version, changed_at FROM data_version`
 
 // CurrentVersion reads the data version.
-func CurrentVersion(ctx context.Context, db Querier) (DataVersion, error) {
+func CurrentVersion(ctx context.Context, db DB) (DataVersion, error) {
 	var v DataVersion
 	if err := db.QueryRow(ctx, sqlDataVersion).Scan(&v.Version, &v.ChangedAt); err != nil {
 		return v, fmt.Errorf("geo: data version: %w", err)

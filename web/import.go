@@ -12,7 +12,7 @@ import (
 
 // importActor is who the audit log names for an import over HTTP, until
 // requests are authenticated and carry a user.
-const importActor = "http import"
+var importActor = geo.Actor{Name: "http import"}
 
 // formatOf maps an import body's media type to its format.
 var formatOf = map[string]importer.Format{
@@ -43,7 +43,7 @@ func (s *Server) importLayer(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusUnsupportedMediaType,
 			"send GeoJSON as application/geo+json (or application/json), or CSV as text/csv")
 	}
-	rep, err := s.importer.Import(c.UserContext(), c.Params("layer"), format, bytes.NewReader(c.Body()), importActor)
+	rep, err := s.importer.Import(c.UserContext(), s.pool, importActor, c.Params("layer"), format, bytes.NewReader(c.Body()))
 	if rep != nil && len(rep.Rejected) > 0 {
 		c.Status(fiber.StatusBadRequest)
 		return c.JSON(rejectedImport{

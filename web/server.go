@@ -72,7 +72,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		s.versions = geo.NewVersions(pool, log)
 	}
 	// An import arrives as one request body, so its byte limit is the body limit.
-	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, pool, log)
+	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, log)
 	if cfg.TileMaxAge > 0 {
 		s.tileCacheControl = "public, max-age=" + strconv.Itoa(int(cfg.TileMaxAge.Seconds()))
 	}

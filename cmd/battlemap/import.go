@@ -9,7 +9,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/importer"
+)
+
+// The actors that the audit log names for the command line's changes.
+var (
+	importActor = geo.Actor{Name: "battlemap import"}
+	seedActor   = geo.Actor{Name: "battlemap seed"}
 )
 
 // importFormats tells an import file's format by its name's extension.
@@ -49,7 +56,7 @@ func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger)
 		return err
 	}
 	defer db.close()
-	rep, err := importer.New(importer.Config{}, db.pool, log).Import(ctx, cfg.Import.Layer, format, f, "battlemap import")
+	rep, err := importer.New(importer.Config{}, log).Import(ctx, db.pool, importActor, cfg.Import.Layer, format, f)
 	if rep != nil {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

@@ -171,7 +171,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 	}
 	defer db.close()
 	if cfg.SeedDemo {
-		switch err := demo.Load(ctx, db.pool, false); {
+		switch err := demo.Load(ctx, db.pool, seedActor, false); {
 		case errors.Is(err, demo.ErrNotEmpty):
 			log.Info("database already holds map data; demo data not loaded")
 		case err != nil:
@@ -226,7 +226,7 @@ func seed(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error {
 		return err
 	}
 	defer db.close()
-	if err := demo.Load(ctx, db.pool, cfg.Replace); errors.Is(err, demo.ErrNotEmpty) {
+	if err := demo.Load(ctx, db.pool, seedActor, cfg.Replace); errors.Is(err, demo.ErrNotEmpty) {
 		return usagef("%v; pass --replace to overwrite it", err)
 	} else if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/geojson"
 	"github.com/twpayne/go-geom/encoding/wkb"
@@ -49,14 +48,14 @@ func Files() fs.FS {
 	return sub
 }
 
-// Load writes the demo data set in one transaction, through geo.Change
-// (so the load is in the audit log): either all of it is there afterwards
-// or none of it. With replace false it refuses, with ErrNotEmpty, to touch
+// Load writes the demo data set in one transaction on db, through
+// geo.Change (so the load is in the audit log under actor): either all of
+// it is there afterwards or none of it. With replace false it refuses, with ErrNotEmpty, to touch
 // a database that already has regions; with replace true it deletes all
 // map data first.
-func Load(ctx context.Context, pool *pgxpool.Pool, replace bool) error {
-	audit := &geo.Audit{Actor: "battlemap seed", Action: "seed", Table: "regions", RowKey: CityCode}
-	_, err := geo.Change(ctx, pool, audit, func(tx pgx.Tx) error {
+func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
+	audit := &geo.Audit{Action: "seed", Table: "regions", RowKey: CityCode}
+	_, err := geo.Change(ctx, db, actor, audit, func(tx pgx.Tx) error {
 		if replace {
 			if _, err := tx.Exec(ctx, sqlTruncate); err != nil {
 				return fmt.Errorf("demo: clear: %w", err)

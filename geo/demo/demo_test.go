@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/demo"
 	"github.com/zunyi/battlemap/geo/pgtest"
 )
@@ -98,7 +99,7 @@ func TestGeography(t *testing.T) {
 func TestLoadAllOrNothing(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	if err := demo.Load(ctx, pool, false); !errors.Is(err, demo.ErrNotEmpty) {
+	if err := demo.Load(ctx, pool, geo.Actor{Name: "test"}, false); !errors.Is(err, demo.ErrNotEmpty) {
 		t.Fatalf("Load into a loaded database: got %v, want ErrNotEmpty", err)
 	}
 	if _, err := pool.Exec(ctx, `UPDATE villages SET poor_population = poor_population - 7 WHERE code = '520304116203'`); err != nil {
@@ -109,7 +110,7 @@ func TestLoadAllOrNothing(t *testing.T) {
 		CREATE TRIGGER fail BEFORE INSERT ON projects FOR EACH STATEMENT EXECUTE FUNCTION fail()`); err != nil {
 		t.Fatal(err)
 	}
-	if err := demo.Load(ctx, pool, true); err == nil {
+	if err := demo.Load(ctx, pool, geo.Actor{Name: "test"}, true); err == nil {
 		t.Fatal("Load with a failing step: got nil error")
 	}
 	var poor, projects int
@@ -130,7 +131,7 @@ func TestLoadAllOrNothing(t *testing.T) {
 		return n
 	}
 	before := seeds()
-	if err := demo.Load(ctx, pool, true); err != nil {
+	if err := demo.Load(ctx, pool, geo.Actor{Name: "test"}, true); err != nil {
 		t.Fatalf("Load with replace: %v", err)
 	}
 	if got := seeds(); got != before+1 {

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twpayne/go-geom"
 
 	"github.com/zunyi/battlemap/geo"
@@ -51,20 +50,19 @@ type Config struct {
 
 // Importer validates and writes imports. Build it with New.
 type Importer struct {
-	cfg  Config
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	cfg Config
+	log *slog.Logger
 }
 
-// New returns an Importer writing to pool and logging progress to log.
-func New(cfg Config, pool *pgxpool.Pool, log *slog.Logger) *Importer {
+// New returns an Importer with cfg's limits, logging progress to log.
+func New(cfg Config, log *slog.Logger) *Importer {
 	if cfg.MaxFeatures <= 0 {
 		cfg.MaxFeatures = DefaultMaxFeatures
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
-	return &Importer{cfg: cfg, pool: pool, log: log}
+	return &Importer{cfg: cfg, log: log}
 }
 
 // Report is the outcome of an import.
@@ -86,8 +84,8 @@ type Report struct {
 
 // Import reads r as format, checks every feature against layer
 // ("villages", "sites" or "projects") and, if none has a problem, upserts
-// them all by code in one transaction, recorded in the audit log under
-// actor. Fields absent from a feature take their defaults (NULL, 0 or
+// them all by code in one transaction on db (see geo.Change), recorded
+// in the audit log under actor. Fields absent from a feature take their defaults (NULL, 0 or
 // false), also when it updates a row.
 //
 // Errors: ENotFound for an unknown layer; ETooLarge for a file over the
@@ -95,7 +93,7 @@ type Report struct {
 // which case the Report is returned too and lists every problem; EInvalid
 // naming the constraint if the database still refuses the data (say, a
 // region deleted meanwhile). Nothing is written unless the error is nil.
-func (im *Importer) Import(ctx context.Context, layer string, format Format, r io.Reader, actor string) (*Report, error) {
+func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, layer string, format Format, r io.Reader) (*Report, error) {
 	l := layerNamed(layer)
 	if l == nil {
 		return nil, geo.Errorf(geo.ENotFound, "no layer %q to import: the layers are %s", layer, strings.Join(Layers(), ", "))
@@ -107,7 +105,7 @@ func (im *Importer) Import(ctx context.Context, layer string, format Format, r i
 	if int64(len(data)) > im.cfg.MaxBytes {
 		return nil, geo.Errorf(geo.ETooLarge, "the file is larger than %d bytes, the most one import takes", im.cfg.MaxBytes)
 	}
-	extent, err := im.extent(ctx)
+	extent, err := im.extent(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +115,7 @@ func (im *Importer) Import(ctx context.Context, layer string, format Format, r i
 	if err != nil {
 		return nil, err
 	}
-	missing, err := im.checkRegions(ctx, recs)
+	missing, err := im.checkRegions(ctx, db, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +129,8 @@ func (im *Importer) Import(ctx context.Context, layer string, format Format, r i
 	if len(recs) > progressEvery {
 		im.log.Info("import: applying", slog.String("layer", l.name), slog.Int("features", len(recs)))
 	}
-	audit := &geo.Audit{Actor: actor, Action: "import", Table: l.name}
-	rep.DataVersion, err = geo.Change(ctx, im.pool, audit, func(tx pgx.Tx) error {
+	audit := &geo.Audit{Action: "import", Table: l.name}
+	rep.DataVersion, err = geo.Change(ctx, db, actor, audit, func(tx pgx.Tx) error {
 		updated, err := l.apply(ctx, tx, recs)
 		if err != nil {
 			return err
@@ -163,12 +161,12 @@ func rejectedError(rep *Report) error {
 // extent is the configured extent, or the counties' bounding box grown by
 // DefaultMargin; with no counties yet, the whole world (every feature is
 // then rejected for its region anyway).
-func (im *Importer) extent(ctx context.Context) (*geom.Bounds, error) {
+func (im *Importer) extent(ctx context.Context, db geo.DB) (*geom.Bounds, error) {
 	if im.cfg.Extent != nil {
 		return im.cfg.Extent, nil
 	}
 	var minX, minY, maxX, maxY *float64
-	if err := im.pool.QueryRow(ctx, sqlExtent).Scan(&minX, &minY, &maxX, &maxY); err != nil {
+	if err := db.QueryRow(ctx, sqlExtent).Scan(&minX, &minY, &maxX, &maxY); err != nil {
 		return nil, fmt.Errorf("import: extent: %w", err)
 	}
 	if minX == nil {
@@ -180,7 +178,7 @@ func (im *Importer) extent(ctx context.Context) (*geom.Bounds, error) {
 
 // checkRegions looks up, in one query, every region the records name and
 // rejects the names of regions that do not exist at the level wanted.
-func (im *Importer) checkRegions(ctx context.Context, recs []record) ([]Rejection, error) {
+func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) ([]Rejection, error) {
 	var codes []string
 	seen := map[string]bool{}
 	for _, rec := range recs {
@@ -199,7 +197,7 @@ func (im *Importer) checkRegions(ctx context.Context, recs []record) ([]Rejectio
 		registered bool
 	}
 	found := make(map[string]region, len(codes))
-	rows, err := im.pool.Query(ctx, sqlRegions, codes)
+	rows, err := db.Query(ctx, sqlRegions, codes)
 	if err != nil {
 		return nil, fmt.Errorf("import: regions: %w", err)
 	}

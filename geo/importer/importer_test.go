@@ -172,8 +172,19 @@ func formatName(f importer.Format) string {
 	return "geojson"
 }
 
-func newImporter(pool *pgxpool.Pool, cfg importer.Config, w io.Writer) *importer.Importer {
-	return importer.New(cfg, pool, slog.New(slog.NewTextHandler(w, nil)))
+// poolImporter is an importer that writes to one pool, as the tests use it.
+type poolImporter struct {
+	im   *importer.Importer
+	pool *pgxpool.Pool
+}
+
+// Import imports into the pool under the actor named actor.
+func (p poolImporter) Import(ctx context.Context, layer string, format importer.Format, r io.Reader, actor string) (*importer.Report, error) {
+	return p.im.Import(ctx, p.pool, geo.Actor{Name: actor}, layer, format, r)
+}
+
+func newImporter(pool *pgxpool.Pool, cfg importer.Config, w io.Writer) poolImporter {
+	return poolImporter{importer.New(cfg, slog.New(slog.NewTextHandler(w, nil))), pool}
 }
 
 // TestImport imports one new and one existing feature of each layer in
@@ -488,7 +499,7 @@ func TestChangeConstraintError(t *testing.T) {
 	pool := pgtest.New(t)
 	before := checksum(t, pool)
 	ctx := context.Background()
-	_, err := geo.Change(ctx, pool, &geo.Audit{Actor: "test", Action: "update", Table: "sites", RowKey: "520302-S01"},
+	_, err := geo.Change(ctx, pool, geo.Actor{Name: "test"}, &geo.Audit{Action: "update", Table: "sites", RowKey: "520302-S01"},
 		func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `UPDATE sites SET progress = 101 WHERE code = '520302-S01'`)
 			return err
