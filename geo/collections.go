@@ -27,8 +27,8 @@ type Collection struct {
 	// property, beside bbox and datetime.
 	Filters []Filter
 	// Dates names the properties that give a feature's time, the days it
-	// spans (see ParseQuery's datetime); "" when features have no time,
-	// and datetime then matches them all.
+	// spans (a Selection's From and To meet them); "" when features have
+	// no time, and every From and To then matches them all.
 	Dates string
 
 	from  string // the tables the columns read from, aliased
@@ -39,10 +39,9 @@ type Collection struct {
 	// NULL when open; "" for collections without time.
 	start, end string
 
-	params    []string // every query parameter the items take
-	pageSQL   string   // $1 bbox, $2… filters, then cursor and limit
-	itemsSQL  string   // pageSQL's parameters; the count of matches, then the page
-	itemSQL   string   // $1 id
+	pageSQL   string // $1 bbox, $2… filters, then cursor and limit
+	itemsSQL  string // pageSQL's parameters; the count of matches, then the page
+	itemSQL   string // $1 id
 	extentSQL string
 }
 
@@ -356,10 +355,6 @@ func mustCollection(id string) *Collection {
 	return c
 }
 
-// Params are the query parameters the collection's items take, in a
-// fixed order: the general ones, then the filters.
-func (c *Collection) Params() []string { return slices.Clone(c.params) }
-
 // SelectList is the SQL select list of the collection's properties, each
 // named as its column; other readers of the same rows (the tiles) use it
 // so that a feature says the same thing everywhere.
@@ -377,7 +372,7 @@ func CollectionByID(id string) (*Collection, error) {
 	for i, c := range Collections {
 		ids[i] = c.ID
 	}
-	return nil, Errorf(ENotFound, "no collection %s; the collections are %s", clip(id), strings.Join(ids, ", "))
+	return nil, Errorf(ENotFound, "no collection %s; the collections are %s", Quote(id), strings.Join(ids, ", "))
 }
 
 // build makes the collection's SQL from its definition. Parameters stay
@@ -394,7 +389,6 @@ func (c *Collection) build() {
 		// for a prepared statement after a few runs, only the plain form
 		// keeps the spatial index.
 		"ST_Intersects(" + c.geom + ", ST_MakeEnvelope(($1::float8[])[1], ($1::float8[])[2], ($1::float8[])[3], ($1::float8[])[4], 4326))"}
-	c.params = []string{"bbox", "datetime", "limit", "cursor", "f"}
 	next := 2 // the number of the next parameter
 	param := func(sqlType string) string {
 		n := "$" + strconv.Itoa(next) + "::" + sqlType
@@ -404,7 +398,6 @@ func (c *Collection) build() {
 	for _, f := range c.Filters {
 		n := param(f.kind.sqlType)
 		where = append(where, "("+n+" IS NULL OR "+f.column+" "+f.op+" "+n+")")
-		c.params = append(c.params, f.Param)
 	}
 	if c.start != "" {
 		// The features whose days meet the interval's; an open end, the

@@ -20,25 +20,26 @@ type Feature struct {
 
 // Page is one page of a collection's features, in id order.
 type Page struct {
-	Query    Query
-	Features []Feature
-	// Matched counts the features that match the query's bbox and filters,
-	// on all pages together.
+	Selection Selection
+	Features  []Feature
+	// Matched counts the features that match the selection's bbox and
+	// filters, on all pages together.
 	Matched int64
-	// Next is the query of the following page; nil on the last page.
-	Next *Query
+	// Next is the cursor of the following page: the id of this page's
+	// last feature; "" on the last page.
+	Next string
 	// TimeStamp is when the page was read.
 	TimeStamp time.Time
 }
 
-// Items reads the page of features q asks for. The page and Matched come
+// Items reads the page of features s selects. The page and Matched come
 // from one statement, so from one snapshot, and paging goes by id rather
 // than by offset, so pages neither repeat nor skip a feature while others
 // insert or delete.
-func Items(ctx context.Context, db DB, q Query) (*Page, error) {
-	c := q.Collection
-	p := &Page{Query: q, TimeStamp: time.Now().UTC()}
-	err := QueryItems(ctx, db, q, func(rows pgx.Rows) error {
+func Items(ctx context.Context, db DB, s Selection) (*Page, error) {
+	c := s.Collection
+	p := &Page{Selection: s, TimeStamp: time.Now().UTC()}
+	err := QueryItems(ctx, db, s, func(rows pgx.Rows) error {
 		for rows.Next() {
 			f, ok, err := c.scanFeature(rows, &p.Matched)
 			if err != nil {
@@ -53,24 +54,23 @@ func Items(ctx context.Context, db DB, q Query) (*Page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
 	}
-	if len(p.Features) > q.Limit {
-		p.Features = p.Features[:q.Limit]
-		next := q.After(p.Features[q.Limit-1].ID)
-		p.Next = &next
+	if len(p.Features) > s.Limit {
+		p.Features = p.Features[:s.Limit]
+		p.Next = p.Features[s.Limit-1].ID
 	}
 	return p, nil
 }
 
-// QueryItems runs the SQL of Items for q, one statement whose rows each
-// start with the count of the features that match q's bbox and filters,
+// QueryItems runs the SQL of Items for s, one statement whose rows each
+// start with the count of the features that match s's bbox and filters,
 // followed by a feature of the page, ordered by id: one row more than
-// q.Limit (the extra row tells that another page follows). An empty page
+// s.Limit (the extra row tells that another page follows). An empty page
 // is one row with the count and NULL for the rest. It hands the rows to
 // read and returns the first error, read's or the database's. Items
 // decodes the rows; cmd/loadbench reads them raw, to measure what the
 // database alone costs.
-func QueryItems(ctx context.Context, db DB, q Query, read func(pgx.Rows) error) error {
-	rows, err := db.Query(ctx, q.Collection.itemsSQL, q.pageArgs()...)
+func QueryItems(ctx context.Context, db DB, s Selection, read func(pgx.Rows) error) error {
+	rows, err := db.Query(ctx, s.Collection.itemsSQL, s.pageArgs()...)
 	if err != nil {
 		return err
 	}
@@ -84,12 +84,12 @@ func QueryItems(ctx context.Context, db DB, q Query, read func(pgx.Rows) error) 
 
 // Item reads the feature of c with id; ENotFound when there is none.
 func Item(ctx context.Context, db DB, c *Collection, id string) (*Feature, error) {
-	if !validID(id) {
-		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
+	if !ValidID(id) {
+		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, Quote(id))
 	}
 	f, _, err := c.scanFeature(db.QueryRow(ctx, c.itemSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, clip(id))
+		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, Quote(id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", c.ID, id, err)

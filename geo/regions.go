@@ -73,6 +73,10 @@ type Assignment struct {
 // township (9) or a village (12).
 var regionCode = regexp.MustCompile(`^([0-9]{6}|[0-9]{9}|[0-9]{12})$`)
 
+// maxVillageProjects bounds the projects a village's drill-down lists;
+// the most any village has is a handful.
+const maxVillageProjects = 10_000
+
 // villageCodeLen is the length of a village's code, the only level whose
 // code length is its own.
 const villageCodeLen = 12
@@ -128,7 +132,7 @@ ORDER BY a.site_code`
 // malformed code is EInvalid; a code no region has is ENotFound.
 func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 	if !regionCode.MatchString(code) {
-		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", clip(code))
+		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
 	}
 	r := &Region{Children: []RegionSummary{}}
 	type count struct {
@@ -165,9 +169,9 @@ func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 	if len(code) == villageCodeLen {
 		r.Village = &VillageDetail{Projects: []Record{}, Relocation: []Assignment{}}
 		projects := mustCollection("projects")
-		q := newQuery(projects).with("village", code)
-		q.Limit = MaxLimit
-		b.Queue(projects.pageSQL, q.pageArgs()...).Query(func(rows pgx.Rows) error {
+		// Every project of the village: far fewer than the limit.
+		sel := projects.Select(maxVillageProjects).with("village", code)
+		b.Queue(projects.pageSQL, sel.pageArgs()...).Query(func(rows pgx.Rows) error {
 			fs, err := projects.scanFeatures(rows)
 			for _, f := range fs {
 				r.Village.Projects = append(r.Village.Projects, f.Properties)

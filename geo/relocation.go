@@ -103,15 +103,10 @@ ORDER BY v.poor_population DESC, r.code`
 var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
 
 // Unassigned lists the poverty villages not yet exited that have no
-// relocation assignment, most poor people first. rawQuery may hold one
-// parameter, county (6 digits), to keep one county's; anything else is an
-// EInvalid error naming the parameter.
-func Unassigned(ctx context.Context, db DB, rawQuery string) ([]UnassignedVillage, error) {
-	params, err := parseParams(rawQuery, []string{"county"})
-	if err != nil {
-		return nil, err
-	}
-	county := params["county"]
+// relocation assignment, most poor people first: those of county (6
+// digits), or of every county when county is "". Another county value is
+// an EInvalid error.
+func Unassigned(ctx context.Context, db DB, county string) ([]UnassignedVillage, error) {
 	if county != "" && !countyCode.MatchString(county) {
 		return nil, Errorf(EInvalid, "county %q: want a 6-digit county code such as 520322", county)
 	}

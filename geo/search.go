@@ -36,28 +36,18 @@ type Match struct {
 	BBox []float64 `json:"bbox"`
 }
 
-// ParseSearch parses the query string raw of a search: q (required,
-// trimmed, at most MaxSearchRunes characters) and limit (1 to
-// MaxSearchLimit). Anything else, or a bad value, is an EInvalid error
-// naming the parameter.
-func ParseSearch(raw string) (SearchQuery, error) {
-	v, err := parseParams(raw, []string{"q", "limit"})
-	if err != nil {
-		return SearchQuery{}, err
-	}
-	q := SearchQuery{Q: strings.TrimSpace(v["q"]), Limit: DefaultSearchLimit}
+// Check validates q: Q trimmed, not empty, text of at most
+// MaxSearchRunes characters. It returns q trimmed, or an EInvalid error
+// saying what is wrong with q.
+func (q SearchQuery) Check() (SearchQuery, error) {
+	q.Q = strings.TrimSpace(q.Q)
 	switch {
 	case q.Q == "":
-		return SearchQuery{}, Errorf(EInvalid, "q must be a name, part of one, or the first digits of a code; it is empty")
+		return q, Errorf(EInvalid, "q must be a name, part of one, or the first digits of a code; it is empty")
 	case !utf8.ValidString(q.Q) || strings.ContainsFunc(q.Q, unicode.IsControl):
-		return SearchQuery{}, Errorf(EInvalid, "q must be text without control characters (got %s)", clip(q.Q))
+		return q, Errorf(EInvalid, "q must be text without control characters (got %s)", Quote(q.Q))
 	case utf8.RuneCountInString(q.Q) > MaxSearchRunes:
-		return SearchQuery{}, Errorf(EInvalid, "q must be at most %d characters (got %d)", MaxSearchRunes, utf8.RuneCountInString(q.Q))
-	}
-	if s, ok := v["limit"]; ok {
-		if q.Limit, err = parseLimit(s, MaxSearchLimit); err != nil {
-			return SearchQuery{}, err
-		}
+		return q, Errorf(EInvalid, "q must be at most %d characters (got %d)", MaxSearchRunes, utf8.RuneCountInString(q.Q))
 	}
 	return q, nil
 }
@@ -94,8 +84,12 @@ ORDER BY g.code = $1 DESC, ` + levelOrder + `, g.code
 LIMIT $2`
 
 // Search finds the regions q names: by code prefix when q is all digits,
-// else by name, best matches first.
+// else by name, best matches first. q is checked first (see Check).
 func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
+	q, err := q.Check()
+	if err != nil {
+		return nil, err
+	}
 	sql := searchNameSQL
 	if strings.Trim(q.Q, "0123456789") == "" {
 		sql = searchCodeSQL

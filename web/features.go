@@ -16,6 +16,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // Media types of the OGC API – Features responses.
@@ -67,7 +68,7 @@ func (s *Server) landingHTML(c *fiber.Ctx) error { return s.assets.serve(c, "/st
 // landingJSON is the landing page as JSON, which takes no parameter but
 // f=json.
 func (s *Server) landingJSON(c *fiber.Ctx) error {
-	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	base := s.baseURL(c)
@@ -87,13 +88,13 @@ func (s *Server) landingJSON(c *fiber.Ctx) error {
 // f=json, and an Accept header that ranks text/html above JSON. Anything
 // else, no Accept header included, gets JSON.
 func prefersHTML(c *fiber.Ctx) bool {
-	return c.Query("f") != geo.FormatJSON &&
+	return c.Query("f") != ogc.FormatJSON &&
 		c.Accepts(fiber.MIMEApplicationJSON, fiber.MIMETextHTML) == fiber.MIMETextHTML
 }
 
 // conformance serves GET /conformance.
 func (s *Server) conformance(c *fiber.Ctx) error {
-	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{"conformsTo": conformanceClasses})
@@ -152,7 +153,7 @@ type queryableDoc struct {
 
 // collections serves GET /collections.
 func (s *Server) collections(c *fiber.Ctx) error {
-	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
@@ -178,7 +179,7 @@ func (s *Server) collection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
@@ -246,31 +247,31 @@ func (s *Server) items(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q, err := geo.ParseQuery(coll, rawQuery(c))
+	q, err := ogc.ParseItems(coll, rawQuery(c))
 	if err != nil {
 		return err
 	}
 	return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
-		page, err := geo.Items(ctx, s.pool, q)
+		page, err := geo.Items(ctx, s.pool, q.Selection)
 		if err != nil {
 			return nil, nil, err
 		}
 		base := s.baseURL(c)
-		if q.Format == geo.FormatCSV {
+		if q.Format == ogc.FormatCSV {
 			header := csvHeader(coll)
-			if page.Next != nil {
-				header[fiber.HeaderLink] = "<" + itemsURL(base, *page.Next) + `>; rel="next"`
+			if page.Next != "" {
+				header[fiber.HeaderLink] = "<" + itemsURL(base, q.After(page.Next)) + `>; rel="next"`
 			}
 			data, err := encodeCSV(coll, page.Features)
 			return data, header, err
 		}
 		links := []link{
 			{itemsURL(base, q), "self", geoJSONType, "this page"},
-			{itemsURL(base, q.As(geo.FormatCSV)), "alternate", csvType, "this page as CSV"},
+			{itemsURL(base, q.As(ogc.FormatCSV)), "alternate", csvType, "this page as CSV"},
 			{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
 		}
-		if page.Next != nil {
-			links = append(links, link{itemsURL(base, *page.Next), "next", geoJSONType, "the next page"})
+		if page.Next != "" {
+			links = append(links, link{itemsURL(base, q.After(page.Next)), "next", geoJSONType, "the next page"})
 		}
 		data, err := encodeItems(page, links)
 		return data, map[string]string{fiber.HeaderContentType: geoJSONType}, err
@@ -322,7 +323,7 @@ func (s *Server) item(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	format, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON, geo.FormatCSV)
+	format, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON, ogc.FormatCSV)
 	if err != nil {
 		return err
 	}
@@ -331,7 +332,7 @@ func (s *Server) item(c *fiber.Ctx) error {
 	if err != nil {
 		id = c.Params("feature")
 	}
-	if format == geo.FormatCSV {
+	if format == ogc.FormatCSV {
 		return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
 			f, err := geo.Item(ctx, s.pool, coll, id)
 			if err != nil {
@@ -363,7 +364,7 @@ func geoJSONFeature(f geo.Feature) *geojson.FeatureOf[geo.Record] {
 }
 
 // itemsURL is the absolute URL of the page q asks for.
-func itemsURL(base string, q geo.Query) string {
+func itemsURL(base string, q ogc.Query) string {
 	return base + "/collections/" + q.Collection.ID + "/items?" + q.Encode()
 }
 

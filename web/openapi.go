@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // openAPIType is the media type of the API definition, as OGC API –
@@ -77,7 +78,7 @@ type mediaType struct {
 // but the pages, which OGC API – Features Core asks the landing page to
 // link to (service-desc).
 func (s *Server) apiDefinition(c *fiber.Ctx) error {
-	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	return c.JSON(newOpenAPIDoc(s.baseURL(c), s.cfg.ImportEnabled), openAPIType)
@@ -85,7 +86,7 @@ func (s *Server) apiDefinition(c *fiber.Ctx) error {
 
 // newOpenAPIDoc is the API definition for a server reached at base. The
 // collections' paths come from their definitions in geo, so the document
-// lists the parameters ParseQuery takes (TestAPIDefinition holds the two
+// lists the parameters ogc.ParseItems takes (TestAPIDefinition holds the two
 // together, and the paths to the routes).
 func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	d := openAPIDoc{
@@ -117,7 +118,7 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	get := func(path, id, tag, summary string, params []parameter, responses map[string]response) {
 		d.Paths[path] = pathItem{"get": {Summary: summary, OperationID: id, Tags: []string{tag}, Parameters: params, Responses: responses}}
 	}
-	f := formatParam(geo.FormatJSON)
+	f := formatParam(ogc.FormatJSON)
 
 	get("/", "getLandingPage", "OGC API", "the landing page", []parameter{f}, jsonOf("links to the API definition, conformance and collections", object))
 	get("/api", "getAPIDefinition", "OGC API", "this API definition", []parameter{f}, answers("OpenAPI 3.0", openAPIType, object))
@@ -207,12 +208,12 @@ func addCollection(paths map[string]pathItem, c *geo.Collection) {
 
 	paths[self] = pathItem{"get": {
 		Summary: c.Title + ": what the collection holds, its extent and filters", OperationID: "describe" + name,
-		Tags: []string{c.Title}, Parameters: []parameter{formatParam(geo.FormatJSON)},
+		Tags: []string{c.Title}, Parameters: []parameter{formatParam(ogc.FormatJSON)},
 		Responses: answers("the collection", fiber.MIMEApplicationJSON, schema{"type": "object"}),
 	}}
 
 	var params []parameter
-	for _, p := range c.Params() {
+	for _, p := range ogc.ItemsParams(c) {
 		params = append(params, itemsParam(c, p))
 	}
 	items := answers("a page of features, in id order; the next link leads on", geoJSONType, collection)
@@ -228,7 +229,7 @@ func addCollection(paths map[string]pathItem, c *geo.Collection) {
 		Summary: c.Title + ": one feature", OperationID: "get" + name + "Feature", Tags: []string{c.Title},
 		Parameters: []parameter{
 			{Name: "featureId", In: "path", Required: true, Description: "the feature's id, its code", Schema: schema{"type": "string"}},
-			formatParam(geo.FormatJSON, geo.FormatCSV),
+			formatParam(ogc.FormatJSON, ogc.FormatCSV),
 		},
 		Responses: one,
 	}}
@@ -247,11 +248,11 @@ func itemsParam(c *geo.Collection, name string) parameter {
 		return parameter{Name: name, In: "query", Description: d.Description + "; " + d.Allowed, Schema: schema{"type": "string"}}
 	case "limit":
 		return parameter{Name: name, In: "query", Description: "most features on a page",
-			Schema: schema{"type": "integer", "minimum": 1, "maximum": geo.MaxLimit, "default": geo.DefaultLimit}}
+			Schema: schema{"type": "integer", "minimum": 1, "maximum": ogc.MaxLimit, "default": ogc.DefaultLimit}}
 	case "cursor":
 		return parameter{Name: name, In: "query", Description: "where the page starts: given by the previous page's next link", Schema: schema{"type": "string"}}
 	case "f":
-		return formatParam(geo.FormatJSON, geo.FormatCSV)
+		return formatParam(ogc.FormatJSON, ogc.FormatCSV)
 	}
 	for _, f := range c.Filters {
 		if f.Param == name {

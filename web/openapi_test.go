@@ -11,6 +11,7 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // TestAPIDefinition reads /api, the OpenAPI document the landing page
@@ -116,8 +117,8 @@ func TestAPIDefinition(t *testing.T) {
 		for _, p := range doc.Paths["/collections/"+c.ID+"/items"]["get"].Parameters {
 			names = append(names, p.Name)
 		}
-		if !slices.Equal(names, c.Params()) {
-			t.Errorf("%s items: documented parameters %v, want %v", c.ID, names, c.Params())
+		if !slices.Equal(names, ogc.ItemsParams(c)) {
+			t.Errorf("%s items: documented parameters %v, want %v", c.ID, names, ogc.ItemsParams(c))
 		}
 	}
 }

@@ -6,12 +6,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // region serves GET /api/regions/{code}: one drill-down step, from the
 // city (520300) through a county and a township to a village.
 func (s *Server) region(c *fiber.Ctx) error {
-	if _, err := geo.ParseFormat(rawQuery(c), geo.FormatJSON); err != nil {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
@@ -27,7 +28,7 @@ type searchResult struct {
 
 // search serves GET /api/search?q=&limit=: regions by name or code prefix.
 func (s *Server) search(c *fiber.Ctx) error {
-	q, err := geo.ParseSearch(rawQuery(c))
+	q, err := parseSearch(rawQuery(c))
 	if err != nil {
 		return err
 	}
@@ -35,4 +36,21 @@ func (s *Server) search(c *fiber.Ctx) error {
 		matches, err := geo.Search(ctx, s.pool, q)
 		return searchResult{Query: q.Q, Matches: matches}, err
 	})
+}
+
+// parseSearch reads the query string raw of a search: q (required) and
+// limit (1 to geo.MaxSearchLimit). Anything else, or a bad value, is an
+// EInvalid error naming the parameter.
+func parseSearch(raw string) (geo.SearchQuery, error) {
+	v, err := ogc.Params(raw, "q", "limit")
+	if err != nil {
+		return geo.SearchQuery{}, err
+	}
+	q := geo.SearchQuery{Q: v["q"], Limit: geo.DefaultSearchLimit}
+	if s, ok := v["limit"]; ok {
+		if q.Limit, err = ogc.ParseLimit(s, geo.MaxSearchLimit); err != nil {
+			return geo.SearchQuery{}, err
+		}
+	}
+	return q.Check()
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // site serves GET /api/sites/{code}: a relocation site and the villages
@@ -19,8 +20,12 @@ func (s *Server) site(c *fiber.Ctx) error {
 // unassigned serves GET /api/relocation/unassigned?county=: poverty
 // villages with no relocation site yet.
 func (s *Server) unassigned(c *fiber.Ctx) error {
+	v, err := ogc.Params(rawQuery(c), "county")
+	if err != nil {
+		return err
+	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		list, err := geo.Unassigned(ctx, s.pool, rawQuery(c))
+		list, err := geo.Unassigned(ctx, s.pool, v["county"])
 		return fiber.Map{"villages": list, "count": len(list)}, err
 	})
 }

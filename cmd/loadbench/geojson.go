@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // The GeoJSON list: boxes of a 0.1° grid over zunyi, as many as
@@ -41,9 +42,9 @@ func gridBoxes() []string {
 
 // itemsTwin runs the SQL of the items request q as the server does,
 // through geo.QueryItems; the body is every value of every row.
-func itemsTwin(q geo.Query) twin {
+func itemsTwin(s geo.Selection) twin {
 	return func(ctx context.Context, pool *pgxpool.Pool) (n int, err error) {
-		err = geo.QueryItems(ctx, pool, q, func(rows pgx.Rows) (err error) {
+		err = geo.QueryItems(ctx, pool, s, func(rows pgx.Rows) (err error) {
 			n, err = readRaw(rows)
 			return err
 		})
@@ -72,11 +73,11 @@ func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error)
 		}
 		seen++
 		raw := fmt.Sprintf("bbox=%s&limit=%d", box, itemsLimit)
-		q, err := geo.ParseQuery(villages, raw)
+		q, err := ogc.ParseItems(villages, raw)
 		if err != nil {
 			return nil, err
 		}
-		page, err := geo.Items(ctx, pool, q)
+		page, err := geo.Items(ctx, pool, q.Selection)
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +85,7 @@ func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error)
 			continue
 		}
 		matched = append(matched, page.Matched)
-		reqs = append(reqs, request{path: "/collections/" + villages.ID + "/items?" + raw, twin: itemsTwin(q)})
+		reqs = append(reqs, request{path: "/collections/" + villages.ID + "/items?" + raw, twin: itemsTwin(q.Selection)})
 	}
 	if len(reqs) < boxCount {
 		return nil, fmt.Errorf("only %d of the %d cells of the grid hold a village; want %d", len(reqs), len(grid), boxCount)

@@ -1,4 +1,4 @@
-package geo_test
+package ogc_test
 
 import (
 	"reflect"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 func collection(t testing.TB, id string) *geo.Collection {
@@ -17,7 +18,7 @@ func collection(t testing.TB, id string) *geo.Collection {
 	return c
 }
 
-func TestParseQueryNormalizes(t *testing.T) {
+func TestParseItemsNormalizes(t *testing.T) {
 	tests := []struct {
 		name, collection, raw, want string
 	}{
@@ -36,18 +37,18 @@ func TestParseQueryNormalizes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, err := geo.ParseQuery(collection(t, tt.collection), tt.raw)
+			q, err := ogc.ParseItems(collection(t, tt.collection), tt.raw)
 			if err != nil {
-				t.Fatalf("ParseQuery(%q): %v", tt.raw, err)
+				t.Fatalf("ParseItems(%q): %v", tt.raw, err)
 			}
 			if got := q.Encode(); got != tt.want {
-				t.Errorf("ParseQuery(%q).Encode() = %q, want %q", tt.raw, got, tt.want)
+				t.Errorf("ParseItems(%q).Encode() = %q, want %q", tt.raw, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestParseQueryRejects(t *testing.T) {
+func TestParseItemsRejects(t *testing.T) {
 	tests := []struct {
 		name, collection, raw string
 		// mention must appear in the message: the parameter at fault.
@@ -93,56 +94,22 @@ func TestParseQueryRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := geo.ParseQuery(collection(t, tt.collection), tt.raw)
+			_, err := ogc.ParseItems(collection(t, tt.collection), tt.raw)
 			if geo.ErrorCode(err) != geo.EInvalid {
-				t.Fatalf("ParseQuery(%q): got %v, want an %s error", tt.raw, err, geo.EInvalid)
+				t.Fatalf("ParseItems(%q): got %v, want an %s error", tt.raw, err, geo.EInvalid)
 			}
 			if !strings.Contains(err.Error(), tt.mention) {
-				t.Errorf("ParseQuery(%q): message %q does not mention %q", tt.raw, err, tt.mention)
+				t.Errorf("ParseItems(%q): message %q does not mention %q", tt.raw, err, tt.mention)
 			}
 		})
 	}
 }
 
-func TestParseSearch(t *testing.T) {
-	tests := []struct {
-		raw       string
-		wantQ     string
-		wantLimit int
-		mention   string // non-empty: must fail naming this
-	}{
-		{"q=%E8%8A%B1%E8%8C%82%E6%9D%91", "花茂村", geo.DefaultSearchLimit, ""},
-		{"q=+5203+&limit=50", "5203", 50, ""},
-		{"q=", "", 0, "q must"},
-		{"q=+++", "", 0, "q must"},
-		{"limit=5", "", 0, "q must"},
-		{"q=" + strings.Repeat("村", geo.MaxSearchRunes+1), "", 0, "q must be at most"},
-		{"q=%01x", "", 0, "q must be text"},
-		{"q=x&limit=0", "", 0, "limit"},
-		{"q=x&limit=51", "", 0, "limit"},
-		{"q=x&page=2", "", 0, `"page"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.raw, func(t *testing.T) {
-			q, err := geo.ParseSearch(tt.raw)
-			if tt.mention != "" {
-				if geo.ErrorCode(err) != geo.EInvalid || !strings.Contains(err.Error(), tt.mention) {
-					t.Errorf("ParseSearch(%q): got %v, want an %s error mentioning %q", tt.raw, err, geo.EInvalid, tt.mention)
-				}
-				return
-			}
-			if err != nil || q.Q != tt.wantQ || q.Limit != tt.wantLimit {
-				t.Errorf("ParseSearch(%q) = %+v, %v; want q %q limit %d", tt.raw, q, err, tt.wantQ, tt.wantLimit)
-			}
-		})
-	}
-}
-
-// FuzzParseQuery checks the parser of the items' query strings: it never
+// FuzzParseItems checks the parser of the items' query strings: it never
 // panics, every input it rejects gets an EInvalid error, and every input
 // it accepts encodes to a normal form that parses back to the same query
 // and encodes to itself.
-func FuzzParseQuery(f *testing.F) {
+func FuzzParseItems(f *testing.F) {
 	seeds := []struct {
 		collection uint8 // index into geo.Collections
 		raw        string
@@ -181,20 +148,20 @@ func FuzzParseQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, collection uint8, raw string) {
 		c := geo.Collections[int(collection)%len(geo.Collections)]
-		q, err := geo.ParseQuery(c, raw)
+		q, err := ogc.ParseItems(c, raw)
 		if err != nil {
 			if geo.ErrorCode(err) != geo.EInvalid {
-				t.Fatalf("ParseQuery(%s, %q): error %v is not %s", c.ID, raw, err, geo.EInvalid)
+				t.Fatalf("ParseItems(%s, %q): error %v is not %s", c.ID, raw, err, geo.EInvalid)
 			}
 			return
 		}
 		enc := q.Encode()
-		q2, err := geo.ParseQuery(c, enc)
+		q2, err := ogc.ParseItems(c, enc)
 		if err != nil {
-			t.Fatalf("ParseQuery(%s, %q) accepted, but not its normal form %q: %v", c.ID, raw, enc, err)
+			t.Fatalf("ParseItems(%s, %q) accepted, but not its normal form %q: %v", c.ID, raw, enc, err)
 		}
 		if !reflect.DeepEqual(q, q2) {
-			t.Fatalf("ParseQuery(%s, %q) = %+v, but its normal form %q parses to %+v", c.ID, raw, q, enc, q2)
+			t.Fatalf("ParseItems(%s, %q) = %+v, but its normal form %q parses to %+v", c.ID, raw, q, enc, q2)
 		}
 		if enc2 := q2.Encode(); enc2 != enc {
 			t.Fatalf("normal form %q encodes again as %q", enc, enc2)

@@ -1,0 +1,284 @@
+// Package ogc speaks OGC API – Features for the web server: it reads the
+// query string of an items request (bbox, datetime, limit, cursor, f and
+// the collection's filters) into a geo.Selection, writes a query back in
+// its one normal form for links, and splits the plain query strings of
+// the server's other JSON endpoints under the same rules (each parameter
+// known and given once), so that every endpoint answers a malformed query
+// alike: a geo.EInvalid error naming the parameter.
+package ogc
+
+import (
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// Formats of a collection's items: GeoJSON, or CSV for spreadsheets.
+const (
+	FormatJSON = "json"
+	FormatCSV  = "csv"
+)
+
+// Limits on the features of one page of items.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10_000
+)
+
+// general are the parameters every collection's items take, before its
+// filters.
+var general = []string{"bbox", "datetime", "limit", "cursor", "f"}
+
+// Query is a validated request for a collection's items: the features it
+// selects, and the format to write them in. ParseItems makes one; Encode
+// gives it back in normal form.
+type Query struct {
+	geo.Selection
+	// Format is FormatJSON or FormatCSV.
+	Format string
+	// Datetime is the datetime parameter as given, "" for none; the
+	// selection holds the days it covers.
+	Datetime string
+}
+
+// ItemsParams are the query parameters c's items take, in a fixed order:
+// the general ones, then c's filters.
+func ItemsParams(c *geo.Collection) []string {
+	params := slices.Clone(general)
+	for _, f := range c.Filters {
+		params = append(params, f.Param)
+	}
+	return params
+}
+
+// ParseItems parses the query string raw of a request for c's items. It
+// returns an EInvalid error naming the parameter and what it allows when
+// raw is malformed, repeats or does not know a parameter, or a value is
+// out of range.
+func ParseItems(c *geo.Collection, raw string) (Query, error) {
+	v, err := Params(raw, ItemsParams(c)...)
+	if err != nil {
+		return Query{}, err
+	}
+	q := Query{Selection: c.Select(DefaultLimit), Format: FormatJSON}
+	if s, ok := v["bbox"]; ok {
+		if q.BBox, err = parseBBox(s); err != nil {
+			return Query{}, err
+		}
+	}
+	if s, ok := v["datetime"]; ok {
+		if q.From, q.To, err = parseDatetime(s); err != nil {
+			return Query{}, err
+		}
+		q.Datetime = s
+	}
+	if s, ok := v["limit"]; ok {
+		if q.Limit, err = ParseLimit(s, MaxLimit); err != nil {
+			return Query{}, err
+		}
+	}
+	if s, ok := v["cursor"]; ok {
+		if !geo.ValidID(s) {
+			return Query{}, geo.Errorf(geo.EInvalid, "cursor must be the id of a feature, as the next link gives it (got %s)", geo.Quote(s))
+		}
+		q.Cursor = s
+	}
+	if s, ok := v["f"]; ok {
+		if q.Format, err = parseFormat(s, FormatJSON, FormatCSV); err != nil {
+			return Query{}, err
+		}
+	}
+	for i, f := range c.Filters {
+		if s, ok := v[f.Param]; ok {
+			if q.Values[i], err = f.Parse(s); err != nil {
+				return Query{}, err
+			}
+		}
+	}
+	return q, nil
+}
+
+// Encode is q as a query string in normal form: parameters sorted, the
+// limit always given, defaults otherwise left out, values spelled the one
+// way ParseItems reads them back to an equal Query.
+func (q Query) Encode() string {
+	v := url.Values{"limit": {strconv.Itoa(q.Limit)}}
+	if q.BBox != nil {
+		v.Set("bbox", strings.Join([]string{
+			formatFloat(q.BBox.Min[0]), formatFloat(q.BBox.Min[1]),
+			formatFloat(q.BBox.Max[0]), formatFloat(q.BBox.Max[1]),
+		}, ","))
+	}
+	if q.Datetime != "" {
+		v.Set("datetime", q.Datetime)
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
+	}
+	if q.Format != FormatJSON {
+		v.Set("f", q.Format)
+	}
+	for i, f := range q.Collection.Filters {
+		if q.Values[i] != nil {
+			v.Set(f.Param, f.Format(q.Values[i]))
+		}
+	}
+	return v.Encode()
+}
+
+// After is q for the page that follows the feature with id.
+func (q Query) After(id string) Query {
+	q.Cursor = id
+	return q
+}
+
+// As is q in another format.
+func (q Query) As(format string) Query {
+	q.Format = format
+	return q
+}
+
+// ParseFormat checks the query string raw of a request that takes no
+// parameter but f, and returns f: one of formats, the first when raw has
+// none. Any other parameter, or another f, is an EInvalid error.
+func ParseFormat(raw string, formats ...string) (string, error) {
+	v, err := Params(raw, "f")
+	if err != nil {
+		return "", err
+	}
+	if s, ok := v["f"]; ok {
+		return parseFormat(s, formats...)
+	}
+	return formats[0], nil
+}
+
+// Params splits the query string raw into its parameters, each given once
+// and each one of allowed. The errors say which parameter is wrong.
+func Params(raw string, allowed ...string) (map[string]string, error) {
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, geo.Errorf(geo.EInvalid, "malformed query string: %v", err)
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	// Sorted, so that a request with several faults always hears of the same one.
+	slices.Sort(keys)
+	v := make(map[string]string, len(values))
+	for _, k := range keys {
+		if !slices.Contains(allowed, k) {
+			return nil, geo.Errorf(geo.EInvalid, "unknown query parameter %s: this resource takes %s", geo.Quote(k), strings.Join(allowed, ", "))
+		}
+		if len(values[k]) > 1 {
+			return nil, geo.Errorf(geo.EInvalid, "%s is given %d times: give it once", k, len(values[k]))
+		}
+		v[k] = values[k][0]
+	}
+	return v, nil
+}
+
+// ParseLimit reads a page size from 1 to most; an out-of-range size is an
+// error rather than quietly clamped, so a client learns of its mistake.
+func ParseLimit(s string, most int) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > most {
+		return 0, geo.Errorf(geo.EInvalid, "limit must be an integer from 1 to %d (got %s)", most, geo.Quote(s))
+	}
+	return n, nil
+}
+
+// parseBBox reads minLon,minLat,maxLon,maxLat in WGS 84 degrees, or the
+// six numbers of a box with heights (minLon,minLat,minHeight,maxLon,
+// maxLat,maxHeight), whose heights are checked and then set aside: the
+// features are flat.
+func parseBBox(s string) (*orb.Bound, error) {
+	const want = "bbox must be minLon,minLat,maxLon,maxLat in WGS 84 degrees (or six numbers, with minimum and maximum heights after the latitudes)"
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 && len(parts) != 6 {
+		return nil, geo.Errorf(geo.EInvalid, "%s (got %d values)", want, len(parts))
+	}
+	all := make([]float64, len(parts))
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, geo.Errorf(geo.EInvalid, "%s (value %d, %s, is not a finite number)", want, i+1, geo.Quote(p))
+		}
+		all[i] = f
+	}
+	n := all
+	if len(all) == 6 {
+		if all[2] > all[5] {
+			return nil, geo.Errorf(geo.EInvalid, "%s: the minimum must not exceed the maximum", want)
+		}
+		n = []float64{all[0], all[1], all[3], all[4]}
+	}
+	switch {
+	case n[0] < -180 || n[0] > 180 || n[2] < -180 || n[2] > 180:
+		return nil, geo.Errorf(geo.EInvalid, "%s: longitudes lie within -180…180", want)
+	case n[1] < -90 || n[1] > 90 || n[3] < -90 || n[3] > 90:
+		return nil, geo.Errorf(geo.EInvalid, "%s: latitudes lie within -90…90", want)
+	case n[0] > n[2] || n[1] > n[3]:
+		return nil, geo.Errorf(geo.EInvalid, "%s: the minimum must not exceed the maximum", want)
+	}
+	return &orb.Bound{Min: orb.Point{n[0], n[1]}, Max: orb.Point{n[2], n[3]}}, nil
+}
+
+// chinaTime is China Standard Time, the zone of the days that features'
+// dates name (no daylight saving since 1991).
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// parseDatetime reads OGC API's datetime: an instant, or an interval
+// start/end whose open ends are ".." or empty, each a date-time of RFC
+// 3339 or a date. It returns the first and last days covered, in China
+// Standard Time, "" for an open end: the features' times are dates.
+func parseDatetime(s string) (from, to string, err error) {
+	const want = "datetime must be an RFC 3339 date-time or date, or an interval start/end of them with .. for an open end"
+	day := func(p string) (string, error) {
+		if p == ".." || p == "" {
+			return "", nil
+		}
+		if t, err := time.Parse(time.RFC3339Nano, p); err == nil {
+			return t.In(chinaTime).Format(time.DateOnly), nil
+		}
+		if t, err := time.Parse(time.DateOnly, p); err == nil {
+			return t.Format(time.DateOnly), nil
+		}
+		return "", geo.Errorf(geo.EInvalid, "%s (got %s)", want, geo.Quote(s))
+	}
+	start, end, interval := strings.Cut(s, "/")
+	if !interval {
+		if start == ".." || start == "" {
+			return "", "", geo.Errorf(geo.EInvalid, "%s: an instant cannot be open (got %s)", want, geo.Quote(s))
+		}
+		from, err = day(start)
+		return from, from, err
+	}
+	if from, err = day(start); err != nil {
+		return "", "", err
+	}
+	if to, err = day(end); err != nil {
+		return "", "", err
+	}
+	// Dates in one spelling compare as strings.
+	if from != "" && to != "" && from > to {
+		return "", "", geo.Errorf(geo.EInvalid, "%s: the start must not come after the end (got %s)", want, geo.Quote(s))
+	}
+	return from, to, nil
+}
+
+func parseFormat(s string, formats ...string) (string, error) {
+	if !slices.Contains(formats, s) {
+		return "", geo.Errorf(geo.EInvalid, "f must be one of %s (got %s)", strings.Join(formats, ", "), geo.Quote(s))
+	}
+	return s, nil
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
