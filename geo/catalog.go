@@ -49,16 +49,80 @@ func (f Filter) Allowed() string { return f.kind.allowed }
 // Values are the values an enumerated filter takes, nil for other filters.
 func (f Filter) Values() []string { return f.kind.values }
 
-// The values of enumerated properties, as the schema's CHECK constraints
-// allow them.
+// Enum is an enumeration: the values a stored field may take, each with
+// its Chinese label and, where the map colours features by it, its legend
+// colour. Constraint names the schema's CHECK constraint that allows the
+// same values (a test reads it from pg_constraint and compares).
+type Enum struct {
+	// Name identifies the enumeration, in the catalogue served to pages.
+	Name string
+	// Title names it in Chinese, for legends and forms.
+	Title      string
+	Constraint string
+	Values     []EnumValue
+}
+
+// EnumValue is one value of an enumeration.
+type EnumValue struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+	// Color is its legend colour (#RRGGBB), "" where the map does not
+	// colour by it. Categorical colours are Okabe & Ito's palette, which
+	// stays distinguishable with the common colour-vision deficiencies.
+	Color string `json:"color,omitempty"`
+}
+
+// Strings are e's values, in order.
+func (e *Enum) Strings() []string {
+	out := make([]string, len(e.Values))
+	for i, v := range e.Values {
+		out[i] = v.Value
+	}
+	return out
+}
+
+// The enumerations of the stored fields.
 var (
-	regionStatuses    = []string{"none", "not_exited", "exited"}
-	siteTypes         = []string{"urban", "town", "rural"}
-	siteStatuses      = []string{"planned", "under_construction", "completed", "occupied"}
-	projectStatuses   = []string{"planned", "under_construction", "completed"}
-	projectCategories = []string{"water", "power", "road", "telecom", "housing", "renovation", "industry", "training", "other"}
-	projectFundUses   = []string{"industry", "cooperative", "interest_subsidy", "training", "public_facilities"}
+	RegionLevels = &Enum{Name: "region_level", Title: "行政层级", Constraint: "regions_level_known", Values: []EnumValue{
+		{Value: "city", Label: "市"}, {Value: "county", Label: "县（区、市）"},
+		{Value: "township", Label: "乡镇（街道）"}, {Value: "village", Label: "村（社区）"},
+	}}
+	PovertyStatuses = &Enum{Name: "poverty_status", Title: "贫困状态", Constraint: "regions_poverty_status_known", Values: []EnumValue{
+		{Value: "none", Label: "非贫困村", Color: "#8C96A0"},
+		{Value: "not_exited", Label: "未出列", Color: "#D55E00"},
+		{Value: "exited", Label: "已出列", Color: "#009E73"},
+	}}
+	PairingLevels = &Enum{Name: "pairing_level", Title: "包保层级", Constraint: "villages_pairing_level_known", Values: []EnumValue{
+		{Value: "city", Label: "市级包保"}, {Value: "county", Label: "县级包保"},
+	}}
+	SiteTypes = &Enum{Name: "site_type", Title: "安置方式", Constraint: "sites_type_known", Values: []EnumValue{
+		{Value: "urban", Label: "城镇安置"}, {Value: "town", Label: "集镇安置"}, {Value: "rural", Label: "集中安置"},
+	}}
+	SiteStatuses = &Enum{Name: "site_status", Title: "安置点状态", Constraint: "sites_status_known", Values: []EnumValue{
+		{Value: "planned", Label: "计划"}, {Value: "under_construction", Label: "在建"},
+		{Value: "completed", Label: "已完工"}, {Value: "occupied", Label: "已入住"},
+	}}
+	ProjectStatuses = &Enum{Name: "project_status", Title: "项目状态", Constraint: "projects_status_known", Values: []EnumValue{
+		{Value: "planned", Label: "计划"}, {Value: "under_construction", Label: "在建"}, {Value: "completed", Label: "已完工"},
+	}}
+	// ProjectCategories are what a project builds: the city's 水、电、路、
+	// 讯、房、寨, industry, training, other. To add a category, add it here
+	// and to the CHECK constraint projects_category_known in a migration.
+	ProjectCategories = &Enum{Name: "project_category", Title: "项目类别", Constraint: "projects_category_known", Values: []EnumValue{
+		{Value: "water", Label: "水"}, {Value: "power", Label: "电"}, {Value: "road", Label: "路"},
+		{Value: "telecom", Label: "讯"}, {Value: "housing", Label: "房"}, {Value: "renovation", Label: "寨"},
+		{Value: "industry", Label: "产业"}, {Value: "training", Label: "培训"}, {Value: "other", Label: "其他"},
+	}}
+	// ProjectFundUses are the "33112" split of the special funds.
+	ProjectFundUses = &Enum{Name: "fund_use", Title: "资金用途（33112）", Constraint: "projects_fund_use_known", Values: []EnumValue{
+		{Value: "industry", Label: "产业发展"}, {Value: "cooperative", Label: "合作社"},
+		{Value: "interest_subsidy", Label: "贴息"}, {Value: "training", Label: "培训"},
+		{Value: "public_facilities", Label: "公益设施"},
+	}}
 )
+
+// Enums are every enumeration of the catalogue.
+var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, SiteStatuses, ProjectStatuses, ProjectCategories, ProjectFundUses}
 
 // figureColumns are a region's figures rolled up from everything inside
 // it, read from region_figures (alias f), where they are defined. County
@@ -108,7 +172,7 @@ func regionColumns(parents ...Column) []Column {
 		[]Column{{"code", "string", "statistical code", "f.code"}, {"name", "string", "name", "f.name"}},
 		parents,
 		[]Column{
-			{"status", "string", "poverty status of the region itself: " + strings.Join(regionStatuses, ", "), "f.poverty_status"},
+			{"status", "string", "poverty status of the region itself: " + strings.Join(PovertyStatuses.Strings(), ", "), "f.poverty_status"},
 			{"exit_year", "integer", "year it exited poverty", "f.exit_year"},
 			{"demonstration", "boolean", "a demonstration point", "f.demonstration"},
 		})
@@ -123,8 +187,8 @@ func townshipFilter(column string) Filter {
 	return Filter{Param: "township", Description: "in this township", kind: codeKind(9, "township"), column: column, op: "="}
 }
 
-func statusFilter(values []string, column string) Filter {
-	return Filter{Param: "status", Description: "with this status", kind: enumKind(values...), column: column, op: "="}
+func statusFilter(e *Enum, column string) Filter {
+	return Filter{Param: "status", Description: "with this status", kind: enumKind(e.Strings()...), column: column, op: "="}
 }
 
 var demonstrationFilter = Filter{Param: "demonstration", Description: "demonstration points (true) or the others (false)",
@@ -148,7 +212,7 @@ var Collections = []*Collection{
 		Description:  "County boundaries with the figures rolled up from their villages, relocation sites and projects",
 		GeometryType: "MultiPolygon",
 		Columns:      slices.Concat(regionColumns(), figureColumns),
-		Filters:      []Filter{statusFilter(regionStatuses, "f.poverty_status"), demonstrationFilter},
+		Filters:      []Filter{statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from:         regionFrom, where: `f.level = 'county'`, key: "f.code", geom: "g.boundary",
 	},
 	{
@@ -157,7 +221,7 @@ var Collections = []*Collection{
 		GeometryType: "MultiPolygon",
 		Columns: slices.Concat(regionColumns(Column{"county_code", "string", "county", "f.parent_code"}),
 			figureColumns),
-		Filters: []Filter{countyFilter("f.parent_code"), statusFilter(regionStatuses, "f.poverty_status"), demonstrationFilter},
+		Filters: []Filter{countyFilter("f.parent_code"), statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from:    regionFrom, where: `f.level = 'township'`, key: "f.code", geom: "g.boundary",
 	},
 	{
@@ -175,7 +239,7 @@ var Collections = []*Collection{
 				"relocation_households", "relocation_people", "projects", "projects_completed", "completion_avg",
 				"funds_planned", "funds_disbursed")),
 		Filters: []Filter{countyFilter("v.county_code"), townshipFilter("v.township_code"),
-			statusFilter(regionStatuses, "f.poverty_status"), demonstrationFilter},
+			statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from: regionFrom + ` JOIN villages v ON v.code = f.code`, where: "true", key: "f.code", geom: "g.point",
 	},
 	{
@@ -185,8 +249,8 @@ var Collections = []*Collection{
 		Columns: []Column{
 			{"code", "string", "site code", "s.code"},
 			{"name", "string", "site name", "s.name"},
-			{"type", "string", strings.Join(siteTypes, ", "), "s.type"},
-			{"status", "string", strings.Join(siteStatuses, ", "), "s.status"},
+			{"type", "string", strings.Join(SiteTypes.Strings(), ", "), "s.type"},
+			{"status", "string", strings.Join(SiteStatuses.Strings(), ", "), "s.status"},
 			{"progress", "integer", "construction progress (%)", "s.progress"},
 			{"capacity_households", "integer", "planned households", "s.capacity_households"},
 			{"capacity_people", "integer", "planned people", "s.capacity_people"},
@@ -198,8 +262,8 @@ var Collections = []*Collection{
 		},
 		Filters: slices.Concat([]Filter{
 			countyFilter("s.county_code"), townshipFilter("s.township_code"),
-			{Param: "type", Description: "of this type", kind: enumKind(siteTypes...), column: "s.type", op: "="},
-			statusFilter(siteStatuses, "s.status"),
+			{Param: "type", Description: "of this type", kind: enumKind(SiteTypes.Strings()...), column: "s.type", op: "="},
+			statusFilter(SiteStatuses, "s.status"),
 		}, percentFilters("progress", "s.progress")),
 		from: "sites s", where: "true", key: "s.code", geom: "s.geom",
 	},
@@ -210,9 +274,9 @@ var Collections = []*Collection{
 		Columns: []Column{
 			{"code", "string", "project code", "p.code"},
 			{"name", "string", "project name", "p.name"},
-			{"category", "string", strings.Join(projectCategories, ", "), "p.category"},
-			{"fund_use", "string", `"33112" fund use: ` + strings.Join(projectFundUses, ", "), "p.fund_use"},
-			{"status", "string", strings.Join(projectStatuses, ", "), "p.status"},
+			{"category", "string", strings.Join(ProjectCategories.Strings(), ", "), "p.category"},
+			{"fund_use", "string", `"33112" fund use: ` + strings.Join(ProjectFundUses.Strings(), ", "), "p.fund_use"},
+			{"status", "string", strings.Join(ProjectStatuses.Strings(), ", "), "p.status"},
 			{"completion", "integer", "completion (%)", "p.completion"},
 			{"funds_planned", "integer", "special funds planned (yuan)", "p.funds_planned"},
 			{"funds_disbursed", "integer", "special funds disbursed (yuan)", "p.funds_disbursed"},
@@ -224,9 +288,9 @@ var Collections = []*Collection{
 		Filters: slices.Concat([]Filter{
 			countyFilter("p.county_code"), townshipFilter("left(p.village_code, 9)"),
 			{Param: "village", Description: "serving this village", kind: codeKind(12, "village"), column: "p.village_code", op: "="},
-			{Param: "category", Description: "of this category", kind: enumKind(projectCategories...), column: "p.category", op: "="},
-			{Param: "fund_use", Description: `with this "33112" fund use`, kind: enumKind(projectFundUses...), column: "p.fund_use", op: "="},
-			statusFilter(projectStatuses, "p.status"),
+			{Param: "category", Description: "of this category", kind: enumKind(ProjectCategories.Strings()...), column: "p.category", op: "="},
+			{Param: "fund_use", Description: `with this "33112" fund use`, kind: enumKind(ProjectFundUses.Strings()...), column: "p.fund_use", op: "="},
+			statusFilter(ProjectStatuses, "p.status"),
 		}, percentFilters("completion", "p.completion")),
 		Dates: "start_date…end_date",
 		from:  "projects p", where: "true", key: "p.code", geom: "p.geom",

@@ -212,8 +212,8 @@ func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 func scanSummary(row pgx.Row, extra ...any) (RegionSummary, error) {
 	s := RegionSummary{
 		Figures:            Record{Columns: figureColumns, Values: make([]any, len(figureColumns))},
-		ProjectsByCategory: zeroCounts(projectCategories),
-		ProjectsByStatus:   zeroCounts(projectStatuses),
+		ProjectsByCategory: zeroCounts(ProjectCategories.Strings()),
+		ProjectsByStatus:   zeroCounts(ProjectStatuses.Strings()),
 	}
 	dest := []any{&s.Code, &s.Name, &s.Level, &s.BBox, &s.Status, &s.ExitYear, &s.Demonstration}
 	for i := range s.Figures.Values {
