@@ -205,17 +205,19 @@ func percentFilters(name, column string) []Filter {
 // regionFrom is a level's regions with their figures.
 const regionFrom = `region_figures f JOIN regions g ON g.code = f.code`
 
-// Collections are the feature collections served, in the order listed.
-var Collections = []*Collection{
-	{
+// The feature collections served.
+var (
+	// Counties are the county polygons with their rolled-up figures.
+	Counties = &Collection{
 		ID: "counties", Title: "Counties (县/区/市)",
 		Description:  "County boundaries with the figures rolled up from their villages, relocation sites and projects",
 		GeometryType: "MultiPolygon",
 		Columns:      slices.Concat(regionColumns(), figureColumns),
 		Filters:      []Filter{statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from:         regionFrom, where: `f.level = 'county'`, key: "f.code", geom: "g.boundary",
-	},
-	{
+	}
+	// Townships are the township polygons with their rolled-up figures.
+	Townships = &Collection{
 		ID: "townships", Title: "Townships (乡/镇/街道)",
 		Description:  "Township boundaries with the figures rolled up from their villages, relocation sites and projects",
 		GeometryType: "MultiPolygon",
@@ -223,8 +225,9 @@ var Collections = []*Collection{
 			figureColumns),
 		Filters: []Filter{countyFilter("f.parent_code"), statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from:    regionFrom, where: `f.level = 'township'`, key: "f.code", geom: "g.boundary",
-	},
-	{
+	}
+	// Villages are the villages and communities with their registry figures.
+	Villages = &Collection{
 		ID: "villages", Title: "Villages and communities (村/社区)",
 		Description:  "Villages and communities with their poverty status and registry figures",
 		GeometryType: "Point",
@@ -241,8 +244,9 @@ var Collections = []*Collection{
 		Filters: []Filter{countyFilter("v.county_code"), townshipFilter("v.township_code"),
 			statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from: regionFrom + ` JOIN villages v ON v.code = f.code`, where: "true", key: "f.code", geom: "g.point",
-	},
-	{
+	}
+	// Sites are the relocation sites.
+	Sites = &Collection{
 		ID: "sites", Title: "Relocation sites (易地扶贫搬迁安置点)",
 		Description:  "Relocation sites: capacity, people moved in, construction progress",
 		GeometryType: "Point",
@@ -266,8 +270,9 @@ var Collections = []*Collection{
 			statusFilter(SiteStatuses, "s.status"),
 		}, percentFilters("progress", "s.progress")),
 		from: "sites s", where: "true", key: "s.code", geom: "s.geom",
-	},
-	{
+	}
+	// Projects are the funded poverty-alleviation projects.
+	Projects = &Collection{
 		ID: "projects", Title: "Projects (扶贫项目)",
 		Description:  "Funded poverty-alleviation projects: points, or lines for roads and pipes",
 		GeometryType: "Geometry",
@@ -295,5 +300,8 @@ var Collections = []*Collection{
 		Dates: "start_date…end_date",
 		from:  "projects p", where: "true", key: "p.code", geom: "p.geom",
 		start: "p.start_date", end: "p.end_date",
-	},
-}
+	}
+)
+
+// Collections are the feature collections served, in the order listed.
+var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects}

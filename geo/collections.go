@@ -122,15 +122,6 @@ func init() {
 	}
 }
 
-// mustCollection is the collection id, for the code that reuses one.
-func mustCollection(id string) *Collection {
-	c, err := CollectionByID(id)
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
-
 // SelectList is the SQL select list of the collection's properties, each
 // named as its column; other readers of the same rows (the tiles) use it
 // so that a feature says the same thing everywhere.

@@ -168,7 +168,7 @@ func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 	})
 	if len(code) == villageCodeLen {
 		r.Village = &VillageDetail{Projects: []Record{}, Relocation: []Assignment{}}
-		projects := mustCollection("projects")
+		projects := Projects
 		// Every project of the village: far fewer than the limit.
 		sel := projects.Select(maxVillageProjects).with("village", code)
 		b.Queue(projects.pageSQL, sel.pageArgs()...).Query(func(rows pgx.Rows) error {

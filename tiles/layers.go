@@ -150,7 +150,7 @@ ORDER BY f.village_code, f.site_code`}},
 		Name:        "projects",
 		Description: "Funded projects; below zoom 11 one summary point per county (to 8) or township (9–10)",
 		MinZoom:     0, MaxZoom: MaxZoom,
-		Fields: append(collectionFields(projects),
+		Fields: append(collectionFields(geo.Projects),
 			Field{"cluster", "Boolean", "a summary point: completion is then the average"},
 			Field{"region_code", "String", "summary point: the region summarised"},
 			Field{"region_name", "String", "summary point: its name"},
@@ -160,14 +160,14 @@ ORDER BY f.village_code, f.site_code`}},
 		bands: []band{
 			clusterBand(0, 8, "county", projectClusterColumns, "r.projects > 0"),
 			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
-			featureBand(11, projects, "projects", "p"),
+			featureBand(11, geo.Projects, "projects", "p"),
 		},
 	},
 	{
 		Name:        "sites",
 		Description: "Relocation sites; below zoom 9 one summary point per county",
 		MinZoom:     0, MaxZoom: MaxZoom,
-		Fields: append(collectionFields(sites),
+		Fields: append(collectionFields(geo.Sites),
 			Field{"cluster", "Boolean", "a summary point: progress is then the average"},
 			Field{"region_code", "String", "summary point: the county summarised"},
 			Field{"region_name", "String", "summary point: its name"},
@@ -176,7 +176,7 @@ ORDER BY f.village_code, f.site_code`}},
 		bands: []band{
 			clusterBand(0, 8, "county", `r.sites, r.site_capacity_people AS capacity_people,
 	r.site_moved_in_people AS moved_in_people, round(r.site_progress_avg)::int AS progress`, "r.sites > 0"),
-			featureBand(9, sites, "sites", "s"),
+			featureBand(9, geo.Sites, "sites", "s"),
 		},
 	},
 	{
@@ -243,21 +243,6 @@ func featureBand(minZoom int, c *geo.Collection, table, a string) band {
 SELECT ` + c.SelectList() + `, ` + mvtGeom(g) + `
 FROM ` + table + ` ` + a + ` WHERE ` + g + ` && ` + envMargin + `
 ORDER BY ` + a + `.code`}
-}
-
-// sites and projects are drawn one by one with the properties of their
-// OGC API collections, so a feature says the same in a tile as in GeoJSON.
-var (
-	sites    = mustCollection("sites")
-	projects = mustCollection("projects")
-)
-
-func mustCollection(id string) *geo.Collection {
-	c, err := geo.CollectionByID(id)
-	if err != nil {
-		panic(err) // the ids are geo's own
-	}
-	return c
 }
 
 // collectionFields are c's properties as TileJSON fields.
