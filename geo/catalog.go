@@ -1,15 +1,30 @@
 package geo
 
 import (
+	"math"
 	"slices"
 	"strings"
 )
 
 // This file is battlemap's catalogue: what the map knows of each
-// collection, its properties and their enumerations, written once. The
-// OGC collections, the tile layers, the importer, the legend and style,
-// the API definition and the pages derive from it; the schema's CHECK
-// constraints stay as the last guard, and tests hold the two together.
+// collection, its properties and their enumerations, and of each table
+// that can be imported, its stored fields and the rules between them,
+// written once. The OGC collections, the tile layers, the importer and the
+// demo loader, the legend and style, the API definition and the pages
+// derive from it; the schema's constraints (CHECKs, and foreign keys for
+// where regions lie) stay as the last guard, and the tests in
+// catalog_test.go hold the two together.
+//
+// To add a project category (or any value of an enumeration): add it to
+// its Enum below, with its Chinese label (and colour, if the map colours
+// by it), and to the enumeration's CHECK constraint in a new migration.
+// Everything else follows.
+//
+// To add a stored field: a Field of its Table below, and its column in a
+// new migration. The importer takes it, and sites and projects features
+// carry it (a village's properties are picked by name); the demo loader
+// writes through the same upserts, so the demo files (cmd/demodata) and
+// their staging tables (geo/demo/sql.go) must hold it too.
 
 // Column is one property of a collection's features, or one rolled-up
 // figure of a region, and the SQL expression that yields it.
@@ -19,8 +34,117 @@ type Column struct {
 	// "number" or "boolean". Any value may also be null.
 	Type        string
 	Description string
-	sql         string
+	// Unit is what its numbers count or measure, as the pages write it
+	// after a figure: 人, 户, 个, 元 or %; "" for text, flags, years and
+	// ratios (0–1).
+	Unit string
+	// Enum is the enumeration its values come from, for their labels and
+	// colours; nil when they are not enumerated.
+	Enum *Enum
+	sql  string
 }
+
+// Field is a stored field of a table that can be imported: a column of
+// the schema, named the same in import files and in the demo data. What
+// it takes mirrors the column's type and CHECK constraints (a test
+// compares them), so that the importer can name the feature and the
+// field at fault before the database would refuse the whole file.
+type Field struct {
+	// Name is the column's name and the field's in import files.
+	Name        string
+	Kind        FieldKind
+	Description string
+	// Unit is as in Column.
+	Unit string
+	// Required fields must be given; an absent field is stored as Default.
+	Required bool
+	// Default is what an absent field stores: nil (NULL), an int64 or a
+	// bool, as the column's own default would.
+	Default any
+	// Enum, for text, is the enumeration of the values allowed.
+	Enum *Enum
+	// Digits, for text, makes the field a statistical code of exactly
+	// that many digits.
+	Digits int
+	// Min and Max, for integers, are the bounds the column's type and
+	// CHECK constraints allow.
+	Min, Max int64
+	// Ref is the level (one of RegionLevels) of the region the code in
+	// this field names, which must exist before the import; for
+	// "village", a village in the registry.
+	Ref string
+	// FromCode > 0 makes an absent field the first FromCode digits of
+	// the row's code: statistical codes are hierarchical, so that is
+	// where a new village most likely lies. It is a default for input
+	// only; what is stored is a column, and nothing reads codes for it.
+	FromCode int
+	// In names the table holding the column when it is not the Table's
+	// own: a village's name and status are its regions row.
+	In string
+	// Column names the column when it is not named as the field: a
+	// village's township is its regions row's parent_code.
+	Column string
+}
+
+// StoredIn is the column that stores f: Column, or else its name.
+func (f *Field) StoredIn() string {
+	if f.Column != "" {
+		return f.Column
+	}
+	return f.Name
+}
+
+// FieldKind is what a stored field holds, and how import files spell it.
+type FieldKind int
+
+// The kinds of stored fields.
+const (
+	TextField    FieldKind = iota // text, not empty; see Enum and Digits
+	IntegerField                  // a whole number from Min to Max
+	BooleanField                  // true or false (1 or 0)
+	DateField                     // a day, YYYY-MM-DD
+)
+
+// JSONType is the JSON Schema type of k's values (a date is a string).
+func (k FieldKind) JSONType() string {
+	switch k {
+	case IntegerField:
+		return "integer"
+	case BooleanField:
+		return "boolean"
+	}
+	return "string"
+}
+
+// Rule is a constraint of the schema between two fields of one row. The
+// importer applies it to each feature first, so that it can say which
+// feature breaks it and why.
+type Rule struct {
+	Kind RuleKind
+	A, B string
+	// When, for PresentIff, is the value of B that requires A; "" means
+	// B being given at all.
+	When string
+	// Constraint names the constraint the rule mirrors: a CHECK, or for
+	// Within the foreign key that holds the two codes to the hierarchy.
+	Constraint string
+}
+
+// RuleKind is how a Rule relates its two fields.
+type RuleKind int
+
+// The kinds of rules.
+const (
+	AtMost     RuleKind = iota // A ≤ B, when both are given
+	Within                     // region A lies in region B, following parent_code up (never the codes' digits), when both are given
+	PresentIff                 // A is given if and only if B is When (with When "": if B is given)
+)
+
+// Bounds of integer fields that only their column's type limits.
+const (
+	maxInteger = math.MaxInt32 // integer
+	maxBigint  = math.MaxInt64 // bigint
+)
 
 // Filter is a query parameter that narrows a collection's features to
 // those whose property compares so with the value given.
@@ -46,8 +170,17 @@ func (f Filter) Type() string {
 // Allowed says in words what values the filter takes.
 func (f Filter) Allowed() string { return f.kind.allowed }
 
+// Enum is the enumeration an enumerated filter's values come from, with
+// their labels; nil for other filters.
+func (f Filter) Enum() *Enum { return f.kind.enum }
+
 // Values are the values an enumerated filter takes, nil for other filters.
-func (f Filter) Values() []string { return f.kind.values }
+func (f Filter) Values() []string {
+	if f.kind.enum == nil {
+		return nil
+	}
+	return f.kind.enum.Strings()
+}
 
 // Enum is an enumeration: the values a stored field may take, each with
 // its Chinese label and, where the map colours features by it, its legend
@@ -79,6 +212,11 @@ func (e *Enum) Strings() []string {
 		out[i] = v.Value
 	}
 	return out
+}
+
+// Has reports whether value is one of e's values.
+func (e *Enum) Has(value string) bool {
+	return slices.ContainsFunc(e.Values, func(v EnumValue) bool { return v.Value == value })
 }
 
 // The enumerations of the stored fields.
@@ -124,32 +262,151 @@ var (
 // Enums are every enumeration of the catalogue.
 var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, SiteStatuses, ProjectStatuses, ProjectCategories, ProjectFundUses}
 
+// The tables of map data that can be imported. The demo data loads
+// through the same SQL (Table.UpsertSQL), so its files name the same
+// fields.
+var (
+	// VillageTable is the villages' poverty registry. A village's name,
+	// point, status and demonstration flag are its own regions row, which
+	// the registry row refers to, so it is written first; its figures are
+	// its villages row.
+	VillageTable = &Table{
+		Name: "villages", Geometries: []string{"Point"},
+		Fields: []Field{
+			{Name: "code", Kind: TextField, Required: true, Digits: 12, Description: "statistical code"},
+			{Name: "township_code", Kind: TextField, Digits: 9, Ref: "township", FromCode: 9, In: "regions", Column: "parent_code",
+				Description: "township it lies in; if not given, the township its code begins with"},
+			{Name: "name", Kind: TextField, Required: true, In: "regions", Description: "name"},
+			{Name: "poverty_status", Kind: TextField, Required: true, Enum: PovertyStatuses, In: "regions", Description: "poverty status"},
+			{Name: "exit_year", Kind: IntegerField, Min: 2000, Max: 2100, In: "regions", Description: "year it exited poverty"},
+			{Name: "population", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "registered population"},
+			{Name: "poor_households", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "户", Description: "registered poor households"},
+			{Name: "poor_population", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "registered poor people"},
+			{Name: "demonstration", Kind: BooleanField, Default: false, In: "regions", Description: "a demonstration point"},
+			{Name: "pairing_level", Kind: TextField, Enum: PairingLevels, Description: "paired-assistance (包保) level"},
+			{Name: "pairing_unit", Kind: TextField, Description: "paired-assistance unit"},
+			{Name: "cooperatives", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "个", Description: "cooperatives"},
+		},
+		Rules: []Rule{
+			{Kind: AtMost, A: "poor_population", B: "population", Constraint: "villages_poor_within_population"},
+			{Kind: AtMost, A: "poor_households", B: "poor_population", Constraint: "villages_households_within_people"},
+			{Kind: PresentIff, A: "exit_year", B: "poverty_status", When: "exited", Constraint: "regions_exit_year_iff_exited"},
+			{Kind: PresentIff, A: "pairing_unit", B: "pairing_level", Constraint: "villages_pairing_unit_with_level"},
+		},
+		writes: []write{
+			// A new region is a village; its parent is the township
+			// field, which an update moves it to (villages'
+			// township_code and county_code follow in the database).
+			{table: "regions", geom: "point", created: []derived{{"level", "'village'"}}},
+			{table: "villages"},
+		},
+	}
+	// SiteTable is the relocation sites.
+	SiteTable = &Table{
+		Name: "sites", Geometries: []string{"Point"},
+		Fields: []Field{
+			{Name: "code", Kind: TextField, Required: true, Description: "site code"},
+			{Name: "name", Kind: TextField, Required: true, Description: "site name"},
+			{Name: "type", Kind: TextField, Required: true, Enum: SiteTypes, Description: "how people are resettled"},
+			{Name: "status", Kind: TextField, Required: true, Enum: SiteStatuses, Description: "construction status"},
+			{Name: "progress", Kind: IntegerField, Required: true, Max: 100, Unit: "%", Description: "construction progress (%)"},
+			{Name: "capacity_households", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "户", Description: "planned households"},
+			{Name: "capacity_people", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "planned people"},
+			{Name: "moved_in_households", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "户", Description: "households moved in"},
+			{Name: "moved_in_people", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "人", Description: "people moved in"},
+			{Name: "county_code", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+			{Name: "township_code", Kind: TextField, Digits: 9, Ref: "township", Description: "township"},
+			{Name: "planned_completion", Kind: DateField, Description: "planned completion date"},
+		},
+		Rules: []Rule{
+			{Kind: AtMost, A: "moved_in_households", B: "capacity_households", Constraint: "sites_moved_in_households_range"},
+			{Kind: AtMost, A: "moved_in_people", B: "capacity_people", Constraint: "sites_moved_in_people_range"},
+			{Kind: Within, A: "township_code", B: "county_code", Constraint: "sites_township_in_county"},
+		},
+		writes: []write{{table: "sites", geom: "geom"}},
+	}
+	// ProjectTable is the funded projects.
+	ProjectTable = &Table{
+		Name: "projects", Geometries: []string{"Point", "LineString"},
+		Fields: []Field{
+			{Name: "code", Kind: TextField, Required: true, Description: "project code"},
+			{Name: "name", Kind: TextField, Required: true, Description: "project name"},
+			{Name: "category", Kind: TextField, Required: true, Enum: ProjectCategories, Description: "what it builds"},
+			{Name: "fund_use", Kind: TextField, Required: true, Enum: ProjectFundUses, Description: `"33112" fund use`},
+			{Name: "status", Kind: TextField, Required: true, Enum: ProjectStatuses, Description: "project status"},
+			{Name: "completion", Kind: IntegerField, Required: true, Max: 100, Unit: "%", Description: "completion (%)"},
+			{Name: "funds_planned", Kind: IntegerField, Required: true, Max: maxBigint, Unit: "元", Description: "special funds planned (yuan)"},
+			{Name: "funds_disbursed", Kind: IntegerField, Max: maxBigint, Default: int64(0), Unit: "元", Description: "special funds disbursed (yuan)"},
+			{Name: "county_code", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+			{Name: "village_code", Kind: TextField, Digits: 12, Ref: "village", Description: "village, if it serves one"},
+			{Name: "start_date", Kind: DateField, Description: "start date"},
+			{Name: "end_date", Kind: DateField, Description: "end date"},
+		},
+		Rules: []Rule{
+			{Kind: AtMost, A: "funds_disbursed", B: "funds_planned", Constraint: "projects_funds_disbursed_range"},
+			{Kind: AtMost, A: "start_date", B: "end_date", Constraint: "projects_dates_ordered"},
+			{Kind: Within, A: "village_code", B: "county_code", Constraint: "projects_village_in_county"},
+		},
+		writes: []write{{table: "projects", geom: "geom"}},
+	}
+)
+
+// Tables are the tables that can be imported, in the order listed.
+var Tables = []*Table{VillageTable, SiteTable, ProjectTable}
+
+// storedColumns are the properties that read fields of t as they are
+// stored, from the table aliased alias: the fields named, or all of
+// them when none is named, in t's order.
+func storedColumns(t *Table, alias string, names ...string) []Column {
+	var cols []Column
+	for _, f := range t.Fields {
+		if len(names) > 0 && !slices.Contains(names, f.Name) {
+			continue
+		}
+		c := Column{Name: f.Name, Type: f.Kind.JSONType(), Description: f.Description, Unit: f.Unit, Enum: f.Enum,
+			sql: alias + "." + f.Name}
+		if f.Kind == DateField {
+			c.sql += "::text" // YYYY-MM-DD, as files give it, whatever the session's DateStyle
+		}
+		if f.Enum != nil {
+			c.Description += ": " + strings.Join(f.Enum.Strings(), ", ")
+		}
+		cols = append(cols, c)
+	}
+	if len(names) > 0 && len(cols) != len(names) {
+		panic("geo: " + t.Name + " lacks a field of " + strings.Join(names, ", "))
+	}
+	return cols
+}
+
 // figureColumns are a region's figures rolled up from everything inside
 // it, read from region_figures (alias f), where they are defined. County
 // and township features carry them all; the drill-down shows them.
 var figureColumns = []Column{
-	{"villages", "integer", "villages and communities", "f.villages"},
-	{"villages_not_exited", "integer", "poverty villages not yet exited (未出列)", "f.villages_not_exited"},
-	{"villages_exited", "integer", "poverty villages exited (已出列)", "f.villages_exited"},
-	{"villages_none", "integer", "villages never registered as poverty villages", "f.villages - f.villages_not_exited - f.villages_exited"},
-	{"villages_demonstration", "integer", "demonstration villages", "f.villages_demonstration"},
-	{"share_exited", "number", "exited ÷ all poverty villages (0–1)", "f.share_exited"},
-	{"population", "integer", "registered population", "f.population"},
-	{"poor_households", "integer", "registered poor households", "f.poor_households"},
-	{"poor_population", "integer", "registered poor people", "f.poor_population"},
-	{"poverty_incidence", "number", "poor people ÷ population (0–1)", "f.poverty_incidence"},
-	{"cooperatives", "integer", "cooperatives", "f.cooperatives"},
-	{"relocation_households", "integer", "households assigned to move out", "f.relocation_households"},
-	{"relocation_people", "integer", "people assigned to move out", "f.relocation_people"},
-	{"sites", "integer", "relocation sites in the region", "f.sites"},
-	{"site_capacity_people", "integer", "people the region's sites are planned for", "f.site_capacity_people"},
-	{"site_moved_in_people", "integer", "people moved into the region's sites", "f.site_moved_in_people"},
-	{"site_progress_avg", "number", "average construction progress of the region's sites (%)", "round(f.site_progress_avg::numeric, 1)::float8"},
-	{"projects", "integer", "funded projects", "f.projects"},
-	{"projects_completed", "integer", "projects completed", "f.projects_completed"},
-	{"completion_avg", "number", "average project completion (%)", "round(f.completion_avg::numeric, 1)::float8"},
-	{"funds_planned", "integer", "special funds planned (yuan)", "f.funds_planned"},
-	{"funds_disbursed", "integer", "special funds disbursed (yuan)", "f.funds_disbursed"},
+	{Name: "villages", Type: "integer", Unit: "个", Description: "villages and communities", sql: "f.villages"},
+	{Name: "villages_not_exited", Type: "integer", Unit: "个", Description: "poverty villages not yet exited (未出列)", sql: "f.villages_not_exited"},
+	{Name: "villages_exited", Type: "integer", Unit: "个", Description: "poverty villages exited (已出列)", sql: "f.villages_exited"},
+	{Name: "villages_none", Type: "integer", Unit: "个", Description: "villages never registered as poverty villages",
+		sql: "f.villages - f.villages_not_exited - f.villages_exited"},
+	{Name: "villages_demonstration", Type: "integer", Unit: "个", Description: "demonstration villages", sql: "f.villages_demonstration"},
+	{Name: "share_exited", Type: "number", Description: "exited ÷ all poverty villages (0–1)", sql: "f.share_exited"},
+	{Name: "population", Type: "integer", Unit: "人", Description: "registered population", sql: "f.population"},
+	{Name: "poor_households", Type: "integer", Unit: "户", Description: "registered poor households", sql: "f.poor_households"},
+	{Name: "poor_population", Type: "integer", Unit: "人", Description: "registered poor people", sql: "f.poor_population"},
+	{Name: "poverty_incidence", Type: "number", Description: "poor people ÷ population (0–1)", sql: "f.poverty_incidence"},
+	{Name: "cooperatives", Type: "integer", Unit: "个", Description: "cooperatives", sql: "f.cooperatives"},
+	{Name: "relocation_households", Type: "integer", Unit: "户", Description: "households assigned to move out", sql: "f.relocation_households"},
+	{Name: "relocation_people", Type: "integer", Unit: "人", Description: "people assigned to move out", sql: "f.relocation_people"},
+	{Name: "sites", Type: "integer", Unit: "个", Description: "relocation sites in the region", sql: "f.sites"},
+	{Name: "site_capacity_people", Type: "integer", Unit: "人", Description: "people the region's sites are planned for", sql: "f.site_capacity_people"},
+	{Name: "site_moved_in_people", Type: "integer", Unit: "人", Description: "people moved into the region's sites", sql: "f.site_moved_in_people"},
+	{Name: "site_progress_avg", Type: "number", Unit: "%", Description: "average construction progress of the region's sites (%)",
+		sql: "round(f.site_progress_avg::numeric, 1)::float8"},
+	{Name: "projects", Type: "integer", Unit: "个", Description: "funded projects", sql: "f.projects"},
+	{Name: "projects_completed", Type: "integer", Unit: "个", Description: "projects completed", sql: "f.projects_completed"},
+	{Name: "completion_avg", Type: "number", Unit: "%", Description: "average project completion (%)", sql: "round(f.completion_avg::numeric, 1)::float8"},
+	{Name: "funds_planned", Type: "integer", Unit: "元", Description: "special funds planned (yuan)", sql: "f.funds_planned"},
+	{Name: "funds_disbursed", Type: "integer", Unit: "元", Description: "special funds disbursed (yuan)", sql: "f.funds_disbursed"},
 }
 
 // figures picks figureColumns by name.
@@ -169,13 +426,23 @@ func figures(names ...string) []Column {
 // name, its parents' codes, and its own poverty status.
 func regionColumns(parents ...Column) []Column {
 	return slices.Concat(
-		[]Column{{"code", "string", "statistical code", "f.code"}, {"name", "string", "name", "f.name"}},
+		[]Column{
+			{Name: "code", Type: "string", Description: "statistical code", sql: "f.code"},
+			{Name: "name", Type: "string", Description: "name", sql: "f.name"},
+		},
 		parents,
 		[]Column{
-			{"status", "string", "poverty status of the region itself: " + strings.Join(PovertyStatuses.Strings(), ", "), "f.poverty_status"},
-			{"exit_year", "integer", "year it exited poverty", "f.exit_year"},
-			{"demonstration", "boolean", "a demonstration point", "f.demonstration"},
+			{Name: "status", Type: "string", Enum: PovertyStatuses, sql: "f.poverty_status",
+				Description: "poverty status of the region itself: " + strings.Join(PovertyStatuses.Strings(), ", ")},
+			{Name: "exit_year", Type: "integer", Description: "year it exited poverty", sql: "f.exit_year"},
+			{Name: "demonstration", Type: "boolean", Description: "a demonstration point", sql: "f.demonstration"},
 		})
+}
+
+// parentColumn is the code of a region's parent at level (county or
+// township), read from sql.
+func parentColumn(level, sql string) Column {
+	return Column{Name: level + "_code", Type: "string", Description: level, sql: sql}
 }
 
 // Filters shared by several collections.
@@ -187,8 +454,14 @@ func townshipFilter(column string) Filter {
 	return Filter{Param: "township", Description: "in this township", kind: codeKind(9, "township"), column: column, op: "="}
 }
 
+// enumFilter keeps the features whose property, read from column, is the
+// value given, one of e's.
+func enumFilter(param, description string, e *Enum, column string) Filter {
+	return Filter{Param: param, Description: description, kind: enumKind(e), column: column, op: "="}
+}
+
 func statusFilter(e *Enum, column string) Filter {
-	return Filter{Param: "status", Description: "with this status", kind: enumKind(e.Strings()...), column: column, op: "="}
+	return enumFilter("status", "with this status", e, column)
 }
 
 var demonstrationFilter = Filter{Param: "demonstration", Description: "demonstration points (true) or the others (false)",
@@ -221,10 +494,9 @@ var (
 		ID: "townships", Title: "Townships (乡/镇/街道)",
 		Description:  "Township boundaries with the figures rolled up from their villages, relocation sites and projects",
 		GeometryType: "MultiPolygon",
-		Columns: slices.Concat(regionColumns(Column{"county_code", "string", "county", "f.parent_code"}),
-			figureColumns),
-		Filters: []Filter{countyFilter("f.parent_code"), statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
-		from:    regionFrom, where: `f.level = 'township'`, key: "f.code", geom: "g.boundary",
+		Columns:      slices.Concat(regionColumns(parentColumn("county", "f.parent_code")), figureColumns),
+		Filters:      []Filter{countyFilter("f.parent_code"), statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
+		from:         regionFrom, where: `f.level = 'township'`, key: "f.code", geom: "g.boundary",
 	}
 	// Villages are the villages and communities with their registry figures.
 	Villages = &Collection{
@@ -232,12 +504,8 @@ var (
 		Description:  "Villages and communities with their poverty status and registry figures",
 		GeometryType: "Point",
 		Columns: slices.Concat(
-			regionColumns(Column{"township_code", "string", "township", "v.township_code"},
-				Column{"county_code", "string", "county", "v.county_code"}),
-			[]Column{
-				{"pairing_level", "string", "paired-assistance (包保) level: city or county", "v.pairing_level"},
-				{"pairing_unit", "string", "paired-assistance unit", "v.pairing_unit"},
-			},
+			regionColumns(parentColumn("township", "v.township_code"), parentColumn("county", "v.county_code")),
+			storedColumns(VillageTable, "v", "pairing_level", "pairing_unit"),
 			figures("population", "poor_households", "poor_population", "poverty_incidence", "cooperatives",
 				"relocation_households", "relocation_people", "projects", "projects_completed", "completion_avg",
 				"funds_planned", "funds_disbursed")),
@@ -245,60 +513,37 @@ var (
 			statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
 		from: regionFrom + ` JOIN villages v ON v.code = f.code`, where: "true", key: "f.code", geom: "g.point",
 	}
-	// Sites are the relocation sites.
+	// Sites are the relocation sites, each property a stored field.
 	Sites = &Collection{
 		ID: "sites", Title: "Relocation sites (易地扶贫搬迁安置点)",
 		Description:  "Relocation sites: capacity, people moved in, construction progress",
 		GeometryType: "Point",
-		Columns: []Column{
-			{"code", "string", "site code", "s.code"},
-			{"name", "string", "site name", "s.name"},
-			{"type", "string", strings.Join(SiteTypes.Strings(), ", "), "s.type"},
-			{"status", "string", strings.Join(SiteStatuses.Strings(), ", "), "s.status"},
-			{"progress", "integer", "construction progress (%)", "s.progress"},
-			{"capacity_households", "integer", "planned households", "s.capacity_households"},
-			{"capacity_people", "integer", "planned people", "s.capacity_people"},
-			{"moved_in_households", "integer", "households moved in", "s.moved_in_households"},
-			{"moved_in_people", "integer", "people moved in", "s.moved_in_people"},
-			{"county_code", "string", "county", "s.county_code"},
-			{"township_code", "string", "township", "s.township_code"},
-			{"planned_completion", "string", "planned completion date", "s.planned_completion::text"},
-		},
+		Columns:      storedColumns(SiteTable, "s"),
 		Filters: slices.Concat([]Filter{
 			countyFilter("s.county_code"), townshipFilter("s.township_code"),
-			{Param: "type", Description: "of this type", kind: enumKind(SiteTypes.Strings()...), column: "s.type", op: "="},
+			enumFilter("type", "of this type", SiteTypes, "s.type"),
 			statusFilter(SiteStatuses, "s.status"),
 		}, percentFilters("progress", "s.progress")),
 		from: "sites s", where: "true", key: "s.code", geom: "s.geom",
 	}
-	// Projects are the funded poverty-alleviation projects.
+	// Projects are the funded poverty-alleviation projects, each property
+	// a stored field.
 	Projects = &Collection{
 		ID: "projects", Title: "Projects (扶贫项目)",
 		Description:  "Funded poverty-alleviation projects: points, or lines for roads and pipes",
 		GeometryType: "Geometry",
-		Columns: []Column{
-			{"code", "string", "project code", "p.code"},
-			{"name", "string", "project name", "p.name"},
-			{"category", "string", strings.Join(ProjectCategories.Strings(), ", "), "p.category"},
-			{"fund_use", "string", `"33112" fund use: ` + strings.Join(ProjectFundUses.Strings(), ", "), "p.fund_use"},
-			{"status", "string", strings.Join(ProjectStatuses.Strings(), ", "), "p.status"},
-			{"completion", "integer", "completion (%)", "p.completion"},
-			{"funds_planned", "integer", "special funds planned (yuan)", "p.funds_planned"},
-			{"funds_disbursed", "integer", "special funds disbursed (yuan)", "p.funds_disbursed"},
-			{"county_code", "string", "county", "p.county_code"},
-			{"village_code", "string", "village, if it serves one", "p.village_code"},
-			{"start_date", "string", "start date", "p.start_date::text"},
-			{"end_date", "string", "end date", "p.end_date::text"},
-		},
+		Columns:      storedColumns(ProjectTable, "p"),
 		Filters: slices.Concat([]Filter{
-			countyFilter("p.county_code"), townshipFilter("left(p.village_code, 9)"),
+			// A project's township is its village's, as the hierarchy
+			// has it (villages.township_code, kept by the database).
+			countyFilter("p.county_code"), townshipFilter("v.township_code"),
 			{Param: "village", Description: "serving this village", kind: codeKind(12, "village"), column: "p.village_code", op: "="},
-			{Param: "category", Description: "of this category", kind: enumKind(ProjectCategories.Strings()...), column: "p.category", op: "="},
-			{Param: "fund_use", Description: `with this "33112" fund use`, kind: enumKind(ProjectFundUses.Strings()...), column: "p.fund_use", op: "="},
+			enumFilter("category", "of this category", ProjectCategories, "p.category"),
+			enumFilter("fund_use", `with this "33112" fund use`, ProjectFundUses, "p.fund_use"),
 			statusFilter(ProjectStatuses, "p.status"),
 		}, percentFilters("completion", "p.completion")),
 		Dates: "start_date…end_date",
-		from:  "projects p", where: "true", key: "p.code", geom: "p.geom",
+		from:  "projects p LEFT JOIN villages v ON v.code = p.village_code", where: "true", key: "p.code", geom: "p.geom",
 		start: "p.start_date", end: "p.end_date",
 	}
 )

@@ -2,6 +2,7 @@ package geo_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -87,13 +88,13 @@ func TestReadsInsideCallerTransaction(t *testing.T) {
 		t.Fatalf("DrillDown inside the transaction: %v", err)
 	}
 	figure := func(r *geo.Region) int64 {
-		for i, c := range r.Figures.Columns {
-			if c.Name == "poor_population" {
-				return r.Figures.Values[i].(int64)
-			}
+		var figures struct {
+			PoorPopulation *int64 `json:"poor_population"`
 		}
-		t.Fatal("no poor_population figure")
-		return 0
+		if err := json.Unmarshal(r.Figures, &figures); err != nil || figures.PoorPopulation == nil {
+			t.Fatalf("figures %s: no poor_population (%v)", r.Figures, err)
+		}
+		return *figures.PoorPopulation
 	}
 	if got, want := figure(inside), figure(before)+5; got != want {
 		t.Errorf("inside the transaction: %d poor people, want %d", got, want)

@@ -1,12 +1,10 @@
 package geo
 
 import (
-	"encoding/json"
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Collection is one feature collection served by the OGC API: what its
@@ -38,83 +36,30 @@ type Collection struct {
 	// NULL when open; "" for collections without time.
 	start, end string
 
-	pageSQL   string // $1 bbox, $2… filters, then cursor and limit
-	itemsSQL  string // pageSQL's parameters; the count of matches, then the page
-	itemSQL   string // $1 id
+	itemsSQL  [encodings]string // $1…$4 bbox, $5… filters, then cursor and limit; see Items
+	itemSQL   [encodings]string // $1 id
+	fcSQL     string            // $1…$4 bbox, $5… filters, then limit; see FeatureCollection
 	extentSQL string
 }
 
-// Record is a row of named values in its columns' order. It encodes as a
-// JSON object whose members keep that order.
-type Record struct {
-	Columns []Column
-	Values  []any
-}
+// Encoding is how the database writes the features it reads, each as one
+// text: the server passes the bytes on and encodes nothing itself.
+type Encoding int
 
-// MarshalJSON implements json.Marshaler.
-func (r Record) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
-
-// AppendJSON appends the record's JSON object to b. Pages encode a record
-// per feature, so the common values (plain strings, integers, ordinary
-// numbers) are written here directly; anything else goes through
-// encoding/json, which spells them all the same way.
-func (r Record) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, '{')
-	for i, c := range r.Columns {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		// Names are plain identifiers (checked in TestColumnNames).
-		b = append(append(append(b, '"'), c.Name...), '"', ':')
-		var err error
-		if b, err = appendJSONValue(b, r.Values[i]); err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Name, err)
-		}
-	}
-	return append(b, '}'), nil
-}
-
-// appendJSONValue appends v as encoding/json writes it.
-func appendJSONValue(b []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case bool:
-		return strconv.AppendBool(b, v), nil
-	case int32:
-		return strconv.AppendInt(b, int64(v), 10), nil
-	case int64:
-		return strconv.AppendInt(b, v, 10), nil
-	case float64:
-		// encoding/json's own format in this range; it switches to
-		// exponents outside it, and refuses NaN and infinities.
-		if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
-			return strconv.AppendFloat(b, v, 'f', -1, 64), nil
-		}
-	case string:
-		if plainJSONString(v) {
-			return append(append(append(b, '"'), v...), '"'), nil
-		}
-	}
-	j, err := json.Marshal(v)
-	return append(b, j...), err
-}
-
-// plainJSONString reports whether s is valid UTF-8 that encoding/json
-// would write between quotes as it is: no control characters, quotes,
-// backslashes, HTML specials or line/paragraph separators.
-func plainJSONString(s string) bool {
-	for _, r := range s {
-		switch {
-		case r < 0x20, r == '"', r == '\\', r == '<', r == '>', r == '&',
-			r == utf8.RuneError, r == '\u2028', r == '\u2029':
-			return false
-		}
-	}
-	return true
-}
-
-var _ json.Marshaler = Record{}
+const (
+	// GeoJSON writes a feature as a GeoJSON Feature object: its id, its
+	// geometry in WGS 84 longitude/latitude with up to 15 decimals (all a
+	// float64 holds of a longitude or latitude, written shortest) and its
+	// properties, an object of the columns in order, as PostgreSQL's
+	// to_json spells their values.
+	GeoJSON Encoding = iota
+	// CSV writes a feature as one CSV record without its line end: the
+	// columns in order (null as an empty cell, text always quoted,
+	// numbers without exponents), then lon and lat for a collection of
+	// points, else the geometry as WKT. CSVHeader names the cells.
+	CSV
+	encodings // how many there are
+)
 
 func init() {
 	for _, c := range Collections {
@@ -144,19 +89,17 @@ func CollectionByID(id string) (*Collection, error) {
 
 // build makes the collection's SQL from its definition. Parameters stay
 // parameters: a filter not given is NULL, and "$n IS NULL OR …" lets the
-// planner drop it (the box is always given: see below). Ids compare as bytes (COLLATE "C") so that the order
-// of pages does not depend on the database's locale.
+// planner drop it (the box is always given: see below). Ids compare as
+// bytes (COLLATE "C") so that the order of pages does not depend on the
+// database's locale.
 func (c *Collection) build() {
-	selectFrom := "SELECT " + c.key + " AS id, ST_AsBinary(" + c.geom + ") AS geom, " + selectList(c.Columns) +
-		"\nFROM " + c.from
-
 	where := []string{c.where,
 		// Always a box (the whole world when none is asked for), never
 		// "$1 IS NULL OR …": under a generic plan, which PostgreSQL adopts
 		// for a prepared statement after a few runs, only the plain form
 		// keeps the spatial index.
-		"ST_Intersects(" + c.geom + ", ST_MakeEnvelope(($1::float8[])[1], ($1::float8[])[2], ($1::float8[])[3], ($1::float8[])[4], 4326))"}
-	next := 2 // the number of the next parameter
+		"ST_Intersects(" + c.geom + ", ST_MakeEnvelope($1::float8, $2::float8, $3::float8, $4::float8, 4326))"}
+	next := 5 // the number of the next parameter
 	param := func(sqlType string) string {
 		n := "$" + strconv.Itoa(next) + "::" + sqlType
 		next++
@@ -174,22 +117,116 @@ func (c *Collection) build() {
 			"("+from+" IS NULL OR "+c.end+" IS NULL OR "+c.end+" >= "+from+")",
 			"("+to+" IS NULL OR "+c.start+" IS NULL OR "+c.start+" <= "+to+")")
 	}
+	// FeatureCollection takes no cursor: its limit is the cursor's number.
+	firstLimit := "$" + strconv.Itoa(next) + "::int4"
 	cursor, limit := param("text"), param("int4")
 	id := c.key + ` COLLATE "C"`
+	matches := "\nFROM " + c.from + "\n" + lateralRecord("properties", c.Columns) + "\nWHERE " + strings.Join(where, "\n  AND ")
 
-	countSQL := "SELECT count(*) AS matched\nFROM " + c.from + "\nWHERE " + strings.Join(where, "\n  AND ")
-	c.pageSQL = selectFrom + "\nWHERE " + strings.Join(where, "\n  AND ") +
-		"\n  AND (" + cursor + " IS NULL OR " + id + " > " + cursor + ")\nORDER BY " + id + "\nLIMIT " + limit
-	// One statement sees one snapshot, so the count and the page agree
-	// without a transaction around them, and the pair costs one round
-	// trip. The count's single row is joined to the page so that an empty
-	// page still brings it (as one row whose page columns are NULL).
-	c.itemsSQL = "SELECT m.matched, p.*\nFROM (" + countSQL + ") m\nLEFT JOIN LATERAL (\n" + c.pageSQL + "\n) p ON true\nORDER BY p.id COLLATE \"C\""
-	c.itemSQL = selectFrom + "\nWHERE " + c.where + " AND " + c.key + " = $1"
+	// One statement reads the page and what its envelope says, from one
+	// snapshot in one round trip, and one scan: over the features that
+	// match, in id order, window w counts them (matched) and those after
+	// the cursor (after), numbers them (r) and looks ahead from each to
+	// the id that would end a page starting there (last). Those after the
+	// cursor come last, so the page is rows matched-after+1 to
+	// matched-after+limit, and its first row knows whether another page
+	// follows and where it starts. Row 1 comes as well even when it lies
+	// before the cursor, without a feature, so that an empty page still
+	// says how many matched.
+	page := "SELECT " + c.key + " AS id, " + c.geom + " AS geom, properties,\n" +
+		"  count(*) OVER w AS matched,\n" +
+		"  count(*) FILTER (WHERE " + cursor + " IS NULL OR " + id + " > " + cursor + ") OVER w AS after,\n" +
+		"  row_number() OVER w AS r,\n" +
+		"  lead(" + c.key + ", " + limit + " - 1) OVER w AS last" + matches +
+		"\nWINDOW w AS (ORDER BY " + id + " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+	one := "SELECT " + c.key + " AS id, " + c.geom + " AS geom, properties\nFROM " + c.from + "\n" +
+		lateralRecord("properties", c.Columns) + "\nWHERE " + c.where + " AND " + c.key + " = $1"
+	for e := range encodings {
+		c.itemsSQL[e] = "SELECT x.matched, least(x.after, " + limit + ") AS returned,\n" +
+			"  CASE WHEN x.after > " + limit + " AND x.r = x.matched - x.after + 1 THEN x.last END AS next,\n" +
+			"  CASE WHEN x.r > x.matched - x.after THEN " + c.encode(e) + " END AS feature\n" +
+			"FROM (\n" + page + "\n) x\n" +
+			"WHERE x.r = 1 OR x.r > x.matched - x.after AND x.r <= x.matched - x.after + " + limit + "\n" +
+			// The window's order: no sort of its own.
+			"ORDER BY x.id COLLATE \"C\""
+		c.itemSQL[e] = "SELECT " + c.encode(e) + "\nFROM (\n" + one + "\n) x"
+	}
+	// string_agg takes the features in the order of the subquery's rows.
+	c.fcSQL = `SELECT '{"type":"FeatureCollection","numberMatched":' || coalesce(max(x.matched), 0) || ',"features":[' ||` +
+		"\n  coalesce(string_agg(ST_AsGeoJSON(x.feature, 'geom', 15), ','), '') || ']}'\n" +
+		"FROM (\nSELECT feature, count(*) OVER () AS matched\nFROM " + c.from +
+		"\n" + lateralRecord("feature", append([]Column{{Name: "geom", sql: c.geom}}, c.Columns...)) +
+		"\nWHERE " + strings.Join(where, "\n  AND ") + "\nORDER BY " + id + "\nLIMIT " + firstLimit + "\n) x"
 	days := "NULL::text, NULL::text"
 	if c.start != "" {
 		days = "min(" + c.start + ")::text, max(" + c.end + ")::text"
 	}
 	c.extentSQL = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last\nFROM (SELECT ST_Extent(" + c.geom +
 		") AS e, " + days + " FROM " + c.from + " WHERE " + c.where + ") x (e, first, last)"
+}
+
+// encode is the SQL expression that writes the feature of a row x (x.id,
+// x.geom, x.properties: see build) as e says, a text.
+func (c *Collection) encode(e Encoding) string {
+	if e == GeoJSON {
+		// A feature without a geometry has a null one.
+		return `'{"type":"Feature","id":' || to_json(x.id) || ',"geometry":' || coalesce(ST_AsGeoJSON(x.geom, 15), 'null') ||` +
+			"\n    ',\"properties\":' || to_json(x.properties) || '}'"
+	}
+	cells := make([]string, 0, len(c.Columns)+1)
+	for _, col := range c.Columns {
+		v := "(x.properties)." + pgx.Identifier{col.Name}.Sanitize()
+		switch col.Type {
+		case "string":
+			v = `'"' || replace(` + v + `, '"', '""') || '"'`
+		case "number":
+			// float8 to numeric keeps 15 significant digits, and numeric
+			// never writes an exponent.
+			v += "::numeric::text"
+		default:
+			v += "::text" // integers; booleans as true and false
+		}
+		cells = append(cells, "coalesce("+v+", '')")
+	}
+	if c.GeometryType == "Point" {
+		cells = append(cells, "coalesce(ST_X(x.geom)::numeric::text || ',' || ST_Y(x.geom)::numeric::text, ',')")
+	} else {
+		cells = append(cells, `coalesce('"' || ST_AsText(x.geom) || '"', '')`)
+	}
+	return strings.Join(cells, " || ',' ||\n    ")
+}
+
+// CSVHeader is the header record of c's features as CSV, the names of
+// the cells, without its line end. Column names are plain identifiers:
+// none needs quoting.
+func (c *Collection) CSVHeader() string {
+	names := make([]string, 0, len(c.Columns)+2)
+	for _, col := range c.Columns {
+		names = append(names, col.Name)
+	}
+	if c.GeometryType == "Point" {
+		names = append(names, "lon", "lat")
+	} else {
+		names = append(names, "wkt")
+	}
+	return strings.Join(names, ",")
+}
+
+// lateralRecord joins to each row the record of cols called name, which
+// to_json(name) writes as a JSON object whose members are the columns,
+// in order and named as they are, without a space between them.
+func lateralRecord(name string, cols []Column) string {
+	return "CROSS JOIN LATERAL (SELECT " + selectList(cols) + ") " + name
+}
+
+// propertiesSQL lists, as JSON objects in id order, the properties of c's
+// features whose filter param is $1.
+func (c *Collection) propertiesSQL(param string) string {
+	for _, f := range c.Filters {
+		if f.Param == param {
+			return "SELECT to_json(properties)\nFROM " + c.from + "\n" + lateralRecord("properties", c.Columns) +
+				"\nWHERE " + c.where + " AND " + f.column + " " + f.op + " $1\nORDER BY " + c.key + ` COLLATE "C"`
+		}
+	}
+	panic("geo: " + c.ID + " has no filter " + param)
 }

@@ -4,97 +4,126 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkb"
 )
 
-// Feature is one feature of a collection.
-type Feature struct {
-	ID         string
-	Geometry   orb.Geometry // WGS 84 longitude/latitude
-	Properties Record
-}
-
-// Page is one page of a collection's features, in id order.
-type Page struct {
-	Selection Selection
-	Features  []Feature
+// Features is one page of a collection's features, in id order, each as
+// the database wrote it, read one at a time while the database sends
+// them: a page of any size passes through in constant memory. Items makes
+// one; Close releases its connection.
+type Features struct {
 	// Matched counts the features that match the selection's bbox and
 	// filters, on all pages together.
 	Matched int64
-	// Next is the cursor of the following page: the id of this page's
-	// last feature; "" on the last page.
-	Next string
-	// TimeStamp is when the page was read.
-	TimeStamp time.Time
+	// Returned counts the features of this page.
+	Returned int64
+	// NextCursor is the cursor of the following page: the id of this
+	// page's last feature; "" on the last page.
+	NextCursor string
+
+	rows    pgx.Rows
+	feature []byte
+	pending bool // the first feature's row is read, not yet handed out
 }
 
-// Items reads the page of features s selects. The page and Matched come
-// from one statement, so from one snapshot, and paging goes by id rather
-// than by offset, so pages neither repeat nor skip a feature while others
-// insert or delete.
-func Items(ctx context.Context, db DB, s Selection) (*Page, error) {
+// Items reads the page of features s selects, written as e says. The
+// page, Matched, Returned and NextCursor come from one statement, so from one
+// snapshot, and paging goes by id rather than by offset, so pages neither
+// repeat nor skip a feature while others insert or delete.
+//
+// Items returns once the database has sent what the page's envelope says
+// (Matched, Returned, Next), so that errors of the statement come back
+// here; the features follow through Next. The connection is held until
+// the last feature is read or Close is called: call Close in any case.
+// Should ctx end first, the statement is cancelled and the connection
+// closed.
+func Items(ctx context.Context, db DB, s Selection, e Encoding) (*Features, error) {
 	c := s.Collection
-	p := &Page{Selection: s, TimeStamp: time.Now().UTC()}
-	err := QueryItems(ctx, db, s, func(rows pgx.Rows) error {
-		for rows.Next() {
-			f, ok, err := c.scanFeature(rows, &p.Matched)
-			if err != nil {
-				return err
-			}
-			if ok {
-				p.Features = append(p.Features, f)
-			}
-		}
-		return rows.Err()
-	})
+	rows, err := db.Query(ctx, c.itemsSQL[e], s.pageArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
 	}
-	if len(p.Features) > s.Limit {
-		p.Features = p.Features[:s.Limit]
-		p.Next = p.Features[s.Limit-1].ID
+	f := &Features{rows: rows}
+	// Every row says how many matched and returned; the first of the page
+	// says where the next page starts. A row without a feature (a page
+	// after a cursor begins after one) says only the former.
+	for rows.Next() {
+		var next *string
+		if err := rows.Scan(&f.Matched, &f.Returned, &next, nil); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+		}
+		if next != nil {
+			f.NextCursor = *next
+		}
+		if rows.RawValues()[3] != nil {
+			f.pending = true
+			break
+		}
 	}
-	return p, nil
+	if !f.pending {
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+		}
+	}
+	return f, nil
 }
 
-// QueryItems runs the SQL of Items for s, one statement whose rows each
-// start with the count of the features that match s's bbox and filters,
-// followed by a feature of the page, ordered by id: one row more than
-// s.Limit (the extra row tells that another page follows). An empty page
-// is one row with the count and NULL for the rest. It hands the rows to
-// read and returns the first error, read's or the database's. Items
-// decodes the rows; cmd/loadbench reads them raw, to measure what the
-// database alone costs.
-func QueryItems(ctx context.Context, db DB, s Selection, read func(pgx.Rows) error) error {
-	rows, err := db.Query(ctx, s.Collection.itemsSQL, s.pageArgs()...)
-	if err != nil {
-		return err
+// Next reads the next feature of the page, false after the last or on
+// an error, which Err then returns.
+func (f *Features) Next() bool {
+	if f.pending {
+		f.pending = false
+	} else if !f.rows.Next() {
+		return false
 	}
-	defer rows.Close()
-	if err := read(rows); err != nil {
-		return err
-	}
-	rows.Close()
-	return rows.Err()
+	f.feature = f.rows.RawValues()[3]
+	return true
 }
 
-// Item reads the feature of c with id; ENotFound when there is none.
-func Item(ctx context.Context, db DB, c *Collection, id string) (*Feature, error) {
+// Feature is the feature Next read, valid until Next is called again.
+func (f *Features) Feature() []byte { return f.feature }
+
+// Err is the error that ended the features early, if any.
+func (f *Features) Err() error { return f.rows.Err() }
+
+// Close releases the connection; the features not read are dropped. It
+// may be called more than once.
+func (f *Features) Close() { f.rows.Close() }
+
+// FeatureCollection reads the first page s selects (s.Cursor is ignored)
+// as one GeoJSON FeatureCollection, with numberMatched, that the database
+// writes whole: string_agg of ST_AsGeoJSON of each feature's record,
+// without ids or links. The server does not serve it (it keeps a page in
+// memory and its envelope is not OGC API's); it is the yardstick of what
+// PostGIS alone takes to write a page, which cmd/loadbench measures the
+// server against.
+func FeatureCollection(ctx context.Context, db DB, s Selection) ([]byte, error) {
+	var fc []byte
+	if err := db.QueryRow(ctx, s.Collection.fcSQL, append(s.where(), s.Limit)...).Scan(&fc); err != nil {
+		return nil, fmt.Errorf("feature collection of %s: %w", s.Collection.ID, err)
+	}
+	return fc, nil
+}
+
+// Item reads the feature of c with id, written as e says; ENotFound when
+// there is none.
+func Item(ctx context.Context, db DB, c *Collection, id string, e Encoding) ([]byte, error) {
 	if !ValidID(id) {
 		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, Quote(id))
 	}
-	f, _, err := c.scanFeature(db.QueryRow(ctx, c.itemSQL, id))
+	var f []byte
+	err := db.QueryRow(ctx, c.itemSQL[e], id).Scan(&f)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, Errorf(ENotFound, "%s has no feature %s", c.ID, Quote(id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", c.ID, id, err)
 	}
-	return &f, nil
+	return f, nil
 }
 
 // Extent is where and when a collection's features lie.
@@ -134,44 +163,4 @@ func Extents(ctx context.Context, db DB, cs []*Collection) ([]Extent, error) {
 		return nil, fmt.Errorf("extents: %w", err)
 	}
 	return out, nil
-}
-
-func (c *Collection) scanFeatures(rows pgx.Rows) ([]Feature, error) {
-	var fs []Feature
-	for rows.Next() {
-		f, _, err := c.scanFeature(rows)
-		if err != nil {
-			return nil, err
-		}
-		fs = append(fs, f)
-	}
-	return fs, rows.Err()
-}
-
-// scanFeature reads a row of c's SQL: first into lead, the columns some
-// statements put before the feature's, then the id, the geometry as WKB
-// and the columns. A row whose id is NULL holds no feature (the row that
-// brings the count of an empty page): ok is false.
-func (c *Collection) scanFeature(row pgx.Row, lead ...any) (f Feature, ok bool, err error) {
-	f.Properties = Record{Columns: c.Columns, Values: make([]any, len(c.Columns))}
-	var (
-		id   *string
-		geom []byte
-	)
-	dest := make([]any, 0, len(lead)+len(c.Columns)+2)
-	dest = append(append(dest, lead...), &id, &geom)
-	for i := range f.Properties.Values {
-		dest = append(dest, &f.Properties.Values[i])
-	}
-	if err := row.Scan(dest...); err != nil {
-		return Feature{}, false, err
-	}
-	if id == nil {
-		return Feature{}, false, nil
-	}
-	f.ID = *id
-	if f.Geometry, err = wkb.Unmarshal(geom); err != nil {
-		return Feature{}, false, fmt.Errorf("geometry of %s %s: %w", c.ID, f.ID, err)
-	}
-	return f, true, nil
 }

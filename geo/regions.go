@@ -2,6 +2,7 @@ package geo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -29,8 +30,9 @@ type RegionSummary struct {
 	Status        string `json:"status"`
 	ExitYear      *int16 `json:"exit_year"`
 	Demonstration bool   `json:"demonstration"`
-	// Figures are its region_figures, named as figureColumns lists them.
-	Figures Record `json:"figures"`
+	// Figures are its region_figures, a JSON object written by the
+	// database whose members are named as figureColumns lists them.
+	Figures json.RawMessage `json:"figures"`
 	// ProjectsByCategory and ProjectsByStatus count its projects; every
 	// category and status is listed, 0 where it has none.
 	ProjectsByCategory map[string]int `json:"projects_by_category"`
@@ -38,10 +40,10 @@ type RegionSummary struct {
 }
 
 // Region is one step of the drill-down: a region, the path to it from the
-// city, and its children with the same figures.
+// top region (the city), and its children with the same figures.
 type Region struct {
 	RegionSummary
-	// Breadcrumb runs from the city down to the region itself.
+	// Breadcrumb runs from the top region down to the region itself.
 	Breadcrumb []RegionRef `json:"breadcrumb"`
 	// Children are the regions one level down, by code; none for a village.
 	Children []RegionSummary `json:"children"`
@@ -53,7 +55,7 @@ type Region struct {
 type VillageDetail struct {
 	// Projects are the projects serving the village, with the properties
 	// of the projects collection.
-	Projects []Record `json:"projects"`
+	Projects []json.RawMessage `json:"projects"`
 	// Relocation lists where the village's relocated people move.
 	Relocation []Assignment `json:"relocation"`
 }
@@ -73,10 +75,6 @@ type Assignment struct {
 // township (9) or a village (12).
 var regionCode = regexp.MustCompile(`^([0-9]{6}|[0-9]{9}|[0-9]{12})$`)
 
-// maxVillageProjects bounds the projects a village's drill-down lists;
-// the most any village has is a handful.
-const maxVillageProjects = 10_000
-
 // villageCodeLen is the length of a village's code, the only level whose
 // code length is its own.
 const villageCodeLen = 12
@@ -89,35 +87,39 @@ const bboxColumn = `ARRAY[ST_XMin(coalesce(g.boundary, g.point)), ST_YMin(coales
 // levelOrder ranks region g's level from the city (1) down to villages (4).
 const levelOrder = `array_position(ARRAY['city', 'county', 'township', 'village'], g.level)`
 
-// breadcrumbColumn is the path from the city down to region g, g included,
-// as a JSON array of {code, name, level}. Codes are hierarchical (the
-// schema rejects a region whose parent is not its code's prefix), so the
-// ancestors are the regions whose codes are g's prefixes: no recursion.
-const breadcrumbColumn = `(SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'level', a.level)
-		ORDER BY array_position(ARRAY['city', 'county', 'township', 'village'], a.level))
-	FROM regions a WHERE a.code IN (left(g.code, 4) || '00', left(g.code, 6), left(g.code, 9), g.code))`
+// breadcrumbColumn is the path from the top region down to region g, g
+// included, as a JSON array of {code, name, level}. region_lineage
+// (migrations/003_parents.sql) follows parent_code up: a code says
+// nothing of where a region sits.
+const breadcrumbColumn = `(SELECT json_agg(json_build_object('code', a.code, 'name', a.name, 'level', a.level) ORDER BY l.n)
+	FROM unnest(region_lineage(g.code)) WITH ORDINALITY l (code, n) JOIN regions a ON a.code = l.code)`
 
-// summaryColumns are what scanSummary reads, over regionFrom.
-var summaryColumns = "f.code, f.name, f.level, " + bboxColumn + ", f.poverty_status, f.exit_year, f.demonstration, " +
-	selectList(figureColumns)
+// summaryColumns are what scanSummary reads, over summaryFrom.
+const summaryColumns = "f.code, f.name, f.level, " + bboxColumn + ", f.poverty_status, f.exit_year, f.demonstration, to_json(figures)"
+
+// summaryFrom is regionFrom with each region's figures as one record.
+var summaryFrom = regionFrom + "\n" + lateralRecord("figures", figureColumns)
 
 // The drill-down's SQL.
 var (
-	regionSQL   = "SELECT " + summaryColumns + ", " + breadcrumbColumn + "\nFROM " + regionFrom + "\nWHERE f.code = $1"
-	childrenSQL = "SELECT " + summaryColumns + "\nFROM " + regionFrom + "\nWHERE f.parent_code = $1\nORDER BY f.code"
+	regionSQL   = "SELECT " + summaryColumns + ", " + breadcrumbColumn + "\nFROM " + summaryFrom + "\nWHERE f.code = $1"
+	childrenSQL = "SELECT " + summaryColumns + "\nFROM " + summaryFrom + "\nWHERE f.parent_code = $1\nORDER BY f.code"
+	// villageProjectsSQL lists the projects serving village $1, each the
+	// properties of its feature in the projects collection.
+	villageProjectsSQL = Projects.propertiesSQL("village")
 )
 
 // projectCountsSQL counts the projects of region $1 and of its children by
-// category and status. A project counts where region_rollups counts it:
-// in its village and that village's township when it serves one, and in
-// its county and city always.
+// category and status. Where a project counts is counted_in's to say
+// (migrations/003_parents.sql), the definition refresh_rollups sums the
+// figures by, so the counts add up to each region's projects figure.
+// Walked from $1, it reaches only what lies under $1.
 const projectCountsSQL = `
-SELECT r.code, p.category, p.status, count(*)::int
-FROM regions r
-JOIN projects p ON starts_with(coalesce(p.village_code, p.county_code),
-	CASE WHEN r.level = 'city' THEN left(r.code, 4) ELSE r.code END)
-WHERE r.code = $1 OR r.parent_code = $1
-GROUP BY r.code, p.category, p.status`
+SELECT c.region_code, p.category, p.status, count(*)::int
+FROM counted_in(ARRAY[$1::text]) c
+JOIN projects p ON p.code = c.project_code
+WHERE c.project_code IS NOT NULL AND c.region_code IN (SELECT code FROM regions WHERE code = $1 OR parent_code = $1)
+GROUP BY c.region_code, p.category, p.status`
 
 // assignmentsSQL lists where the people of village $1 move.
 const assignmentsSQL = `
@@ -167,16 +169,16 @@ func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 		return rows.Err()
 	})
 	if len(code) == villageCodeLen {
-		r.Village = &VillageDetail{Projects: []Record{}, Relocation: []Assignment{}}
-		projects := Projects
-		// Every project of the village: far fewer than the limit.
-		sel := projects.Select(maxVillageProjects).with("village", code)
-		b.Queue(projects.pageSQL, sel.pageArgs()...).Query(func(rows pgx.Rows) error {
-			fs, err := projects.scanFeatures(rows)
-			for _, f := range fs {
-				r.Village.Projects = append(r.Village.Projects, f.Properties)
+		r.Village = &VillageDetail{Projects: []json.RawMessage{}, Relocation: []Assignment{}}
+		b.Queue(villageProjectsSQL, code).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var p json.RawMessage
+				if err := rows.Scan(&p); err != nil {
+					return err
+				}
+				r.Village.Projects = append(r.Village.Projects, p)
 			}
-			return err
+			return rows.Err()
 		})
 		b.Queue(assignmentsSQL, code).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -207,18 +209,53 @@ func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
 	return r, nil
 }
 
+// TopRegion is a region at the top of the hierarchy, one without a
+// parent: where a drill-down starts.
+type TopRegion struct {
+	RegionRef
+	// BBox is minLon, minLat, maxLon, maxLat of its boundary, or of its
+	// point when it has none.
+	BBox []float64 `json:"bbox"`
+}
+
+// topRegionsSQL lists the regions without a parent, by code.
+const topRegionsSQL = `
+SELECT g.code, g.name, g.level, ` + bboxColumn + `
+FROM regions g
+WHERE g.parent_code IS NULL
+ORDER BY g.code`
+
+// TopRegions lists the regions that have no parent, by code: the tops of
+// the drill-down, which the pages start from instead of knowing a city
+// (the demo data has one, Zunyi). A database without regions has none,
+// which is an empty list, not an error.
+func TopRegions(ctx context.Context, db DB) ([]TopRegion, error) {
+	rows, err := db.Query(ctx, topRegionsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("top regions: %w", err)
+	}
+	tops, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TopRegion, error) {
+		var t TopRegion
+		err := row.Scan(&t.Code, &t.Name, &t.Level, &t.BBox)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("top regions: %w", err)
+	}
+	if tops == nil {
+		tops = []TopRegion{}
+	}
+	return tops, nil
+}
+
 // scanSummary reads summaryColumns from row, then any extra columns into
 // extra.
 func scanSummary(row pgx.Row, extra ...any) (RegionSummary, error) {
 	s := RegionSummary{
-		Figures:            Record{Columns: figureColumns, Values: make([]any, len(figureColumns))},
 		ProjectsByCategory: zeroCounts(ProjectCategories.Strings()),
 		ProjectsByStatus:   zeroCounts(ProjectStatuses.Strings()),
 	}
-	dest := []any{&s.Code, &s.Name, &s.Level, &s.BBox, &s.Status, &s.ExitYear, &s.Demonstration}
-	for i := range s.Figures.Values {
-		dest = append(dest, &s.Figures.Values[i])
-	}
+	dest := []any{&s.Code, &s.Name, &s.Level, &s.BBox, &s.Status, &s.ExitYear, &s.Demonstration, &s.Figures}
 	return s, row.Scan(append(dest, extra...)...)
 }
 

@@ -52,23 +52,20 @@ func (q SearchQuery) Check() (SearchQuery, error) {
 	return q, nil
 }
 
-// shortName is region g's name without the 村民委员会 / 居民委员会 that
-// ends a village's or community's formal name and that people leave off:
-// 花茂村村民委员会 is 花茂村.
-const shortName = `regexp_replace(g.name, '(村民委员会|居民委员会)$', '')`
-
 // matchColumns are what a Match holds, over regions g.
 const matchColumns = `g.code, g.name, g.level, ` + breadcrumbColumn + `, ` + bboxColumn
 
 // searchNameSQL finds regions whose names contain $1: first those whose
-// name or short name is $1, then those whose name starts with it, then the
-// rest; within each, higher levels first, then shorter names, then codes.
+// name or short name is $1 (the schema's short_name drops the committee
+// suffix people leave off: 花茂村村民委员会 is 花茂村), then those whose
+// name starts with it, then the rest; within each, higher levels first,
+// then shorter names, then codes.
 // strpos and starts_with take $1 as it is, with no pattern to escape.
 const searchNameSQL = `
 SELECT ` + matchColumns + `
 FROM regions g
 WHERE strpos(g.name, $1) > 0
-ORDER BY CASE WHEN g.name = $1 OR ` + shortName + ` = $1 THEN 0
+ORDER BY CASE WHEN g.name = $1 OR short_name(g.name) = $1 THEN 0
               WHEN starts_with(g.name, $1) THEN 1
               ELSE 2 END,
          ` + levelOrder + `, length(g.name), g.code

@@ -2,7 +2,6 @@ package geo
 
 import (
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -43,35 +42,29 @@ func (c *Collection) Select(limit int) Selection {
 	return Selection{Collection: c, Limit: limit, Values: make([]any, len(c.Filters))}
 }
 
-// with is s with the filter param set to value, for selections made in code.
-func (s Selection) with(param string, value any) Selection {
-	i := slices.IndexFunc(s.Collection.Filters, func(f Filter) bool { return f.Param == param })
-	s.Values = slices.Clone(s.Values)
-	s.Values[i] = value
-	return s
-}
-
 // where is s's bounding box (the whole world when it has none), filter
 // values and days in the order the collection's SQL numbers its
-// parameters: $1 the box, then one per filter, then, for a collection
-// with dates, the first and last day.
+// parameters: $1 to $4 the box's corners, then one per filter, then, for
+// a collection with dates, the first and last day. The page's cursor and
+// limit follow (pageArgs), so there is room for them.
 func (s Selection) where() []any {
-	box := []float64{-180, -90, 180, 90}
+	box := orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 	if s.BBox != nil {
-		box = []float64{s.BBox.Min[0], s.BBox.Min[1], s.BBox.Max[0], s.BBox.Max[1]}
+		box = *s.BBox
 	}
-	args := append([]any{box}, s.Values...)
+	args := make([]any, 0, 4+len(s.Values)+4)
+	args = append(args, box.Min[0], box.Min[1], box.Max[0], box.Max[1])
+	args = append(args, s.Values...)
 	if s.Collection.start != "" {
 		args = append(args, nullIfEmpty(s.From), nullIfEmpty(s.To))
 	}
 	return args
 }
 
-// pageArgs are the parameters of the collection's page SQL: those of
-// where, the cursor, and one more than the limit, the extra row telling
-// whether another page follows.
+// pageArgs are the parameters of the collection's items SQL: those of
+// where, the cursor and the limit.
 func (s Selection) pageArgs() []any {
-	return append(s.where(), nullIfEmpty(s.Cursor), s.Limit+1)
+	return append(s.where(), nullIfEmpty(s.Cursor), s.Limit)
 }
 
 // ValidID reports whether s can be a feature id: short, UTF-8, no control
@@ -125,7 +118,7 @@ func (f Filter) Format(v any) string {
 type kind struct {
 	sqlType string
 	allowed string
-	values  []string // an enumeration's values, in order; nil otherwise
+	enum    *Enum // the enumeration of the values allowed; nil for other kinds
 	parse   func(string) (any, bool)
 }
 
@@ -139,13 +132,13 @@ func codeKind(digits int, what string) kind {
 	}
 }
 
-// enumKind is one of values.
-func enumKind(values ...string) kind {
+// enumKind is one of e's values.
+func enumKind(e *Enum) kind {
 	return kind{
 		sqlType: "text",
-		allowed: "one of " + strings.Join(values, ", "),
-		values:  values,
-		parse:   func(s string) (any, bool) { return s, slices.Contains(values, s) },
+		allowed: "one of " + strings.Join(e.Strings(), ", "),
+		enum:    e,
+		parse:   func(s string) (any, bool) { return s, e.Has(s) },
 	}
 }
 

@@ -3,11 +3,14 @@ package migrations_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
 
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/migrations"
@@ -85,7 +88,6 @@ func TestConstraints(t *testing.T) {
 		{"unknown poverty status", `UPDATE regions SET poverty_status = 'almost' WHERE code = '520304116203'`, "regions_poverty_status_known"},
 		{"exited without a year", `UPDATE regions SET poverty_status = 'exited', exit_year = NULL WHERE code = '520304116203'`, "regions_exit_year_iff_exited"},
 		{"village code of wrong length", `INSERT INTO regions (code, name, level, parent_code, point) VALUES ('5203041162', 'x', 'village', '520304116', ST_Point(107, 27.5, 4326))`, "regions_code_matches_level"},
-		{"village under the wrong township", `INSERT INTO regions (code, name, level, parent_code, point) VALUES ('520304116999', 'x', 'village', '520322002', ST_Point(107, 27.5, 4326))`, "regions_parent_matches_level"},
 		{"completion over 100", `UPDATE projects SET completion = 101 WHERE code = (SELECT min(code) FROM projects)`, "projects_completion_range"},
 		{"negative completion", `UPDATE projects SET completion = -5 WHERE code = (SELECT min(code) FROM projects)`, "projects_completion_range"},
 		{"unknown project status", `UPDATE projects SET status = 'done-ish' WHERE code = (SELECT min(code) FROM projects)`, "projects_status_known"},
@@ -172,4 +174,377 @@ func TestDataVersionMoves(t *testing.T) {
 	if n.Payload == "" {
 		t.Errorf("notification payload empty, want the new version")
 	}
+}
+
+// TestParentLevel checks the parent rule of 003_parents, which reads no
+// code: a region's parent is one level up, and only a city has none.
+func TestParentLevel(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	tests := []struct{ name, sql string }{
+		{"village under a county", `INSERT INTO regions (code, name, level, parent_code, point)
+			VALUES ('520304116999', 'x', 'village', '520304', ST_Point(107, 27.5, 4326))`},
+		{"township moved under a village", `UPDATE regions SET parent_code = '520304116203' WHERE code = '520322002'`},
+		{"county without a parent", `INSERT INTO regions (code, name, level, boundary, point)
+			VALUES ('520399', 'x', 'county', ST_Multi(ST_MakeEnvelope(107, 27.5, 107.1, 27.6, 4326)), ST_Point(107.05, 27.55, 4326))`},
+		{"city with a parent", `INSERT INTO regions (code, name, level, parent_code, boundary, point)
+			VALUES ('520400', 'x', 'city', '520300', ST_Multi(ST_MakeEnvelope(107, 27.5, 107.1, 27.6, 4326)), ST_Point(107.05, 27.55, 4326))`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pool.Exec(ctx, tt.sql)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != "regions_parent_level_fkey" {
+				t.Fatalf("got %v, want a violation of regions_parent_level_fkey", err)
+			}
+		})
+	}
+	// The code no longer has to start with the parent's: where a region
+	// sits is its parent_code.
+	if _, err := pool.Exec(ctx, `UPDATE regions SET parent_code = '520304' WHERE code = '520322002'`); err != nil {
+		t.Errorf("township moved to another county: %v", err)
+	}
+}
+
+// TestWhereThingsLie checks the rules of 003_parents on where villages,
+// sites and projects lie, which read no code: a village's township and
+// county are its region's parent and that township's parent, a site's
+// county is its township's parent and a project's its village's county.
+// Writes that break them are refused by name; moves follow them.
+func TestWhereThingsLie(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	tests := []struct{ name, sql, constraint string }{
+		{"village filed under another township", `UPDATE villages SET township_code = '520302001' WHERE code = '520304116203'`,
+			"villages_township_of_region"},
+		{"village in another county than its township", `UPDATE villages SET county_code = '520302' WHERE code = '520304116203'`,
+			"villages_county_of_township"},
+		{"registry row without its region", `INSERT INTO villages (code, population, poor_households, poor_population)
+			VALUES ('520304116999', 10, 0, 0)`, "villages_code_fkey"},
+		{"site in another county than its township", `UPDATE sites SET county_code = '520304' WHERE code = '520302-S01'`,
+			"sites_township_in_county"},
+		{"project in another county than its village", `UPDATE projects SET county_code = '520304'
+			WHERE code = (SELECT min(code) FROM projects WHERE village_code = '520302110203')`, "projects_village_in_county"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pool.Exec(ctx, tt.sql)
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ConstraintName != tt.constraint {
+				t.Fatalf("got %v, want a violation of %s", err, tt.constraint)
+			}
+		})
+	}
+
+	// where reads where the village, the site and the village's projects lie.
+	where := func() (township, county, siteCounty, projectCounty string) {
+		t.Helper()
+		err := pool.QueryRow(ctx, `SELECT v.township_code, v.county_code,
+			(SELECT county_code FROM sites WHERE code = '520302-S01'),
+			(SELECT string_agg(DISTINCT county_code, ',') FROM projects WHERE village_code = v.code)
+			FROM villages v WHERE v.code = '520302110203'`).Scan(&township, &county, &siteCounty, &projectCounty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	steps := []struct {
+		sql                                         string
+		township, county, siteCounty, projectCounty string
+	}{
+		// The village is filed under a township of another county: its
+		// registry row and its projects follow.
+		{`UPDATE regions SET parent_code = '520303108' WHERE code = '520302110203'`, "520303108", "520303", "520302", "520303"},
+		// That township moves to a third county, then the site's township
+		// to another county: what lies in them follows.
+		{`UPDATE regions SET parent_code = '520304' WHERE code = '520303108'`, "520303108", "520304", "520302", "520304"},
+		{`UPDATE regions SET parent_code = '520303' WHERE code = '520302001'`, "520303108", "520304", "520303", "520304"},
+	}
+	for _, st := range steps {
+		if _, err := pool.Exec(ctx, st.sql); err != nil {
+			t.Fatalf("%s: %v", st.sql, err)
+		}
+		township, county, siteCounty, projectCounty := where()
+		if township != st.township || county != st.county || siteCounty != st.siteCounty || projectCounty != st.projectCounty {
+			t.Errorf("after %s: village in %s, %s, site in %s, project in %s; want %s, %s, %s, %s", st.sql,
+				township, county, siteCounty, projectCounty, st.township, st.county, st.siteCounty, st.projectCounty)
+		}
+	}
+
+	// A new registry row takes its township and county from its region,
+	// whatever its code begins with.
+	for _, sql := range []string{
+		`INSERT INTO regions (code, name, level, parent_code, point)
+		 VALUES ('520302110999', '新村', 'village', '520304001', ST_Point(106.9, 27.7, 4326))`,
+		`INSERT INTO villages (code, population, poor_households, poor_population) VALUES ('520302110999', 10, 0, 0)`,
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	var township, county string
+	if err := pool.QueryRow(ctx, `SELECT township_code, county_code FROM villages WHERE code = '520302110999'`).Scan(&township, &county); err != nil {
+		t.Fatal(err)
+	}
+	if township != "520304001" || county != "520304" {
+		t.Errorf("new village in %s, %s; want 520304001, 520304", township, county)
+	}
+}
+
+// rollupDigest is a digest of the rollups, flows and shapes of the regions
+// under top (every region when top is empty), to compare two states.
+func rollupDigest(t *testing.T, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, top string) string {
+	t.Helper()
+	var digest string
+	err := db.QueryRow(context.Background(), `
+		WITH under AS (
+			WITH RECURSIVE down (code) AS (
+				SELECT code FROM regions WHERE code = $1 OR ($1 = '' AND parent_code IS NULL)
+				UNION ALL
+				SELECT r.code FROM down JOIN regions r ON r.parent_code = down.code
+			)
+			SELECT code FROM down
+		)
+		SELECT md5(concat_ws('/',
+			(SELECT string_agg(f::text, '|' ORDER BY f.code) FROM region_figures f WHERE f.code IN (SELECT code FROM under)),
+			(SELECT string_agg(concat_ws(',', l.village_code, l.site_code, l.households, l.people, ST_AsEWKB(l.geom)), '|'
+			        ORDER BY l.village_code, l.site_code) FROM flows l WHERE l.village_code IN (SELECT code FROM under)),
+			(SELECT string_agg(concat_ws(',', s.code, s.level, ST_AsEWKB(s.shape_z7), ST_AsEWKB(s.shape_z10), ST_AsEWKB(s.shape)), '|'
+			        ORDER BY s.code) FROM region_shapes s WHERE s.code IN (SELECT code FROM under))))`, top).Scan(&digest)
+	if err != nil {
+		t.Fatalf("rollup digest: %v", err)
+	}
+	return digest
+}
+
+// poorPeople is region code's rolled-up poor people.
+func poorPeople(t *testing.T, pool *pgxpool.Pool, code string) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), `SELECT poor_population FROM region_rollups WHERE code = $1`, code).Scan(&n); err != nil {
+		t.Fatalf("poor people of %s: %v", code, err)
+	}
+	return n
+}
+
+// TestParentsDownAndUp takes 003_parents down and up again on the demo
+// data: each way the rollups stay as they were, the parent rule is the one
+// of that version, and an edit still moves the figures.
+func TestParentsDownAndUp(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	m, err := migrate.NewMigrator(ctx, conn.Conn(), migrations.VersionTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadMigrations(migrations.Files()); err != nil {
+		t.Fatal(err)
+	}
+	const village, city = "520304116203", "520300"
+	before := rollupDigest(t, conn, "")
+	edit := func(version int32, delta int) {
+		t.Helper()
+		poor := poorPeople(t, pool, city)
+		if _, err := conn.Exec(ctx, `UPDATE villages SET poor_population = poor_population + $2 WHERE code = $1`, village, delta); err != nil {
+			t.Fatalf("version %d: edit: %v", version, err)
+		}
+		if got, want := poorPeople(t, pool, city), poor+int64(delta); got != want {
+			t.Errorf("version %d: the city's poor people after an edit of %+d: %d, want %d", version, delta, got, want)
+		}
+	}
+	// timeEdits logs what one edit costs, the statement and the refresh of
+	// its city: logged, not asserted, as a busy machine would make it
+	// flaky. Each edit is rolled back, so that the commit's flush to disk,
+	// which on a shared machine varies most, is not in the figure; each
+	// measure starts from vacuumed, analysed rollups.
+	timeEdits := func(version int32) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, `VACUUM ANALYZE region_rollups, flows`); err != nil {
+			t.Fatal(err)
+		}
+		var took []time.Duration
+		var wal int64 // bytes of write-ahead log an edit writes: what the refresh rewrites
+		for i := 0; i < 20; i++ {
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lsn string
+			if err := tx.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			_, err = tx.Exec(ctx, `UPDATE villages SET poor_population = poor_population + 1 WHERE code = $1`, village)
+			took = append(took, time.Since(start))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint`, lsn).Scan(&wal); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		slices.Sort(took)
+		t.Logf("version %d: one edit of a village, with the refresh of its city: median %v (fastest %v), %d kB of WAL",
+			version, took[len(took)/2].Round(time.Millisecond), took[0].Round(time.Millisecond), wal/1024)
+	}
+	timeEdits(3)
+	for _, step := range []struct {
+		version              int32
+		constraint, notThere string
+		// rules is the type (pg_constraint's contype) of the rules on a
+		// site's and a project's county, and generated whether villages'
+		// township and county are cut from the code.
+		rules     string
+		generated bool
+	}{
+		{2, "regions_parent_matches_level", "regions_parent_level_fkey", "c", true},
+		{3, "regions_parent_level_fkey", "regions_parent_matches_level", "f", false},
+	} {
+		if err := m.MigrateTo(ctx, step.version); err != nil {
+			t.Fatalf("migrate to %d: %v", step.version, err)
+		}
+		var has, hasNot bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_constraint WHERE conname = $1),
+			EXISTS (SELECT FROM pg_constraint WHERE conname = $2)`, step.constraint, step.notThere).Scan(&has, &hasNot)
+		if err != nil || !has || hasNot {
+			t.Errorf("version %d: constraint %s there: %v, %s there: %v (%v); want only the first", step.version,
+				step.constraint, has, step.notThere, hasNot, err)
+		}
+		var rules []string
+		var generated []bool
+		err = conn.QueryRow(ctx, `SELECT
+			ARRAY(SELECT contype::text FROM pg_constraint WHERE conname IN ('sites_township_in_county', 'projects_village_in_county')),
+			ARRAY(SELECT attgenerated <> '' FROM pg_attribute WHERE attrelid = 'villages'::regclass AND attname IN ('township_code', 'county_code'))`).
+			Scan(&rules, &generated)
+		if err != nil || !slices.Equal(rules, []string{step.rules, step.rules}) || !slices.Equal(generated, []bool{step.generated, step.generated}) {
+			t.Errorf("version %d: the county rules are of type %v, villages' township and county generated: %v (%v); want %s and %v",
+				step.version, rules, generated, err, step.rules, step.generated)
+		}
+		if got := rollupDigest(t, conn, ""); got != before {
+			t.Errorf("version %d: the rollups changed on the way", step.version)
+		}
+		edit(step.version, -7)
+		edit(step.version, +7)
+		timeEdits(step.version)
+		if got := rollupDigest(t, conn, ""); got != before {
+			t.Errorf("version %d: the rollups differ after an edit and its reverse", step.version)
+		}
+	}
+	var functions int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_proc WHERE proname IN ('region_lineage', 'region_tree', 'region_tops', 'counted_in')`).Scan(&functions); err != nil || functions != 4 {
+		t.Errorf("003's functions: %d (%v), want 4", functions, err)
+	}
+}
+
+// TestRollupsFollowParents loads a second city beside Zunyi, moves its
+// county into Zunyi and deletes it, checking at each step the second
+// city's rollups, that Zunyi's are untouched (or, with the county, hold
+// it), and that the per-city refresh agrees with a full one.
+func TestRollupsFollowParents(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	c := pgtest.SecondCity
+	zunyi := rollupDigest(t, pool, "520300")
+	zunyiPoor := poorPeople(t, pool, "520300")
+	agreesWithFull := func(when string) {
+		t.Helper()
+		incremental := rollupDigest(t, pool, "")
+		if _, err := pool.Exec(ctx, `SELECT refresh_rollups(NULL, true)`); err != nil {
+			t.Fatal(err)
+		}
+		if full := rollupDigest(t, pool, ""); full != incremental {
+			t.Errorf("%s: the per-city refresh differs from a full one", when)
+		}
+	}
+
+	start := time.Now()
+	pgtest.AddSecondCity(t, pool)
+	t.Logf("second city loaded in %v (8 statements, each refreshing its city)", time.Since(start))
+	if got := rollupDigest(t, pool, "520300"); got != zunyi {
+		t.Errorf("Zunyi's rollups changed when another city was loaded")
+	}
+	type figures struct {
+		top                                  string
+		villages, notExited, sites, projects int
+		poor, relocation, capacity, funds    int64
+	}
+	want := map[string]figures{
+		c.City:     {c.City, 1, 1, 1, 1, int64(c.PoorPopulation), int64(c.RelocationPeople), int64(c.SiteCapacityPeople), int64(c.FundsPlanned)},
+		c.County:   {c.City, 1, 1, 1, 1, int64(c.PoorPopulation), int64(c.RelocationPeople), int64(c.SiteCapacityPeople), int64(c.FundsPlanned)},
+		c.Township: {c.City, 1, 1, 1, 1, int64(c.PoorPopulation), int64(c.RelocationPeople), int64(c.SiteCapacityPeople), int64(c.FundsPlanned)},
+		c.Village:  {c.City, 1, 1, 0, 1, int64(c.PoorPopulation), int64(c.RelocationPeople), 0, int64(c.FundsPlanned)},
+	}
+	for code, w := range want {
+		var g figures
+		err := pool.QueryRow(ctx, `SELECT top_code, villages, villages_not_exited, sites, projects,
+			poor_population, relocation_people, site_capacity_people, funds_planned FROM region_rollups WHERE code = $1`, code).
+			Scan(&g.top, &g.villages, &g.notExited, &g.sites, &g.projects, &g.poor, &g.relocation, &g.capacity, &g.funds)
+		if err != nil {
+			t.Fatalf("rollup of %s: %v", code, err)
+		}
+		if g != w {
+			t.Errorf("rollup of %s: got %+v, want %+v", code, g, w)
+		}
+	}
+	var flows, shapes int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM flows WHERE village_code = $1),
+		(SELECT count(*) FROM region_shapes WHERE code = ANY ($2))`, c.Village, []string{c.City, c.County, c.Township}).Scan(&flows, &shapes); err != nil {
+		t.Fatal(err)
+	}
+	if flows != 1 || shapes != 3 {
+		t.Errorf("second city: %d flows, %d shapes; want 1 and 3", flows, shapes)
+	}
+	agreesWithFull("second city loaded")
+
+	// Its county moves into Zunyi: both cities are refreshed.
+	if _, err := pool.Exec(ctx, `UPDATE regions SET parent_code = '520300' WHERE code = $1`, c.County); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := poorPeople(t, pool, "520300"), zunyiPoor+int64(c.PoorPopulation); got != want {
+		t.Errorf("Zunyi's poor people with the county moved in: %d, want %d", got, want)
+	}
+	if got := poorPeople(t, pool, c.City); got != 0 {
+		t.Errorf("the second city's poor people with its county gone: %d, want 0", got)
+	}
+	var top string
+	if err := pool.QueryRow(ctx, `SELECT top_code FROM region_rollups WHERE code = $1`, c.Village).Scan(&top); err != nil || top != "520300" {
+		t.Errorf("the village's top after the move: %q (%v), want 520300", top, err)
+	}
+	agreesWithFull("county moved")
+
+	// The county, its township and village go in one statement: their
+	// rows leave the rollups, the flows and the shapes with them.
+	for _, del := range []struct {
+		sql string
+		arg any
+	}{
+		{`DELETE FROM projects WHERE code = $1`, c.Project},
+		{`DELETE FROM sites WHERE code = $1`, c.Site},
+		{`DELETE FROM villages WHERE code = $1`, c.Village},
+		{`DELETE FROM regions WHERE code = ANY ($1)`, []string{c.County, c.Township, c.Village}},
+	} {
+		if _, err := pool.Exec(ctx, del.sql, del.arg); err != nil {
+			t.Fatalf("%s: %v", del.sql, err)
+		}
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM region_rollups WHERE code = ANY ($1))
+		+ (SELECT count(*) FROM flows WHERE village_code = $2) + (SELECT count(*) FROM region_shapes WHERE code = ANY ($1))`,
+		[]string{c.County, c.Township, c.Village}, c.Village).Scan(&left); err != nil || left != 0 {
+		t.Errorf("rows left of the deleted regions: %d (%v), want 0", left, err)
+	}
+	if got := rollupDigest(t, pool, "520300"); got != zunyi {
+		t.Errorf("Zunyi's rollups after the county left again differ from before")
+	}
+	agreesWithFull("county deleted")
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/zunyi/battlemap/geo"
 )
 
@@ -22,10 +24,14 @@ type Field struct {
 type Layer struct {
 	Name        string
 	Description string
-	MinZoom     int
-	MaxZoom     int
-	Fields      []Field
-	bands       []band
+	// Collection is the collection whose features the layer draws one by
+	// one (from some zoom on), with the same properties; nil for the
+	// tiles' own layers.
+	Collection *geo.Collection
+	MinZoom    int
+	MaxZoom    int
+	Fields     []Field
+	bands      []band
 }
 
 // band is the SQL of a layer over a range of zooms. The SELECT sees the
@@ -50,43 +56,11 @@ func mvtGeom(g string) string {
 	return `ST_AsMVTGeom(` + g + `, ` + env + `, 4096, 64, true) AS geom`
 }
 
-// regionColumns are what a county or township polygon carries: the
-// rolled-up figures of everything inside it.
-const regionColumns = `r.code::bigint AS id, r.code, r.name, r.poverty_status AS status, r.demonstration,
-	r.villages, r.villages_not_exited, r.villages_exited, r.share_exited,
-	r.population, r.poor_households, r.poor_population, r.poverty_incidence,
-	r.relocation_people, r.sites, r.site_capacity_people, r.site_moved_in_people,
-	r.projects, r.projects_completed, round(r.completion_avg::numeric, 1)::float8 AS completion_avg,
-	r.funds_planned, r.funds_disbursed`
-
-var regionFields = []Field{
-	{"code", "String", "statistical code"},
-	{"name", "String", "name"},
-	{"status", "String", "poverty status of the region itself: none, not_exited, exited"},
-	{"demonstration", "Boolean", "a demonstration point"},
-	{"villages", "Number", "villages and communities"},
-	{"villages_not_exited", "Number", "poverty villages not yet exited (未出列)"},
-	{"villages_exited", "Number", "poverty villages exited (已出列)"},
-	{"share_exited", "Number", "exited ÷ all poverty villages (0–1)"},
-	{"population", "Number", "registered population"},
-	{"poor_households", "Number", "registered poor households"},
-	{"poor_population", "Number", "registered poor people"},
-	{"poverty_incidence", "Number", "poor people ÷ population (0–1)"},
-	{"relocation_people", "Number", "people assigned to move out"},
-	{"sites", "Number", "relocation sites in the region"},
-	{"site_capacity_people", "Number", "people the region's sites are planned for"},
-	{"site_moved_in_people", "Number", "people moved into the region's sites"},
-	{"projects", "Number", "funded projects"},
-	{"projects_completed", "Number", "projects completed"},
-	{"completion_avg", "Number", "average project completion (%)"},
-	{"funds_planned", "Number", "special funds planned (yuan)"},
-	{"funds_disbursed", "Number", "special funds disbursed (yuan)"},
-}
-
-// regionBands draws the polygons of level from minZoom, choosing the
-// boundary simplified for each zoom band; the spatial filter uses the
-// unsimplified shape's index.
-func regionBands(level string, minZoom int) []band {
+// regionBands draws the polygons of collection c, the regions of level,
+// from minZoom, each zoom band reading the boundary simplified for it.
+// The spatial filter uses the unsimplified shape's index, which is
+// partial per level: the level is written out so the planner picks it.
+func regionBands(c *geo.Collection, level string, minZoom int) []band {
 	var bands []band
 	for _, b := range []struct {
 		min, max int
@@ -95,11 +69,11 @@ func regionBands(level string, minZoom int) []band {
 		if b.max < minZoom {
 			continue
 		}
-		bands = append(bands, band{minZoom: max(b.min, minZoom), maxZoom: b.max, id: true, sql: `
-SELECT ` + regionColumns + `, ` + mvtGeom("s."+b.shape) + `
-FROM region_shapes s JOIN region_figures r ON r.code = s.code
-WHERE s.level = '` + level + `' AND s.shape && ` + envMargin + `
-ORDER BY r.code`})
+		bands = append(bands, featureBand(max(b.min, minZoom), b.max, c, source{
+			from:   "region_shapes sh JOIN region_figures f ON f.code = sh.code",
+			inTile: "sh.level = '" + level + "' AND sh.shape && " + envMargin,
+			geom:   "sh." + b.shape, code: "f.code", id: true,
+		}))
 	}
 	return bands
 }
@@ -120,16 +94,18 @@ var Layers = []*Layer{
 	{
 		Name:        "counties",
 		Description: "County polygons with the rolled-up figures of their villages, sites and projects",
+		Collection:  geo.Counties,
 		MinZoom:     0, MaxZoom: MaxZoom,
-		Fields: regionFields,
-		bands:  regionBands("county", 0),
+		Fields: collectionFields(geo.Counties),
+		bands:  regionBands(geo.Counties, "county", 0),
 	},
 	{
 		Name:        "townships",
 		Description: "Township polygons with the rolled-up figures of their villages, sites and projects",
+		Collection:  geo.Townships,
 		MinZoom:     7, MaxZoom: MaxZoom,
-		Fields: regionFields,
-		bands:  regionBands("township", 7),
+		Fields: collectionFields(geo.Townships),
+		bands:  regionBands(geo.Townships, "township", 7),
 	},
 	{
 		Name:        "flows",
@@ -149,6 +125,7 @@ ORDER BY f.village_code, f.site_code`}},
 	{
 		Name:        "projects",
 		Description: "Funded projects; below zoom 11 one summary point per county (to 8) or township (9–10)",
+		Collection:  geo.Projects,
 		MinZoom:     0, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Projects),
 			Field{"cluster", "Boolean", "a summary point: completion is then the average"},
@@ -160,12 +137,13 @@ ORDER BY f.village_code, f.site_code`}},
 		bands: []band{
 			clusterBand(0, 8, "county", projectClusterColumns, "r.projects > 0"),
 			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
-			featureBand(11, geo.Projects, "projects", "p"),
+			featureBand(11, MaxZoom, geo.Projects, tableSource("projects p", "p")),
 		},
 	},
 	{
 		Name:        "sites",
 		Description: "Relocation sites; below zoom 9 one summary point per county",
+		Collection:  geo.Sites,
 		MinZoom:     0, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Sites),
 			Field{"cluster", "Boolean", "a summary point: progress is then the average"},
@@ -176,7 +154,7 @@ ORDER BY f.village_code, f.site_code`}},
 		bands: []band{
 			clusterBand(0, 8, "county", `r.sites, r.site_capacity_people AS capacity_people,
 	r.site_moved_in_people AS moved_in_people, round(r.site_progress_avg)::int AS progress`, "r.sites > 0"),
-			featureBand(9, geo.Sites, "sites", "s"),
+			featureBand(9, MaxZoom, geo.Sites, tableSource("sites s", "s")),
 		},
 	},
 	{
@@ -193,36 +171,20 @@ ORDER BY f.village_code, f.site_code`}},
 	{
 		Name:        "villages",
 		Description: "Villages and communities with their poverty status and registry figures (zoom 9 and up; below, see the region layers)",
+		Collection:  geo.Villages,
 		MinZoom:     9, MaxZoom: MaxZoom,
-		Fields: []Field{
-			{"code", "String", "12-digit statistical code"},
-			{"name", "String", "official name"},
-			{"short_name", "String", "name as people say it, without 村民委员会 / 居民委员会"},
-			{"township_code", "String", "township"},
-			{"county_code", "String", "county"},
-			{"status", "String", "none, not_exited (未出列), exited (已出列)"},
-			{"exit_year", "Number", "year the village exited poverty"},
-			{"demonstration", "Boolean", "a demonstration village"},
-			{"population", "Number", "registered population"},
-			{"poor_households", "Number", "registered poor households"},
-			{"poor_population", "Number", "registered poor people"},
-			{"poverty_incidence", "Number", "poor people ÷ population (0–1)"},
-			{"pairing_level", "String", "paired-assistance (包保) level: city or county"},
-			{"pairing_unit", "String", "paired-assistance unit"},
-			{"projects", "Number", "funded projects in the village"},
-			{"completion_avg", "Number", "average completion of its projects (%)"},
-			{"relocation_people", "Number", "people assigned to move out"},
-		},
-		bands: []band{{minZoom: 9, maxZoom: MaxZoom, id: true, sql: `
-SELECT r.code::bigint AS id, r.code, r.name, short_name(r.name) AS short_name, r.parent_code AS township_code, left(r.code, 6) AS county_code,
-	r.poverty_status AS status, r.exit_year, r.demonstration, r.population, r.poor_households,
-	r.poor_population, r.poverty_incidence, v.pairing_level, v.pairing_unit, r.projects,
-	round(r.completion_avg::numeric, 1)::float8 AS completion_avg, r.relocation_people, ` + mvtGeom("r.point") + `
-FROM region_figures r JOIN villages v ON v.code = r.code
-WHERE r.level = 'village' AND r.point && ` + envMargin + `
-ORDER BY r.code`}},
+		Fields: append(collectionFields(geo.Villages), shortName.Field),
+		bands: []band{featureBand(9, MaxZoom, geo.Villages, source{
+			from:   "region_figures f JOIN villages v ON v.code = f.code",
+			inTile: "f.level = 'village' AND f.point && " + envMargin,
+			geom:   "f.point", code: "f.code", id: true,
+		}, shortName)},
 	},
 }
+
+// shortName labels villages on the map: their official names end in a
+// committee (村民委员会), which nobody says.
+var shortName = attribute{Field{"short_name", "String", "name as people say it, without 村民委员会 / 居民委员会"}, "short_name(f.name)"}
 
 // labelBand places a name at the representative point of each region
 // that levels selects.
@@ -234,15 +196,49 @@ WHERE ` + levels + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
 }
 
-// featureBand draws each feature of collection c from minZoom up, read
-// from table under alias a (the alias c's select list uses), ordered by
-// code so that a tile's bytes are the same every time.
-func featureBand(minZoom int, c *geo.Collection, table, a string) band {
+// source is where a band reads the features of a collection: the tables,
+// under the aliases the collection's column expressions use (f for
+// region_figures, v villages, s sites, p projects); which rows fall in the
+// tile, by a test a spatial index serves; their geometry in EPSG:3857; and
+// the feature's code, which orders the rows.
+type source struct {
+	from, inTile, geom, code string
+	// id: the code is a statistical code, all digits, and is also the
+	// feature's id.
+	id bool
+}
+
+// tableSource reads the features of one table under alias a, whose
+// geometry is "geom" in EPSG:4326 and key "code".
+func tableSource(table, a string) source {
 	g := "ST_Transform(" + a + ".geom, 3857)"
-	return band{minZoom: minZoom, maxZoom: MaxZoom, sql: `
-SELECT ` + c.SelectList() + `, ` + mvtGeom(g) + `
-FROM ` + table + ` ` + a + ` WHERE ` + g + ` && ` + envMargin + `
-ORDER BY ` + a + `.code`}
+	return source{from: table, inTile: g + " && " + envMargin, geom: g, code: a + ".code"}
+}
+
+// attribute is an attribute only the tiles carry, beside a collection's
+// properties: its field and the SQL that yields it.
+type attribute struct {
+	Field
+	sql string
+}
+
+// featureBand draws each feature of collection c from minZoom to maxZoom
+// with c's properties, by c's own select list so that a feature says the
+// same in a tile as in the collection, then the attributes extra; read
+// from src in code order, so that a tile's bytes are the same every time.
+func featureBand(minZoom, maxZoom int, c *geo.Collection, src source, extra ...attribute) band {
+	cols := c.SelectList()
+	if src.id {
+		cols = src.code + "::bigint AS id, " + cols
+	}
+	for _, a := range extra {
+		cols += ", " + a.sql + " AS " + pgx.Identifier{a.Name}.Sanitize()
+	}
+	return band{minZoom: minZoom, maxZoom: maxZoom, id: src.id, sql: `
+SELECT ` + cols + `, ` + mvtGeom(src.geom) + `
+FROM ` + src.from + `
+WHERE ` + src.inTile + `
+ORDER BY ` + src.code}
 }
 
 // collectionFields are c's properties as TileJSON fields.

@@ -2,14 +2,12 @@ package tiles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb/maptile"
 
@@ -104,10 +102,6 @@ type VectorLayer struct {
 	Fields      map[string]string `json:"fields"`
 }
 
-// sqlBounds is the extent of all counties, the area the tiles cover.
-const sqlBounds = `SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
-FROM (SELECT ST_Extent(boundary) AS e FROM regions WHERE level = 'county') s WHERE e IS NOT NULL`
-
 // TileJSON describes the tileset called name, with tile URLs under
 // baseURL (scheme and host, no trailing slash). Bounds are those of the
 // data; with no data, the whole Web Mercator world.
@@ -123,15 +117,13 @@ func (s *Service) TileJSON(ctx context.Context, name, baseURL string) (*TileJSON
 		MinZoom: ts.MinZoom(), MaxZoom: ts.MaxZoom(),
 		Bounds: [4]float64{-180, -85.0511, 180, 85.0511},
 	}
-	var b [4]float64
-	switch err := s.pool.QueryRow(ctx, sqlBounds).Scan(&b[0], &b[1], &b[2], &b[3]); {
+	switch b, err := geo.CountyBounds(ctx, s.pool); {
 	case err == nil:
-		for i := range b {
-			b[i] = math.Round(b[i]*1e4) / 1e4
+		for i, v := range []float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]} {
+			tj.Bounds[i] = math.Round(v*1e4) / 1e4
 		}
-		tj.Bounds = b
-	case !errors.Is(err, pgx.ErrNoRows):
-		return nil, fmt.Errorf("tiles: bounds: %w", err)
+	case geo.ErrorCode(err) != geo.ENotFound:
+		return nil, fmt.Errorf("tiles: %w", err)
 	}
 	tj.Center = [3]float64{
 		math.Round((tj.Bounds[0]+tj.Bounds[2])/2*1e4) / 1e4,

@@ -1,11 +1,15 @@
 package tiles
 
+import "github.com/zunyi/battlemap/geo"
+
 // The legend below is the one definition of the map's colours: the
 // MapLibre style is generated from it and /legend.json serves it, so the
-// two cannot disagree. Categorical colours are Okabe & Ito's palette and
-// the completion ramp is viridis, both designed to stay distinguishable
-// with the common colour-vision deficiencies; the region ramp rises in
-// lightness, which every viewer can read.
+// two cannot disagree. Categorical schemes are the catalogue's
+// enumerations (geo.Enums), values, labels and colours alike; the ramps
+// and the base colours are declared here. The completion ramp is viridis,
+// designed to stay distinguishable with the common colour-vision
+// deficiencies; the region ramp rises in lightness, which every viewer
+// can read.
 
 // Class is one legend entry: features whose property equals Value
 // (categorical schemes) or is at least Min (ramps, each class up to the
@@ -26,21 +30,32 @@ type Scheme struct {
 	// property that picks the class; empty for the fixed colours.
 	Properties map[string]string `json:"properties,omitempty"`
 	Kind       string            `json:"kind"` // "categorical", "ramp" or "fixed"
-	Classes    []Class           `json:"classes"`
+	// Enum names the catalogue's enumeration a categorical scheme shows
+	// (geo.Enum.Name).
+	Enum    string  `json:"enum,omitempty"`
+	Classes []Class `json:"classes"`
 }
 
 func num(v float64) *float64 { return &v }
 
+// categorical is the scheme id, titled title, colouring by enumeration e
+// the property of each source layer in properties: a class per value of
+// e, in e's order, with its label and colour. Every value must have a
+// colour, or the map would draw it in another's.
+func categorical(id, title string, e *geo.Enum, properties map[string]string) Scheme {
+	classes := make([]Class, len(e.Values))
+	for i, v := range e.Values {
+		if v.Color == "" {
+			panic("tiles: legend scheme " + id + ": " + e.Name + " " + v.Value + " has no colour")
+		}
+		classes[i] = Class{Value: v.Value, Label: v.Label, Color: v.Color}
+	}
+	return Scheme{ID: id, Title: title, Properties: properties, Kind: "categorical", Enum: e.Name, Classes: classes}
+}
+
 // Legend is every colour the map uses.
 var Legend = []Scheme{
-	{
-		ID: "village_status", Title: "村贫困状态", Properties: map[string]string{"villages": "status"}, Kind: "categorical",
-		Classes: []Class{
-			{Value: "not_exited", Label: "未出列贫困村", Color: "#D55E00"},
-			{Value: "exited", Label: "已出列贫困村", Color: "#009E73"},
-			{Value: "none", Label: "非贫困村", Color: "#8C96A0"},
-		},
-	},
+	categorical("village_status", "村贫困状态", geo.PovertyStatuses, map[string]string{"villages": "status"}),
 	{
 		ID: "poverty_incidence", Title: "贫困发生率", Properties: map[string]string{"counties": "poverty_incidence", "townships": "poverty_incidence"}, Kind: "ramp",
 		Classes: []Class{
@@ -98,8 +113,8 @@ func baseColor(value string) string {
 }
 
 // colorBy is the MapLibre expression colouring features of sourceLayer by
-// scheme id; a feature without the property takes the first class's
-// colour.
+// scheme id; a feature without the property, or with a value the scheme
+// lacks, takes the first class's colour.
 func colorBy(id, sourceLayer string) any {
 	s := scheme(id)
 	property, ok := s.Properties[sourceLayer]
@@ -111,7 +126,7 @@ func colorBy(id, sourceLayer string) any {
 		for _, c := range s.Classes {
 			expr = append(expr, c.Value, c.Color)
 		}
-		return append(expr, s.Classes[len(s.Classes)-1].Color)
+		return append(expr, s.Classes[0].Color)
 	}
 	expr := []any{"step", []any{"coalesce", []any{"get", property}, *s.Classes[0].Min}, s.Classes[0].Color}
 	for _, c := range s.Classes[1:] {

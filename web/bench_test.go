@@ -6,47 +6,35 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/paulmach/orb"
 	"github.com/valyala/fasthttp"
 
-	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 )
 
-// samplePage is a page of six villages with every property set, the size
-// of the average page in the load run's GeoJSON scenario.
-func samplePage() *geo.Page {
-	coll, _ := geo.CollectionByID("villages")
-	p := &geo.Page{Matched: 6, TimeStamp: time.Now()}
-	for i := 0; i < 6; i++ {
-		vals := make([]any, len(coll.Columns))
-		for j, c := range coll.Columns {
-			switch c.Type {
-			case "string":
-				vals[j] = "花茂村民委员会"
-			case "integer":
-				vals[j] = int64(1234)
-			case "number":
-				vals[j] = 12.345
-			case "boolean":
-				vals[j] = true
-			}
-		}
-		p.Features = append(p.Features, geo.Feature{ID: "520302001001", Geometry: orb.Point{106.123456, 27.654321}, Properties: geo.Record{Columns: coll.Columns, Values: vals}})
-	}
-	return p
+// ask sends the server's Fiber handler a GET of uri without a socket and
+// returns the status.
+func ask(handler fasthttp.RequestHandler, uri string) int {
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI(uri)
+	handler(&ctx)
+	return ctx.Response.StatusCode()
 }
 
-// BenchmarkEncodeItems is the encoding of an items page, without the
-// query or HTTP around it.
-func BenchmarkEncodeItems(b *testing.B) {
-	p := samplePage()
-	links := []link{{"http://x/collections/villages/items?bbox=1,2,3,4&limit=1000", "self", geoJSONType, "this page"}, {"http://x/collections/villages/items?bbox=1,2,3,4&limit=1000&f=csv", "alternate", csvType, "csv"}, {"http://x/collections/villages", "collection", "application/json", "Villages"}}
+// BenchmarkItemsUncached asks for a page of six villages, the size of the
+// average page of the load run's GeoJSON scenario, with the answer cache
+// off: the handler, the page's statement and the answer, without a
+// socket.
+func BenchmarkItemsUncached(b *testing.B) {
+	pool := pgtest.New(b)
+	s := New(Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20}, pool,
+		tiles.NewService(tiles.Config{}, pool), slog.New(slog.DiscardHandler))
+	handler := s.App().Handler()
+	const page = "/collections/villages/items?bbox=106.5,27.7,106.6,27.8&limit=1000"
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := encodeItems(p, links); err != nil {
-			b.Fatal(err)
+		if status := ask(handler, page); status != fiber.StatusOK {
+			b.Fatalf("status %d, want 200", status)
 		}
 	}
 }
@@ -59,18 +47,13 @@ func BenchmarkTileWarm(b *testing.B) {
 	s := New(Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, TileCacheBytes: 64 << 20}, pool,
 		tiles.NewService(tiles.Config{}, pool), slog.New(slog.DiscardHandler))
 	handler := s.App().Handler()
-	ask := func() int {
-		var ctx fasthttp.RequestCtx
-		ctx.Request.SetRequestURI("/tiles/battlemap/12/3264/1719.mvt")
-		handler(&ctx)
-		return ctx.Response.StatusCode()
-	}
-	if status := ask(); status != fiber.StatusOK {
+	const tile = "/tiles/battlemap/12/3264/1719.mvt"
+	if status := ask(handler, tile); status != fiber.StatusOK {
 		b.Fatalf("first tile: status %d, want 200", status)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if status := ask(); status != fiber.StatusOK {
+		if status := ask(handler, tile); status != fiber.StatusOK {
 			b.Fatalf("status %d, want 200", status)
 		}
 	}

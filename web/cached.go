@@ -32,24 +32,33 @@ func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byt
 // version it is found under.
 func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string,
 	make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
-	ctx := c.UserContext()
-	var version int64
-	if cache != nil {
-		var err error
-		if version, err = s.versions.Current(ctx); err != nil {
-			return err
-		}
-		if b, ok := cache.Get(key, version); ok {
-			return sendBody(c, b, cacheControl)
-		}
+	version, sent, err := s.fromCache(c, cache, key, cacheControl)
+	if err != nil || sent {
+		return err
 	}
-	data, header, err := make(ctx)
+	data, header, err := make(c.UserContext())
 	if err != nil {
 		return err
 	}
 	b := answer.NewBody(data, version, header, cache != nil)
 	cache.Put(key, b)
 	return sendBody(c, b, cacheControl)
+}
+
+// fromCache answers c with the body cache holds under key, if it was made
+// at the current data version, and reports that it did. Else it returns
+// the version to stamp an answer made now with (0 without a cache).
+func (s *Server) fromCache(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string) (version int64, sent bool, err error) {
+	if cache == nil {
+		return 0, false, nil
+	}
+	if version, err = s.versions.Current(c.UserContext()); err != nil {
+		return 0, false, err
+	}
+	if b, ok := cache.Get(key, version); ok {
+		return version, true, sendBody(c, b, cacheControl)
+	}
+	return version, false, nil
 }
 
 // cachedJSON is cached for an answer that encoding/json writes: the value

@@ -1,19 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
-	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/encoding/wkt"
-	"github.com/paulmach/orb/geojson"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/web/ogc"
@@ -21,8 +13,8 @@ import (
 
 // Media types of the OGC API – Features responses.
 const (
-	geoJSONType = "application/geo+json"
-	csvType     = "text/csv; charset=utf-8"
+	geoJSONType = ogc.GeoJSONType
+	csvType     = ogc.CSVType
 )
 
 // crs84 is WGS 84 longitude/latitude, the one CRS served.
@@ -37,12 +29,7 @@ var conformanceClasses = []string{
 }
 
 // link is a link of an OGC API document.
-type link struct {
-	Href  string `json:"href"`
-	Rel   string `json:"rel"`
-	Type  string `json:"type,omitempty"`
-	Title string `json:"title,omitempty"`
-}
+type link = ogc.Link
 
 // landingPage is the body of GET /.
 type landingPage struct {
@@ -76,10 +63,10 @@ func (s *Server) landingJSON(c *fiber.Ctx) error {
 		Title:       "battlemap: 挂图作战",
 		Description: "Villages, relocation sites and projects of the poverty-alleviation battle map, as OGC API – Features",
 		Links: []link{
-			{base + "/", "self", fiber.MIMEApplicationJSON, "this document"},
-			{base + "/api", "service-desc", openAPIType, "the API definition (OpenAPI 3.0)"},
-			{base + "/conformance", "conformance", fiber.MIMEApplicationJSON, "the conformance classes implemented"},
-			{base + "/collections", "data", fiber.MIMEApplicationJSON, "the feature collections"},
+			{Href: base + "/", Rel: "self", Type: fiber.MIMEApplicationJSON, Title: "this document"},
+			{Href: base + "/api", Rel: "service-desc", Type: openAPIType, Title: "the API definition (OpenAPI 3.0)"},
+			{Href: base + "/conformance", Rel: "conformance", Type: fiber.MIMEApplicationJSON, Title: "the conformance classes implemented"},
+			{Href: base + "/collections", Rel: "data", Type: fiber.MIMEApplicationJSON, Title: "the feature collections"},
 		},
 	})
 }
@@ -167,7 +154,7 @@ func (s *Server) collections(c *fiber.Ctx) error {
 			docs[i] = describe(base, coll, extents[i])
 		}
 		return fiber.Map{
-			"links":       []link{{base + "/collections", "self", fiber.MIMEApplicationJSON, "this document"}},
+			"links":       []link{{Href: base + "/collections", Rel: "self", Type: fiber.MIMEApplicationJSON, Title: "this document"}},
 			"collections": docs,
 		}, nil
 	})
@@ -198,9 +185,9 @@ func describe(base string, coll *geo.Collection, extent geo.Extent) collectionDo
 	d := collectionDoc{
 		ID: coll.ID, Title: coll.Title, Description: coll.Description,
 		Links: []link{
-			{self, "self", fiber.MIMEApplicationJSON, "this document"},
-			{self + "/items", "items", geoJSONType, "the features as GeoJSON"},
-			{self + "/items?f=csv", "items", csvType, "the features as CSV"},
+			{Href: self, Rel: "self", Type: fiber.MIMEApplicationJSON, Title: "this document"},
+			{Href: self + "/items", Rel: "items", Type: geoJSONType, Title: "the features as GeoJSON"},
+			{Href: self + "/items?f=csv", Rel: "items", Type: csvType, Title: "the features as CSV"},
 		},
 		ItemType: "feature", CRS: []string{crs84}, Geometry: coll.GeometryType,
 	}
@@ -241,7 +228,8 @@ func datetimeDoc(coll *geo.Collection) queryableDoc {
 }
 
 // items serves GET /collections/{collection}/items: a page of features
-// as GeoJSON, or as CSV with f=csv.
+// as GeoJSON, or as CSV with f=csv, written by the database and passed on
+// as it comes.
 func (s *Server) items(c *fiber.Ctx) error {
 	coll, err := geo.CollectionByID(c.Params("collection"))
 	if err != nil {
@@ -251,69 +239,14 @@ func (s *Server) items(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
-		page, err := geo.Items(ctx, s.pool, q.Selection)
-		if err != nil {
-			return nil, nil, err
-		}
-		base := s.baseURL(c)
-		if q.Format == ogc.FormatCSV {
-			header := csvHeader(coll)
-			if page.Next != "" {
-				header[fiber.HeaderLink] = "<" + itemsURL(base, q.After(page.Next)) + `>; rel="next"`
-			}
-			data, err := encodeCSV(coll, page.Features)
-			return data, header, err
-		}
-		links := []link{
-			{itemsURL(base, q), "self", geoJSONType, "this page"},
-			{itemsURL(base, q.As(ogc.FormatCSV)), "alternate", csvType, "this page as CSV"},
-			{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
-		}
-		if page.Next != "" {
-			links = append(links, link{itemsURL(base, q.After(page.Next)), "next", geoJSONType, "the next page"})
-		}
-		data, err := encodeItems(page, links)
-		return data, map[string]string{fiber.HeaderContentType: geoJSONType}, err
-	})
-}
-
-// itemsMembers are the members of an items page beside its features.
-type itemsMembers struct {
-	NumberMatched  int64  `json:"numberMatched"`
-	NumberReturned int    `json:"numberReturned"`
-	TimeStamp      string `json:"timeStamp"`
-	Links          []link `json:"links"`
-}
-
-// encodeItems writes page as a GeoJSON FeatureCollection with OGC API's
-// members. Each feature is encoded by orb's geojson, the collection is
-// written around them: orb's FeatureCollection would hand every
-// feature's bytes to encoding/json for one more validating pass, which
-// cost as much as all the rest of the encoding.
-func encodeItems(page *geo.Page, links []link) ([]byte, error) {
-	members, err := json.Marshal(itemsMembers{
-		NumberMatched:  page.Matched,
-		NumberReturned: len(page.Features),
-		TimeStamp:      page.TimeStamp.Format(time.RFC3339),
-		Links:          links,
-	})
-	if err != nil {
-		return nil, err
-	}
-	b := append([]byte(`{"type":"FeatureCollection",`), members[1:len(members)-1]...)
-	b = append(b, `,"features":[`...)
-	for i, f := range page.Features {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		j, err := geoJSONFeature(f).MarshalJSON()
+	base := s.baseURL(c)
+	return s.cachedStream(c, func(ctx context.Context) (parts, error) {
+		features, err := geo.Items(ctx, s.pool, q.Selection, ogc.Encoding(q.Format))
 		if err != nil {
 			return nil, err
 		}
-		b = append(b, j...)
-	}
-	return append(b, "]}"...), nil
+		return ogc.NewItems(q, base, features, time.Now()), nil
+	})
 }
 
 // item serves GET /collections/{collection}/items/{feature}: one feature
@@ -332,102 +265,13 @@ func (s *Server) item(c *fiber.Ctx) error {
 	if err != nil {
 		id = c.Params("feature")
 	}
-	if format == ogc.FormatCSV {
-		return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
-			f, err := geo.Item(ctx, s.pool, coll, id)
-			if err != nil {
-				return nil, nil, err
-			}
-			data, err := encodeCSV(coll, []geo.Feature{*f})
-			return data, csvHeader(coll), err
-		})
-	}
-	return s.cachedJSON(c, geoJSONType, func(ctx context.Context) (any, error) {
-		f, err := geo.Item(ctx, s.pool, coll, id)
+	return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
+		f, err := geo.Item(ctx, s.pool, coll, id, ogc.Encoding(format))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		base := s.baseURL(c)
-		feature := geoJSONFeature(*f)
-		feature.ExtraMembers = geojson.Properties{"links": []link{
-			{base + "/collections/" + coll.ID + "/items/" + url.PathEscape(f.ID), "self", geoJSONType, "this feature"},
-			{base + "/collections/" + coll.ID, "collection", fiber.MIMEApplicationJSON, coll.Title},
-		}}
-		return feature, nil
+		return ogc.AppendFeature(nil, s.baseURL(c), coll, id, format, f), ogc.Header(coll, format), nil
 	})
-}
-
-// geoJSONFeature is f for orb's GeoJSON encoder, the one that writes
-// every geometry served.
-func geoJSONFeature(f geo.Feature) *geojson.FeatureOf[geo.Record] {
-	return &geojson.FeatureOf[geo.Record]{ID: f.ID, Type: "Feature", Geometry: f.Geometry, Properties: f.Properties}
-}
-
-// itemsURL is the absolute URL of the page q asks for.
-func itemsURL(base string, q ogc.Query) string {
-	return base + "/collections/" + q.Collection.ID + "/items?" + q.Encode()
-}
-
-// csvHeader is the response header of features of coll as CSV: the
-// media type, and a file name for the download.
-func csvHeader(coll *geo.Collection) map[string]string {
-	return map[string]string{
-		fiber.HeaderContentType:        csvType,
-		fiber.HeaderContentDisposition: `attachment; filename="` + coll.ID + `.csv"`,
-	}
-}
-
-// encodeCSV writes features of coll as CSV for spreadsheets: a UTF-8 byte
-// order mark (without it Excel takes the Chinese text for another
-// encoding), a header row, then a row per feature with its geometry last:
-// lon and lat for points, WKT otherwise.
-func encodeCSV(coll *geo.Collection, features []geo.Feature) ([]byte, error) {
-	points := coll.GeometryType == "Point"
-	header := make([]string, 0, len(coll.Columns)+2)
-	for _, col := range coll.Columns {
-		header = append(header, col.Name)
-	}
-	if points {
-		header = append(header, "lon", "lat")
-	} else {
-		header = append(header, "wkt")
-	}
-	records := [][]string{header}
-	for _, f := range features {
-		r := make([]string, 0, len(header))
-		for _, v := range f.Properties.Values {
-			r = append(r, csvValue(v))
-		}
-		if p, ok := f.Geometry.(orb.Point); ok && points {
-			r = append(r, csvValue(p[0]), csvValue(p[1]))
-		} else {
-			r = append(r, wkt.MarshalString(f.Geometry))
-		}
-		records = append(records, r)
-	}
-	var buf bytes.Buffer
-	buf.WriteString("\ufeff")
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true // RFC 4180, and what Excel writes
-	if err := w.WriteAll(records); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// csvValue spells a property value for CSV: null as an empty cell,
-// numbers in full without exponents.
-func csvValue(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	default:
-		return fmt.Sprint(v)
-	}
 }
 
 // rawQuery is the request's query string as sent, for geo's parsers.

@@ -132,6 +132,14 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	code := func(what string) parameter {
 		return parameter{Name: "code", In: "path", Required: true, Description: what, Schema: schema{"type": "string"}}
 	}
+	get("/api/regions", "getTopRegions", "Drill-down", "the regions without a parent, where the drill-down starts (the demo's one city)",
+		[]parameter{f}, jsonOf("the top regions, by code", schema{"type": "object", "required": []string{"regions"}, "properties": schema{
+			"regions": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
+				"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
+				"bbox": schema{"type": "array", "minItems": 4, "maxItems": 4, "items": schema{"type": "number"},
+					"description": "minLon, minLat, maxLon, maxLat of its boundary"},
+			}}},
+		}}))
 	get("/api/regions/{code}", "getRegion", "Drill-down",
 		"one drill-down step: a region, its breadcrumb, figures, project counts and children; a village's projects and relocation",
 		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f},
@@ -160,6 +168,10 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	get("/tiles/{layer}.json", "getTileJSON", "Tiles", "TileJSON 3.0.0 of a layer", []parameter{layer}, jsonOf("TileJSON", object))
 	get("/style.json", "getStyle", "Tiles", "the MapLibre style of the battle map", nil, jsonOf("a MapLibre style, spec v8", object))
 	get("/legend.json", "getLegend", "Tiles", "the colour classes the style uses", nil, jsonOf("the legend", object))
+	get("/api/catalogue", "getCatalogue", "Catalogue",
+		"the catalogue the pages label with: every enumeration's values with their Chinese labels and legend colours, "+
+			"each collection's properties with their types, descriptions, units and enumerations", nil,
+		jsonOf("the catalogue", object))
 	get("/healthz", "getHealth", "Operations", "the process is up", nil, jsonOf("ok", object))
 	get("/readyz", "getReadiness", "Operations", "the database answers and has this binary's schema (503 otherwise)", nil, jsonOf("ready", object))
 
@@ -188,7 +200,16 @@ func addCollection(paths map[string]pathItem, c *geo.Collection) {
 	name := strings.ToUpper(c.ID[:1]) + c.ID[1:]
 	props := schema{}
 	for _, col := range c.Columns {
-		props[col.Name] = schema{"type": col.Type, "nullable": true, "description": col.Description}
+		p := schema{"type": col.Type, "nullable": true, "description": col.Description}
+		if col.Enum != nil {
+			// A nullable enumeration lists null among its values (OpenAPI 3.0.3).
+			values := []any{}
+			for _, v := range col.Enum.Strings() {
+				values = append(values, v)
+			}
+			p["enum"] = append(values, nil)
+		}
+		props[col.Name] = p
 	}
 	feature := schema{"type": "object", "required": []string{"type", "geometry", "properties"}, "properties": schema{
 		"type":       schema{"type": "string", "enum": []string{"Feature"}},

@@ -122,3 +122,68 @@ func TestAPIDefinition(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIDefinitionEnums checks that the API definition lists the values
+// of every enumerated property (and null) and of every enumerated filter,
+// as the catalogue has them.
+func TestAPIDefinitionEnums(t *testing.T) {
+	s := newServer(t, pgtest.New(t), 0)
+	_, body := do(t, s, "/api", nil)
+	type enumSchema struct {
+		Enum []any `json:"enum"`
+	}
+	type param struct {
+		Name   string     `json:"name"`
+		Schema enumSchema `json:"schema"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []param `json:"parameters"`
+			Responses  map[string]struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties struct {
+							Properties struct {
+								Properties map[string]enumSchema `json:"properties"`
+							} `json:"properties"`
+						} `json:"properties"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	asAny := func(values []string) []any {
+		out := []any{}
+		for _, v := range values {
+			out = append(out, v)
+		}
+		return out
+	}
+	for _, c := range geo.Collections {
+		feature := doc.Paths["/collections/"+c.ID+"/items/{featureId}"]["get"].Responses["200"].Content["application/geo+json"].Schema
+		props := feature.Properties.Properties.Properties
+		for _, col := range c.Columns {
+			var want []any
+			if col.Enum != nil {
+				want = append(asAny(col.Enum.Strings()), nil)
+			}
+			if got := props[col.Name].Enum; !slices.Equal(got, want) {
+				t.Errorf("%s property %s: enum %v, want %v", c.ID, col.Name, got, want)
+			}
+		}
+		params := doc.Paths["/collections/"+c.ID+"/items"]["get"].Parameters
+		for _, f := range c.Filters {
+			i := slices.IndexFunc(params, func(p param) bool { return p.Name == f.Param })
+			var want []any
+			if f.Values() != nil {
+				want = asAny(f.Values())
+			}
+			if i < 0 || !slices.Equal(params[i].Schema.Enum, want) {
+				t.Errorf("%s filter %s: not documented with enum %v", c.ID, f.Param, want)
+			}
+		}
+	}
+}

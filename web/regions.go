@@ -9,8 +9,27 @@ import (
 	"github.com/zunyi/battlemap/web/ogc"
 )
 
-// region serves GET /api/regions/{code}: one drill-down step, from the
-// city (520300) through a county and a township to a village.
+// topRegionsResult is the body of GET /api/regions.
+type topRegionsResult struct {
+	Regions []geo.TopRegion `json:"regions"`
+}
+
+// topRegions serves GET /api/regions: the regions without a parent, where
+// the drill-down starts. The pages learn the city from here, so that no
+// city is written into them.
+func (s *Server) topRegions(c *fiber.Ctx) error {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
+		return err
+	}
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
+		tops, err := geo.TopRegions(ctx, s.pool)
+		return topRegionsResult{Regions: tops}, err
+	})
+}
+
+// region serves GET /api/regions/{code}: one drill-down step, from a top
+// region (a city, as GET /api/regions lists them) through a county and a
+// township to a village.
 func (s *Server) region(c *fiber.Ctx) error {
 	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err

@@ -195,3 +195,72 @@ func TestSearchRanking(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondCity loads a made-up second city beside Zunyi: GET
+// /api/regions lists both tops, the new city drills down to its village
+// with its own breadcrumb and figures, and Zunyi's answers do not change.
+func TestSecondCity(t *testing.T) {
+	pool := pgtest.New(t)
+	s := newServer(t, pool, 0)
+	c := pgtest.SecondCity
+	tops := func() []string {
+		t.Helper()
+		var codes []string
+		for _, r := range fetchJSON(t, s, "/api/regions", 200, jsonType)["regions"].([]any) {
+			r := r.(map[string]any)
+			if len(r["bbox"].([]any)) != 4 || r["name"] == "" || r["level"] != "city" {
+				t.Errorf("top region %v lacks a bbox or a name, or is no city", r)
+			}
+			codes = append(codes, r["code"].(string))
+		}
+		return codes
+	}
+	if got := fmt.Sprint(tops()); got != "[520300]" {
+		t.Errorf("top regions of the demo %s, want [520300]", got)
+	}
+	zunyi := fmt.Sprint(fetchJSON(t, s, "/api/regions/520300", 200, jsonType))
+
+	pgtest.AddSecondCity(t, pool)
+	if got, want := fmt.Sprint(tops()), fmt.Sprint([]string{"520300", c.City}); got != want {
+		t.Errorf("top regions %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(fetchJSON(t, s, "/api/regions/520300", 200, jsonType)); got != zunyi {
+		t.Errorf("Zunyi's drill-down changed when another city was loaded")
+	}
+	path := []string{c.City, c.County, c.Township, c.Village}
+	for i, code := range path {
+		r := fetchJSON(t, s, "/api/regions/"+code, 200, jsonType)
+		var crumbs []string
+		for _, b := range r["breadcrumb"].([]any) {
+			crumbs = append(crumbs, b.(map[string]any)["code"].(string))
+		}
+		if got, want := fmt.Sprint(crumbs), fmt.Sprint(path[:i+1]); got != want {
+			t.Errorf("%s: breadcrumb %s, want %s", code, got, want)
+		}
+		f := r["figures"].(map[string]any)
+		sites := int64(1)
+		if code == c.Village {
+			sites = 0 // the site is the township's
+		}
+		for name, want := range map[string]int64{
+			"villages": 1, "poor_population": int64(c.PoorPopulation), "population": int64(c.Population),
+			"relocation_people": int64(c.RelocationPeople), "projects": 1, "funds_planned": int64(c.FundsPlanned),
+			"sites": sites,
+		} {
+			if got := number(t, f[name], name); got != want {
+				t.Errorf("%s: %s = %d, want %d", code, name, got, want)
+			}
+		}
+		if got := number(t, r["projects_by_category"].(map[string]any)["road"], "road projects"); got != 1 {
+			t.Errorf("%s: %d road projects, want 1", code, got)
+		}
+		if children := r["children"].([]any); code != c.Village &&
+			(len(children) != 1 || children[0].(map[string]any)["code"] != path[i+1]) {
+			t.Errorf("%s: children %v, want only %s", code, children, path[i+1])
+		}
+	}
+	m := fetchJSON(t, s, "/api/search?q="+url.QueryEscape("测试村"), 200, jsonType)["matches"].([]any)
+	if len(m) != 1 || len(m[0].(map[string]any)["breadcrumb"].([]any)) != 4 {
+		t.Errorf("search 测试村: %v, want the village with a breadcrumb of 4", m)
+	}
+}

@@ -93,6 +93,10 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		ReadTimeout:  cfg.RequestTimeout + 5*time.Second,
 		WriteTimeout: cfg.RequestTimeout + 5*time.Second,
 		IdleTimeout:  2 * time.Minute,
+		// An answer goes out in one write when it fits the buffer with its
+		// header: at the default 4 KiB, a page of a few villages took two
+		// system calls, costly on this kind of machine.
+		WriteBufferSize: 16 << 10,
 	})
 	s.app.Use(s.withDeadline, s.logRequest)
 	s.routes()
@@ -110,6 +114,7 @@ func (s *Server) routes() {
 	s.app.Get("/tiles/:file", s.tileJSON)
 	s.app.Get("/style.json", s.style)
 	s.app.Get("/legend.json", s.legend)
+	s.app.Get("/api/catalogue", s.catalogue)
 	s.app.Get("/", s.landing)
 	s.app.Get("/api", s.apiDefinition)
 	s.app.Get("/conformance", s.conformance)
@@ -117,6 +122,7 @@ func (s *Server) routes() {
 	s.app.Get("/collections/:collection", s.collection)
 	s.app.Get("/collections/:collection/items", s.items)
 	s.app.Get("/collections/:collection/items/:feature", s.item)
+	s.app.Get("/api/regions", s.topRegions)
 	s.app.Get("/api/regions/:code", s.region)
 	s.app.Get("/api/search", s.search)
 	s.app.Post("/api/import/:layer", s.importLayer)
@@ -138,12 +144,19 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
 
 // withDeadline gives every request a context that ends after
-// RequestTimeout; Fiber's own user context has no deadline.
+// RequestTimeout; Fiber's own user context has no deadline. It also ends
+// when the answer is made, which for a streamed answer is after the
+// handler returns: the stream ends it when it closes.
 func (s *Server) withDeadline(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
-	defer cancel()
 	c.SetUserContext(ctx)
-	return c.Next()
+	err := c.Next()
+	if st, ok := c.Response().BodyStream().(*bodyStream); ok {
+		st.cancel = cancel
+		return err
+	}
+	cancel()
+	return err
 }
 
 // logRequest writes one access log line per request, after its errors
@@ -160,12 +173,21 @@ func (s *Server) logRequest(c *fiber.Ctx) error {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	if !s.log.Enabled(c.UserContext(), level) {
+		return nil
+	}
+	// A streamed body is not made yet, and reading it here would make it
+	// whole in memory: its size is not known (-1).
+	size := -1
+	if !c.Response().IsBodyStream() {
+		size = len(c.Response().Body())
+	}
 	s.log.LogAttrs(c.UserContext(), level, "request",
 		slog.String("method", c.Method()),
 		slog.String("path", c.Path()),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
-		slog.Int("bytes", len(c.Response().Body())))
+		slog.Int("bytes", size))
 	return nil
 }
 

@@ -36,11 +36,19 @@ var (
 )
 
 // sqlClient runs a request's raw-SQL twin on a pool: what the server
-// runs for it, with no HTTP and no encoding around it.
-type sqlClient struct{ pool *pgxpool.Pool }
+// runs for it, with no HTTP and no encoding around it; or, with ceiling
+// set, the request's ceiling.
+type sqlClient struct {
+	pool    *pgxpool.Pool
+	ceiling bool
+}
 
 func (c sqlClient) do(ctx context.Context, r *request) (outcome, int, error) {
-	n, err := r.twin(ctx, c.pool)
+	run := r.twin
+	if c.ceiling {
+		run = r.ceiling
+	}
+	n, err := run(ctx, c.pool)
 	switch {
 	case err != nil:
 		return failed, 0, err
@@ -142,6 +150,23 @@ func (r *result) rate() float64 {
 		return 0
 	}
 	return float64(r.answered()) / r.elapsed.Seconds()
+}
+
+// cpuTime is CPU time spent by the server, PostgreSQL and this load
+// generator.
+type cpuTime struct{ server, postgres, loadgen time.Duration }
+
+// cpuPerRequest is the CPU time spent on a request answered, on average:
+// cores busy times the run's time, over the requests.
+func (r *result) cpuPerRequest() (per cpuTime) {
+	if r.answered() == 0 {
+		return per
+	}
+	each := func(cores float64) time.Duration {
+		return time.Duration(cores * float64(r.elapsed) / float64(r.answered()))
+	}
+	per.server, per.postgres, per.loadgen = each(r.cpu.server), each(r.cpu.postgres), each(r.cpu.loadgen)
+	return per
 }
 
 // meanBytes is the mean body size of the answers that had one.

@@ -194,9 +194,9 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 	return errored, nil
 }
 
-// runScenario measures sc: the ceiling on a pool like pc with the
-// scenario's session settings, then each server run; pg is PostgreSQL's
-// postmaster, for the CPU figures.
+// runScenario measures sc: the twins, and the ceilings if the scenario
+// has them, on a pool like pc with the scenario's session settings, then
+// each server run; pg is PostgreSQL's postmaster, for the CPU figures.
 func runScenario(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Config, pg int) ([]*result, error) {
 	sessionPC := pc.Copy()
 	for k, v := range sc.session {
@@ -207,13 +207,24 @@ func runScenario(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Conf
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	defer pool.Close()
-	ceiling, err := measure(ctx, cfg, sqlClient{pool}, sc.requests, procs{postmaster: pg})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ceilingRun, err)
+	sqlRuns := []sqlClient{{pool: pool}}
+	if sc.ceiling != "" {
+		sqlRuns = append(sqlRuns, sqlClient{pool: pool, ceiling: true})
 	}
-	ceiling.name = ceilingRun
-	runs := []*result{ceiling}
-	printRun(ceiling, sc.unit)
+	var runs []*result
+	for _, c := range sqlRuns {
+		name := ceilingRun
+		if c.ceiling {
+			name = sc.ceiling
+		}
+		r, err := measure(ctx, cfg, c, sc.requests, procs{postmaster: pg})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		r.name = name
+		runs = append(runs, r)
+		printRun(r, sc.unit)
+	}
 	for _, sr := range sc.servers {
 		r, err := serverMeasure(ctx, cfg, sc, sr, pg)
 		if err != nil {

@@ -63,20 +63,24 @@ func section(sc *scenario, command, settings, host string, runs []*result) strin
 
 // runTable is the figures of each run as a markdown table. CPU is in
 // cores busy on average: the server, PostgreSQL, this load generator,
-// and the rest of the machine.
+// and the rest of the machine; and in time spent per request answered
+// by the server (its user and system time from /proc/PID/stat),
+// PostgreSQL and this load generator.
 func runTable(unit string, runs []*result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| run | %s/s | p50 | p99 | max | mean bytes (non-empty) | 200 / non-empty | 204 / empty | other status | errors | server peak RSS (VmHWM / sampled VmRSS) | CPU cores: server / PostgreSQL / loadbench / rest |\n", unit)
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	fmt.Fprintf(&b, "| run | %s/s | p50 | p99 | max | mean bytes (non-empty) | 200 / non-empty | 204 / empty | other status | errors | server peak RSS (VmHWM / sampled VmRSS) | CPU cores: server / PostgreSQL / loadbench / rest | CPU per request: server / PostgreSQL / loadbench |\n", unit)
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, r := range runs {
-		rss := "—"
+		rss, server := "—", "—"
+		per := r.cpuPerRequest()
 		if r.hwm > 0 {
 			rss = mib(r.hwm) + " / " + mib(r.rssMax)
+			server = cpuMS(per.server)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f / %.2f |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f / %.2f | %s / %s / %s |\n",
 			r.name, thousands(r.rate()), ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)),
 			thousands(r.meanBytes()), count(r.counts[full]), count(r.counts[empty]), count(r.counts[other]), count(r.counts[failed]),
-			rss, r.cpu.server, r.cpu.postgres, r.cpu.loadgen, r.cpu.rest)
+			rss, r.cpu.server, r.cpu.postgres, r.cpu.loadgen, r.cpu.rest, server, cpuMS(per.postgres), cpuMS(per.loadgen))
 	}
 	return b.String()
 }
@@ -145,6 +149,12 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.2f ms", v)
 	}
 	return fmt.Sprintf("%.0f ms", v)
+}
+
+// cpuMS formats a CPU time per request in milliseconds, to the
+// microsecond.
+func cpuMS(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }
 
 // mib formats bytes in MiB.

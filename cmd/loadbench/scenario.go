@@ -11,11 +11,16 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// request is one thing a client asks for, in its two forms: the HTTP
-// path the server answers, and its raw-SQL twin (the ceiling).
+// request is one thing a client asks for, in its forms: the HTTP path
+// the server answers, its raw-SQL twin, and the ceiling when that is not
+// the twin.
 type request struct {
 	path string // absolute path and query, e.g. /tiles/battlemap/8/203/106.mvt
 	twin twin
+	// ceiling is the least PostGIS alone does to make the same answer,
+	// where the server's statements do more; nil where the twin is the
+	// ceiling.
+	ceiling twin
 }
 
 // twin runs on pool the SQL the server runs for a request, one statement
@@ -43,13 +48,15 @@ type target struct {
 
 // scenario is what one `-scenario` value measures: a fixed list of
 // requests with their raw-SQL twins, the server runs to load, and the
-// targets. The raw-SQL ceiling is always run first, under ceilingRun.
+// targets. The twins are always run first, under ceilingRun, then the
+// requests' ceilings, if they have them, under the name ceiling.
 type scenario struct {
 	title    string // heading of its section in the markdown file
 	unit     string // what one request fetches, plural: "tiles"
 	about    string // markdown: what the list holds and how it was chosen
 	accept   string // the Accept header of the HTTP requests, "" for none
 	requests []request
+	ceiling  string // the name of the run of the requests' ceilings; "" when the twins are
 	servers  []serverRun
 	targets  []target
 	// session is what the server's connections for these requests add to
@@ -58,8 +65,14 @@ type scenario struct {
 	session map[string]string
 }
 
-// ceilingRun names the run that executes the raw SQL with no HTTP.
-const ceilingRun = "raw PostGIS (no HTTP)"
+// Names of the runs of raw SQL, with no HTTP: ceilingRun runs the twins,
+// the server's own statements, which for tiles are the ceiling;
+// featureCollectionRun runs GeoJSON pages as one FeatureCollection each,
+// the ceiling of items.
+const (
+	ceilingRun           = "raw PostGIS (no HTTP)"
+	featureCollectionRun = "raw FeatureCollection (no HTTP)"
+)
 
 // scenarios builds each scenario by its -scenario name, on a database
 // that holds the map data (a list may depend on where the data lies).
@@ -96,23 +109,22 @@ func clean(runs map[string]*result, name string) (*result, string) {
 	return r, ""
 }
 
-// shareOfCeiling wants run's throughput to be at least share of the
-// ceiling's.
-func shareOfCeiling(run string, share float64) target {
+// shareOf wants run's throughput to be at least share of ceiling's.
+func shareOf(run, ceiling string, share float64) target {
 	return target{
-		name: run + " throughput ÷ " + ceilingRun,
+		name: run + " throughput ÷ " + ceiling,
 		want: fmt.Sprintf("≥ %.0f%%", share*100),
 		check: func(runs map[string]*result) (string, bool) {
 			r, why := clean(runs, run)
 			if r == nil {
 				return why, false
 			}
-			c, why := clean(runs, ceilingRun)
+			c, why := clean(runs, ceiling)
 			switch {
 			case c == nil:
 				return why, false
 			case c.rate() == 0:
-				return ceilingRun + " answered nothing", false
+				return ceiling + " answered nothing", false
 			}
 			got := r.rate() / c.rate()
 			return fmt.Sprintf("%.0f%% (%s ÷ %s /s)", got*100, thousands(r.rate()), thousands(c.rate())), got >= share
@@ -147,6 +159,23 @@ func maxP99(run string, limit time.Duration) target {
 			}
 			p99 := r.percentile(0.99)
 			return ms(p99), p99 < limit
+		},
+	}
+}
+
+// maxServerCPU wants the server of run to spend less than limit of CPU
+// time (user and system) per request answered.
+func maxServerCPU(run string, limit time.Duration) target {
+	return target{
+		name: run + " server CPU per request",
+		want: "< " + cpuMS(limit),
+		check: func(runs map[string]*result) (string, bool) {
+			r, why := clean(runs, run)
+			if r == nil {
+				return why, false
+			}
+			perRequest := r.cpuPerRequest().server
+			return cpuMS(perRequest), perRequest < limit
 		},
 	}
 }

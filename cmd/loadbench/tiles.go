@@ -108,7 +108,7 @@ func tileScenario(context.Context, *pgxpool.Pool) (*scenario, error) {
 			{name: cacheWarmNotify, warm: true, flags: []string{"--version-check", "notify"}},
 		},
 		targets: []target{
-			shareOfCeiling(cacheOff, 0.90),
+			shareOf(cacheOff, ceilingRun, 0.90),
 			minRate(cacheWarm, "tiles", 20000),
 			maxP99(cacheWarm, 5*time.Millisecond),
 			minRate(cacheWarmNotify, "tiles", 20000),

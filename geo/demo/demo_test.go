@@ -77,7 +77,7 @@ func TestGeography(t *testing.T) {
 		{"projects far (> 5 km) from their village", `SELECT count(*) FROM projects p JOIN regions v ON v.code = p.village_code
 			WHERE ST_Distance(p.geom::geography, v.point::geography) > 5000`},
 		{"assignments across counties", `SELECT count(*) FROM relocation_assignments a JOIN sites s ON s.code = a.site_code
-			WHERE left(a.village_code, 6) <> s.county_code`},
+			JOIN villages v ON v.code = a.village_code WHERE v.county_code <> s.county_code`},
 		{"sites whose assignments do not fill them", `SELECT count(*) FROM sites s
 			WHERE s.capacity_people <> (SELECT coalesce(sum(people), 0) FROM relocation_assignments a WHERE a.site_code = s.code)`},
 	}

@@ -1,21 +1,30 @@
 package demo
 
+import (
+	"slices"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
 // sqlTruncate clears all map data (not the audit log, which is
 // append-only, nor the data version, which only moves forward).
 const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
 // columns are the files' header rows, so COPY … HEADER MATCH checks them.
+// The villages, sites and projects files name the catalogue's fields,
+// which the importer's upserts read (geo.Table.UpsertSQL). Flags are 1 or
+// 0 in the files, which PostgreSQL reads as booleans.
 const sqlStaging = `
 CREATE TEMP TABLE demo_city (code text, name text) ON COMMIT DROP;
 CREATE TEMP TABLE demo_counties (code text, name text, wkb bytea) ON COMMIT DROP;
 CREATE TEMP TABLE demo_townships (
     code text, name text, county_code text, lon float8, lat float8,
-    poverty_status text, exit_year smallint, demonstration int) ON COMMIT DROP;
+    poverty_status text, exit_year smallint, demonstration boolean) ON COMMIT DROP;
 CREATE TEMP TABLE demo_villages (
     code text, name text, township_code text, county_code text, lon float8, lat float8,
     poverty_status text, exit_year smallint, poor_households int, poor_population int, population int,
-    demonstration int, pairing_level text, pairing_unit text, cooperatives int) ON COMMIT DROP;
+    demonstration boolean, pairing_level text, pairing_unit text, cooperatives int) ON COMMIT DROP;
 CREATE TEMP TABLE demo_sites (
     code text, name text, type text, county_code text, township_code text, lon float8, lat float8,
     capacity_households int, capacity_people int, moved_in_households int, moved_in_people int,
@@ -39,8 +48,14 @@ var csvStaging = []struct{ file, table string }{
 // sqlCity stages the city's code and name for the steps below.
 const sqlCity = `INSERT INTO demo_city (code, name) VALUES ($1, $2)`
 
+// step is one statement of the load, and what it loads.
+type step struct{ what, sql string }
+
+// stagedPoint is the point of a staged row with lon and lat columns.
+const stagedPoint = `ST_SetSRID(ST_MakePoint(lon, lat), 4326)`
+
 // loadSteps move the staged rows into the schema, in dependency order.
-var loadSteps = []struct{ what, sql string }{
+var loadSteps = slices.Concat([]step{
 	{"city", `
 INSERT INTO regions (code, name, level, boundary, point)
 SELECT city.code, city.name, 'city', ST_Multi(u), ST_PointOnSurface(u)
@@ -68,38 +83,31 @@ INSERT INTO regions (code, name, level, parent_code, boundary, point, poverty_st
 SELECT s.code, s.name, 'township', s.county_code,
        ST_Multi(ST_CollectionExtract(
            CASE WHEN cells.n = 1 THEN cells.county ELSE ST_Intersection(cells.cell, cells.county) END, 3)),
-       s.seat, s.poverty_status, s.exit_year, s.demonstration = 1
+       s.seat, s.poverty_status, s.exit_year, s.demonstration
 FROM seats s
 JOIN LATERAL (
     SELECT * FROM cells WHERE cells.county_code = s.county_code
       AND (cells.n = 1 OR ST_Intersects(cells.cell, s.seat))
     LIMIT 1
 ) cells ON true`},
-	{"village regions", `
-INSERT INTO regions (code, name, level, parent_code, point, poverty_status, exit_year, demonstration)
-SELECT code, name, 'village', township_code, ST_SetSRID(ST_MakePoint(lon, lat), 4326),
-       poverty_status, exit_year, demonstration = 1
-FROM demo_villages`},
-	{"villages", `
-INSERT INTO villages (code, population, poor_households, poor_population, pairing_level, pairing_unit, cooperatives)
-SELECT code, population, poor_households, poor_population, pairing_level, pairing_unit, cooperatives
-FROM demo_villages`},
-	{"sites", `
-INSERT INTO sites (code, name, type, county_code, township_code, geom, capacity_households, capacity_people,
-                   moved_in_households, moved_in_people, progress, status, planned_completion)
-SELECT code, name, type, county_code, township_code, ST_SetSRID(ST_MakePoint(lon, lat), 4326),
-       capacity_households, capacity_people, moved_in_households, moved_in_people, progress, status, planned_completion
-FROM demo_sites`},
-	{"assignments", `
+},
+	upsertSteps(geo.VillageTable, "demo_villages", stagedPoint),
+	upsertSteps(geo.SiteTable, "demo_sites", stagedPoint),
+	upsertSteps(geo.ProjectTable, "demo_projects", `ST_GeomFromText(wkt, 4326)`),
+	[]step{{"assignments", `
 INSERT INTO relocation_assignments (village_code, site_code, households, people)
 SELECT village_code, site_code, households, people
-FROM demo_assignments`},
-	{"projects", `
-INSERT INTO projects (code, name, category, fund_use, county_code, village_code, geom, funds_planned,
-                      funds_disbursed, completion, status, start_date, end_date)
-SELECT code, name, category, fund_use, county_code, village_code, ST_GeomFromText(wkt, 4326), funds_planned,
-       funds_disbursed, completion, status, start_date, end_date
-FROM demo_projects`},
+FROM demo_assignments`}},
+)
+
+// upsertSteps write the rows staged in stage into t's tables through the
+// importer's own statements, geom being the geometry of a staged row.
+func upsertSteps(t *geo.Table, stage, geom string) []step {
+	var steps []step
+	for _, sql := range t.UpsertSQL(stage, geom) {
+		steps = append(steps, step{t.Name, sql})
+	}
+	return steps
 }
 
 // sqlCounts is what the audit row records of a load.

@@ -9,23 +9,38 @@ import (
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/wkb"
+
+	"github.com/zunyi/battlemap/geo"
 )
 
 // record is a feature after the checks that need no database: the row
-// COPY writes (complete only when the feature has no problem) and the
-// regions it names, which must exist.
+// COPY writes (complete only when the feature has no problem), the
+// regions it names, which must exist, and where they must lie.
 type record struct {
 	Position
-	code string
-	row  []any // in l.columns() order; the geometry last, as WKB
-	refs []ref
+	code   string
+	row    []any // in l.columns() order; the geometry last, as WKB
+	refs   []ref
+	within []within
 }
 
 // ref is a region a feature names: field holds code, which must be a
 // region of level (for "village": a village in the registry).
 type ref struct {
 	field, level, code string
-	prefix             bool // code is the first digits of field's value
+	// fromCode says that the field was not given and code is its default,
+	// the first digits of the feature's code (geo.Field.FromCode): a
+	// rejection then names the code.
+	fromCode bool
+}
+
+// within is a geo.Within rule as one feature has it: the region of field
+// (code) must lie in the region of field in (inCode). Where a region lies
+// is the hierarchy's to say, which only the database knows, so
+// checkRegions applies it.
+type within struct {
+	field, code string
+	in, inCode  string
 }
 
 // validate reads data as format and checks every feature against l
@@ -77,44 +92,52 @@ func validate(l *layer, format Format, data []byte, extent *geom.Bounds, maxFeat
 // check validates one feature against l. It returns the feature's record
 // and its problems, each naming the field at fault.
 func (l *layer) check(f feature, extent *geom.Bounds) (record, []Rejection) {
-	rec := record{Position: f.Position, code: strings.TrimSpace(f.props["code"])}
+	rec := record{Position: f.Position, code: strings.TrimSpace(f.props[geo.KeyField])}
 	problems := f.problems
 	reject := func(field, reason string) {
 		problems = append(problems, Rejection{Position: f.Position, Field: field, Reason: reason})
 	}
-	vals := make(map[string]any, len(l.fields))
+	vals := make(map[string]any, len(l.Fields))
 	bad := map[string]bool{}
-	for i := range l.fields {
-		fd := &l.fields[i]
-		s := strings.TrimSpace(f.props[fd.name])
+	for i := range l.Fields {
+		fd := &l.Fields[i]
+		s := strings.TrimSpace(f.props[fd.Name])
+		fromCode := false
+		if code, ok := vals[geo.KeyField].(string); s == "" && ok && fd.FromCode > 0 && len(code) >= fd.FromCode {
+			s, fromCode = code[:fd.FromCode], true // the code was read first, and is good
+		}
 		if s == "" {
-			if fd.required {
-				reject(fd.name, "required")
-				bad[fd.name] = true
+			if fd.Required {
+				reject(fd.Name, "required")
+				bad[fd.Name] = true
 			}
 			continue
 		}
-		v, why := fd.parse(s)
+		v, why := parse(fd, s)
 		if why != "" {
-			reject(fd.name, why)
-			bad[fd.name] = true
+			reject(fd.Name, why)
+			bad[fd.Name] = true
 			continue
 		}
-		vals[fd.name] = v
-		if fd.ref != "" {
-			code, prefix := v.(string), fd.refLen > 0
-			if prefix {
-				code = code[:fd.refLen]
-			}
-			rec.refs = append(rec.refs, ref{field: fd.name, level: fd.ref, code: code, prefix: prefix})
+		vals[fd.Name] = v
+		if fd.Ref != "" {
+			rec.refs = append(rec.refs, ref{field: fd.Name, level: fd.Ref, code: v.(string), fromCode: fromCode})
 		}
 	}
-	for _, r := range l.rules {
-		if bad[r.a] || bad[r.b] {
+	for _, r := range l.Rules {
+		if bad[r.A] || bad[r.B] {
 			continue // the field's own problem says enough
 		}
-		if why := r.check(vals); why != "" {
-			reject(r.a, why)
+		if r.Kind == geo.Within {
+			a, hasA := vals[r.A].(string)
+			b, hasB := vals[r.B].(string)
+			if hasA && hasB {
+				rec.within = append(rec.within, within{field: r.A, code: a, in: r.B, inCode: b})
+			}
+			continue
+		}
+		if why := checkRule(r, vals); why != "" {
+			reject(r.A, why)
 		}
 	}
 	geomWKB := []byte(nil)
@@ -131,11 +154,11 @@ func (l *layer) check(f feature, extent *geom.Bounds) (record, []Rejection) {
 	if len(problems) > 0 {
 		return rec, problems
 	}
-	rec.row = make([]any, 0, len(l.fields)+1)
-	for _, fd := range l.fields {
-		v, ok := vals[fd.name]
+	rec.row = make([]any, 0, len(l.Fields)+1)
+	for _, fd := range l.Fields {
+		v, ok := vals[fd.Name]
 		if !ok {
-			v = fd.def
+			v = fd.Default
 		}
 		rec.row = append(rec.row, v)
 	}
@@ -152,8 +175,8 @@ func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
 		return nil, "required"
 	}
 	name := geometryName(g)
-	if !slices.Contains(l.geometries, name) {
-		return nil, "must be a " + strings.Join(l.geometries, " or ") + ", got " + name
+	if !slices.Contains(l.Geometries, name) {
+		return nil, "must be a " + strings.Join(l.Geometries, " or ") + ", got " + name
 	}
 	if g.Empty() {
 		return nil, "is empty"

@@ -265,9 +265,9 @@ func decodeCSV(data []byte, l *layer, maxFeatures int) ([]feature, []Rejection, 
 		}
 		col[name] = i
 	}
-	for _, f := range l.fields {
-		if _, ok := col[f.name]; f.required && !ok {
-			return fileProblem(Position{Line: 1}, f.name, "header: no such column, and the field is required")
+	for _, f := range l.Fields {
+		if _, ok := col[f.Name]; f.Required && !ok {
+			return fileProblem(Position{Line: 1}, f.Name, "header: no such column, and the field is required")
 		}
 	}
 	_, hasLon := col["lon"]

@@ -98,17 +98,17 @@ func checkInvariants(t *testing.T, format Format, data []byte) {
 		recs, rejected, err := validate(l, format, data, fuzzExtent, fuzzMaxFeatures, nil)
 		if err != nil {
 			if geo.ErrorCode(err) != geo.ETooLarge {
-				t.Fatalf("%s: error %v, want only ETooLarge", l.name, err)
+				t.Fatalf("%s: error %v, want only ETooLarge", l.Name, err)
 			}
 			continue
 		}
 		if len(recs) == 0 && len(rejected) == 0 {
-			t.Fatalf("%s: nothing read and nothing rejected", l.name)
+			t.Fatalf("%s: nothing read and nothing rejected", l.Name)
 		}
 		rejectedAt := map[string]bool{}
 		for _, r := range rejected {
 			if r.Reason == "" {
-				t.Fatalf("%s: rejection %+v has no reason", l.name, r)
+				t.Fatalf("%s: rejection %+v has no reason", l.Name, r)
 			}
 			rejectedAt[r.Position.String()] = true
 		}
@@ -117,16 +117,16 @@ func checkInvariants(t *testing.T, format Format, data []byte) {
 				continue
 			}
 			if rec.code == "" || len(rec.row) != len(l.columns()) {
-				t.Fatalf("%s: %s passed with code %q and %d of %d columns", l.name, rec.Position, rec.code, len(rec.row), len(l.columns()))
+				t.Fatalf("%s: %s passed with code %q and %d of %d columns", l.Name, rec.Position, rec.code, len(rec.row), len(l.columns()))
 			}
 			g, err := wkb.Unmarshal(rec.row[len(rec.row)-1].([]byte))
 			if err != nil {
-				t.Fatalf("%s: %s passed with WKB that does not read back: %v", l.name, rec.Position, err)
+				t.Fatalf("%s: %s passed with WKB that does not read back: %v", l.Name, rec.Position, err)
 			}
 			flat := g.FlatCoords()
 			for i := 0; i+1 < len(flat); i += g.Stride() {
 				if !finite(flat[i]) || !finite(flat[i+1]) || !fuzzExtent.OverlapsPoint(geom.XY, geom.Coord{flat[i], flat[i+1]}) {
-					t.Fatalf("%s: %s passed with position (%g, %g)", l.name, rec.Position, flat[i], flat[i+1])
+					t.Fatalf("%s: %s passed with position (%g, %g)", l.Name, rec.Position, flat[i], flat[i+1])
 				}
 			}
 		}

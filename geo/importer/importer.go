@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -110,7 +111,7 @@ func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, laye
 		return nil, err
 	}
 	recs, rejected, err := validate(l, format, data, extent, im.cfg.MaxFeatures, func(done, total int) {
-		im.log.Info("import: validated", slog.String("layer", l.name), slog.Int("features", done), slog.Int("of", total))
+		im.log.Info("import: validated", slog.String("layer", l.Name), slog.Int("features", done), slog.Int("of", total))
 	})
 	if err != nil {
 		return nil, err
@@ -121,15 +122,15 @@ func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, laye
 	}
 	rejected = append(rejected, missing...)
 	sortRejections(rejected)
-	rep := &Report{Layer: l.name, Received: len(recs), Rejected: rejected}
+	rep := &Report{Layer: l.Name, Received: len(recs), Rejected: rejected}
 	if len(rejected) > 0 {
 		return rep, rejectedError(rep)
 	}
 	rep.Rejected = []Rejection{}
 	if len(recs) > progressEvery {
-		im.log.Info("import: applying", slog.String("layer", l.name), slog.Int("features", len(recs)))
+		im.log.Info("import: applying", slog.String("layer", l.Name), slog.Int("features", len(recs)))
 	}
-	audit := &geo.Audit{Action: "import", Table: l.name}
+	audit := &geo.Audit{Action: "import", Table: l.Name}
 	rep.DataVersion, err = geo.Change(ctx, db, actor, audit, func(tx pgx.Tx) error {
 		updated, err := l.apply(ctx, tx, recs)
 		if err != nil {
@@ -165,19 +166,21 @@ func (im *Importer) extent(ctx context.Context, db geo.DB) (*geom.Bounds, error)
 	if im.cfg.Extent != nil {
 		return im.cfg.Extent, nil
 	}
-	var minX, minY, maxX, maxY *float64
-	if err := db.QueryRow(ctx, sqlExtent).Scan(&minX, &minY, &maxX, &maxY); err != nil {
+	b, err := geo.CountyBounds(ctx, db)
+	switch {
+	case geo.ErrorCode(err) == geo.ENotFound:
+		return geom.NewBounds(geom.XY).Set(-180, -90, 180, 90), nil
+	case err != nil:
 		return nil, fmt.Errorf("import: extent: %w", err)
 	}
-	if minX == nil {
-		return geom.NewBounds(geom.XY).Set(-180, -90, 180, 90), nil
-	}
 	m := DefaultMargin
-	return geom.NewBounds(geom.XY).Set(*minX-m, *minY-m, *maxX+m, *maxY+m), nil
+	return geom.NewBounds(geom.XY).Set(b.Min[0]-m, b.Min[1]-m, b.Max[0]+m, b.Max[1]+m), nil
 }
 
 // checkRegions looks up, in one query, every region the records name and
-// rejects the names of regions that do not exist at the level wanted.
+// rejects the names of regions that do not exist at the level wanted,
+// and the regions that do not lie where a geo.Within rule wants them:
+// in the region of the other field, following parent_code up.
 func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) ([]Rejection, error) {
 	var codes []string
 	seen := map[string]bool{}
@@ -195,6 +198,7 @@ func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) 
 	type region struct {
 		level      string
 		registered bool
+		lineage    []string // from the top down to the region itself
 	}
 	found := make(map[string]region, len(codes))
 	rows, err := db.Query(ctx, sqlRegions, codes)
@@ -203,7 +207,7 @@ func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) 
 	}
 	var code string
 	var r region
-	_, err = pgx.ForEachRow(rows, []any{&code, &r.level, &r.registered}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&code, &r.level, &r.registered, &r.lineage}, func() error {
 		found[code] = r
 		return nil
 	})
@@ -212,19 +216,37 @@ func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) 
 	}
 	var rejected []Rejection
 	for _, rec := range recs {
+		known := map[string]bool{} // the fields naming a region of the level wanted
 		for _, rf := range rec.refs {
 			r, ok := found[rf.code]
 			if ok && r.level == rf.level && (rf.level != "village" || r.registered) {
+				known[rf.field] = true
 				continue
 			}
-			reason := "no " + rf.level + " with code " + rf.code
+			field, reason := rf.field, "no "+rf.level+" with code "+rf.code
 			switch {
-			case rf.prefix:
+			case rf.fromCode:
+				field = geo.KeyField
 				reason += fmt.Sprintf(" (the code's first %d digits)", len(rf.code))
 			case rf.level == "village":
 				reason += " in the registry"
 			}
-			rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: rf.field, Reason: reason})
+			rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: field, Reason: reason})
+		}
+		for _, w := range rec.within {
+			if !known[w.field] || !known[w.in] {
+				continue // the region missing says enough
+			}
+			above := found[w.code].lineage
+			above = above[:max(len(above)-1, 0)]
+			if slices.Contains(above, w.inCode) {
+				continue
+			}
+			reason := w.code + " is not in " + w.in + " " + w.inCode
+			if len(above) > 0 {
+				reason += ": it lies under " + strings.Join(above, " › ")
+			}
+			rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: w.field, Reason: reason})
 		}
 	}
 	return rejected, nil
@@ -247,7 +269,7 @@ func (l *layer) apply(ctx context.Context, tx pgx.Tx, recs []record) (updated in
 	}
 	for _, q := range l.sqlUpsert {
 		if _, err := tx.Exec(ctx, q); err != nil {
-			return 0, fmt.Errorf("import: upsert %s: %w", l.name, err)
+			return 0, fmt.Errorf("import: upsert %s: %w", l.Name, err)
 		}
 	}
 	return updated, nil

@@ -335,6 +335,12 @@ func TestImportRejects(t *testing.T) {
 			importer.Config{}, geo.EInvalid, 0, "village_code", "no village with code 520302110299 in the registry"},
 		{"village outside the county", "projects", csv, bodyOf(csv, newProject.with(map[string]any{"village_code": "520303102202"})),
 			importer.Config{}, geo.EInvalid, 2, "village_code", "is not in county_code 520302"},
+		{"township outside the county", "sites", csv, bodyOf(csv, newSite.with(map[string]any{"township_code": "520303001"})),
+			importer.Config{}, geo.EInvalid, 2, "township_code", "520303001 is not in county_code 520302: it lies under 520300 › 520303"},
+		{"unknown township given for a village", "villages", geoJSON, bodyOf(geoJSON, newVillage.with(map[string]any{"township_code": "520302998"})),
+			importer.Config{}, geo.EInvalid, 0, "township_code", "no township with code 520302998"},
+		{"county given as a village's township", "villages", csv, bodyOf(csv, newVillage.with(map[string]any{"township_code": "520303"})),
+			importer.Config{}, geo.EInvalid, 2, "township_code", "must be a statistical code of 9 digits"},
 		{"invalid UTF-8 in GeoJSON", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), "新建", "\xff\xfe", 1)),
 			importer.Config{}, geo.EInvalid, 0, "", "invalid UTF-8"},
 		{"invalid UTF-8 in CSV", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), "新建", "\xff\xfe", 1)),
@@ -409,6 +415,108 @@ func TestImportRejects(t *testing.T) {
 			}
 			t.Errorf("rejections %+v: want one at %d, field %q, reason containing %q", rep.Rejected, tt.at, tt.field, tt.reason)
 		})
+	}
+}
+
+// TestImportFollowsHierarchy moves a township to another county and
+// imports around it: where a site, a project or a village lies is the
+// hierarchy's (regions.parent_code) to say, not its code's digits. A
+// village's township is the one given, or by default the one its code
+// begins with, and its county follows.
+func TestImportFollowsHierarchy(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	// 520302001 (in 红花岗区 by its code) now lies in 汇川区.
+	if _, err := pool.Exec(ctx, `UPDATE regions SET parent_code = '520303' WHERE code = '520302001'`); err != nil {
+		t.Fatal(err)
+	}
+	im := newImporter(pool, importer.Config{}, io.Discard)
+	imp := func(layer string, f feature) (*importer.Report, error) {
+		t.Helper()
+		return im.Import(ctx, layer, importer.GeoJSON, bytes.NewReader(body(t, importer.GeoJSON, f)), "test import")
+	}
+	// registry reads where a village lies: its region's parent, and its
+	// registry row's township and county.
+	registry := func(code string) string {
+		t.Helper()
+		var parent, township, county string
+		err := pool.QueryRow(ctx, `SELECT r.parent_code, v.township_code, v.county_code
+			FROM regions r JOIN villages v USING (code) WHERE code = $1`, code).Scan(&parent, &township, &county)
+		if err != nil {
+			t.Fatalf("village %s: %v", code, err)
+		}
+		return parent + " " + township + " " + county
+	}
+
+	refused := []struct {
+		name, layer string
+		f           feature
+		field       string
+		reason      string
+	}{
+		{"site in the county its township's code begins with", "sites", newSite, "township_code",
+			"520302001 is not in county_code 520302: it lies under 520300 › 520303"},
+		{"project in the county its village's code begins with", "projects",
+			newProject.with(map[string]any{"village_code": "520302001001"}), "village_code",
+			"520302001001 is not in county_code 520302: it lies under 520300 › 520303 › 520302001"},
+	}
+	before := checksum(t, pool)
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := imp(tt.layer, tt.f)
+			if geo.ErrorCode(err) != geo.EInvalid {
+				t.Fatalf("error %v, want EInvalid", err)
+			}
+			if len(rep.Rejected) != 1 || rep.Rejected[0].Field != tt.field || rep.Rejected[0].Reason != tt.reason {
+				t.Errorf("rejections %+v, want one of %s: %s", rep.Rejected, tt.field, tt.reason)
+			}
+			if after := checksum(t, pool); after != before {
+				t.Errorf("database changed: checksum %s, want %s", after, before)
+			}
+		})
+	}
+
+	taken := []struct {
+		name, layer string
+		f           feature
+		sql, want   string // what the database then holds
+	}{
+		{"site in its township's county", "sites", newSite.with(map[string]any{"county_code": "520303"}),
+			`SELECT county_code || ' ' || township_code FROM sites WHERE code = '520302-S90'`, "520303 520302001"},
+		{"project in its village's county", "projects",
+			newProject.with(map[string]any{"village_code": "520302001001", "county_code": "520303"}),
+			`SELECT county_code || ' ' || village_code FROM projects WHERE code = '520302-P900'`, "520303 520302001001"},
+		{"village by its code, in the county its township lies in", "villages", newVillage,
+			`SELECT '520302001901'`, "520302001 520302001 520303"},
+		{"village in a township its code does not begin with", "villages",
+			newVillage.with(map[string]any{"code": "520302001902", "township_code": "520304001"}),
+			`SELECT '520302001902'`, "520304001 520304001 520304"},
+		{"village moved by an import", "villages", newVillage.with(map[string]any{"township_code": "520303108"}),
+			`SELECT '520302001901'`, "520303108 520303108 520303"},
+		{"village back by default, its township not given", "villages", newVillage,
+			`SELECT '520302001901'`, "520302001 520302001 520303"},
+	}
+	for _, tt := range taken {
+		t.Run(tt.name, func(t *testing.T) {
+			if rep, err := imp(tt.layer, tt.f); err != nil {
+				t.Fatalf("Import: %v (report %+v)", err, rep)
+			}
+			var got string
+			if err := pool.QueryRow(ctx, tt.sql).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if tt.layer == "villages" {
+				got = registry(got)
+			}
+			if got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+	var inRollup int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM region_rollups WHERE code = '520302001901' AND parent_code = '520302001'`).
+		Scan(&inRollup); err != nil || inRollup != 1 {
+		t.Errorf("the village's rollup under 520302001: %d rows (%v), want 1", inRollup, err)
 	}
 }
 

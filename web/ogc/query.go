@@ -108,29 +108,60 @@ func ParseItems(c *geo.Collection, raw string) (Query, error) {
 // Encode is q as a query string in normal form: parameters sorted, the
 // limit always given, defaults otherwise left out, values spelled the one
 // way ParseItems reads them back to an equal Query.
-func (q Query) Encode() string {
-	v := url.Values{"limit": {strconv.Itoa(q.Limit)}}
+func (q Query) Encode() string { return string(appendQuery(nil, q.params())) }
+
+// param is a query parameter as Encode writes it.
+type param struct{ key, value string }
+
+// params are Encode's parameters, sorted by name.
+func (q Query) params() []param {
+	params := make([]param, 0, 8)
+	params = append(params, param{"limit", strconv.Itoa(q.Limit)})
 	if q.BBox != nil {
-		v.Set("bbox", strings.Join([]string{
-			formatFloat(q.BBox.Min[0]), formatFloat(q.BBox.Min[1]),
-			formatFloat(q.BBox.Max[0]), formatFloat(q.BBox.Max[1]),
-		}, ","))
+		params = append(params, param{"bbox", formatFloat(q.BBox.Min[0]) + "," + formatFloat(q.BBox.Min[1]) + "," +
+			formatFloat(q.BBox.Max[0]) + "," + formatFloat(q.BBox.Max[1])})
 	}
 	if q.Datetime != "" {
-		v.Set("datetime", q.Datetime)
+		params = append(params, param{"datetime", q.Datetime})
 	}
 	if q.Cursor != "" {
-		v.Set("cursor", q.Cursor)
+		params = append(params, param{"cursor", q.Cursor})
 	}
 	if q.Format != FormatJSON {
-		v.Set("f", q.Format)
+		params = append(params, param{"f", q.Format})
 	}
 	for i, f := range q.Collection.Filters {
 		if q.Values[i] != nil {
-			v.Set(f.Param, f.Format(q.Values[i]))
+			params = append(params, param{f.Param, f.Format(q.Values[i])})
 		}
 	}
-	return v.Encode()
+	slices.SortFunc(params, func(a, b param) int { return strings.Compare(a.key, b.key) })
+	return params
+}
+
+// withParam is params, sorted, with key set to value: the parameters of
+// another page or format, without encoding the rest again.
+func withParam(params []param, key, value string) []param {
+	i, found := slices.BinarySearchFunc(params, key, func(p param, key string) int { return strings.Compare(p.key, key) })
+	if found {
+		params = slices.Clone(params)
+		params[i].value = value
+		return params
+	}
+	return slices.Insert(slices.Clip(params), i, param{key, value})
+}
+
+// appendQuery appends params as a query string, as url.Values.Encode
+// writes sorted parameters. What it appends is escaped for a URL: it
+// needs no escaping in a JSON string.
+func appendQuery(b []byte, params []param) []byte {
+	for i, p := range params {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(append(append(b, url.QueryEscape(p.key)...), '='), url.QueryEscape(p.value)...)
+	}
+	return b
 }
 
 // After is q for the page that follows the feature with id.

@@ -1,9 +1,16 @@
 // Shared by battlemap's three pages: fetching from this server, numbers
-// in Chinese convention, the map, and the legend. Colours are never
-// defined here: they come from /style.json and /legend.json.
+// in Chinese convention, the map, and the legend. Colours and labels are
+// never defined here: they come from /style.json, /legend.json and
+// /api/catalogue.
 
-/** The demo city's statistical code: the top of every drill-down. */
-export const CITY = "520300";
+/** topRegion resolves to the region the drill-down starts from, as the
+ * data has it: the first of GET /api/regions, the regions without a parent
+ * (for the demo, the city). No city is written into the pages. */
+export async function topRegion() {
+  const { regions } = await fetchJSON("/api/regions");
+  if (!regions.length) throw new Error("没有区域数据");
+  return regions[0];
+}
 
 /** fetchJSON gets url from this server as JSON; a non-2xx answer throws an
  * Error carrying the server's problem detail. */
@@ -64,25 +71,20 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-/** Labels of the statuses the data uses. */
-export const STATUS_LABEL = {
-  none: "非贫困村",
-  not_exited: "未出列",
-  exited: "已出列",
-  planned: "计划",
-  under_construction: "在建",
-  completed: "已完工",
-  occupied: "已入住",
-};
-
-/** Labels of project categories. */
-export const CATEGORY_LABEL = {
-  water: "水", power: "电", road: "路", telecom: "讯", housing: "房",
-  renovation: "寨", industry: "产业", training: "培训", other: "其他",
-};
-
-/** LEVEL_LABEL names the levels of the region hierarchy. */
-export const LEVEL_LABEL = { city: "市", county: "县（区、市）", township: "乡镇（街道）", village: "村（社区）" };
+/** loadCatalogue fetches the server's catalogue: every enumeration with
+ * its values' Chinese labels, and each collection's properties. Its
+ * values(name) are an enumeration's {value, label}s in order, and
+ * label(name, value) names a value (or gives it back as it is, should
+ * the catalogue not know it). */
+export async function loadCatalogue() {
+  const cat = await fetchJSON("/api/catalogue");
+  const enums = new Map(cat.enums.map((e) => [e.name, e.values]));
+  return {
+    ...cat,
+    values: (name) => enums.get(name) ?? [],
+    label: (name, value) => (enums.get(name) ?? []).find((v) => v.value === value)?.label ?? value,
+  };
+}
 
 /** createMap makes the MapLibre map in container with the server's style
  * and resolves once the style has loaded. window.battlemap.idle tells
@@ -107,6 +109,30 @@ export async function createMap(container, options = {}) {
     map.once("error", (e) => reject(e.error || new Error("map failed to load")));
   });
   return map;
+}
+
+/** styleLayers are the ids of the style's layers that draw sourceLayer
+ * (as type, when given): pages find the layers they act on by what they
+ * draw rather than keep a copy of their ids. */
+export function styleLayers(map, sourceLayer, type) {
+  return map.getStyle().layers
+    .filter((l) => l["source-layer"] === sourceLayer && (!type || l.type === type))
+    .map((l) => l.id);
+}
+
+// styleFilters keeps each layer's filter as the style gave it, before a
+// page narrowed it.
+const styleFilters = new Map();
+
+/** filterLayers narrows every style layer that draws sourceLayer to the
+ * features filter (an expression) keeps, within the layer's own filter
+ * from the style; a null filter shows them all again. */
+export function filterLayers(map, sourceLayer, filter) {
+  for (const id of styleLayers(map, sourceLayer)) {
+    if (!styleFilters.has(id)) styleFilters.set(id, map.getFilter(id) ?? null);
+    const own = styleFilters.get(id);
+    map.setFilter(id, own && filter ? ["all", own, filter] : (own ?? filter));
+  }
 }
 
 /** reloadTiles makes the map fetch its tiles again (each revalidates with

@@ -1,15 +1,18 @@
 // The drill-down: city → county → township → village, one click (or
 // Enter) per step. The URL holds the state, so a link can be shared and
 // back/forward work; every number comes from /api/regions.
-import { CATEGORY_LABEL, CITY, LEVEL_LABEL, STATUS_LABEL, createMap, el, fetchJSON, fitBBox, int, percent, renderLegend, wan, yuan } from "./common.js";
+import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, percent, renderLegend, styleLayers, topRegion, wan, yuan } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
+
+/** The code of the region the drill-down starts from, learnt from the data. */
+let top;
 
 /** The page's state: which region, and the filters. */
 function readState() {
   const q = new URLSearchParams(location.search);
   return {
-    region: /^\d{6}(\d{3}){0,2}$/.test(q.get("region") ?? "") ? q.get("region") : CITY,
+    region: /^\d{6}(\d{3}){0,2}$/.test(q.get("region") ?? "") ? q.get("region") : top,
     status: q.get("status") ?? "",
     category: q.get("category") ?? "",
     completion: q.get("completion_lt") ?? "",
@@ -18,7 +21,7 @@ function readState() {
 
 function writeState(state, push) {
   const q = new URLSearchParams();
-  if (state.region !== CITY) q.set("region", state.region);
+  if (state.region !== top) q.set("region", state.region);
   if (state.status) q.set("status", state.status);
   if (state.category) q.set("category", state.category);
   if (state.completion) q.set("completion_lt", state.completion);
@@ -37,17 +40,19 @@ const COLUMNS = [
 ];
 
 let map;
+let catalogue;
 let state;
 let region;
 let sortBy = { column: 1, descending: true };
 
 function applyFilters() {
-  map.setFilter("villages-circle", state.status ? ["==", ["get", "status"], state.status] : null);
-  const project = ["all", ["!", ["has", "cluster"]]];
+  filterLayers(map, "villages", state.status ? ["==", ["get", "status"], state.status] : null);
+  const project = [];
   if (state.category) project.push(["==", ["get", "category"], state.category]);
   if (state.completion) project.push(["<", ["get", "completion"], Number(state.completion)]);
-  map.setFilter("projects-point", ["all", ["==", ["geometry-type"], "Point"], project]);
-  map.setFilter("projects-line", ["all", ["==", ["geometry-type"], "LineString"], project]);
+  // A summary point stands for all its region's projects: the filters
+  // choose among single projects only.
+  filterLayers(map, "projects", project.length ? ["any", ["has", "cluster"], ["all", ...project]] : null);
 }
 
 function renderCrumbs() {
@@ -63,12 +68,12 @@ function renderCrumbs() {
 
 function renderFacts() {
   const f = region.figures;
-  $("title").textContent = `${region.name}（${LEVEL_LABEL[region.level]}）`;
+  $("title").textContent = `${region.name}（${catalogue.label("region_level", region.level)}）`;
   $("facts").replaceChildren(el("dl", { class: "facts" },
     el("dt", {}, "贫困户 / 贫困人口"), el("dd", { "data-field": "poor_population" }, `${int(f.poor_households)} 户 / ${int(f.poor_population)} 人`),
     el("dt", {}, "贫困发生率"), el("dd", {}, percent(f.poverty_incidence ?? 0, 1, 2)),
     region.level === "village"
-      ? [el("dt", {}, "贫困状态"), el("dd", { "data-field": "status" }, STATUS_LABEL[region.status] + (region.exit_year ? `（${region.exit_year}年出列）` : ""))]
+      ? [el("dt", {}, "贫困状态"), el("dd", { "data-field": "status" }, catalogue.label("poverty_status", region.status) + (region.exit_year ? `（${region.exit_year}年出列）` : ""))]
       : [el("dt", {}, "未出列 / 已出列贫困村"), el("dd", {}, `${int(f.villages_not_exited)} / ${int(f.villages_exited)} 个`)],
     el("dt", {}, "搬迁人口"), el("dd", {}, `${int(f.relocation_people)} 人`),
     el("dt", {}, "安置点入住 / 规划"), el("dd", {}, `${int(f.site_moved_in_people)} / ${int(f.site_capacity_people)} 人`),
@@ -90,7 +95,7 @@ function renderVillage() {
   $("village").replaceChildren(
     el("h3", {}, `项目（${projects.length}）`),
     el("table", { class: "grid" }, el("tbody", {}, projects.map((p) => el("tr", {},
-      el("td", {}, p.name), el("td", {}, CATEGORY_LABEL[p.category] ?? p.category), el("td", {}, bar(p.completion), ` ${p.completion}%`))))),
+      el("td", {}, p.name), el("td", {}, catalogue.label("project_category", p.category)), el("td", {}, bar(p.completion), ` ${p.completion}%`))))),
     el("h3", {}, "易地搬迁"),
     relocation.length
       ? el("table", { class: "grid" }, el("tbody", {}, relocation.map((a) => el("tr", {},
@@ -166,7 +171,9 @@ function go(code) {
 }
 
 function setupFilters() {
-  for (const [k, label] of Object.entries(CATEGORY_LABEL)) $("f-category").append(el("option", { value: k }, label));
+  for (const [id, name] of [["f-status", "poverty_status"], ["f-category", "project_category"]]) {
+    $(id).append(...catalogue.values(name).map((v) => el("option", { value: v.value }, v.label)));
+  }
   const bind = (id, key) => {
     $(id).value = state[key];
     $(id).addEventListener("change", (e) => { state = { ...state, [key]: e.target.value }; writeState(state, true); applyFilters(); renderChildren(); renderExport(); });
@@ -187,7 +194,7 @@ function setupSearch() {
   const show = () => {
     list.replaceChildren(...matches.map((m, i) => el("li", {
       role: "option", "aria-selected": i === active ? "true" : "false", onmousedown: () => choose(m),
-    }, m.name, el("span", { class: "muted" }, ` ${m.breadcrumb.slice(1, -1).map((b) => b.name).join(" ")} ${LEVEL_LABEL[m.level]}`))));
+    }, m.name, el("span", { class: "muted" }, ` ${m.breadcrumb.slice(1, -1).map((b) => b.name).join(" ")} ${catalogue.label("region_level", m.level)}`))));
     list.hidden = !matches.length;
     input.setAttribute("aria-expanded", String(!list.hidden));
   };
@@ -229,21 +236,22 @@ function setupSearch() {
 }
 
 async function main() {
+  const learnt = topRegion(); // asked for while the map loads
+  [map, catalogue] = await Promise.all([createMap("map"), loadCatalogue()]);
+  top = (await learnt).code;
   state = readState();
-  map = await createMap("map");
   await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
   setupFilters();
   setupSearch();
-  // A click drills into the deepest region under the pointer.
+  // A click drills into the deepest region under the pointer: the
+  // villages' dots are drawn over the townships' and counties' areas.
+  const regions = [["villages", "circle"], ["townships", "fill"], ["counties", "fill"]].flatMap(([l, type]) => styleLayers(map, l, type));
   map.on("click", (e) => {
-    const layers = ["villages-circle", "townships-fill", "counties-fill"].filter((l) => map.getLayer(l));
-    const f = map.queryRenderedFeatures(e.point, { layers })[0];
+    const f = map.queryRenderedFeatures(e.point, { layers: regions })[0];
     if (f) go(String(f.properties.code));
   });
-  for (const l of ["villages-circle", "townships-fill", "counties-fill"]) {
-    map.on("mouseenter", l, () => { map.getCanvas().style.cursor = "pointer"; });
-    map.on("mouseleave", l, () => { map.getCanvas().style.cursor = ""; });
-  }
+  map.on("mouseenter", regions, () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", regions, () => { map.getCanvas().style.cursor = ""; });
   window.addEventListener("popstate", () => { state = readState(); setupFiltersValues(); load(false); });
   await load(false);
 }

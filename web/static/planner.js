@@ -3,7 +3,7 @@
 // its source villages, and the poverty villages still without a site.
 // (Site-suitability analysis comes later: it will add a layer and a
 // section to this panel.)
-import { CITY, STATUS_LABEL, createMap, el, fetchJSON, fitBBox, int, percent, renderLegend, wan } from "./common.js";
+import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, percent, renderLegend, styleLayers, topRegion, wan } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,13 +12,13 @@ function bar(part, whole) {
   return el("span", { class: "bar-bg", role: "img", "aria-label": percent(part, whole) }, el("span", { class: "bar-fg", style: `display:block;width:${w}%` }));
 }
 
-async function showSite(map, code) {
+async function showSite(map, catalogue, code) {
   const s = await fetchJSON(`/api/sites/${encodeURIComponent(code)}`);
   window.battlemap.selectedSite = s;
-  map.setFilter("flows-line", ["==", ["get", "site_code"], s.code]);
+  filterLayers(map, "flows", ["==", ["get", "site_code"], s.code]);
   $("site").replaceChildren(
     el("h2", {}, s.name),
-    el("p", { class: "muted" }, `${s.county_name} · ${{ urban: "城镇安置", town: "集镇安置", rural: "集中安置" }[s.type] ?? s.type} · ${STATUS_LABEL[s.status] ?? s.status}`),
+    el("p", { class: "muted" }, `${s.county_name} · ${catalogue.label("site_type", s.type)} · ${catalogue.label("site_status", s.status)}`),
     el("dl", { class: "facts" },
       el("dt", {}, "规划容量"), el("dd", { "data-field": "capacity_people" }, `${int(s.capacity_people)} 人 / ${int(s.capacity_households)} 户`),
       el("dt", {}, "已入住"), el("dd", { "data-field": "moved_in_people" }, `${int(s.moved_in_people)} 人 `, bar(s.moved_in_people, s.capacity_people)),
@@ -29,7 +29,7 @@ async function showSite(map, code) {
       el("thead", {}, el("tr", {}, el("th", {}, "村"), el("th", {}, "户"), el("th", {}, "人"))),
       el("tbody", {}, s.sources.map((v) => el("tr", { "data-code": v.village_code },
         el("td", {}, v.village_name), el("td", {}, int(v.households)), el("td", {}, int(v.people)))))),
-    el("button", { onclick: () => { map.setFilter("flows-line", null); $("site").replaceChildren(); window.battlemap.selectedSite = null; } }, "清除选择"));
+    el("button", { onclick: () => { filterLayers(map, "flows", null); $("site").replaceChildren(); window.battlemap.selectedSite = null; } }, "清除选择"));
 }
 
 async function showUnassigned(map, county) {
@@ -43,9 +43,11 @@ async function showUnassigned(map, county) {
 }
 
 async function main() {
-  const map = await createMap("map");
+  // The city (the top region, learnt from the data) is asked for while the map loads.
+  const learnt = topRegion().then((top) => fetchJSON(`/api/regions/${top.code}`));
+  const [map, catalogue] = await Promise.all([createMap("map"), loadCatalogue()]);
   await renderLegend($("legend"), ["completion"]);
-  const city = await fetchJSON(`/api/regions/${CITY}`);
+  const city = await learnt;
   fitBBox(map, city.bbox, { animate: false });
   for (const c of city.children) $("county").append(el("option", { value: c.code }, c.name));
   $("county").addEventListener("change", async (e) => {
@@ -56,20 +58,21 @@ async function main() {
   });
   await showUnassigned(map, "");
 
-  map.on("click", "sites-circle", async (e) => {
+  const sites = styleLayers(map, "sites", "circle");
+  map.on("click", sites, async (e) => {
     const f = e.features[0];
     if (f.properties.cluster) {
       map.flyTo({ center: e.lngLat, zoom: 10 });
       return;
     }
     try {
-      await showSite(map, f.properties.code);
+      await showSite(map, catalogue, f.properties.code);
     } catch (err) {
       $("status").textContent = err.message;
     }
   });
-  map.on("mouseenter", "sites-circle", () => { map.getCanvas().style.cursor = "pointer"; });
-  map.on("mouseleave", "sites-circle", () => { map.getCanvas().style.cursor = ""; });
+  map.on("mouseenter", sites, () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", sites, () => { map.getCanvas().style.cursor = ""; });
 }
 
 main().catch((err) => {

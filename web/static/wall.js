@@ -2,7 +2,7 @@
 // tour of the counties, running all day without a hand on it. It polls the
 // data version and refreshes when it moves; when the server is away it
 // says so and keeps trying.
-import { CITY, createMap, el, fetchJSON, fitBBox, int, percent, reloadTiles, renderLegend, wan, yuan } from "./common.js";
+import { createMap, el, fetchJSON, fitBBox, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
 // are measured against (they are the campaign's starting line, not data).
@@ -65,7 +65,7 @@ async function main() {
   let stop = 0;
 
   async function refresh() {
-    city = await fetchJSON(`/api/regions/${CITY}`);
+    city = await fetchJSON(`/api/regions/${(await topRegion()).code}`);
     renderKPIs(city);
   }
 

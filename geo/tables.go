@@ -1,0 +1,83 @@
+package geo
+
+import (
+	"cmp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Table is map data that can be imported: rows keyed by their code
+// field, the fields a feature of it carries (each stored in the column of
+// the same name), the rules between them and its geometry types. Its
+// writes say where the fields are stored, and the SQL that stores them is
+// built from it (UpsertSQL), so the importer and the demo loader write
+// through the same statements. The declarations are in catalog.go.
+type Table struct {
+	// Name is the table's name, which is also the import layer's.
+	Name string
+	// Fields are the stored fields, code first.
+	Fields []Field
+	// Rules are the schema's constraints between two fields.
+	Rules []Rule
+	// Geometries are the geometry types a feature may have, as GeoJSON
+	// names them.
+	Geometries []string
+	// writes are the tables the fields are stored in, in the order they
+	// are written (a table before the tables that refer to it).
+	writes []write
+}
+
+// write is one table that stores some of a Table's fields (those whose In
+// names it) and the code, its key.
+type write struct {
+	table string
+	// geom is the column the feature's geometry goes to, "" for none.
+	geom string
+	// created are columns set only when a row is created, from SQL over
+	// the staged row; an update keeps them.
+	created []derived
+}
+
+// derived is a column and the SQL expression that sets it.
+type derived struct{ column, expr string }
+
+// KeyField is the field every Table is keyed by, its rows' code.
+const KeyField = "code"
+
+// UpsertSQL is the SQL that writes the rows staged in the table stage
+// into t's tables, by code: one statement per table, to be run in order.
+// stage has a column per field of t, named as the field (other columns
+// are ignored), whose values go to the column that stores the field
+// (Field.StoredIn); geom is the SQL expression of a row's geometry, in
+// EPSG:4326, over stage's columns. A code already stored has every field
+// and its geometry replaced by the staged values, so stage absent fields
+// as their defaults (Default, FromCode). Identifiers are quoted; values
+// come only from stage.
+func (t *Table) UpsertSQL(stage, geom string) []string {
+	quote := func(name string) string { return pgx.Identifier{name}.Sanitize() }
+	stmts := make([]string, len(t.writes))
+	for i, w := range t.writes {
+		key := quote(KeyField)
+		cols, values, set := []string{key}, []string{key}, []string(nil)
+		stored := func(col, value string) {
+			cols, values = append(cols, quote(col)), append(values, value)
+			set = append(set, quote(col)+" = EXCLUDED."+quote(col))
+		}
+		for _, f := range t.Fields {
+			if f.Name != KeyField && cmp.Or(f.In, t.Name) == w.table {
+				stored(f.StoredIn(), quote(f.Name))
+			}
+		}
+		if w.geom != "" {
+			stored(w.geom, geom)
+		}
+		for _, d := range w.created {
+			cols, values = append(cols, quote(d.column)), append(values, d.expr)
+		}
+		stmts[i] = "INSERT INTO " + quote(w.table) + " (" + strings.Join(cols, ", ") + ")\n" +
+			"SELECT " + strings.Join(values, ", ") + "\nFROM " + quote(stage) + "\n" +
+			"ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return stmts
+}

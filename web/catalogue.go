@@ -1,0 +1,71 @@
+package web
+
+import (
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/zunyi/battlemap/geo"
+)
+
+// catalogueDoc is the answer of GET /api/catalogue: geo's catalogue as
+// the pages read it, so that the labels they write are the server's.
+type catalogueDoc struct {
+	Enums       []enumDoc                `json:"enums"`
+	Collections []catalogueCollectionDoc `json:"collections"`
+}
+
+// enumDoc is an enumeration: each value with its label and, where the
+// map colours by it, its colour.
+type enumDoc struct {
+	Name   string          `json:"name"`
+	Title  string          `json:"title"`
+	Values []geo.EnumValue `json:"values"`
+}
+
+// catalogueCollectionDoc is a collection and its features' properties.
+type catalogueCollectionDoc struct {
+	ID         string                 `json:"id"`
+	Title      string                 `json:"title"`
+	Properties []cataloguePropertyDoc `json:"properties"`
+}
+
+// cataloguePropertyDoc is a property; Enum names the enumeration of its
+// values, "" when they are not enumerated.
+type cataloguePropertyDoc struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	Unit        string `json:"unit,omitempty"`
+	Enum        string `json:"enum,omitempty"`
+}
+
+// servedCatalogue is what /api/catalogue serves: it is compiled in, so it is
+// made once.
+var servedCatalogue = newCatalogueDoc()
+
+// newCatalogueDoc is geo.Enums and geo.Collections as catalogueDoc.
+func newCatalogueDoc() catalogueDoc {
+	var d catalogueDoc
+	for _, e := range geo.Enums {
+		d.Enums = append(d.Enums, enumDoc{Name: e.Name, Title: e.Title, Values: e.Values})
+	}
+	for _, c := range geo.Collections {
+		cd := catalogueCollectionDoc{ID: c.ID, Title: c.Title}
+		for _, col := range c.Columns {
+			p := cataloguePropertyDoc{Name: col.Name, Type: col.Type, Description: col.Description, Unit: col.Unit}
+			if col.Enum != nil {
+				p.Enum = col.Enum.Name
+			}
+			cd.Properties = append(cd.Properties, p)
+		}
+		d.Collections = append(d.Collections, cd)
+	}
+	return d
+}
+
+// catalogue serves GET /api/catalogue, cached and revalidated like every
+// other JSON answer.
+func (s *Server) catalogue(c *fiber.Ctx) error {
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(context.Context) (any, error) { return servedCatalogue, nil })
+}
