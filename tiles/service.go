@@ -3,7 +3,6 @@ package tiles
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -18,8 +17,6 @@ import (
 type Config struct {
 	// Attribution is shown by map clients for the data.
 	Attribution string
-	// Log receives the service's own events; nil means slog.Default().
-	Log *slog.Logger
 }
 
 // Service makes tiles in PostGIS. It keeps none: the web server's answer
@@ -32,9 +29,6 @@ type Service struct {
 
 // NewService builds every tileset's SQL.
 func NewService(cfg Config, pool *pgxpool.Pool) *Service {
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
 	return &Service{cfg: cfg, pool: pool, sets: Tilesets()}
 }
 

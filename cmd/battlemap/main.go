@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 	if cfg.VersionCheck == "notify" {
 		go versions.Listen(ctx)
 	}
-	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution, Log: log}, db.tilePool)
+	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution}, db.tilePool)
 	srv := web.New(web.Config{
 		RequestTimeout: cfg.Server.RequestTimeout,
 		BodyLimit:      cfg.Server.BodyLimit,
