@@ -102,7 +102,7 @@ func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error)
 			continue
 		}
 		matched = append(matched, page.Matched)
-		reqs = append(reqs, request{path: "/collections/" + villages.ID + "/items?" + raw,
+		reqs = append(reqs, request{path: "/collections/" + villages.ID + "/items?" + raw, accept: "application/geo+json",
 			twin: itemsTwin(q.Selection), ceiling: featureCollectionCeiling(q.Selection)})
 	}
 	if len(reqs) < boxCount {
@@ -134,7 +134,6 @@ func geoJSONScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error)
 		title:    "GeoJSON items",
 		unit:     "requests",
 		about:    about,
-		accept:   "application/geo+json",
 		requests: reqs,
 		ceiling:  featureCollectionRun,
 		servers: []serverRun{

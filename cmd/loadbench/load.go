@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,7 +26,8 @@ const (
 )
 
 // client sends one request and reports how it ended and the body's
-// size. Its error is set only for failed.
+// size. Its error is set for failed, and for other, where it is a
+// *statusError.
 type client interface {
 	do(ctx context.Context, r *request) (outcome, int, error)
 }
@@ -75,16 +77,14 @@ func readRaw(rows pgx.Rows) (int, error) {
 
 // httpClient asks a server on loopback over keep-alive connections.
 type httpClient struct {
-	base   string // http://127.0.0.1:PORT
-	accept string // the Accept header, "" for none
-	hc     *http.Client
+	base string // http://127.0.0.1:PORT
+	hc   *http.Client
 }
 
 // newHTTPClient keeps at most conns connections to 127.0.0.1:port, all
-// reused, sends accept as the Accept header unless it is "", and never
-// asks for compression: the figures are for the bytes the server makes,
-// not for gzip.
-func newHTTPClient(port, conns int, accept string) *httpClient {
+// reused, and never asks for compression: the figures are for the bytes
+// the server makes, not for gzip.
+func newHTTPClient(port, conns int) *httpClient {
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only: never a proxy from the environment
 		MaxConnsPerHost:     conns,
@@ -94,11 +94,27 @@ func newHTTPClient(port, conns int, accept string) *httpClient {
 		IdleConnTimeout:     time.Minute,
 	}
 	return &httpClient{
-		base:   fmt.Sprintf("http://127.0.0.1:%d", port),
-		accept: accept,
-		hc:     &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		hc:   &http.Client{Transport: tr, Timeout: 30 * time.Second},
 	}
 }
+
+// statusError is an answer whose status is neither 200 nor 204: which
+// status, and the start of its body, where a problem+json detail says
+// why.
+type statusError struct {
+	path   string
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%s: HTTP %d: %s", e.path, e.status, e.body)
+}
+
+// statusBodyBytes is how much of an unexpected answer's body a
+// statusError keeps: enough for a problem+json detail.
+const statusBodyBytes = 512
 
 func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+r.path, nil)
@@ -106,15 +122,23 @@ func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 		return failed, 0, err
 	}
 	req.Header.Set("Accept-Encoding", "identity")
-	if c.accept != "" {
-		req.Header.Set("Accept", c.accept)
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return failed, 0, err
 	}
+	defer resp.Body.Close()
+	var head []byte
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		// Reading the start of the body does not stop the rest from being
+		// read below: the connection stays reusable.
+		if head, err = io.ReadAll(io.LimitReader(resp.Body, statusBodyBytes)); err != nil {
+			return failed, 0, err
+		}
+	}
 	n, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
 	switch {
 	case err != nil:
 		return failed, 0, err
@@ -123,7 +147,7 @@ func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 	case resp.StatusCode == http.StatusNoContent:
 		return empty, 0, nil
 	}
-	return other, int(n), nil
+	return other, len(head) + int(n), &statusError{path: r.path, status: resp.StatusCode, body: string(head)}
 }
 
 func (c *httpClient) close() { c.hc.CloseIdleConnections() }
@@ -135,7 +159,11 @@ type result struct {
 	latencies []time.Duration // every answered request's, sorted
 	counts    [failed + 1]int64
 	bytes     int64 // body bytes of the full answers
-	firstErr  error
+	firstErr  error // of the first failed request
+	// statuses counts the other answers by status; firstOther is the
+	// first of them, with the start of its body.
+	statuses   map[int]int64
+	firstOther *statusError
 
 	hwm, rssMax int64   // server runs: VmHWM at the end, greatest VmRSS sampled
 	cpu         cpuUsed // cores busy on average during the run
@@ -196,7 +224,7 @@ func drive(ctx context.Context, c client, reqs []request, conns int, deadline ti
 	var (
 		next atomic.Int64 // requests handed out so far
 		mu   sync.Mutex
-		res  = &result{}
+		res  = &result{statuses: map[int]int64{}}
 		wg   sync.WaitGroup
 	)
 	start := time.Now()
@@ -220,6 +248,8 @@ func drive(ctx context.Context, c client, reqs []request, conns int, deadline ti
 					continue
 				case full:
 					local.bytes += int64(n)
+				case other:
+					local.countStatus(err)
 				}
 				local.latencies = append(local.latencies, lat)
 			}
@@ -233,6 +263,12 @@ func drive(ctx context.Context, c client, reqs []request, conns int, deadline ti
 			if res.firstErr == nil {
 				res.firstErr = local.firstErr
 			}
+			if res.firstOther == nil {
+				res.firstOther = local.firstOther
+			}
+			for status, n := range local.statuses {
+				res.statuses[status] += n
+			}
 		})
 	}
 	wg.Wait()
@@ -242,4 +278,20 @@ func drive(ctx context.Context, c client, reqs []request, conns int, deadline ti
 	}
 	slices.Sort(res.latencies)
 	return res, nil
+}
+
+// countStatus counts the other answer err describes (a *statusError) by
+// its status, and keeps the first.
+func (r *result) countStatus(err error) {
+	var se *statusError
+	if !errors.As(err, &se) {
+		return
+	}
+	if r.statuses == nil {
+		r.statuses = map[int]int64{}
+	}
+	r.statuses[se.status]++
+	if r.firstOther == nil {
+		r.firstOther = se
+	}
 }

@@ -2,15 +2,16 @@
 // `make bench`. A scenario is a fixed list of requests, each with a
 // raw-SQL twin: the statements the server runs for it. For each scenario
 // asked for, in turn, loadbench runs the twins straight on PostGIS with
-// no HTTP (the ceiling), then starts `battlemap serve` subprocesses on
-// 127.0.0.1 and loads them with the same list over keep-alive
+// no HTTP (the ceiling; the mixed scenario, about the server under many
+// clients, has no such run), then starts `battlemap serve` subprocesses
+// on 127.0.0.1 and loads them with the same list over keep-alive
 // connections. It prints the figures and writes them, with the
 // scenario's targets, into the scenario's own section of a markdown
 // file, leaving the file's other sections as they were.
 //
 // Usage:
 //
-//	loadbench [-scenario tiles,geojson] [-connections 16] [-duration 20s] [-warmup 3s]
+//	loadbench [-scenario tiles,geojson,mixed] [-connections 16] [-duration 20s] [-warmup 3s]
 //	          [-server-bin bin/battlemap] [-database-url URL] [-out BENCHMARKS.md]
 //
 // The database (default: $DATABASE_URL) is migrated and, when it has no
@@ -84,10 +85,10 @@ func parseFlags(args []string) (config, string, error) {
 	var cfg config
 	var list string
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
-	fs.StringVar(&list, "scenario", "tiles,geojson", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&list, "scenario", "tiles,geojson,mixed", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
 	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
-	fs.IntVar(&cfg.connections, "connections", 16, "concurrent connections, HTTP and SQL alike")
+	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d)", mixedConnections))
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time of each run")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
 	fs.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file whose scenario section is written")
@@ -169,17 +170,25 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 		return false, err
 	}
 
-	settings := fmt.Sprintf("%d connections; each run %s after a %s warm-up; server `%s`",
-		cfg.connections, cfg.duration, cfg.warmup, cfg.serverBin)
 	errored := false
 	for _, name := range cfg.scenarios {
 		sc, err := scenarios[name](ctx, pool)
 		if err != nil {
 			return false, fmt.Errorf("scenario %s: %w", name, err)
 		}
-		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after %s warm-up\n",
-			name, len(sc.requests), cfg.connections, cfg.duration, cfg.warmup)
-		runs, err := runScenario(ctx, cfg, sc, pc, pg)
+		scCfg := cfg
+		if sc.connections > 0 {
+			scCfg.connections = sc.connections
+		}
+		warmup := fmt.Sprintf("%s warm-up", cfg.warmup)
+		if slices.ContainsFunc(sc.servers, func(sr serverRun) bool { return sr.cold }) {
+			warmup += " (none before a cold run)"
+		}
+		settings := fmt.Sprintf("%d connections; each run %s after a %s; server `%s`",
+			scCfg.connections, cfg.duration, warmup, cfg.serverBin)
+		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after a %s\n",
+			name, len(sc.requests), scCfg.connections, cfg.duration, warmup)
+		runs, err := runScenario(ctx, scCfg, sc, pc, pg)
 		if err != nil {
 			return false, fmt.Errorf("scenario %s: %w", name, err)
 		}
@@ -194,11 +203,34 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 	return errored, nil
 }
 
-// runScenario measures sc: the twins, and the ceilings if the scenario
-// has them, on a pool like pc with the scenario's session settings, then
-// each server run; pg is PostgreSQL's postmaster, for the CPU figures.
+// runScenario measures sc: unless it is serverOnly, the twins, and the
+// ceilings if the scenario has them (see sqlMeasure); then each server
+// run; pg is PostgreSQL's postmaster, for the CPU figures.
 func runScenario(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Config, pg int) ([]*result, error) {
+	var runs []*result
+	if !sc.serverOnly {
+		var err error
+		if runs, err = sqlMeasure(ctx, cfg, sc, pc, pg); err != nil {
+			return nil, err
+		}
+	}
+	for _, sr := range sc.servers {
+		r, err := serverMeasure(ctx, cfg, sc, sr, pg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sr.name, err)
+		}
+		runs = append(runs, r)
+		printRun(r, sc.unit)
+	}
+	return runs, nil
+}
+
+// sqlMeasure runs sc's twins, and its ceilings if it has them, on a
+// pool like pc, of cfg.connections connections, with the scenario's
+// session settings.
+func sqlMeasure(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Config, pg int) ([]*result, error) {
 	sessionPC := pc.Copy()
+	sessionPC.MaxConns = int32(cfg.connections)
 	for k, v := range sc.session {
 		sessionPC.ConnConfig.RuntimeParams[k] = v
 	}
@@ -222,14 +254,6 @@ func runScenario(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Conf
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		r.name = name
-		runs = append(runs, r)
-		printRun(r, sc.unit)
-	}
-	for _, sr := range sc.servers {
-		r, err := serverMeasure(ctx, cfg, sc, sr, pg)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sr.name, err)
-		}
 		runs = append(runs, r)
 		printRun(r, sc.unit)
 	}
@@ -278,8 +302,11 @@ func serverMeasure(ctx context.Context, cfg config, sc *scenario, sr serverRun, 
 		return nil, err
 	}
 	defer srv.stop()
-	c := newHTTPClient(srv.port, cfg.connections, sc.accept)
+	c := newHTTPClient(srv.port, cfg.connections)
 	defer c.close()
+	if sr.cold {
+		cfg.warmup = 0 // cfg is this run's copy
+	}
 	if sr.warm {
 		// One full pass, each request once, fills the server's cache.
 		if _, err := drive(ctx, c, sc.requests, cfg.connections, time.Now().Add(10*time.Minute), int64(len(sc.requests))); err != nil {
@@ -361,5 +388,8 @@ func printRun(r *result, unit string) {
 		r.name, thousands(r.rate()), unit, ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.counts[failed])
 	if r.firstErr != nil {
 		fmt.Fprintf(os.Stderr, "loadbench: %s: first error: %v\n", r.name, r.firstErr)
+	}
+	if r.firstOther != nil {
+		fmt.Fprintf(os.Stderr, "loadbench: %s: other answers %s; the first: %v\n", r.name, otherStatuses(r), r.firstOther)
 	}
 }

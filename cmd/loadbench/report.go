@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,7 +82,7 @@ func runTable(unit string, runs []*result) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f / %.2f | %s / %s / %s |\n",
 			r.name, thousands(r.rate()), ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)),
-			thousands(r.meanBytes()), count(r.counts[full]), count(r.counts[empty]), count(r.counts[other]), count(r.counts[failed]),
+			thousands(r.meanBytes()), count(r.counts[full]), count(r.counts[empty]), otherStatuses(r), count(r.counts[failed]),
 			rss, r.cpu.server, r.cpu.postgres, r.cpu.loadgen, r.cpu.rest, server, cpuMS(per.postgres), cpuMS(per.loadgen))
 	}
 	return b.String()
@@ -123,6 +126,24 @@ func writeSection(path, sec string) error {
 		}
 	}
 	return os.WriteFile(path, []byte(out), 0o644)
+}
+
+// otherStatuses is the count of r's other answers, with their
+// statuses when there are any: "12 (503 ×11, 500 ×1)", most first.
+func otherStatuses(r *result) string {
+	s := count(r.counts[other])
+	if len(r.statuses) == 0 {
+		return s
+	}
+	codes := slices.Collect(maps.Keys(r.statuses))
+	slices.SortFunc(codes, func(a, b int) int {
+		return cmp.Or(cmp.Compare(r.statuses[b], r.statuses[a]), cmp.Compare(a, b))
+	})
+	var each []string
+	for _, c := range codes {
+		each = append(each, fmt.Sprintf("%d ×%s", c, count(r.statuses[c])))
+	}
+	return s + " (" + strings.Join(each, ", ") + ")"
 }
 
 // thousands formats a figure rounded to a whole number with thousands

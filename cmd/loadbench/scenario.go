@@ -15,7 +15,9 @@ import (
 // the server answers, its raw-SQL twin, and the ceiling when that is not
 // the twin.
 type request struct {
-	path string // absolute path and query, e.g. /tiles/battlemap/8/203/106.mvt
+	path   string // absolute path and query, e.g. /tiles/battlemap/8/203/106.mvt
+	accept string // the Accept header of the HTTP request, "" for none
+	// twin is nil only in the lists of scenarios with no SQL runs.
 	twin twin
 	// ceiling is the least PostGIS alone does to make the same answer,
 	// where the server's statements do more; nil where the twin is the
@@ -31,11 +33,16 @@ type twin func(ctx context.Context, pool *pgxpool.Pool) (int, error)
 
 // serverRun is one load run against a battlemap server started with
 // flags. A warm run first asks for every request once, so that what the
-// server caches is in its cache before the clock starts.
+// server caches is in its cache before the clock starts. A cold run has
+// not even the unmeasured warm-up (-warmup): the clock starts with the
+// first request to a fresh server, so the run measures its caches
+// filling under load, which a warm-up of a few seconds would have done
+// out of sight.
 type serverRun struct {
 	name  string
 	flags []string
 	warm  bool
+	cold  bool
 }
 
 // target is one figure a scenario promises, checked against the runs
@@ -48,17 +55,23 @@ type target struct {
 
 // scenario is what one `-scenario` value measures: a fixed list of
 // requests with their raw-SQL twins, the server runs to load, and the
-// targets. The twins are always run first, under ceilingRun, then the
-// requests' ceilings, if they have them, under the name ceiling.
+// targets. Unless the scenario is serverOnly, the twins are run first,
+// under ceilingRun, then the requests' ceilings, if they have them,
+// under the name ceiling.
 type scenario struct {
 	title    string // heading of its section in the markdown file
 	unit     string // what one request fetches, plural: "tiles"
 	about    string // markdown: what the list holds and how it was chosen
-	accept   string // the Accept header of the HTTP requests, "" for none
 	requests []request
 	ceiling  string // the name of the run of the requests' ceilings; "" when the twins are
-	servers  []serverRun
-	targets  []target
+	// serverOnly skips the SQL runs: the scenario is about the server, and
+	// its requests' SQL is measured by other scenarios.
+	serverOnly bool
+	// connections, when not 0, is the scenario's concurrency in place of
+	// -connections: a scenario about many clients sets its own.
+	connections int
+	servers     []serverRun
+	targets     []target
 	// session is what the server's connections for these requests add to
 	// geo.SessionParams (tiles.SessionParams for tiles); the ceiling's
 	// connections get the same.
@@ -79,6 +92,7 @@ const (
 var scenarios = map[string]func(ctx context.Context, pool *pgxpool.Pool) (*scenario, error){
 	"tiles":   tileScenario,
 	"geojson": geoJSONScenario,
+	"mixed":   mixedScenario,
 }
 
 // zunyi is the area the lists cover: the city's extent, rounded out.
@@ -176,6 +190,28 @@ func maxServerCPU(run string, limit time.Duration) target {
 			}
 			perRequest := r.cpuPerRequest().server
 			return cpuMS(perRequest), perRequest < limit
+		},
+	}
+}
+
+// none wants no request of run to have ended as out; what names them:
+// "errors", "non-2xx answers". Unlike the figures, a count is read from
+// a run that had failures too: it is the point. Other answers are told
+// by status, so that the row says which ones came back.
+func none(run string, out outcome, what string) target {
+	return target{
+		name: run + " " + what,
+		want: "0",
+		check: func(runs map[string]*result) (string, bool) {
+			r := runs[run]
+			if r == nil {
+				return "no run", false
+			}
+			got := count(r.counts[out])
+			if out == other {
+				got = otherStatuses(r)
+			}
+			return got, r.counts[out] == 0
 		},
 	}
 }
