@@ -102,7 +102,7 @@ const (
 	TextField    FieldKind = iota // text, not empty; see Enum and Digits
 	IntegerField                  // a whole number from Min to Max
 	BooleanField                  // true or false (1 or 0)
-	DateField                     // a day, YYYY-MM-DD
+	DateField                     // a day, YYYY-MM-DD, in the years 0001 to 9999 (RFC 3339's)
 )
 
 // JSONType is the JSON Schema type of k's values (a date is a string).

@@ -3,7 +3,9 @@ package geo
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -60,10 +62,44 @@ RETURNING data_version`
 // PostgreSQL refuses) becomes an EInvalid error naming the constraint, so
 // that bad data that got past validation is still a client's mistake,
 // never an internal error. An actor without a name is EInvalid.
+//
+// A transaction PostgreSQL aborts because of a concurrent one (a
+// deadlock, SQLSTATE 40P01, or a serialization failure, 40001) is run
+// again from the start, up to maxAttempts times in all, after a short
+// random pause: by then the other transaction has usually committed, and
+// the same change goes through. So fn may run more than once, each time
+// in a fresh transaction where everything the earlier run did has been
+// rolled back: it must not keep effects outside tx (or must redo them
+// from scratch, as it may set a's Before and After again), and it must
+// not depend on having run before. When the last attempt still fails, or
+// when db is the caller's transaction (its earlier statements and
+// snapshot cannot be replayed here, and the abort has spoilt it for the
+// caller anyway), the error is EConflict: the request may succeed if
+// sent again.
 func Change(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx) error) (version int64, err error) {
 	if strings.TrimSpace(actor.Name) == "" {
 		return 0, Errorf(EInvalid, "a change needs an actor: who makes it")
 	}
+	for attempt := 1; ; attempt++ {
+		version, err = changeOnce(ctx, db, actor, a, fn)
+		if err == nil {
+			return version, nil
+		}
+		if !concurrencyFailure(err) {
+			return 0, constraintError(err)
+		}
+		if inTx(db) || attempt == maxAttempts {
+			return 0, &conflictError{domain: Errorf(EConflict,
+				"the change collided with another one made at the same time and was not made; send it again"), cause: err}
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// changeOnce runs Change's transaction once.
+func changeOnce(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx) error) (version int64, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, sqlActor, actor.Name); err != nil {
 			return err
@@ -74,11 +110,62 @@ func Change(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx
 		return tx.QueryRow(ctx, sqlAudit, actor.Name, a.Action, a.Table, nullIfEmpty(a.RowKey),
 			nullIfEmpty(a.CountyCode), a.Before, a.After).Scan(&version)
 	})
-	if err != nil {
-		return 0, constraintError(err)
-	}
-	return version, nil
+	return version, err
 }
+
+// maxAttempts is how many times in all Change runs a transaction aborted
+// by a concurrent one. Two imports of the same rows in opposite orders
+// deadlock once, and the loser's second run then waits for the winner's
+// locks instead; a third covers a third writer. More would only hold a
+// request that had better be told to try again.
+const maxAttempts = 3
+
+// retryPause is the base of the pause before the n-th run again: a random
+// time below n × retryPause, random so that two losers do not collide
+// again in step, short because the winner usually commits within it.
+const retryPause = 20 * time.Millisecond
+
+// pause waits before the attempt after attempt, or until ctx ends, whose
+// error it then returns.
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(attempt) * int64(retryPause))))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// concurrencyFailure reports whether err is PostgreSQL aborting a
+// transaction because of a concurrent one: a deadlock (40P01) or a
+// serialization failure (40001), which running it again may cure.
+func concurrencyFailure(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == sqlstateDeadlock || pgErr.Code == sqlstateSerialization)
+}
+
+// The SQLSTATEs of a transaction aborted by a concurrent one.
+const (
+	sqlstateDeadlock      = "40P01" // deadlock_detected
+	sqlstateSerialization = "40001" // serialization_failure
+)
+
+// conflictError is the EConflict error of a change that lost to a
+// concurrent one. Its message is the domain error's, safe for a client;
+// it unwraps to PostgreSQL's error as well, so that whoever logs it can
+// say which conflict it was.
+type conflictError struct {
+	domain *Error
+	cause  error
+}
+
+// Error implements error.
+func (e *conflictError) Error() string { return e.domain.Message }
+
+// Unwrap returns the domain error and PostgreSQL's.
+func (e *conflictError) Unwrap() []error { return []error{e.domain, e.cause} }
 
 // nullIfEmpty stores an empty key as NULL rather than as an empty string.
 func nullIfEmpty(s string) any {
@@ -97,10 +184,21 @@ func constraintError(err error) error {
 		return err
 	}
 	switch {
+	// PostgreSQL's own message is not passed on: it names relations and
+	// SQL types, not the catalogue's fields. The constraint's name is the
+	// catalogue's (each enumeration names its CHECK constraint).
+	case pgErr.Code == "23502" && pgErr.ColumnName != "":
+		return Errorf(EInvalid, "the field %s is required", pgErr.ColumnName)
+	case strings.HasPrefix(pgErr.Code, "23") && pgErr.ConstraintName != "":
+		return Errorf(EInvalid, "the data breaks the constraint %s", pgErr.ConstraintName)
 	case strings.HasPrefix(pgErr.Code, "23"):
-		return Errorf(EInvalid, "the data breaks the constraint %s: %s", pgErr.ConstraintName, pgErr.Message)
+		return Errorf(EInvalid, "the data breaks a constraint of the schema")
+	case pgErr.Code == "22003":
+		return Errorf(EInvalid, "the database refused a value: a number is out of range")
+	case pgErr.Code == "22001":
+		return Errorf(EInvalid, "the database refused a value: a text is longer than its field takes")
 	case strings.HasPrefix(pgErr.Code, "22"):
-		return Errorf(EInvalid, "the database refused a value: %s", pgErr.Message)
+		return Errorf(EInvalid, "the database refused a value that does not have its field's form")
 	}
 	return err
 }

@@ -3,9 +3,11 @@ package geo_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
@@ -108,5 +110,89 @@ func TestReadsInsideCallerTransaction(t *testing.T) {
 	}
 	if got, want := figure(after), figure(before); got != want {
 		t.Errorf("after the caller's rollback: %d poor people, want %d", got, want)
+	}
+}
+
+// TestChangeRetriesConflicts: a transaction PostgreSQL aborts for a
+// deadlock (40P01) or a serialization failure (40001) is run again from
+// the start, its earlier runs leaving nothing behind, up to three runs;
+// then, or at once inside the caller's transaction, the error is
+// EConflict. Any other error is never retried. The failures are raised
+// by fn itself, after its update, the first failures times.
+func TestChangeRetriesConflicts(t *testing.T) {
+	const site = "520302-S01"
+	tests := []struct {
+		name     string
+		sqlstate string
+		failures int  // how many runs raise sqlstate
+		inTx     bool // Change gets the caller's transaction
+		runs     int  // how many times fn runs
+		code     string
+		applied  int // updates that remain, and audit rows added
+	}{
+		{"deadlock once", "40P01", 1, false, 2, "", 1},
+		{"serialization failure twice", "40001", 2, false, 3, "", 1},
+		{"deadlock every time", "40P01", 99, false, 3, geo.EConflict, 0},
+		{"deadlock in the caller's transaction", "40P01", 1, true, 1, geo.EConflict, 0},
+		{"another error is not retried", "42P01", 1, false, 1, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := pgtest.New(t)
+			ctx := context.Background()
+			// moved counts the updates and the audit rows that remain.
+			moved := func() int64 {
+				t.Helper()
+				var n int64
+				if err := pool.QueryRow(ctx, `SELECT length(name) + (SELECT count(*) FROM audit_log) FROM sites WHERE code = $1`, site).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before := moved()
+			var db geo.DB = pool
+			var tx pgx.Tx
+			if tt.inTx {
+				var err error
+				if tx, err = pool.Begin(ctx); err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Rollback(ctx)
+				db = tx
+			}
+			runs := 0
+			_, err := geo.Change(ctx, db, geo.Actor{Name: "test"}, &geo.Audit{Action: "update", Table: "sites", RowKey: site},
+				func(tx pgx.Tx) error {
+					runs++
+					if _, err := tx.Exec(ctx, `UPDATE sites SET name = name || '!' WHERE code = $1`, site); err != nil {
+						return err
+					}
+					if runs > tt.failures {
+						return nil
+					}
+					_, err := tx.Exec(ctx, `DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '`+tt.sqlstate+`'; END $$`)
+					return err
+				})
+			if tt.inTx {
+				if err := tx.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var pgErr *pgconn.PgError
+			switch {
+			case geo.ErrorCode(err) != tt.code:
+				t.Errorf("error %v (code %q), want code %q", err, geo.ErrorCode(err), tt.code)
+			case tt.code == "" && tt.applied == 0 && (!errors.As(err, &pgErr) || pgErr.Code != tt.sqlstate):
+				t.Errorf("error %v, want PostgreSQL's %s as it is", err, tt.sqlstate)
+			case tt.code == geo.EConflict && (!errors.As(err, &pgErr) || pgErr.Code != tt.sqlstate):
+				t.Errorf("error %v, want it to unwrap to PostgreSQL's %s", err, tt.sqlstate)
+			}
+			if runs != tt.runs {
+				t.Errorf("fn ran %d times, want %d", runs, tt.runs)
+			}
+			if got := moved() - before; got != int64(2*tt.applied) {
+				t.Errorf("name and audit rows grew by %d, want %d", got, 2*tt.applied)
+			}
+		})
 	}
 }

@@ -54,9 +54,11 @@ const (
 	// to_json spells their values.
 	GeoJSON Encoding = iota
 	// CSV writes a feature as one CSV record without its line end: the
-	// columns in order (null as an empty cell, text always quoted,
-	// numbers without exponents), then lon and lat for a collection of
-	// points, else the geometry as WKT. CSVHeader names the cells.
+	// columns in order (null as an empty cell, text always quoted and,
+	// when it begins as a spreadsheet formula would, prefixed with a
+	// single quote; numbers without exponents), then lon and lat for a
+	// collection of points, else the geometry as WKT. CSVHeader names the
+	// cells.
 	CSV
 	encodings // how many there are
 )
@@ -159,10 +161,20 @@ func (c *Collection) build() {
 		"\nWHERE " + strings.Join(where, "\n  AND ") + "\nORDER BY " + id + "\nLIMIT " + firstLimit + "\n) x"
 	days := "NULL::text, NULL::text"
 	if c.start != "" {
-		days = "min(" + c.start + ")::text, max(" + c.end + ")::text"
+		days = rfc3339Day("min("+c.start+")") + ", " + rfc3339Day("max("+c.end+")")
 	}
 	c.extentSQL = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), first, last\nFROM (SELECT ST_Extent(" + c.geom +
 		") AS e, " + days + " FROM " + c.from + " WHERE " + c.where + ") x (e, first, last)"
+}
+
+// rfc3339Day is the SQL expression that writes the date day as RFC 3339
+// spells a full date (YYYY-MM-DD), or NULL when the date lies outside the
+// years 1 to 9999, which RFC 3339 cannot spell: PostgreSQL's own text of
+// such a date ("0001-01-01 BC", "10000-01-01") is no RFC 3339 date at
+// all. A temporal extent's end that cannot be written is then open, which
+// still holds every feature.
+func rfc3339Day(day string) string {
+	return "CASE WHEN " + day + " BETWEEN DATE '0001-01-01' AND DATE '9999-12-31' THEN to_char(" + day + ", 'YYYY-MM-DD') END"
 }
 
 // encode is the SQL expression that writes the feature of a row x (x.id,
@@ -178,7 +190,7 @@ func (c *Collection) encode(e Encoding) string {
 		v := "(x.properties)." + pgx.Identifier{col.Name}.Sanitize()
 		switch col.Type {
 		case "string":
-			v = `'"' || replace(` + v + `, '"', '""') || '"'`
+			v = `'"' || ` + csvFormulaGuard(v) + ` || replace(` + v + `, '"', '""') || '"'`
 		case "number":
 			// float8 to numeric keeps 15 significant digits, and numeric
 			// never writes an exponent.
@@ -194,6 +206,19 @@ func (c *Collection) encode(e Encoding) string {
 		cells = append(cells, `coalesce('"' || ST_AsText(x.geom) || '"', '')`)
 	}
 	return strings.Join(cells, " || ',' ||\n    ")
+}
+
+// csvFormulaGuard is the SQL expression of the prefix of the text cell v:
+// a single quote when v begins with a character a spreadsheet reads as
+// the start of a formula (=, +, -, @, tab, carriage return: OWASP's list
+// against CSV injection), else the empty text. A name imported as
+// =HYPERLINK(…) then shows as text instead of running when the file is
+// opened in Excel, which is what ?f=csv is written for. Only text cells
+// take it: numbers are written bare, and a bare number such as -5 is a
+// value to a spreadsheet, never a formula, so a negative figure or
+// longitude stays a number.
+func csvFormulaGuard(v string) string {
+	return `CASE WHEN left(` + v + `, 1) IN ('=', '+', '-', '@', E'\t', E'\r') THEN '''' ELSE '' END`
 }
 
 // CSVHeader is the header record of c's features as CSV, the names of

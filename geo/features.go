@@ -131,8 +131,10 @@ type Extent struct {
 	// Box is their bounding box in WGS 84 longitude/latitude; nil when
 	// there are no features.
 	Box *orb.Bound
-	// First and Last are the first and last of their days (2006-01-02):
-	// "" when the collection has no time or no feature has that end.
+	// First and Last are the first and last of their days (2006-01-02,
+	// always four digits of year): "" when the collection has no time, no
+	// feature has that end, or the day lies outside the years 1 to 9999,
+	// which RFC 3339 cannot write.
 	First, Last string
 }
 

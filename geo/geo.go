@@ -14,6 +14,7 @@ const (
 	EInvalid  = "invalid"   // the request or input is malformed
 	ENotFound = "not_found" // the thing asked for does not exist
 	ETooLarge = "too_large" // the input exceeds a configured limit
+	EConflict = "conflict"  // a concurrent change got in the way; the same request may succeed if sent again
 )
 
 // Error is a domain error whose message is safe to show to a client.

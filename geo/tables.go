@@ -52,8 +52,8 @@ const KeyField = "code"
 // (Field.StoredIn); geom is the SQL expression of a row's geometry, in
 // EPSG:4326, over stage's columns. A code already stored has every field
 // and its geometry replaced by the staged values, so stage absent fields
-// as their defaults (Default, FromCode). Identifiers are quoted; values
-// come only from stage.
+// as their defaults (Default, FromCode). Rows are written in code order.
+// Identifiers are quoted; values come only from stage.
 func (t *Table) UpsertSQL(stage, geom string) []string {
 	quote := func(name string) string { return pgx.Identifier{name}.Sanitize() }
 	stmts := make([]string, len(t.writes))
@@ -77,6 +77,10 @@ func (t *Table) UpsertSQL(stage, geom string) []string {
 		}
 		stmts[i] = "INSERT INTO " + quote(w.table) + " (" + strings.Join(cols, ", ") + ")\n" +
 			"SELECT " + strings.Join(values, ", ") + "\nFROM " + quote(stage) + "\n" +
+			// Rows are written, and so locked, in code order whatever the
+			// file's order, so two imports of the same rows wait for one
+			// another instead of deadlocking.
+			"ORDER BY " + key + " COLLATE \"C\"\n" +
 			"ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(set, ", ")
 	}
 	return stmts

@@ -12,11 +12,13 @@ import (
 	"github.com/zunyi/battlemap/tiles"
 )
 
-// ask sends the server's Fiber handler a GET of uri without a socket and
-// returns the status.
+// ask sends the server's Fiber handler a GET of uri without a socket, as
+// a client of localhost would (the server refuses a request without a
+// valid Host), and returns the status.
 func ask(handler fasthttp.RequestHandler, uri string) int {
 	var ctx fasthttp.RequestCtx
 	ctx.Request.SetRequestURI(uri)
+	ctx.Request.Header.SetHost("localhost")
 	handler(&ctx)
 	return ctx.Response.StatusCode()
 }

@@ -161,6 +161,47 @@ func TestCollectionExtents(t *testing.T) {
 	}
 }
 
+// TestTemporalExtentIsRFC3339: days RFC 3339 cannot write (1 BC, which
+// PostgreSQL's text calls "0001-01-01 BC", or the year 10000), stored
+// by a path other than the import, leave that end of the temporal extent
+// open rather than spelling it in a way no client reads; the other end
+// stays a date-time.
+func TestTemporalExtentIsRFC3339(t *testing.T) {
+	pool := pgtest.New(t)
+	s := newServer(t, pool, 0)
+	interval := func() [2]any {
+		t.Helper()
+		doc := fetchJSON(t, s, "/collections/projects", 200, jsonType)
+		i := doc["extent"].(map[string]any)["temporal"].(map[string]any)["interval"].([]any)[0].([]any)
+		for _, end := range i {
+			if end == nil {
+				continue
+			}
+			if _, err := time.Parse(time.RFC3339, end.(string)); err != nil {
+				t.Errorf("interval %v: %v", i, err)
+			}
+		}
+		return [2]any{i[0], i[1]}
+	}
+	var last string
+	if err := pool.QueryRow(context.Background(), `SELECT max(end_date)::text FROM projects`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `UPDATE projects SET start_date = '0001-01-01 BC' WHERE code = '520302-P001'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := interval(); got[0] != nil || got[1] != last+"T23:59:59+08:00" {
+		t.Errorf("interval %v after a start in 1 BC, want [null, %sT23:59:59+08:00]", got, last)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE projects SET end_date = '10000-01-01' WHERE code = '520302-P001'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := interval(); got[0] != nil || got[1] != nil {
+		t.Errorf("interval %v after an end in 10000, want both ends open", got)
+	}
+}
+
 func TestItemsGeoJSON(t *testing.T) {
 	s := newServer(t, pgtest.New(t), 0)
 	tests := []struct {
@@ -473,6 +514,8 @@ func TestBadInput(t *testing.T) {
 		{"/collections/sites/items?progress_lt=x", 400, "progress_lt"},
 		{"/collections/villages/items?demonstration=1", 400, "demonstration"},
 		{"/collections/villages/items?f=xml", 400, "f must"},
+		{"/collections/projects/items?datetime=0000-01-01", 400, "datetime"},
+		{"/collections/projects/items?datetime=2016-01-01/0000-12-31T23:00:00Z", 400, "datetime"},
 		{"/collections/villages/items?cursor=%00", 400, "cursor"},
 		{"/collections?colour=red", 400, `"colour"`},
 		{"/collections/villages?limit=5", 400, `"limit"`},
@@ -552,5 +595,62 @@ func TestItemsCSV(t *testing.T) {
 	_, body := do(t, s, "/collections/villages/items?f=csv&limit=1&cursor=520304116202", nil)
 	if !strings.Contains(string(body), "花茂村村民委员会") {
 		t.Errorf("CSV lacks 花茂村村民委员会: %.200q", body)
+	}
+}
+
+// TestItemsCSVNeutralisesFormulas: a text cell that a spreadsheet would
+// run as a formula (OWASP's CSV injection: it begins with =, +, -, @, tab
+// or carriage return) comes back in the CSV prefixed with a single
+// quote, while the GeoJSON keeps the name as it is stored; numbers,
+// negative ones included, stay bare.
+func TestItemsCSVNeutralisesFormulas(t *testing.T) {
+	pool := pgtest.New(t)
+	s := newServer(t, pool, 0)
+	const site = "520302-S01"
+	tests := []struct {
+		name, stored, cell string
+	}{
+		{"HYPERLINK", `=HYPERLINK("http://x","y")`, `'=HYPERLINK("http://x","y")`},
+		{"plus", "+1", "'+1"},
+		{"minus", "-1+1", "'-1+1"},
+		{"at", "@SUM(1)", "'@SUM(1)"},
+		{"tab", "\tx", "'\tx"},
+		{"carriage return", "\rx", "'\rx"},
+		{"formula later in the name", "安置点=1", "安置点=1"},
+		{"plain", "新建安置点", "新建安置点"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := pool.Exec(context.Background(), `UPDATE sites SET name = $1 WHERE code = $2`, tt.stored, site); err != nil {
+				t.Fatal(err)
+			}
+			_, body := do(t, s, "/collections/sites/items/"+site+"?f=csv", nil)
+			records, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))).ReadAll()
+			if err != nil || len(records) != 2 {
+				t.Fatalf("CSV %q: %d records (%v), want a header and one", body, len(records), err)
+			}
+			header, row := records[0], records[1]
+			name := slices.Index(header, "name")
+			// encoding/csv turns a quoted \r\n into \n but keeps a lone \r.
+			if got := row[name]; got != tt.cell {
+				t.Errorf("CSV name %q, want %q", got, tt.cell)
+			}
+			if lon := row[slices.Index(header, "lon")]; strings.HasPrefix(lon, "'") {
+				t.Errorf("lon %q: a number must stay bare", lon)
+			}
+			doc := fetchJSON(t, s, "/collections/sites/items/"+site, 200, geoJSONType)
+			if got := doc["properties"].(map[string]any)["name"]; got != tt.stored {
+				t.Errorf("GeoJSON name %q, want %q unchanged", got, tt.stored)
+			}
+		})
+	}
+	// A negative number is written bare: a spreadsheet reads it as a
+	// value, not as a formula.
+	if _, err := pool.Exec(context.Background(), `UPDATE sites SET geom = ST_SetSRID(ST_MakePoint(-1.5, 27.6), 4326) WHERE code = $1`, site); err != nil {
+		t.Fatal(err)
+	}
+	_, body := do(t, s, "/collections/sites/items/"+site+"?f=csv", nil)
+	if !strings.Contains(string(body), ",-1.5,27.6") {
+		t.Errorf("CSV %q, want the negative longitude bare: ,-1.5,27.6", body)
 	}
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"mime"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,7 +31,9 @@ type rejectedImport struct {
 // its Content-Type, is validated and upserted all or nothing. It answers
 // 200 with the report; 400 (problem+json with the report) when anything
 // was rejected; 404 while imports are disabled or for an unknown layer;
-// 413 for a body over the limit; 415 for another media type.
+// 413 for a body over the limit, decoded or not; 415 for another media
+// type or a Content-Encoding other than one gzip; 503 (Retry-After) while
+// another import runs.
 func (s *Server) importLayer(c *fiber.Ctx) error {
 	if !s.cfg.ImportEnabled {
 		return geo.Errorf(geo.ENotFound, "import is disabled on this server: start it with --enable-import (BATTLEMAP_ENABLE_IMPORT=true)")
@@ -40,10 +41,20 @@ func (s *Server) importLayer(c *fiber.Ctx) error {
 	mediaType, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	format, ok := formatOf[mediaType]
 	if err != nil || !ok {
-		return fiber.NewError(fiber.StatusUnsupportedMediaType,
-			"send GeoJSON as application/geo+json (or application/json), or CSV as text/csv")
+		return &statusError{fiber.StatusUnsupportedMediaType,
+			"send GeoJSON as application/geo+json (or application/json), or CSV as text/csv"}
 	}
-	rep, err := s.importer.Import(c.UserContext(), s.pool, importActor, c.Params("layer"), format, bytes.NewReader(c.Body()))
+	select {
+	case s.importing <- struct{}{}:
+		defer func() { <-s.importing }()
+	default:
+		return &statusError{fiber.StatusServiceUnavailable, "another import is running; send this one again when it is done"}
+	}
+	body, err := decodedBody(c, int64(s.cfg.BodyLimit))
+	if err != nil {
+		return err
+	}
+	rep, err := s.importer.Import(c.UserContext(), s.pool, importActor, c.Params("layer"), format, body)
 	if rep != nil && len(rep.Rejected) > 0 {
 		c.Status(fiber.StatusBadRequest)
 		return c.JSON(rejectedImport{

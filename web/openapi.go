@@ -186,6 +186,7 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		Responses: jsonOf("the features written", object),
 	}
 	imp.Responses["413"] = response{Description: "body too large"}
+	imp.Responses["409"] = response{Description: "a concurrent change to the same rows kept getting in the way; nothing was written, send it again"}
 	if !importEnabled {
 		imp.Summary += "; off on this server (404) until --enable-import"
 	}

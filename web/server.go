@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strconv"
 	"time"
 
@@ -28,8 +29,14 @@ type Config struct {
 	// BodyLimit is the largest request body accepted, in bytes.
 	BodyLimit int
 	// PublicURL is where clients reach the server (scheme and host), for
-	// the URLs in TileJSON and the style; empty means the request's host.
+	// the URLs in TileJSON, the style and the OGC links; empty means the
+	// request's host (see TrustedProxies).
 	PublicURL string
+	// TrustedProxies are the addresses (IPs or CIDR prefixes) of the
+	// reverse proxies in front of the server. Only a request from one of
+	// them has its X-Forwarded-Proto and X-Forwarded-Host believed; from
+	// anyone else those headers could point every link at another site.
+	TrustedProxies []string
 	// TileMaxAge is how long clients may use a tile without asking again;
 	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
 	// keeps live screens live.
@@ -46,6 +53,11 @@ type Config struct {
 	// Versions tells both caches which data version is current; nil means
 	// strict reads from the server's pool.
 	Versions *geo.Versions
+	// DatabaseState, when set, says what the database battlemap runs
+	// itself is doing ("running", "restarting", "stopped"); readiness is
+	// 503 with that word while it is not "running". nil means a database
+	// run by someone else, judged by a ping alone.
+	DatabaseState func() string
 }
 
 // Server is the HTTP server. Build it with New.
@@ -62,6 +74,9 @@ type Server struct {
 	cache            *answer.Cache // answers of the JSON API; nil when off
 	tileCache        *answer.Cache // tiles; nil when off
 	versions         *geo.Versions
+	// importing holds a token while an import runs: one at a time, since
+	// each holds up to BodyLimit bytes of decoded body in memory.
+	importing chan struct{}
 }
 
 // New builds the server and its routes over pool and the tile service.
@@ -71,6 +86,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	if s.versions == nil {
 		s.versions = geo.NewVersions(pool, log)
 	}
+	s.importing = make(chan struct{}, 1)
 	// An import arrives as one request body, so its byte limit is the body limit.
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, log)
 	if cfg.TileMaxAge > 0 {
@@ -88,6 +104,16 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
 		BodyLimit:             cfg.BodyLimit,
+		// Bodies are streamed: a handler is called once the headers and
+		// at most 8 KiB of the body are in, so a body is never held whole
+		// before its limit is checked; the one handler that takes a body
+		// reads it (decoded, limited) itself, and refuseBody turns away
+		// any other without reading it.
+		StreamRequestBody: true,
+		// Forwarded headers count only from the configured proxies (none
+		// by default); Fiber trusts anyone unless the check is on.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
 		// The socket timeouts sit a margin above the request timeout, so a
 		// slow query is cut by its context, not by a dropped connection.
 		ReadTimeout:  cfg.RequestTimeout + 5*time.Second,
@@ -98,7 +124,8 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		// system calls, costly on this kind of machine.
 		WriteBufferSize: 16 << 10,
 	})
-	s.app.Use(s.withDeadline, s.logRequest)
+	s.app.Server().Handler = s.edge(s.app.Server().Handler)
+	s.app.Use(s.withDeadline, s.logRequest, s.refuseBody, s.checkHost)
 	s.routes()
 	return s
 }
@@ -138,6 +165,10 @@ func (s *Server) App() *fiber.App { return s.app }
 
 // Listen serves on addr until Shutdown.
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Serve serves on ln until Shutdown: a listener bound before the process
+// gave up root can still take a port below 1024.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops accepting connections and waits for in-flight requests
 // to finish, or for ctx to end.
@@ -214,22 +245,34 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return err
 	}
 	r := readiness{Status: "not_ready", Database: "unreachable", SchemaWanted: want}
+	// Every way of not being ready here passes (a database restarting, a
+	// migration still to come), so probes are told when to ask again.
+	notReady := func() error {
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
+		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+	}
+	if s.cfg.DatabaseState != nil {
+		if st := s.cfg.DatabaseState(); st != "running" {
+			r.Database = st
+			return notReady()
+		}
+	}
 	if err := s.pool.Ping(ctx); err != nil {
 		s.log.Warn("readiness: database unreachable", slog.Any("err", err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+		return notReady()
 	}
 	r.Database = "ok"
 	if r.SchemaVersion, err = migrations.Current(ctx, s.pool); err != nil {
 		s.log.Warn("readiness: schema version", slog.Any("err", err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+		return notReady()
 	}
 	if r.SchemaVersion != want {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+		return notReady()
 	}
 	dv, err := geo.CurrentVersion(ctx, s.pool)
 	if err != nil {
 		s.log.Warn("readiness: data version", slog.Any("err", err))
-		return c.Status(fiber.StatusServiceUnavailable).JSON(r)
+		return notReady()
 	}
 	r.DataVersion = dv.Version
 	r.Status = "ready"
@@ -260,21 +303,64 @@ var statusOf = map[string]int{
 	geo.EInvalid:  fiber.StatusBadRequest,
 	geo.ENotFound: fiber.StatusNotFound,
 	geo.ETooLarge: fiber.StatusRequestEntityTooLarge,
+	geo.EConflict: fiber.StatusConflict,
+	// The database cannot answer now: the client may retry (Retry-After).
+	geo.EUnavailable: fiber.StatusServiceUnavailable,
+}
+
+// retryAfter is the Retry-After of every 503, in seconds: about how long
+// a restarting database or a burst of load takes to pass.
+const retryAfter = "2"
+
+// statusError is an error this package answers with its own status and a
+// message safe to show, for what is no domain error (a media type, a body
+// where none belongs).
+type statusError struct {
+	status int
+	msg    string
+}
+
+// Error implements error.
+func (e *statusError) Error() string { return e.msg }
+
+// fiberDetail is the detail of a problem made from Fiber's own errors, by
+// status. Fiber words some of them with the request's bytes (a malformed
+// header is answered with the raw request buffer, Authorization and
+// Cookie included; an unknown path is quoted), so their message is never
+// sent: a status not listed gets its title.
+var fiberDetail = map[int]string{
+	fiber.StatusBadRequest:                  "the request is malformed",
+	fiber.StatusNotFound:                    "nothing is served at this path; GET / lists what is",
+	fiber.StatusMethodNotAllowed:            "this path does not take this method; Allow lists those it takes",
+	fiber.StatusRequestEntityTooLarge:       "the request body is larger than the server takes",
+	fiber.StatusRequestHeaderFieldsTooLarge: "the request's header is larger than the server takes",
+	fiber.StatusRequestTimeout:              "the request did not arrive in time",
 }
 
 // handleError turns any error a handler returns into problem+json. Domain
-// errors and Fiber's own (unknown route, body too large) show their
-// message; anything else is internal, so the client gets a generic detail
-// and the cause is logged once, here.
+// errors and this package's statusError show their message; Fiber's own
+// (unknown route, wrong method, malformed request) a fixed one by status;
+// anything else is internal, so the client gets a generic detail and the
+// cause is logged once, here.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p := problem{Type: "about:blank", Status: fiber.StatusInternalServerError}
+	if u := geo.Unavailable(err); u != nil {
+		s.log.Warn("database unavailable", slog.String("path", c.Path()), slog.Any("err", err))
+		err = u
+	}
 	var ferr *fiber.Error
+	var serr *statusError
 	switch {
 	case geo.ErrorCode(err) != "":
 		p.Status = statusOf[geo.ErrorCode(err)]
 		p.Detail = err.Error()
+	case errors.As(err, &serr):
+		p.Status, p.Detail = serr.status, serr.msg
 	case errors.As(err, &ferr):
-		p.Status, p.Detail = ferr.Code, ferr.Message
+		p.Status, p.Detail = ferr.Code, fiberDetail[ferr.Code]
+		if p.Detail == "" {
+			p.Detail = statusText(ferr.Code)
+		}
 	case errors.Is(err, context.DeadlineExceeded):
 		p.Status, p.Detail = fiber.StatusServiceUnavailable, "the request took longer than the server allows"
 		s.log.Warn("request timed out", slog.String("path", c.Path()), slog.Any("err", err))
@@ -285,6 +371,17 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p.Title = fiber.ErrInternalServerError.Message
 	if t := statusText(p.Status); t != "" {
 		p.Title = t
+	}
+	switch p.Status {
+	case fiber.StatusServiceUnavailable:
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
+	case fiber.StatusMethodNotAllowed:
+		c.Set(fiber.HeaderAllow, allowedMethods(c.Path()))
+	}
+	// Answers to requests Fiber could not parse come here without passing
+	// edge, which sets these on every other answer.
+	for _, kv := range pageHeaders {
+		c.Set(kv[0], kv[1])
 	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
 	c.Status(p.Status)

@@ -61,12 +61,13 @@ func (s *Server) legend(c *fiber.Ctx) error {
 }
 
 // baseURL is where clients reach this server: the configured public URL,
-// else the scheme and host the request came to.
+// else the scheme and host the request came to (see requestHost), which
+// checkHost has checked.
 func (s *Server) baseURL(c *fiber.Ctx) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
-	return c.Protocol() + "://" + c.Hostname()
+	return c.Protocol() + "://" + requestHost(c)
 }
 
 // etagMatches applies If-None-Match's weak comparison: any listed tag (or

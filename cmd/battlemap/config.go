@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -24,6 +25,10 @@ type Config struct {
 		ShutdownTimeout time.Duration
 		BodyLimit       int
 		PublicURL       string
+		// TrustedProxies are the IPs and CIDR prefixes of the reverse
+		// proxies whose X-Forwarded-Proto and X-Forwarded-Host are
+		// believed; empty means none.
+		TrustedProxies listFlag
 	}
 	Tiles struct {
 		CacheBytes int64
@@ -94,6 +99,7 @@ var envOf = map[string]string{
 	"max-conns":         "BATTLEMAP_MAX_CONNS",
 	"body-limit":        "BATTLEMAP_BODY_LIMIT",
 	"public-url":        "BATTLEMAP_PUBLIC_URL",
+	"trusted-proxy":     "BATTLEMAP_TRUSTED_PROXY",
 	"tile-cache-bytes":  "BATTLEMAP_TILE_CACHE_BYTES",
 	"tile-max-age":      "BATTLEMAP_TILE_MAX_AGE",
 	"api-cache-bytes":   "BATTLEMAP_API_CACHE_BYTES",
@@ -128,6 +134,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.IntVar(&cfg.Database.MaxConns, "max-conns", cfg.Database.MaxConns, "database connections in the pool")
 	fs.IntVar(&cfg.Server.BodyLimit, "body-limit", cfg.Server.BodyLimit, "largest request body in bytes")
 	fs.StringVar(&cfg.Server.PublicURL, "public-url", cfg.Server.PublicURL, "scheme and host clients use, for URLs in TileJSON and the style (default: the request's)")
+	fs.Var(&cfg.Server.TrustedProxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-Proto/-Host are believed (repeatable, or a comma list)")
 	fs.Int64Var(&cfg.Tiles.CacheBytes, "tile-cache-bytes", cfg.Tiles.CacheBytes, "in-process tile cache size in bytes; 0 disables it")
 	fs.DurationVar(&cfg.Tiles.MaxAge, "tile-max-age", cfg.Tiles.MaxAge, "Cache-Control max-age of tiles; 0 means clients revalidate each time")
 	fs.Int64Var(&cfg.API.CacheBytes, "api-cache-bytes", cfg.API.CacheBytes, "in-process cache of JSON and GeoJSON answers, in bytes; 0 disables it")
@@ -160,6 +167,23 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 		return cfg, nil, usagef("%v", err)
 	}
 	return cfg, fs.Args(), cfg.check()
+}
+
+// listFlag is a flag that may be given several times, each time one value
+// or a comma-separated list; the environment's value is one such list.
+type listFlag []string
+
+// String implements flag.Value.
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
+func (l *listFlag) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
 }
 
 func unwrapFlagErr(err error) error {
@@ -207,6 +231,13 @@ func (c *Config) check() error {
 	if c.Server.PublicURL != "" {
 		if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usagef("invalid value %q for flag --public-url: want http(s)://host[:port]", c.Server.PublicURL)
+		}
+	}
+	for _, p := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return usagef("invalid value %q for flag --trusted-proxy: want an IP address or a CIDR prefix", p)
+			}
 		}
 	}
 	if strings.TrimSpace(c.Database.DataDir) == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/importer"
+	"github.com/zunyi/battlemap/geo/pgcluster"
 )
 
 // The actors that the audit log names for the command line's changes.
@@ -51,7 +52,7 @@ func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger)
 		return usagef("cannot read the import file: %v", err)
 	}
 	defer f.Close()
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openDatabase(ctx, cfg, log, pgcluster.AppRole)
 	if err != nil {
 		return err
 	}

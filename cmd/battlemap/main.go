@@ -20,12 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
@@ -99,10 +101,13 @@ type database struct {
 }
 
 // openDatabase connects to DATABASE_URL or starts the private cluster,
-// then migrates the schema.
-func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*database, error) {
+// then migrates the schema. On the private cluster the migrations run as
+// pgcluster.OwnerRole and the pools connect as role (pgcluster.AppRole
+// for the server); with DATABASE_URL everything uses the URL's role, and
+// a superuser there is warned about.
+func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, role string) (*database, error) {
 	db := &database{}
-	url := cfg.Database.URL
+	url, migrateURL := cfg.Database.URL, ""
 	if url == "" {
 		c, err := pgcluster.New(cfg.Database.DataDir, log)
 		if err != nil {
@@ -113,7 +118,7 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*database,
 		if err := c.Start(startCtx); err != nil {
 			return nil, err
 		}
-		db.cluster, url = c, c.URL()
+		db.cluster, url, migrateURL = c, c.RoleURL(role), c.RoleURL(pgcluster.OwnerRole)
 	}
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -137,20 +142,60 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*database,
 		db.close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	if err := migrateSchema(ctx, db.pool); err != nil {
+	if err := migrateSchema(ctx, db.pool, migrateURL); err != nil {
 		db.close()
 		return nil, err
+	}
+	var super bool
+	if err := db.pool.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil {
+		db.close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if super {
+		// A superuser bypasses row-level security, even forced, and can
+		// read files and run programs on the database host.
+		log.Warn("connected to the database as a superuser; give battlemap a role of its own (README: Running it safely)")
 	}
 	return db, nil
 }
 
-func migrateSchema(ctx context.Context, pool *pgxpool.Pool) error {
+// migrateSchema brings the schema up to date: over a connection of its
+// own to migrateURL when that is set (the private cluster's owner role),
+// else over pool. A schema that is already current is left alone without
+// taking tern's lock, so that a role that may not create tables (the app
+// role of a DATABASE_URL deployment, migrated beforehand by `battlemap
+// migrate` as the owner) can serve.
+func migrateSchema(ctx context.Context, pool *pgxpool.Pool, migrateURL string) error {
+	latest, err := migrations.Latest()
+	if err != nil {
+		return err
+	}
+	if current, err := migrations.Current(ctx, pool); err == nil && current == latest {
+		return nil
+	}
+	if migrateURL != "" {
+		conn, err := pgx.Connect(ctx, migrateURL)
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		defer conn.Close(ctx)
+		return migrations.Up(ctx, conn)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Release()
 	return migrations.Up(ctx, conn.Conn())
+}
+
+// state is what the private cluster is doing (pgcluster.State), or nil
+// with DATABASE_URL, whose database is someone else's to run.
+func (db *database) state() func() string {
+	if db.cluster == nil {
+		return nil
+	}
+	return func() string { return string(db.cluster.State()) }
 }
 
 func (db *database) close() {
@@ -165,7 +210,7 @@ func (db *database) close() {
 }
 
 func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error {
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openDatabase(ctx, cfg, log, pgcluster.AppRole)
 	if err != nil {
 		return err
 	}
@@ -190,14 +235,33 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		RequestTimeout: cfg.Server.RequestTimeout,
 		BodyLimit:      cfg.Server.BodyLimit,
 		PublicURL:      cfg.Server.PublicURL,
+		TrustedProxies: cfg.Server.TrustedProxies,
 		TileMaxAge:     cfg.Tiles.MaxAge,
 		ImportEnabled:  cfg.Import.Enabled,
 		CacheBytes:     cfg.API.CacheBytes,
 		TileCacheBytes: cfg.Tiles.CacheBytes,
 		Versions:       versions,
+		DatabaseState:  db.state(),
 	}, db.pool, tileService, log)
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Root was needed to start the cluster as its user (and maybe to bind
+	// the port); serving needs none of it. With a private cluster the
+	// server becomes the cluster's user, the one account that can still
+	// restart postgres and write its log; with DATABASE_URL, the owner of
+	// its Unix socket's directory (who can still connect), else nobody.
+	runAs := socketOwner(cfg.Database.URL)
+	if db.cluster != nil {
+		runAs = pgcluster.SystemUser
+	}
+	if err := dropPrivileges(runAs, log); err != nil {
+		ln.Close()
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Listen(cfg.Server.Addr) }()
+	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", slog.String("addr", "http://"+cfg.Server.Addr))
 	select {
 	case err := <-errc:
@@ -211,7 +275,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 }
 
 func migrateCmd(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error {
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openDatabase(ctx, cfg, log, pgcluster.OwnerRole)
 	if err != nil {
 		return err
 	}
@@ -220,8 +284,10 @@ func migrateCmd(ctx context.Context, cfg Config, _ []string, log *slog.Logger) e
 	return nil
 }
 
+// seed loads the demo data as the owner role on the private cluster:
+// --replace empties the tables with TRUNCATE, which the app role may not.
 func seed(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error {
-	db, err := openDatabase(ctx, cfg, log)
+	db, err := openDatabase(ctx, cfg, log, pgcluster.OwnerRole)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,8 @@ func TestConfigErrors(t *testing.T) {
 		{"exec without a command", []string{"exec"}, nil, "exec needs a command"},
 		{"negative API cache", []string{"serve", "--api-cache-bytes", "-1"}, nil, "--api-cache-bytes"},
 		{"unknown version check", []string{"serve"}, []string{"BATTLEMAP_VERSION_CHECK=psychic"}, "--version-check"},
+		{"trusted proxy that is no address", []string{"serve", "--trusted-proxy", "10.0.0.0/8,proxy.local"}, nil, "--trusted-proxy"},
+		{"trusted proxy from the environment", []string{"serve"}, []string{"BATTLEMAP_TRUSTED_PROXY=10.0.0.300"}, "--trusted-proxy"},
 	}
 	bin := binary(t)
 	for _, tt := range tests {

@@ -167,9 +167,11 @@ func (l *layer) check(f feature, extent *geom.Bounds) (record, []Rejection) {
 }
 
 // checkGeometry checks that g is one of l's geometry types, not empty,
-// with finite coordinates inside extent, and returns it as 2D WKB (a
-// third or fourth coordinate is dropped: the columns are 2D). When g is
-// not acceptable, it returns a reason instead.
+// two-dimensional, with finite coordinates inside extent, and returns it
+// as WKB. When g is not acceptable, it returns a reason instead. A height
+// (Z) or a measure (M) is refused, not dropped: the layers' columns are
+// 2-D, so the number would be lost without a word, and a position of
+// three numbers may as well be a mistake of the file's.
 func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
 	if g == nil {
 		return nil, "required"
@@ -181,34 +183,26 @@ func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
 	if g.Empty() {
 		return nil, "is empty"
 	}
-	switch g.Layout() {
-	case geom.XY, geom.XYZ, geom.XYM, geom.XYZM:
-	default:
-		return nil, "each position must be [lon, lat], optionally with a height"
+	if g.Layout() != geom.XY {
+		return nil, "each position must be [lon, lat]: the layers are 2-D and keep no height or measure"
 	}
 	if ls, ok := g.(*geom.LineString); ok && ls.NumCoords() < 2 {
 		return nil, "a LineString needs two or more positions"
 	}
-	flat, stride := g.FlatCoords(), g.Stride()
-	xy := make([]float64, 0, len(flat)/stride*2)
-	for i := 0; i+1 < len(flat); i += stride {
+	flat := g.FlatCoords()
+	for i := 0; i+1 < len(flat); i += 2 {
 		x, y := flat[i], flat[i+1]
 		switch {
 		case !finite(x) || !finite(y):
-			return nil, fmt.Sprintf("position %d is not finite: (%g, %g)", i/stride, x, y)
+			return nil, fmt.Sprintf("position %d is not finite: (%g, %g)", i/2, x, y)
 		case !extent.OverlapsPoint(geom.XY, geom.Coord{x, y}):
 			return nil, fmt.Sprintf("(%g, %g) lies outside the import extent [%g, %g, %g, %g]",
 				x, y, extent.Min(0), extent.Min(1), extent.Max(0), extent.Max(1))
 		}
-		xy = append(xy, x, y)
 	}
-	var flat2D geom.T = geom.NewPointFlat(geom.XY, xy)
-	if name == "LineString" {
-		flat2D = geom.NewLineStringFlat(geom.XY, xy)
-	}
-	b, err := wkb.Marshal(flat2D, wkb.NDR)
+	b, err := wkb.Marshal(g, wkb.NDR)
 	if err != nil {
-		return nil, "cannot be written as WKB: " + err.Error()
+		return nil, "cannot be stored: its coordinates do not make a geometry"
 	}
 	return b, ""
 }
@@ -231,7 +225,7 @@ func geometryName(g geom.T) string {
 	case *geom.GeometryCollection:
 		return "GeometryCollection"
 	}
-	return fmt.Sprintf("%T", g)
+	return "an unknown geometry type" // go-geom reads no other from GeoJSON or WKT
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -1,7 +1,11 @@
 package importer
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/twpayne/go-geom"
 	"github.com/twpayne/go-geom/encoding/wkb"
@@ -19,13 +23,22 @@ const fuzzMaxFeatures = 20
 // FuzzParseGeoJSON reads arbitrary bytes as GeoJSON for every layer.
 func FuzzParseGeoJSON(f *testing.F) {
 	for _, s := range []string{
-		// A valid site, then a valid project line with heights.
+		// A valid site, then a project line with heights, refused: the
+		// layers are 2-D.
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.9,27.6]},` +
 			`"properties":{"code":"520302-S90","name":"新建安置点","type":"rural","county_code":"520302","township_code":"520302001",` +
 			`"capacity_households":100,"capacity_people":400,"progress":50,"status":"planned"}}]}`,
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"LineString","coordinates":[[107.3,27.8,900],[107.4,27.9,950]]},` +
 			`"properties":{"code":"520302-P900","name":"路","category":"road","fund_use":"public_facilities","county_code":"520302",` +
 			`"village_code":"520302110206","funds_planned":5,"funds_disbursed":6,"completion":20,"status":"planned","start_date":"2017-01-01","end_date":"2016-01-01"}}]}`,
+		// A project starting in year 0, which RFC 3339 and PostgreSQL
+		// lack (stored, it was 1 BC), and a site due in the year 0.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"LineString","coordinates":[[107.3,27.8],[107.4,27.9]]},` +
+			`"properties":{"code":"520302-P900","name":"路","category":"road","fund_use":"public_facilities","county_code":"520302",` +
+			`"village_code":"520302110206","funds_planned":5,"completion":20,"status":"planned","start_date":"0000-01-01","end_date":"0001-01-01"}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.9,27.6]},` +
+			`"properties":{"code":"520302-S90","name":"点","type":"rural","county_code":"520302","capacity_households":1,"capacity_people":4,` +
+			`"progress":5,"status":"planned","planned_completion":"0000-12-31"}}]}`,
 		// A village with a numeric code, a boolean and an exit year.
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.89,27.63]},` +
 			`"properties":{"code":520302001901,"name":"村","poverty_status":"exited","exit_year":2016,"population":10,` +
@@ -48,6 +61,14 @@ func FuzzParseGeoJSON(f *testing.F) {
 		`{"type":"FeatureCollection","features":[],"features":[]}`,
 		`{"type":"FeatureCollection","features":null}`,
 		`{"bbox":[105,27,109,30],"crs":{"type":"name"},"name":"x","type":"FeatureCollection","features":[]}`,
+		// A crs: CRS84 (taken) on the file, another on a feature and a
+		// geometry, null; keys given twice at each level.
+		`{"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"type":"FeatureCollection","features":[{"type":"Feature",` +
+			`"crs":{"type":"name","properties":{"name":"EPSG:3857"}},"geometry":{"type":"Point","crs":{"type":"link"},"coordinates":[106.9,27.6]},"properties":{}}]}`,
+		`{"crs":null,"type":"FeatureCollection","features":[]}`,
+		`{"type":"FeatureCollection","type":"FeatureCollection","features":[{"type":"Feature","type":"Feature",` +
+			`"geometry":{"type":"Point","coordinates":[106.9,27.6],"coordinates":[1,2]},"properties":{"name":"a","name":"b","x":{"y":1,"y":2}}}]}`,
+		`{"bbox":{"a":1,"a":[{"b":2,"b":3}]},"type":"FeatureCollection","features":[]}`,
 		// Not JSON, invalid UTF-8, nothing.
 		"code,name\n1,2\n",
 		"{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{\"name\":\"\xff\"}}]}",
@@ -74,6 +95,19 @@ func FuzzParseCSV(f *testing.F) {
 			"520302001903,村,none,10,1,2,106.89,-Inf,\n" +
 			"520302001904,村,none,10,1,2,106.89,27.63,POINT(106.89 27.63)\n" +
 			"520302001905,村,none,10,1,2,,,\"POLYGON((1 2,3 4,5 6,1 2))\"\n",
+		// Dates in year 0: a project's start and end, a site's completion.
+		"code,name,category,fund_use,county_code,village_code,funds_planned,completion,status,start_date,end_date,wkt\n" +
+			"520302-P900,路,road,public_facilities,520302,520302110206,5,20,planned,0000-01-01,0000-12-31,\"LINESTRING(107.3 27.8,107.4 27.9)\"\n",
+		"code,name,type,county_code,capacity_households,capacity_people,progress,status,planned_completion,lon,lat\n" +
+			"520302-S90,点,rural,520302,1,4,5,planned,0000-06-30,106.9,27.6\n",
+		// Spellings of numbers strconv.ParseFloat takes: hexadecimal, with
+		// underscores, infinity; heights and measures in wkt.
+		"code,name,poverty_status,population,poor_households,poor_population,lon,lat,wkt\n" +
+			"520302001901,村,none,0x10,1,2,0x1.abp6,0x1.bp4,\n" +
+			"520302001902,村,none,1_000,1,2,0x_1.abp6,+inf,\n" +
+			"520302001903,村,none,10,1,2,,,POINT Z(106.89 27.63 900)\n" +
+			"520302001904,村,none,10,1,2,,,POINT M(106.89 27.63 1)\n" +
+			"520302001905,村,none,10,1,2,.5e1,1.,\n",
 		// Quoting gone wrong, rows of the wrong width, a duplicate column,
 		// invalid UTF-8, a header and nothing else.
 		"code,name,lon,lat\n\"520302,x,1,2\n",
@@ -91,8 +125,9 @@ func FuzzParseCSV(f *testing.F) {
 // checkInvariants reads data as format for every layer and checks what
 // must hold whatever the input: no panic; an error only for too many
 // features; something read or something rejected; every rejection with a
-// reason; every record without a rejection complete, with a geometry of
-// finite coordinates inside the extent.
+// reason; every record without a rejection complete, its dates in the
+// years 1 to 9999, with a geometry of finite coordinates inside the
+// extent.
 func checkInvariants(t *testing.T, format Format, data []byte) {
 	for _, l := range layers {
 		recs, rejected, err := validate(l, format, data, fuzzExtent, fuzzMaxFeatures, nil)
@@ -119,6 +154,11 @@ func checkInvariants(t *testing.T, format Format, data []byte) {
 			if rec.code == "" || len(rec.row) != len(l.columns()) {
 				t.Fatalf("%s: %s passed with code %q and %d of %d columns", l.Name, rec.Position, rec.code, len(rec.row), len(l.columns()))
 			}
+			for i, v := range rec.row {
+				if d, ok := v.(time.Time); ok && (d.Year() < 1 || d.Year() > 9999) {
+					t.Fatalf("%s: %s passed with %s %s, outside the years 1 to 9999", l.Name, rec.Position, l.columns()[i], d)
+				}
+			}
 			g, err := wkb.Unmarshal(rec.row[len(rec.row)-1].([]byte))
 			if err != nil {
 				t.Fatalf("%s: %s passed with WKB that does not read back: %v", l.Name, rec.Position, err)
@@ -129,6 +169,80 @@ func checkInvariants(t *testing.T, format Format, data []byte) {
 					t.Fatalf("%s: %s passed with position (%g, %g)", l.Name, rec.Position, flat[i], flat[i+1])
 				}
 			}
+		}
+	}
+}
+
+// FuzzDuplicateKey checks duplicateKey, the one-pass scan, against a
+// json.Decoder token walk that finds keys given twice exactly as written:
+// whatever JSON the scan reads it never panics, and it never misses such
+// a key (it may find more: keys that differ only in case, outside a
+// feature's properties).
+func FuzzDuplicateKey(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":{"a":2}}`,
+		`{"a":1,"a":2}`,
+		`{"type":"Feature","properties":{"name":"x","Name":"y"}}`,
+		`{"type":"Feature","Type":"Feature"}`,
+		`{"properties":{"n\u0061me":1,"name":2}}`,
+		`[{"a":[{}],"b":"\"a\":"},{"a":1,"a":{}}]`,
+		`{"a\\":1,"a\\":2}`,
+		`"just a string"`,
+		`{"k":{},"x":[],"k":1}`,
+		`{"":"","":{}}`, // the empty key, twice: its path is ""
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			duplicateKey(data) // must not panic
+			return
+		}
+		if _, _, dup := duplicateKey(data); exactDuplicate(t, data) && !dup {
+			t.Fatalf("duplicateKey(%s) found nothing; a key is given twice", data)
+		}
+	})
+}
+
+// exactDuplicate reports whether an object in the JSON value data holds
+// a key twice, exactly as written once decoded, walking its tokens.
+func exactDuplicate(t *testing.T, data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		keys    map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("token walk of valid JSON %s: %v", data, err)
+		}
+		if n := len(stack); n > 0 && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				if stack[n-1].keys[k] {
+					return true
+				}
+				stack[n-1].keys[k], stack[n-1].wantKey = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].wantKey = true // a value has ended: a key comes next
 		}
 	}
 }

@@ -93,7 +93,9 @@ type Report struct {
 // configured bytes or features; EInvalid when anything is rejected, in
 // which case the Report is returned too and lists every problem; EInvalid
 // naming the constraint if the database still refuses the data (say, a
-// region deleted meanwhile). Nothing is written unless the error is nil.
+// region deleted meanwhile); EConflict if concurrent changes to the same
+// rows kept aborting the import's transaction (see geo.Change). Nothing is
+// written unless the error is nil.
 func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, layer string, format Format, r io.Reader) (*Report, error) {
 	l := layerNamed(layer)
 	if l == nil {
@@ -131,6 +133,10 @@ func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, laye
 		im.log.Info("import: applying", slog.String("layer", l.Name), slog.Int("features", len(recs)))
 	}
 	audit := &geo.Audit{Action: "import", Table: l.Name}
+	// geo.Change runs this again after a deadlock with a concurrent import,
+	// in a fresh transaction: the staging table, created ON COMMIT DROP,
+	// went with the rollback of the run before, and the counts and the
+	// audit's are set afresh, so a second run is the same as a first.
 	rep.DataVersion, err = geo.Change(ctx, db, actor, audit, func(tx pgx.Tx) error {
 		updated, err := l.apply(ctx, tx, recs)
 		if err != nil {

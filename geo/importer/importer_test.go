@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -314,9 +315,70 @@ func TestImportRejects(t *testing.T) {
 			importer.Config{}, geo.EInvalid, 2, "wkt", "cannot be read"},
 		{"NaN in CSV", "sites", csv, raw("code,name,type,county_code,capacity_households,capacity_people,progress,status,lon,lat\n" +
 			"520302-S91,甲,rural,520302,10,40,0,planned,106.9,27.6\n" +
-			"520302-S92,乙,rural,520302,10,40,0,planned,NaN,27.6\n"), importer.Config{}, geo.EInvalid, 3, "geometry", "not finite"},
+			"520302-S92,乙,rural,520302,10,40,0,planned,NaN,27.6\n"), importer.Config{}, geo.EInvalid, 3, "lon", "must be a decimal number"},
 		{"Infinity in CSV", "sites", csv, raw("code,name,type,county_code,capacity_households,capacity_people,progress,status,lon,lat\n" +
-			"520302-S91,甲,rural,520302,10,40,0,planned,106.9,Infinity\n"), importer.Config{}, geo.EInvalid, 2, "geometry", "not finite"},
+			"520302-S91,甲,rural,520302,10,40,0,planned,106.9,Infinity\n"), importer.Config{}, geo.EInvalid, 2, "lat", "must be a decimal number"},
+		// Number spellings strconv.ParseFloat takes but nobody means as
+		// degrees: hexadecimal floats (0x1.abp6 is 106.75), with
+		// underscores, and infinity in another case.
+		{"hex float longitude in CSV", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), "106.9,", "0x1.abp6,", 1)),
+			importer.Config{}, geo.EInvalid, 2, "lon", "must be a decimal number of degrees, got \"0x1.abp6\""},
+		{"hex float latitude in CSV", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), ",27.64,", ",0x1.bp4,", 1)),
+			importer.Config{}, geo.EInvalid, 2, "lat", "must be a decimal number"},
+		{"hex float with underscores in CSV", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), "106.9,", "0x_1.abp6,", 1)),
+			importer.Config{}, geo.EInvalid, 2, "lon", "must be a decimal number"},
+		{"inf in CSV", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), ",27.64,", ",+inf,", 1)),
+			importer.Config{}, geo.EInvalid, 2, "lat", "must be a decimal number"},
+		// Whole numbers are read in base 10 only.
+		{"hex in a whole number, CSV", "villages", csv, bodyOf(csv, newVillage.with(map[string]any{"population": "0x4b0"})),
+			importer.Config{}, geo.EInvalid, 2, "population", "must be a whole number"},
+		{"hex in a whole number, GeoJSON", "sites", geoJSON, bodyOf(geoJSON, newSite.with(map[string]any{"capacity_people": "0x190"})),
+			importer.Config{}, geo.EInvalid, 0, "capacity_people", "must be a whole number"},
+		{"underscores in a whole number", "villages", csv, bodyOf(csv, newVillage.with(map[string]any{"population": "1_200"})),
+			importer.Config{}, geo.EInvalid, 2, "population", "must be a whole number"},
+		// The layers are 2-D: a height or a measure would be lost.
+		{"point with a height", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), "[106.9,27.64]", "[106.9,27.64,900]", 1)),
+			importer.Config{}, geo.EInvalid, 0, "geometry", "the layers are 2-D"},
+		{"line with heights in wkt", "projects", csv, raw(strings.Replace(string(body(t, csv, newProject)), "LINESTRING(107.33 27.82,107.34 27.83)",
+			"LINESTRING Z(107.33 27.82 900,107.34 27.83 950)", 1)),
+			importer.Config{}, geo.EInvalid, 2, "geometry", "the layers are 2-D"},
+		{"point with a measure in wkt", "sites", csv, raw(strings.Replace(string(body(t, csv, newSite)), "106.9,27.64,\n", `,,"POINT M(106.9 27.64 5)"`+"\n", 1)),
+			importer.Config{}, geo.EInvalid, 2, "geometry", "the layers are 2-D"},
+		// A crs other than WGS 84 longitude/latitude, at every level.
+		{"crs of the file", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `{"features":`,
+			`{"crs":{"type":"name","properties":{"name":"EPSG:3857"}},"features":`, 1)),
+			importer.Config{}, geo.EInvalid, -1, "", `crs: names "EPSG:3857"`},
+		{"crs null", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `{"features":`, `{"crs":null,"features":`, 1)),
+			importer.Config{}, geo.EInvalid, -1, "", "crs: null"},
+		{"crs of a feature", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `{"geometry":`,
+			`{"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4490"}},"geometry":`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "crs", `names "urn:ogc:def:crs:EPSG::4490"`},
+		{"crs of a geometry", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `{"coordinates":`,
+			`{"crs":{"type":"link","properties":{"href":"http://example.com/crs"}},"coordinates":`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "geometry", `crs: names a "link" CRS`},
+		// Keys given twice: encoding/json would keep the last silently.
+		{"property given twice", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `"name":"新建安置点"`,
+			`"name":"新建安置点","name":"别的名字"`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "name", "given twice"},
+		{"geometry member given twice", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `"type":"Point"`,
+			`"type":"Point","type":"LineString"`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "geometry", "geometry.type: given twice"},
+		{"property given twice, once escaped", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `"name":"新建安置点"`,
+			`"name":"新建安置点","na\u006de":"别的名字"`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "name", "given twice"},
+		// encoding/json matches a struct's fields without regard to case.
+		{"geometry member given twice in two cases", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `"type":"Point"`,
+			`"type":"Point","Type":"LineString"`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "geometry", `geometry.Type: given twice (also as "type")`},
+		{"feature member given twice", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `"type":"Feature"`,
+			`"type":"Feature","type":"Feature"`, 1)),
+			importer.Config{}, geo.EInvalid, 0, "type", "given twice"},
+		{"FeatureCollection member given twice", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `"type":"FeatureCollection"`,
+			`"type":"FeatureCollection","type":"FeatureCollection"`, 1)),
+			importer.Config{}, geo.EInvalid, -1, "", "type: given twice"},
+		{"key given twice in the file's crs", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), `{"features":`,
+			`{"crs":{"type":"name","properties":{"name":"CRS84","name":"EPSG:3857"}},"features":`, 1)),
+			importer.Config{}, geo.EInvalid, -1, "", "crs.properties.name: given twice"},
 		{"number too large for JSON", "sites", geoJSON, raw(strings.Replace(string(body(t, geoJSON, newSite)), "106.9", "1e400", 1)),
 			importer.Config{}, geo.EInvalid, 0, "geometry", "cannot be read"},
 		{"out of extent", "sites", geoJSON, bodyOf(geoJSON, newSite.at(120, 30)), importer.Config{}, geo.EInvalid, 0, "geometry", "outside the import extent"},
@@ -385,6 +447,12 @@ func TestImportRejects(t *testing.T) {
 			importer.Config{}, geo.EInvalid, 0, "funds_disbursed", "exceeds funds_planned"},
 		{"bad date", "projects", csv, bodyOf(csv, newProject.with(map[string]any{"end_date": "2017-13-01"})),
 			importer.Config{}, geo.EInvalid, 2, "end_date", "YYYY-MM-DD"},
+		{"start in year 0", "projects", geoJSON, bodyOf(geoJSON, newProject.with(map[string]any{"start_date": "0000-01-01"})),
+			importer.Config{}, geo.EInvalid, 0, "start_date", "years 0001 to 9999"},
+		{"end in year 0", "projects", csv, bodyOf(csv, newProject.with(map[string]any{"start_date": nil, "end_date": "0000-12-31"})),
+			importer.Config{}, geo.EInvalid, 2, "end_date", "years 0001 to 9999"},
+		{"planned completion in year 0", "sites", csv, bodyOf(csv, newSite.with(map[string]any{"planned_completion": "0000-06-30"})),
+			importer.Config{}, geo.EInvalid, 2, "planned_completion", "years 0001 to 9999"},
 		{"oversized body", "sites", geoJSON, bodyOf(geoJSON, newSite), importer.Config{MaxBytes: 100}, geo.ETooLarge, 0, "", ""},
 		{"too many features", "sites", csv, bodyOf(csv, newSite, newSite.with(map[string]any{"code": "520302-S91"})),
 			importer.Config{MaxFeatures: 1}, geo.ETooLarge, 0, "", ""},
@@ -414,6 +482,34 @@ func TestImportRejects(t *testing.T) {
 				}
 			}
 			t.Errorf("rejections %+v: want one at %d, field %q, reason containing %q", rep.Rejected, tt.at, tt.field, tt.reason)
+		})
+	}
+}
+
+// TestImportTakesWGS84CRS: a crs member naming WGS 84 longitude/latitude
+// (CRS84, or EPSG:4326 as GeoJSON files of 2008 name it), on the file, a
+// feature or a geometry, is taken; the coordinates are read as they are.
+func TestImportTakesWGS84CRS(t *testing.T) {
+	pool := pgtest.New(t)
+	im := newImporter(pool, importer.Config{}, io.Discard)
+	tests := []struct {
+		name, from, to string
+	}{
+		{"CRS84 of the file", `{"features":`, `{"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}},"features":`},
+		{"EPSG:4326 of a feature", `{"geometry":`, `{"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4326"}},"geometry":`},
+		{"EPSG:4326 of a geometry", `{"coordinates":`, `{"crs":{"type":"name","properties":{"name":"EPSG:4326"}},"coordinates":`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := strings.Replace(string(body(t, importer.GeoJSON, newSite)), tt.from, tt.to, 1)
+			rep, err := im.Import(context.Background(), "sites", importer.GeoJSON, strings.NewReader(b), "test import")
+			if err != nil {
+				t.Fatalf("Import: %v (report %+v)", err, rep)
+			}
+			if got := queryInt(t, pool, `SELECT count(*) FROM sites WHERE code = $1 AND ST_Equals(geom, ST_SetSRID(ST_MakePoint(106.9, 27.64), 4326))`,
+				newSite.props["code"]); got != 1 {
+				t.Errorf("%d sites at (106.9, 27.64), want 1", got)
+			}
 		})
 	}
 }
@@ -619,4 +715,53 @@ func TestChangeConstraintError(t *testing.T) {
 	if after := checksum(t, pool); after != before {
 		t.Errorf("database changed: checksum %s, want %s", after, before)
 	}
+}
+
+// TestConcurrentImportsOfTheSameRows: two imports of the same villages,
+// one in the file's order and one reversed, lock the rows in opposite
+// orders and deadlock; geo.Change runs the loser again, so both succeed,
+// or at worst one is told EConflict (409) — never an internal error. The
+// deadlock is a race, so the pair runs several times.
+func TestConcurrentImportsOfTheSameRows(t *testing.T) {
+	pool := pgtest.New(t)
+	b, err := fs.ReadFile(demo.Files(), "villages.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 500 villages: enough for the two to meet in the middle every time.
+	lines := strings.SplitAfter(string(b), "\n")
+	header, rows := lines[0], lines[1:501]
+	reversed := slices.Clone(rows)
+	slices.Reverse(reversed)
+	files := [][]byte{[]byte(header + strings.Join(rows, "")), []byte(header + strings.Join(reversed, ""))}
+	im := newImporter(pool, importer.Config{}, io.Discard)
+	conflicts := 0
+	for round := range 8 {
+		errs := make([]error, len(files))
+		var wg sync.WaitGroup
+		for i, file := range files {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = im.Import(context.Background(), "villages", importer.CSV, bytes.NewReader(file), "test import")
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			switch geo.ErrorCode(err) {
+			case geo.EConflict:
+				conflicts++
+			case "":
+				if err != nil {
+					t.Errorf("round %d, import %d: %v, want success or EConflict", round, i, err)
+				}
+			default:
+				t.Errorf("round %d, import %d: %v, want success or EConflict", round, i, err)
+			}
+		}
+		if conflicts > round+1 {
+			t.Errorf("round %d: %d conflicts so far, want at most one a round", round, conflicts)
+		}
+	}
+	t.Logf("%d of 16 imports told EConflict", conflicts)
 }

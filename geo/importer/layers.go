@@ -92,6 +92,11 @@ func parse(f *geo.Field, s string) (any, string) {
 		if err != nil {
 			return nil, "must be a date as YYYY-MM-DD, got " + quote(s)
 		}
+		// Go reads year 0000, which neither RFC 3339 nor PostgreSQL has:
+		// stored, it became 1 BC and came back as no RFC 3339 date at all.
+		if t.Year() < 1 {
+			return nil, "must be a date in the years 0001 to 9999, got " + quote(s)
+		}
 		return t, ""
 	}
 	switch {

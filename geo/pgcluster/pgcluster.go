@@ -6,6 +6,10 @@
 // PostgreSQL refuses to run as root; when battlemap runs as root the
 // cluster runs as the unprivileged "postgres" system user, which owns the
 // cluster's files.
+//
+// The cluster is supervised (a postgres that dies is restarted with
+// backoff) and has, besides its bootstrap superuser, an owner role for the
+// schema and an app role for the server (roles.go).
 package pgcluster
 
 import (
@@ -24,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +42,12 @@ const Database = "battlemap"
 // same whichever OS user created the cluster.
 const Superuser = "battlemap"
 
+// SystemUser is the system account the cluster runs as when battlemap is
+// started as root (PostgreSQL refuses root). battlemap serve itself
+// becomes this user once the cluster is up: it must stay able to signal,
+// restart and read the files of the cluster, and nothing more.
+const SystemUser = "postgres"
+
 // port only names the socket file: the cluster listens on no TCP port.
 const port = "5432"
 
@@ -49,6 +60,15 @@ var ErrMissingBinaries = errors.New("PostgreSQL with PostGIS is not installed")
 
 // Cluster is a private cluster kept under a battlemap data directory. Its
 // zero value is not usable; call New.
+//
+// Once started, the cluster is supervised: if postgres exits without Stop
+// asking it to (killed, crashed), it is restarted with a backoff from 1 s
+// doubling to 30 s, for as long as it takes, and State says "restarting"
+// meanwhile. battlemap restarts it itself rather than exiting because the
+// cluster is its own child: no supervisor outside can restart postgres
+// alone, and exiting would turn a database hiccup into a full restart of
+// the server (init, migrations, cold caches) under whatever supervises it,
+// if anything does (`make run` has nothing).
 type Cluster struct {
 	dir     string // battlemap's data directory, absolute
 	pgdata  string // the PostgreSQL data directory inside it
@@ -57,10 +77,29 @@ type Cluster struct {
 	owner   *owner // who runs postgres; nil means the current user
 	log     *slog.Logger
 
+	mu    sync.Mutex
+	proc  *process      // the running postgres; nil when there is none
+	state State         // what State reports
+	quit  chan struct{} // closed by Stop to end the supervisor; nil when not started
+	ended chan struct{} // closed when the supervisor has stopped postgres and returned
+}
+
+// process is one run of postgres.
+type process struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when postgres has exited
 	err  error         // postgres' exit status, valid once done is closed
 }
+
+// State is what a cluster is doing, as State reports it.
+type State string
+
+// The states of a cluster.
+const (
+	StateStopped    State = "stopped"    // never started, or stopped by Stop
+	StateRunning    State = "running"    // postgres accepts connections
+	StateRestarting State = "restarting" // postgres died and is being restarted
+)
 
 // owner is the unprivileged account the cluster runs as when we are root.
 type owner struct {
@@ -80,9 +119,9 @@ func New(dataDir string, log *slog.Logger) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, pgdata: filepath.Join(dir, "pg"), sockDir: socketDir(dir), bin: bin, log: log}
+	c := &Cluster{dir: dir, pgdata: filepath.Join(dir, "pg"), sockDir: socketDir(dir), bin: bin, log: log, state: StateStopped}
 	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
+		u, err := user.Lookup(SystemUser)
 		if err != nil {
 			return nil, fmt.Errorf("pgcluster: running as root needs the postgres system user (Debian's postgresql package creates it): %w", err)
 		}
@@ -154,26 +193,43 @@ func executable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// URL is the connection URL of the cluster's battlemap database. It is
-// valid whether or not the cluster is running.
+// URL is the connection URL of the cluster's battlemap database as the
+// superuser, for administration (`battlemap exec`, tests that create
+// databases); battlemap serve uses RoleURL. It is valid whether or not
+// the cluster is running.
 func (c *Cluster) URL() string {
 	return c.DatabaseURL(Database)
 }
 
-// DatabaseURL is the connection URL of database name in the cluster.
+// DatabaseURL is the connection URL of database name in the cluster, as
+// the superuser.
 func (c *Cluster) DatabaseURL(name string) string {
+	return c.url(Superuser, name)
+}
+
+// RoleURL is the connection URL of the battlemap database as role, one of
+// OwnerRole and AppRole.
+func (c *Cluster) RoleURL(role string) string {
+	return c.url(role, Database)
+}
+
+func (c *Cluster) url(role, database string) string {
 	q := url.Values{"host": {c.sockDir}, "port": {port}}
-	u := url.URL{Scheme: "postgres", User: url.User(Superuser), Path: "/" + name, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "postgres", User: url.User(role), Path: "/" + database, RawQuery: q.Encode()}
 	return u.String()
 }
 
 // Start initialises the cluster on first use, starts postgres as a child
-// process, waits until it accepts connections and makes sure the
-// battlemap database exists. postgres is told to shut down if this
-// process dies, so no orphan is left behind even on SIGKILL. Call Stop to
-// shut it down cleanly.
+// process, waits until it accepts connections, makes sure the battlemap
+// database and its roles exist (OwnerRole, AppRole) and then supervises
+// postgres, restarting it if it dies. postgres is told to shut down if
+// this process dies, so no orphan is left behind even on SIGKILL. Call
+// Stop to shut it down cleanly.
 func (c *Cluster) Start(ctx context.Context) error {
-	if c.cmd != nil {
+	c.mu.Lock()
+	started := c.quit != nil
+	c.mu.Unlock()
+	if started {
 		return errors.New("pgcluster: already started")
 	}
 	if err := c.prepareDirs(); err != nil {
@@ -186,17 +242,141 @@ func (c *Cluster) Start(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("pgcluster: %w", err)
 	}
-	if err := c.startPostgres(); err != nil {
+	p, err := c.startPostgres()
+	if err != nil {
 		return err
 	}
-	if err := c.waitReady(ctx); err != nil {
-		_ = c.Stop()
+	if err := c.waitReady(ctx, p); err != nil {
+		c.shutdown(p)
 		return err
 	}
 	if err := c.ensureDatabase(ctx, Database); err != nil {
-		_ = c.Stop()
+		c.shutdown(p)
 		return err
 	}
+	if err := c.ensureRoles(ctx); err != nil {
+		c.shutdown(p)
+		return err
+	}
+	c.mu.Lock()
+	c.proc, c.state = p, StateRunning
+	c.quit, c.ended = make(chan struct{}), make(chan struct{})
+	go c.supervise(p, c.quit, c.ended)
+	c.mu.Unlock()
+	return nil
+}
+
+// State says whether postgres is running, being restarted after it died,
+// or stopped.
+func (c *Cluster) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *Cluster) setState(p *process, st State) {
+	c.mu.Lock()
+	c.proc, c.state = p, st
+	c.mu.Unlock()
+}
+
+// Backoff bounds of restarts: the first comes a second after postgres
+// died (its orphaned backends need a moment to notice and release the
+// shared memory), each failure doubles the wait, up to half a minute.
+const (
+	restartFirst = time.Second
+	restartMax   = 30 * time.Second
+)
+
+// supervise owns the running postgres p until quit is closed: when it
+// exits unasked, supervise restarts it with backoff; when quit closes, it
+// shuts postgres down and closes ended.
+func (c *Cluster) supervise(p *process, quit <-chan struct{}, ended chan<- struct{}) {
+	defer close(ended)
+	for {
+		select {
+		case <-quit:
+			c.shutdown(p)
+			c.setState(nil, StateStopped)
+			return
+		case <-p.done:
+		}
+		c.setState(nil, StateRestarting)
+		c.log.Error("postgres exited unexpectedly; restarting it",
+			slog.Int("pid", p.cmd.Process.Pid), slog.Any("err", p.err), slog.String("log", c.logTail()))
+		wait := restartFirst
+		for attempt := 1; ; attempt++ {
+			select {
+			case <-quit:
+				c.setState(nil, StateStopped)
+				return
+			case <-time.After(wait):
+			}
+			np, err := c.restart(quit)
+			if err == nil {
+				p = np
+				c.setState(p, StateRunning)
+				c.log.Info("postgres restarted", slog.Int("pid", p.cmd.Process.Pid), slog.Int("attempt", attempt))
+				break
+			}
+			wait = min(2*wait, restartMax)
+			c.log.Warn("postgres restart failed; retrying", slog.Int("attempt", attempt),
+				slog.Duration("retry_in", wait), slog.Any("err", err))
+		}
+	}
+}
+
+// restart starts postgres again after it died and waits until it accepts
+// connections; a postgres that does not get there is shut down again.
+func (c *Cluster) restart(quit <-chan struct{}) (*process, error) {
+	if err := c.removeStalePid(); err != nil {
+		return nil, err
+	}
+	p, err := c.startPostgres()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), restartMax)
+	defer cancel()
+	// Stop must not wait half a minute for a postgres that cannot start.
+	go func() {
+		select {
+		case <-quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := c.waitReady(ctx, p); err != nil {
+		c.shutdown(p)
+		return nil, err
+	}
+	return p, nil
+}
+
+// removeStalePid removes the postmaster.pid a killed postmaster left
+// behind, but only if the process it names is gone: a live one (an
+// orphan, or a stranger reusing the data directory) keeps it, and the
+// restart fails and is retried.
+func (c *Cluster) removeStalePid() error {
+	path := filepath.Join(c.pgdata, "postmaster.pid")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return fmt.Errorf("pgcluster: %s does not start with a pid: %q", path, first)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("pgcluster: %s names process %d, which is still there (%v)", path, pid, err)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("pgcluster: remove stale %s: %w", path, err)
+	}
+	c.log.Warn("removed the stale postmaster.pid of a postgres that is gone", slog.Int("pid", pid), slog.String("path", path))
 	return nil
 }
 
@@ -210,6 +390,12 @@ func (c *Cluster) prepareDirs() error {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("pgcluster: %w", err)
 		}
+		// The socket directory is what keeps other users out: the cluster
+		// trusts whoever reaches its socket, so only its owner (and root)
+		// may enter, even if the directory was made looser by hand.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("pgcluster: %w", err)
+		}
 		if c.owner != nil {
 			if err := os.Chown(d, int(c.owner.uid), int(c.owner.gid)); err != nil {
 				return fmt.Errorf("pgcluster: %w", err)
@@ -218,6 +404,16 @@ func (c *Cluster) prepareDirs() error {
 	}
 	if c.owner == nil {
 		return nil
+	}
+	// postgres' log is reopened at each restart, possibly after battlemap
+	// has become the owner too: the owner must be able to write it.
+	f, err := os.OpenFile(c.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
+	}
+	f.Close()
+	if err := os.Chown(c.logPath(), int(c.owner.uid), int(c.owner.gid)); err != nil {
+		return fmt.Errorf("pgcluster: %w", err)
 	}
 	for _, d := range []string{c.pgdata, c.sockDir} {
 		if err := c.owner.grantSearch(filepath.Dir(d), c.log); err != nil {
@@ -260,8 +456,12 @@ func (c *Cluster) command(ctx context.Context, name string, args ...string) *exe
 	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "TZ=UTC")
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	if c.owner != nil {
+	// Once battlemap serve has become the owner itself (see SystemUser), a
+	// Credential would fail: setting groups needs root even to keep them.
+	if c.owner != nil && os.Geteuid() != int(c.owner.uid) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.owner.uid, Gid: c.owner.gid}
+	}
+	if c.owner != nil {
 		cmd.Dir = c.pgdata
 	}
 	return cmd
@@ -269,6 +469,12 @@ func (c *Cluster) command(ctx context.Context, name string, args ...string) *exe
 
 func (c *Cluster) initdb(ctx context.Context) error {
 	c.log.Info("initialising private PostgreSQL cluster", slog.String("dir", c.pgdata))
+	// trust is safe here because nobody but the cluster's own OS user
+	// (and root) can reach the socket: no TCP listener, a socket
+	// directory of mode 0700 and unix_socket_permissions=0700. Peer or
+	// scram would add nothing against that user, who can read the data
+	// files anyway; what keeps the server's SQL in bounds is its role
+	// (AppRole), not authentication.
 	cmd := c.command(ctx, "initdb", "-D", c.pgdata, "-U", Superuser, "--auth=trust",
 		"--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -280,10 +486,10 @@ func (c *Cluster) initdb(ctx context.Context) error {
 // logPath is postgres' own log, kept beside its data for diagnosis.
 func (c *Cluster) logPath() string { return filepath.Join(c.dir, "postgres.log") }
 
-func (c *Cluster) startPostgres() error {
+func (c *Cluster) startPostgres() (*process, error) {
 	logFile, err := os.OpenFile(c.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("pgcluster: %w", err)
+		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	// The process, not a context, ends postgres: it must outlive Start's ctx.
 	cmd := c.command(context.Background(), "postgres", "-D", c.pgdata,
@@ -300,21 +506,21 @@ func (c *Cluster) startPostgres() error {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return fmt.Errorf("pgcluster: start postgres: %w", err)
+		return nil, fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
-	c.cmd, c.done = cmd, make(chan struct{})
+	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		c.err = cmd.Wait()
+		p.err = cmd.Wait()
 		logFile.Close()
-		close(c.done)
+		close(p.done)
 	}()
 	c.log.Info("postgres started", slog.Int("pid", cmd.Process.Pid), slog.String("socket_dir", c.sockDir))
-	return nil
+	return p, nil
 }
 
-// waitReady polls until postgres accepts connections, fails at once if it
-// exits, and gives up when ctx ends.
-func (c *Cluster) waitReady(ctx context.Context) error {
+// waitReady polls until postgres p accepts connections, fails at once if
+// it exits, and gives up when ctx ends.
+func (c *Cluster) waitReady(ctx context.Context, p *process) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -326,8 +532,8 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-c.done:
-			return fmt.Errorf("pgcluster: postgres exited during start (%v): %s", c.err, c.logTail())
+		case <-p.done:
+			return fmt.Errorf("pgcluster: postgres exited during start (%v): %s", p.err, c.logTail())
 		case <-ctx.Done():
 			return fmt.Errorf("pgcluster: postgres not ready: %w (last error: %v)", ctx.Err(), err)
 		case <-tick.C:
@@ -356,39 +562,51 @@ func (c *Cluster) ensureDatabase(ctx context.Context, name string) error {
 	return nil
 }
 
-// Stop shuts postgres down (fast shutdown: sessions are ended, data is
-// checkpointed) and waits for it to exit. After 30 s it is killed with
-// SIGQUIT. Stop on a cluster that is not running does nothing.
+// Stop ends the supervision and shuts postgres down (fast shutdown:
+// sessions are ended, data is checkpointed), waiting for it to exit; after
+// 30 s it is killed with SIGQUIT. Stop on a cluster that is not running
+// does nothing.
 func (c *Cluster) Stop() error {
-	if c.cmd == nil {
+	c.mu.Lock()
+	quit, ended := c.quit, c.ended
+	c.quit, c.ended = nil, nil
+	c.mu.Unlock()
+	if quit == nil {
 		return nil
 	}
-	defer func() { c.cmd = nil }()
-	select {
-	case <-c.done:
-		return nil
-	default:
-	}
-	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("pgcluster: stop: %w", err)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(30 * time.Second):
-		c.log.Warn("postgres did not stop within 30s; sending SIGQUIT")
-		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
-		<-c.done
-	}
-	c.log.Info("postgres stopped")
+	close(quit)
+	<-ended
 	return nil
 }
 
-// Pid is the postgres process id, or 0 when the cluster is not running.
+// shutdown stops postgres p and waits for it to exit.
+func (c *Cluster) shutdown(p *process) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.log.Warn("could not signal postgres to stop", slog.Any("err", err))
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		c.log.Warn("postgres did not stop within 30s; sending SIGQUIT")
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		<-p.done
+	}
+	c.log.Info("postgres stopped")
+}
+
+// Pid is the postgres process id, or 0 when postgres is not running.
 func (c *Cluster) Pid() int {
-	if c.cmd == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proc == nil {
 		return 0
 	}
-	return c.cmd.Process.Pid
+	return c.proc.cmd.Process.Pid
 }
 
 func (c *Cluster) logTail() string {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,7 +74,7 @@ func exec1(t *testing.T, c *Cluster, sql string) {
 func TestStartRestartStop(t *testing.T) {
 	dir := t.TempDir()
 	c := startCluster(t, dir)
-	exec1(t, c, `CREATE EXTENSION postgis; CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
+	exec1(t, c, `SELECT postgis_full_version(); CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
 	pid := c.Pid()
 	if err := c.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -191,5 +192,81 @@ func TestMissingBinaries(t *testing.T) {
 	os.WriteFile(filepath.Join(share, "extension", "postgis.control"), nil, 0o644)
 	if got, err := pickBinaries([]string{bin}); err != nil || got != bin {
 		t.Errorf("with PostGIS: got %q, %v; want %q", got, err, bin)
+	}
+}
+
+// TestRoles: the cluster's owner and app roles exist, neither is a
+// superuser, the owner owns the battlemap database, and the app role may
+// not create anything in it.
+func TestRoles(t *testing.T) {
+	c := startCluster(t, t.TempDir())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, role := range []string{OwnerRole, AppRole} {
+		var super, createRole, createDB bool
+		err := conn.QueryRow(ctx, `SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = $1`, role).
+			Scan(&super, &createRole, &createDB)
+		if err != nil || super || createRole || createDB {
+			t.Errorf("role %s: superuser %v, createrole %v, createdb %v (%v); want a role with none", role, super, createRole, createDB, err)
+		}
+	}
+	var dbOwner string
+	if err := conn.QueryRow(ctx, `SELECT datdba::regrole::text FROM pg_database WHERE datname = $1`, Database).Scan(&dbOwner); err != nil || dbOwner != OwnerRole {
+		t.Errorf("owner of database %s: got %q (%v), want %s", Database, dbOwner, err, OwnerRole)
+	}
+	app, err := pgx.Connect(ctx, c.RoleURL(AppRole))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", AppRole, err)
+	}
+	defer app.Close(ctx)
+	var user string
+	if err := app.QueryRow(ctx, `SELECT current_user`).Scan(&user); err != nil || user != AppRole {
+		t.Errorf("current_user over RoleURL(AppRole): got %q (%v), want %s", user, err, AppRole)
+	}
+	if _, err := app.Exec(ctx, `CREATE TABLE intruder (v int)`); err == nil {
+		t.Errorf("%s created a table in the battlemap database; want permission denied", AppRole)
+	}
+}
+
+// TestRestartAfterKill kills postgres with SIGKILL: the cluster says it
+// is restarting, removes the stale postmaster.pid, is back with a new
+// postgres that keeps the data, and still stops cleanly.
+func TestRestartAfterKill(t *testing.T) {
+	c := startCluster(t, t.TempDir())
+	exec1(t, c, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`)
+	if got := c.State(); got != StateRunning {
+		t.Fatalf("State before the kill: got %s, want %s", got, StateRunning)
+	}
+	old := c.Pid()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	sawRestarting := false
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		st := c.State()
+		sawRestarting = sawRestarting || st == StateRestarting
+		if st == StateRunning && c.Pid() != old {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawRestarting {
+		t.Errorf("State never said %s after postgres was killed", StateRestarting)
+	}
+	pid := c.Pid()
+	if c.State() != StateRunning || pid == old || pid == 0 {
+		t.Fatalf("30 s after the kill: state %s, pid %d (killed %d); want running with a new postgres", c.State(), pid, old)
+	}
+	exec1(t, c, `DO $$ BEGIN IF (SELECT v FROM kept) <> 42 THEN RAISE 'lost data'; END IF; END $$`)
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if alive(pid) || c.State() != StateStopped {
+		t.Fatalf("after Stop: postgres %d alive %v, state %s; want gone and %s", pid, alive(pid), c.State(), StateStopped)
 	}
 }

@@ -269,20 +269,32 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 // parseDatetime reads OGC API's datetime: an instant, or an interval
 // start/end whose open ends are ".." or empty, each a date-time of RFC
 // 3339 or a date. It returns the first and last days covered, in China
-// Standard Time, "" for an open end: the features' times are dates.
+// Standard Time, "" for an open end: the features' times are dates. A
+// time whose year, as given or as China's day, lies outside 1 to 9999 is
+// refused: RFC 3339 has no year 0 (Go reads 0000 all the same, and
+// PostgreSQL, which has no year 0 either, takes it for 1 BC or refuses
+// it), and a day after 9999 cannot be written back.
 func parseDatetime(s string) (from, to string, err error) {
 	const want = "datetime must be an RFC 3339 date-time or date, or an interval start/end of them with .. for an open end"
 	day := func(p string) (string, error) {
 		if p == ".." || p == "" {
 			return "", nil
 		}
-		if t, err := time.Parse(time.RFC3339Nano, p); err == nil {
-			return t.In(chinaTime).Format(time.DateOnly), nil
+		outOfRange := geo.Errorf(geo.EInvalid, "%s: years lie within 1…9999 (got %s)", want, geo.Quote(s))
+		t, err := time.Parse(time.RFC3339Nano, p)
+		if err == nil {
+			// The year as given, then China's day's, which the zone may move.
+			if !yearInRange(t) {
+				return "", outOfRange
+			}
+			t = t.In(chinaTime)
+		} else if t, err = time.Parse(time.DateOnly, p); err != nil {
+			return "", geo.Errorf(geo.EInvalid, "%s (got %s)", want, geo.Quote(s))
 		}
-		if t, err := time.Parse(time.DateOnly, p); err == nil {
-			return t.Format(time.DateOnly), nil
+		if !yearInRange(t) {
+			return "", outOfRange
 		}
-		return "", geo.Errorf(geo.EInvalid, "%s (got %s)", want, geo.Quote(s))
+		return t.Format(time.DateOnly), nil
 	}
 	start, end, interval := strings.Cut(s, "/")
 	if !interval {
@@ -304,6 +316,9 @@ func parseDatetime(s string) (from, to string, err error) {
 	}
 	return from, to, nil
 }
+
+// yearInRange reports whether t's year is one RFC 3339 writes, 1 to 9999.
+func yearInRange(t time.Time) bool { return t.Year() >= 1 && t.Year() <= 9999 }
 
 func parseFormat(s string, formats ...string) (string, error) {
 	if !slices.Contains(formats, s) {

@@ -67,6 +67,12 @@ func TestParseItemsRejects(t *testing.T) {
 		{"datetime open instant", "projects", "datetime=..", "instant"},
 		{"datetime backwards", "projects", "datetime=2017-01-01/2016-01-01", "start"},
 		{"datetime three ends", "projects", "datetime=2016-01-01/2016-02-01/2016-03-01", "datetime"},
+		// RFC 3339 has no year 0, and PostgreSQL read it as 1 BC or refused
+		// it (SQLSTATE 22008, a 500).
+		{"datetime year 0", "projects", "datetime=0000-01-01", "datetime"},
+		{"datetime year 0 in an interval", "projects", "datetime=../0000-12-31T23:59:59Z", "1…9999"},
+		{"datetime year 1 that is year 0 in China", "projects", "datetime=0001-01-01T00:00:00%2B09:00", "1…9999"},
+		{"datetime year 9999 that is 10000 in China", "projects", "datetime=9999-12-31T23:00:00Z/..", "1…9999"},
 		{"bbox NaN", "villages", "bbox=NaN,0,1,1", "bbox"},
 		{"bbox infinite", "villages", "bbox=-Inf,0,1,1", "bbox"},
 		{"bbox empty value", "villages", "bbox=1,,3,4", "bbox"},
@@ -129,6 +135,13 @@ func FuzzParseItems(f *testing.F) {
 		{4, "datetime=../2016-12-31"},
 		{4, "datetime=2016-01-01/"},
 		{2, "datetime=2016-01-01/2016-12-31"},
+		// Years RFC 3339 cannot write, or that China's day moves out of
+		// 1…9999: refused; the first and last days there are: accepted.
+		{4, "datetime=0000-01-01"},
+		{4, "datetime=0000-12-31T23:00:00-01:00/.."},
+		{4, "datetime=0001-01-01T00:00:00%2B09:00"},
+		{4, "datetime=0001-01-01/9999-12-31"},
+		{4, "datetime=9999-12-31T23:00:00Z"},
 		// Escapes, plus as space, and a repeated parameter.
 		{0, "status=%6eone&status=none"},
 		{3, "cursor=520302+S01"},

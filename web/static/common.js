@@ -63,6 +63,9 @@ export function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v == null || v === false) continue;
     if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    // Styles go through the CSSOM: the Content-Security-Policy
+    // (style-src 'self') refuses style attributes set as markup.
+    else if (k === "style") e.style.cssText = v;
     else e.setAttribute(k, v === true ? "" : v);
   }
   for (const c of children.flat()) {
