@@ -31,18 +31,7 @@ func startImportServer(t *testing.T, pool *pgxpool.Pool, enabled bool) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts := tiles.NewService(tiles.Config{}, pool)
-	s := web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: importBodyLimit, ImportEnabled: enabled}, pool, ts, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.App().Listener(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
-	return ln.Addr().String()
+	return serve(t, web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: importBodyLimit, ImportEnabled: enabled}, pool, ts, log))
 }
 
 // postImport sends body to url as contentType and decodes the JSON answer.
