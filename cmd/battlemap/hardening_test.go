@@ -42,21 +42,30 @@ func (zeros) Read(p []byte) (int, error) {
 // peakRSS is the process's peak resident memory (VmHWM), in bytes.
 func peakRSS(t *testing.T, pid int) int64 {
 	t.Helper()
+	f := procStatus(t, pid, "VmHWM")
+	kb, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || len(f) != 2 || f[1] != "kB" {
+		t.Fatalf("VmHWM %q: want a number of kB", f)
+	}
+	return kb << 10
+}
+
+// procStatus is the fields of the line of /proc/pid/status named name.
+func procStatus(t *testing.T, pid int, name string) []string {
+	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", v, err)
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				return f
 			}
-			return kb << 10
 		}
 	}
-	t.Fatal("no VmHWM in /proc/<pid>/status")
-	return 0
+	t.Fatalf("no %s line in /proc/%d/status", name, pid)
+	return nil
 }
 
 // TestBodiesBoundMemory is the hardening issue's findings 1 and 2, tried

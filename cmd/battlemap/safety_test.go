@@ -152,19 +152,13 @@ func checkServerRole(t *testing.T, dir string) {
 // of the Uid line of /proc/pid/status).
 func effectiveUID(t *testing.T, pid int) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	f := procStatus(t, pid, "Uid")
+	if len(f) < 2 {
+		t.Fatalf("Uid %q: want real, effective, saved and file-system uids", f)
+	}
+	uid, err := strconv.Atoi(f[1])
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Uid %q: %v", f, err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" {
-			uid, err := strconv.Atoi(f[2])
-			if err != nil {
-				t.Fatalf("Uid line %q: %v", line, err)
-			}
-			return uid
-		}
-	}
-	t.Fatalf("no Uid line in /proc/%d/status", pid)
-	return -1
+	return uid
 }

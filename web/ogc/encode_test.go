@@ -66,7 +66,7 @@ func TestItemsHead(t *testing.T) {
 			b := jsonRoundTrip(t, base)
 			want := []ogc.Link{
 				{Href: b + "/collections/sites/items?" + q.Encode(), Rel: "self", Type: ogc.GeoJSONType, Title: "this page"},
-				{Href: b + "/collections/sites/items?" + q.As(ogc.FormatCSV).Encode(), Rel: "alternate", Type: ogc.CSVType, Title: "this page as CSV"},
+				{Href: b + "/collections/sites/items?" + asCSV(q).Encode(), Rel: "alternate", Type: ogc.CSVType, Title: "this page as CSV"},
 				{Href: b + "/collections/sites", Rel: "collection", Type: ogc.JSONType, Title: q.Collection.Title},
 				{Href: b + "/collections/sites/items?" + q.After(`520302-"S02"`).Encode(), Rel: "next", Type: ogc.GeoJSONType, Title: "the next page"},
 			}
@@ -107,4 +107,10 @@ func TestAppendFeature(t *testing.T) {
 	if want := "\ufeff" + c.CSVHeader() + "\r\n" + `"a/b","x"` + "\r\n"; string(csv) != want {
 		t.Errorf("CSV %q, want %q", csv, want)
 	}
+}
+
+// asCSV is q asking for CSV.
+func asCSV(q ogc.Query) ogc.Query {
+	q.Format = ogc.FormatCSV
+	return q
 }

@@ -170,12 +170,6 @@ func (q Query) After(id string) Query {
 	return q
 }
 
-// As is q in another format.
-func (q Query) As(format string) Query {
-	q.Format = format
-	return q
-}
-
 // ParseFormat checks the query string raw of a request that takes no
 // parameter but f, and returns f: one of formats, the first when raw has
 // none. Any other parameter, or another f, is an EInvalid error.
