@@ -124,7 +124,9 @@ func validHost(h string) bool {
 	if inner, ok := strings.CutPrefix(host, "["); ok {
 		inner, ok = strings.CutSuffix(inner, "]")
 		a, err := netip.ParseAddr(inner)
-		return ok && err == nil && a.Is6()
+		// A zone (fe80::1%eth0) names an interface of the client's
+		// machine; it has no place in a link, and url.Parse refuses it.
+		return ok && err == nil && a.Is6() && a.Zone() == ""
 	}
 	if _, err := netip.ParseAddr(host); err == nil {
 		return !strings.Contains(host, ":") // bare IPv6 needs brackets
