@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,16 +13,41 @@ import (
 )
 
 // Actor is who makes a change: a user, or a tool such as "battlemap
-// import". Change records it in the audit row and sets it for the
-// change's transaction as the setting battlemap.actor, where the
-// database's own rules and triggers can read it.
+// import", and what they may change. Change sets both for the change's
+// transaction, as the settings battlemap.actor (which the audit triggers
+// record on every row changed) and battlemap.scope (which the row-level
+// security policies of migrations/005_accounts.sql check): the database,
+// not the caller, refuses a write outside the scope.
 type Actor struct {
 	// Name names the user or tool; it must not be empty.
 	Name string
+	// All lets the actor change the whole data set: admins and the
+	// command line's tools.
+	All bool
+	// Counties are the codes of the counties whose rows the actor may
+	// change, when not All; none means nothing.
+	Counties []string
 }
 
-// Audit describes one change to map data for the audit_log row that
-// Change appends. Empty strings and nil values are stored as NULL.
+// Scope is the actor's scope as the database reads it: "*" for All, else
+// the county codes joined by commas.
+func (a Actor) Scope() string {
+	if a.All {
+		return "*"
+	}
+	return strings.Join(a.Counties, ",")
+}
+
+// MayWrite reports whether the actor's scope covers county. It lets a
+// handler refuse early with a clear answer; the database checks again.
+func (a Actor) MayWrite(county string) bool {
+	return a.All || slices.Contains(a.Counties, county)
+}
+
+// Audit describes a change as a whole, for the summary row that Change
+// appends to audit_log beside the rows its triggers write for each row
+// changed (an import's counts). Empty strings and nil values are stored
+// as NULL.
 type Audit struct {
 	// Action is one of audit_log's actions: insert, update, delete or
 	// import.
@@ -38,25 +64,30 @@ type Audit struct {
 	Before, After any
 }
 
-// sqlActor makes the actor known to the database for the rest of the
-// transaction only (is_local), so a pooled connection never carries one
-// request's user into the next.
-const sqlActor = `SELECT set_config('battlemap.actor', $1, true)`
+// sqlActor makes the actor and its scope known to the database for the
+// rest of the transaction only (is_local), so a pooled connection never
+// carries one request's user into the next.
+const sqlActor = `SELECT set_config('battlemap.actor', $1, true), set_config('battlemap.scope', $2, true)`
 
-// sqlAudit appends the audit row of a change. The data version it records
-// is the one the change's own statements moved to, read in the same
-// transaction.
+// sqlAudit appends the summary row of a change. The data version it
+// records is the one the change's own statements moved to, read in the
+// same transaction.
 const sqlAudit = `
 INSERT INTO audit_log (actor, action, table_name, row_key, county_code, before, after, data_version)
-VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT version FROM data_version))
-RETURNING data_version`
+VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT version FROM data_version))`
+
+// sqlVersion is the data version a change moved to, read in its
+// transaction.
+const sqlVersion = `SELECT version FROM data_version`
 
 // Change is the one place where a change to map data is committed: the
-// importer and the demo loader use it, and so will the live-edit API. In
-// one transaction on db (a savepoint when db is a transaction already,
-// which its caller then commits) it makes actor known to the database,
-// runs fn, and appends a's row to audit_log under actor; it returns the
-// data version the change moved to. If fn fails, nothing is written and
+// importer, the demo loader and the edits use it. In one transaction on
+// db (a savepoint when db is a transaction already, which its caller then
+// commits) it makes actor and its scope known to the database, runs fn,
+// and, when a is not nil, appends a's summary row to audit_log under
+// actor; it returns the data version the change moved to. (The rows fn
+// changes are audited one by one by the database's triggers, whatever a
+// says.) If fn fails, nothing is written and
 // its error comes back as it is, except that a constraint the data breaks
 // (a CHECK, foreign key, unique or not-null violation, or a value
 // PostgreSQL refuses) becomes an EInvalid error naming the constraint, so
@@ -101,14 +132,19 @@ func Change(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx
 // changeOnce runs Change's transaction once.
 func changeOnce(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx) error) (version int64, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sqlActor, actor.Name); err != nil {
+		if _, err := tx.Exec(ctx, sqlActor, actor.Name, actor.Scope()); err != nil {
 			return err
 		}
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, sqlAudit, actor.Name, a.Action, a.Table, nullIfEmpty(a.RowKey),
-			nullIfEmpty(a.CountyCode), a.Before, a.After).Scan(&version)
+		if a != nil {
+			if _, err := tx.Exec(ctx, sqlAudit, actor.Name, a.Action, a.Table, nullIfEmpty(a.RowKey),
+				nullIfEmpty(a.CountyCode), a.Before, a.After); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, sqlVersion).Scan(&version)
 	})
 	return version, err
 }
@@ -152,6 +188,10 @@ const (
 	sqlstateSerialization = "40001" // serialization_failure
 )
 
+// sqlstateDenied is insufficient_privilege: a grant, or a row-level
+// security policy, refused a statement.
+const sqlstateDenied = "42501"
+
 // conflictError is the EConflict error of a change that lost to a
 // concurrent one. Its message is the domain error's, safe for a client;
 // it unwraps to PostgreSQL's error as well, so that whoever logs it can
@@ -184,6 +224,9 @@ func constraintError(err error) error {
 		return err
 	}
 	switch {
+	case pgErr.Code == sqlstateDenied:
+		// Row-level security refused a row outside the actor's scope.
+		return Errorf(EForbidden, "the change reaches rows outside what you may change")
 	// PostgreSQL's own message is not passed on: it names relations and
 	// SQL types, not the catalogue's fields. The constraint's name is the
 	// catalogue's (each enumeration names its CHECK constraint).

@@ -15,6 +15,14 @@ const (
 	ENotFound = "not_found" // the thing asked for does not exist
 	ETooLarge = "too_large" // the input exceeds a configured limit
 	EConflict = "conflict"  // a concurrent change got in the way; the same request may succeed if sent again
+	// EForbidden: the change reaches rows outside the actor's scope.
+	EForbidden = "forbidden"
+	// EStale: the change was made against a version of the feature that
+	// is no longer current (its If-Match names another ETag).
+	EStale = "stale"
+	// EUnprocessable: the input is well-formed, but fields of it break
+	// the data's rules; Fields names each.
+	EUnprocessable = "unprocessable"
 )
 
 // Error is a domain error whose message is safe to show to a client.
@@ -23,6 +31,14 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Fields are the fields at fault and why, when the input has fields.
+	Fields []FieldError
+}
+
+// FieldError is one field of an input at fault, and why.
+type FieldError struct {
+	Field  string `json:"name"`
+	Reason string `json:"reason"`
 }
 
 // Error implements error.
