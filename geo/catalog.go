@@ -51,7 +51,9 @@ type Column struct {
 // field at fault before the database would refuse the whole file.
 type Field struct {
 	// Name is the column's name and the field's in import files.
-	Name        string
+	Name string
+	// Label names the field in Chinese, for forms.
+	Label       string
 	Kind        FieldKind
 	Description string
 	// Unit is as in Column.
@@ -273,19 +275,19 @@ var (
 	VillageTable = &Table{
 		Name: "villages", Geometries: []string{"Point"},
 		Fields: []Field{
-			{Name: "code", Kind: TextField, Required: true, Digits: 12, Description: "statistical code"},
-			{Name: "township_code", Kind: TextField, Digits: 9, Ref: "township", FromCode: 9, In: "regions", Column: "parent_code",
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Digits: 12, Description: "statistical code"},
+			{Name: "township_code", Label: "所属乡镇", Kind: TextField, Digits: 9, Ref: "township", FromCode: 9, In: "regions", Column: "parent_code",
 				Description: "township it lies in; if not given, the township its code begins with"},
-			{Name: "name", Kind: TextField, Required: true, In: "regions", Description: "name"},
-			{Name: "poverty_status", Kind: TextField, Required: true, Enum: PovertyStatuses, In: "regions", Description: "poverty status"},
-			{Name: "exit_year", Kind: IntegerField, Min: 2000, Max: 2100, In: "regions", Description: "year it exited poverty"},
-			{Name: "population", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "registered population"},
-			{Name: "poor_households", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "户", Description: "registered poor households"},
-			{Name: "poor_population", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "registered poor people"},
-			{Name: "demonstration", Kind: BooleanField, Default: false, In: "regions", Description: "a demonstration point"},
-			{Name: "pairing_level", Kind: TextField, Enum: PairingLevels, Description: "paired-assistance (包保) level"},
-			{Name: "pairing_unit", Kind: TextField, Description: "paired-assistance unit"},
-			{Name: "cooperatives", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "个", Description: "cooperatives"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, In: "regions", Description: "name"},
+			{Name: "poverty_status", Label: "贫困状态", Kind: TextField, Required: true, Enum: PovertyStatuses, In: "regions", Description: "poverty status"},
+			{Name: "exit_year", Label: "出列年份", Kind: IntegerField, Min: 2000, Max: 2100, In: "regions", Description: "year it exited poverty"},
+			{Name: "population", Label: "户籍人口", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "registered population"},
+			{Name: "poor_households", Label: "贫困户", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "户", Description: "registered poor households"},
+			{Name: "poor_population", Label: "贫困人口", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "registered poor people"},
+			{Name: "demonstration", Label: "示范点", Kind: BooleanField, Default: false, In: "regions", Description: "a demonstration point"},
+			{Name: "pairing_level", Label: "包保层级", Kind: TextField, Enum: PairingLevels, Description: "paired-assistance (包保) level"},
+			{Name: "pairing_unit", Label: "包保单位", Kind: TextField, Description: "paired-assistance unit"},
+			{Name: "cooperatives", Label: "合作社", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "个", Description: "cooperatives"},
 		},
 		Rules: []Rule{
 			{Kind: AtMost, A: "poor_population", B: "population", Constraint: "villages_poor_within_population"},
@@ -305,18 +307,18 @@ var (
 	SiteTable = &Table{
 		Name: "sites", Geometries: []string{"Point"},
 		Fields: []Field{
-			{Name: "code", Kind: TextField, Required: true, Description: "site code"},
-			{Name: "name", Kind: TextField, Required: true, Description: "site name"},
-			{Name: "type", Kind: TextField, Required: true, Enum: SiteTypes, Description: "how people are resettled"},
-			{Name: "status", Kind: TextField, Required: true, Enum: SiteStatuses, Description: "construction status"},
-			{Name: "progress", Kind: IntegerField, Required: true, Max: 100, Unit: "%", Description: "construction progress (%)"},
-			{Name: "capacity_households", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "户", Description: "planned households"},
-			{Name: "capacity_people", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "planned people"},
-			{Name: "moved_in_households", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "户", Description: "households moved in"},
-			{Name: "moved_in_people", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "人", Description: "people moved in"},
-			{Name: "county_code", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
-			{Name: "township_code", Kind: TextField, Digits: 9, Ref: "township", Description: "township"},
-			{Name: "planned_completion", Kind: DateField, Description: "planned completion date"},
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "site code"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "site name"},
+			{Name: "type", Label: "安置方式", Kind: TextField, Required: true, Enum: SiteTypes, Description: "how people are resettled"},
+			{Name: "status", Label: "状态", Kind: TextField, Required: true, Enum: SiteStatuses, Description: "construction status"},
+			{Name: "progress", Label: "建设进度", Kind: IntegerField, Required: true, Max: 100, Unit: "%", Description: "construction progress (%)"},
+			{Name: "capacity_households", Label: "规划户数", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "户", Description: "planned households"},
+			{Name: "capacity_people", Label: "规划人数", Kind: IntegerField, Required: true, Max: maxInteger, Unit: "人", Description: "planned people"},
+			{Name: "moved_in_households", Label: "已入住户数", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "户", Description: "households moved in"},
+			{Name: "moved_in_people", Label: "已入住人数", Kind: IntegerField, Max: maxInteger, Default: int64(0), Unit: "人", Description: "people moved in"},
+			{Name: "county_code", Label: "所属县", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+			{Name: "township_code", Label: "所属乡镇", Kind: TextField, Digits: 9, Ref: "township", Description: "township"},
+			{Name: "planned_completion", Label: "计划完工", Kind: DateField, Description: "planned completion date"},
 		},
 		Rules: []Rule{
 			{Kind: AtMost, A: "moved_in_households", B: "capacity_households", Constraint: "sites_moved_in_households_range"},
@@ -329,18 +331,18 @@ var (
 	ProjectTable = &Table{
 		Name: "projects", Geometries: []string{"Point", "LineString"},
 		Fields: []Field{
-			{Name: "code", Kind: TextField, Required: true, Description: "project code"},
-			{Name: "name", Kind: TextField, Required: true, Description: "project name"},
-			{Name: "category", Kind: TextField, Required: true, Enum: ProjectCategories, Description: "what it builds"},
-			{Name: "fund_use", Kind: TextField, Required: true, Enum: ProjectFundUses, Description: `"33112" fund use`},
-			{Name: "status", Kind: TextField, Required: true, Enum: ProjectStatuses, Description: "project status"},
-			{Name: "completion", Kind: IntegerField, Required: true, Max: 100, Unit: "%", Description: "completion (%)"},
-			{Name: "funds_planned", Kind: IntegerField, Required: true, Max: maxBigint, Unit: "元", Description: "special funds planned (yuan)"},
-			{Name: "funds_disbursed", Kind: IntegerField, Max: maxBigint, Default: int64(0), Unit: "元", Description: "special funds disbursed (yuan)"},
-			{Name: "county_code", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
-			{Name: "village_code", Kind: TextField, Digits: 12, Ref: "village", Description: "village, if it serves one"},
-			{Name: "start_date", Kind: DateField, Description: "start date"},
-			{Name: "end_date", Kind: DateField, Description: "end date"},
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "project code"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "project name"},
+			{Name: "category", Label: "类别", Kind: TextField, Required: true, Enum: ProjectCategories, Description: "what it builds"},
+			{Name: "fund_use", Label: "资金用途", Kind: TextField, Required: true, Enum: ProjectFundUses, Description: `"33112" fund use`},
+			{Name: "status", Label: "状态", Kind: TextField, Required: true, Enum: ProjectStatuses, Description: "project status"},
+			{Name: "completion", Label: "完成度", Kind: IntegerField, Required: true, Max: 100, Unit: "%", Description: "completion (%)"},
+			{Name: "funds_planned", Label: "计划资金", Kind: IntegerField, Required: true, Max: maxBigint, Unit: "元", Description: "special funds planned (yuan)"},
+			{Name: "funds_disbursed", Label: "已拨付资金", Kind: IntegerField, Max: maxBigint, Default: int64(0), Unit: "元", Description: "special funds disbursed (yuan)"},
+			{Name: "county_code", Label: "所属县", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+			{Name: "village_code", Label: "所属村", Kind: TextField, Digits: 12, Ref: "village", Description: "village, if it serves one"},
+			{Name: "start_date", Label: "开工日期", Kind: DateField, Description: "start date"},
+			{Name: "end_date", Label: "完工日期", Kind: DateField, Description: "end date"},
 		},
 		Rules: []Rule{
 			{Kind: AtMost, A: "funds_disbursed", B: "funds_planned", Constraint: "projects_funds_disbursed_range"},
@@ -353,6 +355,24 @@ var (
 
 // Tables are the tables that can be imported, in the order listed.
 var Tables = []*Table{VillageTable, SiteTable, ProjectTable}
+
+// AssignmentTable is the relocation assignments: the households and
+// people of a village that are to move to a site. Planners create,
+// change and delete them one at a time (the assignments collection); they
+// are not imported, so the table has no writes and no code: an
+// assignment's id is its village and site (AssignmentID).
+var AssignmentTable = &Table{
+	Name: "relocation_assignments",
+	Fields: []Field{
+		{Name: "village_code", Label: "迁出村", Kind: TextField, Required: true, Digits: 12, Ref: "village", Description: "village the people move out of"},
+		{Name: "site_code", Label: "安置点", Kind: TextField, Required: true, Description: "site they move to"},
+		{Name: "households", Label: "搬迁户数", Kind: IntegerField, Required: true, Min: 1, Max: maxInteger, Unit: "户", Description: "households to move"},
+		{Name: "people", Label: "搬迁人数", Kind: IntegerField, Required: true, Min: 1, Max: maxInteger, Unit: "人", Description: "people to move"},
+	},
+	Rules: []Rule{
+		{Kind: AtMost, A: "households", B: "people", Constraint: "relocation_assignments_households_within_people"},
+	},
+}
 
 // storedColumns are the properties that read fields of t as they are
 // stored, from the table aliased alias: the fields named, or all of
@@ -548,5 +568,57 @@ var (
 	}
 )
 
+// Assignments are the relocation assignments, each a line from the
+// village people move out of to the site they move to; its id is
+// AssignmentID's.
+var Assignments = &Collection{
+	ID: "assignments", Title: "Relocation assignments (搬迁安排)",
+	Description:  "Who moves where: households and people of a village assigned to a relocation site",
+	GeometryType: "LineString",
+	Columns: slices.Concat(
+		storedColumns(AssignmentTable, "a", "village_code"),
+		[]Column{{Name: "village_name", Type: "string", Description: "village name", sql: "short_name(vr.name)"}},
+		storedColumns(AssignmentTable, "a", "site_code"),
+		[]Column{
+			{Name: "site_name", Type: "string", Description: "site name", sql: "s.name"},
+			{Name: "county_code", Type: "string", Description: "county of the village", sql: "v.county_code"},
+			{Name: "site_county_code", Type: "string", Description: "county of the site", sql: "s.county_code"},
+		},
+		storedColumns(AssignmentTable, "a", "households", "people")),
+	Filters: []Filter{
+		countyFilter("v.county_code"),
+		{Param: "village", Description: "moving out of this village", kind: codeKind(12, "village"), column: "a.village_code", op: "="},
+		{Param: "site", Description: "moving to this site", kind: textKind("a site code"), column: "a.site_code", op: "="},
+	},
+	from: "relocation_assignments a JOIN villages v ON v.code = a.village_code JOIN regions vr ON vr.code = a.village_code" +
+		" JOIN sites s ON s.code = a.site_code",
+	where: "true", key: "a.village_code || '" + AssignmentIDSeparator + "' || a.site_code", geom: "ST_MakeLine(vr.point, s.geom)",
+}
+
+// AssignmentIDSeparator joins an assignment's village and site codes
+// into its feature id: a village code is twelve digits, so the id splits
+// after them whatever a site code holds.
+const AssignmentIDSeparator = "~"
+
+// AssignmentID splits an assignment's feature id into its village and
+// site codes; ok is false when id cannot be one.
+func AssignmentID(id string) (village, site string, ok bool) {
+	village, site, ok = strings.Cut(id, AssignmentIDSeparator)
+	return village, site, ok && len(village) == 12 && site != ""
+}
+
 // Collections are the feature collections served, in the order listed.
-var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects}
+var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects, Assignments}
+
+// EditableCollection is a collection whose features can be changed, and
+// the table that stores their fields.
+type EditableCollection struct {
+	Collection string
+	Table      *Table
+}
+
+// Editable are the collections whose features can be changed: PATCH on
+// a feature; assignments are also created and deleted.
+var Editable = []EditableCollection{
+	{"villages", VillageTable}, {"sites", SiteTable}, {"projects", ProjectTable}, {"assignments", AssignmentTable},
+}

@@ -132,6 +132,11 @@ func codeKind(digits int, what string) kind {
 	}
 }
 
+// textKind is any text that can be an id (ValidID), such as a site code.
+func textKind(what string) kind {
+	return kind{sqlType: "text", allowed: what, parse: func(s string) (any, bool) { return s, ValidID(s) }}
+}
+
 // enumKind is one of e's values.
 func enumKind(e *Enum) kind {
 	return kind{

@@ -13,6 +13,48 @@ import (
 type catalogueDoc struct {
 	Enums       []enumDoc                `json:"enums"`
 	Collections []catalogueCollectionDoc `json:"collections"`
+	// Edits are, by collection, the fields its features' edit forms
+	// show: the stored fields but the id, with what each takes.
+	Edits map[string][]editFieldDoc `json:"edits"`
+}
+
+// editFieldDoc is a field of an edit form. Kind is "text", "integer",
+// "boolean" or "date"; Min and Max bound an integer; Digits makes a text
+// a statistical code of that many digits.
+type editFieldDoc struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Kind     string `json:"kind"`
+	Unit     string `json:"unit,omitempty"`
+	Enum     string `json:"enum,omitempty"`
+	Required bool   `json:"required"`
+	Min      *int64 `json:"min,omitempty"`
+	Max      *int64 `json:"max,omitempty"`
+	Digits   int    `json:"digits,omitempty"`
+}
+
+// fieldKinds names geo's field kinds for the pages.
+var fieldKinds = map[geo.FieldKind]string{
+	geo.TextField: "text", geo.IntegerField: "integer", geo.BooleanField: "boolean", geo.DateField: "date",
+}
+
+// editDocs are t's fields but its key, as edit forms show them.
+func editDocs(t *geo.Table) []editFieldDoc {
+	var out []editFieldDoc
+	for _, f := range t.Fields {
+		if f.Name == geo.KeyField {
+			continue
+		}
+		d := editFieldDoc{Name: f.Name, Label: f.Label, Kind: fieldKinds[f.Kind], Unit: f.Unit, Required: f.Required, Digits: f.Digits}
+		if f.Enum != nil {
+			d.Enum = f.Enum.Name
+		}
+		if f.Kind == geo.IntegerField {
+			d.Min, d.Max = &f.Min, &f.Max
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // enumDoc is an enumeration: each value with its label and, where the
@@ -60,6 +102,10 @@ func newCatalogueDoc() catalogueDoc {
 			cd.Properties = append(cd.Properties, p)
 		}
 		d.Collections = append(d.Collections, cd)
+	}
+	d.Edits = map[string][]editFieldDoc{}
+	for _, e := range geo.Editable {
+		d.Edits[e.Collection] = editDocs(e.Table)
 	}
 	return d
 }
