@@ -54,6 +54,9 @@ type Config struct {
 		Level  slog.Level
 		Format string
 	}
+	// ReadAccess is who may read: "public" (anyone) or "viewer" (signed-in
+	// users only, a kiosk's viewer token included).
+	ReadAccess string
 	// SeedDemo loads the Zunyi demo data at start when the database has
 	// no map data yet.
 	SeedDemo bool
@@ -61,8 +64,8 @@ type Config struct {
 	Replace bool
 	// Import holds the settings of map data imports.
 	Import struct {
-		// Enabled turns on POST /api/import/{layer}, off by default until
-		// requests are authenticated.
+		// Enabled turns on POST /api/import/{layer}, for signed-in users
+		// whose role edits.
 		Enabled bool
 		// Layer is what `battlemap import` loads: villages, sites or
 		// projects.
@@ -79,6 +82,7 @@ func defaultConfig() Config {
 	c.Tiles.CacheBytes = 128 << 20
 	c.API.CacheBytes = 64 << 20
 	c.VersionCheck = "query"
+	c.ReadAccess = "public"
 	c.Database.DataDir = "./var"
 	c.Database.StatementTimeout = 25 * time.Second
 	c.Database.MaxConns = 16
@@ -107,6 +111,7 @@ var envOf = map[string]string{
 	"log-level":         "BATTLEMAP_LOG_LEVEL",
 	"log-format":        "BATTLEMAP_LOG_FORMAT",
 	"enable-import":     "BATTLEMAP_ENABLE_IMPORT",
+	"read-access":       "BATTLEMAP_READ_ACCESS",
 }
 
 // usageError is a configuration mistake: main prints it on one line and
@@ -143,7 +148,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	fs.BoolVar(&cfg.SeedDemo, "seed-demo", false, "load the Zunyi demo data when the database is empty")
 	fs.BoolVar(&cfg.Replace, "replace", false, "seed: replace existing map data")
-	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (no authentication yet: enable only on a trusted network)")
+	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
+	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
 	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites or projects")
 
 	var envErr error
@@ -224,6 +230,9 @@ func (c *Config) check() error {
 	}
 	if c.API.CacheBytes < 0 {
 		return usagef("invalid value %d for flag --api-cache-bytes: must be 0 (off) or more", c.API.CacheBytes)
+	}
+	if c.ReadAccess != "public" && c.ReadAccess != "viewer" {
+		return usagef("invalid value %q for flag --read-access: want public or viewer", c.ReadAccess)
 	}
 	if c.VersionCheck != "query" && c.VersionCheck != "notify" {
 		return usagef("invalid value %q for flag --version-check: want query or notify", c.VersionCheck)

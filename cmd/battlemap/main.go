@@ -238,6 +238,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		TrustedProxies: cfg.Server.TrustedProxies,
 		TileMaxAge:     cfg.Tiles.MaxAge,
 		ImportEnabled:  cfg.Import.Enabled,
+		ReadAccess:     cfg.ReadAccess,
 		CacheBytes:     cfg.API.CacheBytes,
 		TileCacheBytes: cfg.Tiles.CacheBytes,
 		Versions:       versions,
