@@ -28,7 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
+	"slices"
 	"syscall"
 	"time"
 
@@ -66,20 +66,21 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "battlemap: unknown command %q (serve, migrate, seed, dburl, exec, import, user, token)\n", cmd)
 		return 2
 	}
-	// user and token take a verb before their flags ("user add --name
-	// …"), and the flag package stops at the first argument that is not
-	// a flag: the verb is set aside while the flags are parsed, then
-	// handed to the command as its first argument.
-	var verb []string
-	if verbCommands[cmd] && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		verb, args = []string{args[0]}, args[1:]
-	}
 	cfg, rest, err := parseConfig(cmd, args, os.Getenv)
+	if err == nil && verbCommands[cmd] && len(rest) > 0 {
+		// user and token take a verb ("user add --name …"), and the flag
+		// package stops at the first argument that is not a flag: the
+		// flags after the verb are parsed again with those before it, and
+		// the verb goes to the command as its first argument.
+		before := args[:len(args)-len(rest)]
+		verb := rest[0]
+		cfg, rest, err = parseConfig(cmd, append(slices.Clip(before), rest[1:]...), os.Getenv)
+		rest = append([]string{verb}, rest...)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "battlemap: %v\n", err)
 		return 2
 	}
-	rest = append(verb, rest...)
 	log := newLogger(cfg)
 	if err := f(ctx, cfg, rest, log); err != nil {
 		var uerr *usageError

@@ -20,8 +20,8 @@ import (
 // line adds and disables.
 var accountActor = geo.Actor{Name: "battlemap user", All: true}
 
-// verbCommands are the commands whose first argument is a verb, which run
-// sets aside while it parses the flags.
+// verbCommands are the commands whose first argument is a verb, with
+// flags before and after it.
 var verbCommands = map[string]bool{"user": true, "token": true}
 
 // The usage lines of the account commands.
