@@ -50,6 +50,9 @@ const (
 	argonThreads = 1
 	argonKeyLen  = 32
 	argonSaltLen = 16
+	// maxArgonMemory is the most memory, in KiB, that matches spends on a
+	// digest (1 GiB).
+	maxArgonMemory = 1 << 20
 )
 
 const (
@@ -115,7 +118,10 @@ func matches(cred, phc string) bool {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil {
+	// argon2 panics on no passes or no lanes, and a memory cost far past
+	// any we would choose is a row tampered with: refused, not run.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil ||
+		passes < 1 || threads < 1 || memory > maxArgonMemory {
 		return false
 	}
 	enc := base64.RawStdEncoding
