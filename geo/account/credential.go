@@ -145,8 +145,19 @@ func parse(cred string) (id string, ok bool) {
 	if _, err := hex.DecodeString(id); err != nil || strings.ToLower(id) != id {
 		return "", false
 	}
+	// The secret is checked character by character: a base64 decoder
+	// would skip a newline in it, and "=" or "+" are no part of what
+	// Create writes.
+	for _, c := range []byte(rest[2*idBytes+1:]) {
+		if !strings.ContainsRune(base64URL, rune(c)) {
+			return "", false
+		}
+	}
 	return id, true
 }
+
+// base64URL is the alphabet of a credential's secret.
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // Verifier checks credentials, keeping each one it verified for a short
 // while: argon2id costs tens of milliseconds by design, and a wall or a
