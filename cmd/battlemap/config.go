@@ -71,6 +71,20 @@ type Config struct {
 		// projects.
 		Layer string
 	}
+	// Account holds the arguments of `battlemap user` and `battlemap
+	// token`.
+	Account struct {
+		// Name is the account that `user add` creates.
+		Name string
+		// Role is the new account's role: admin, county or viewer.
+		Role string
+		// Counties are the county codes a county user answers for.
+		Counties listFlag
+		// User is whose token `token create` makes.
+		User string
+		// Expires is how long a new token lasts; 0: it does not expire.
+		Expires time.Duration
+	}
 }
 
 func defaultConfig() Config {
@@ -151,6 +165,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
 	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
 	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites or projects")
+	fs.StringVar(&cfg.Account.Name, "name", "", "user add: the new account's name")
+	fs.StringVar(&cfg.Account.Role, "role", "", "user add: admin, county or viewer")
+	fs.Var(&cfg.Account.Counties, "county", "user add: code of a county a county user answers for (repeatable, or a comma list)")
+	fs.StringVar(&cfg.Account.User, "user", "", "token create: the user the token is for")
+	fs.DurationVar(&cfg.Account.Expires, "expires", 0, "token create: how long the token lasts, e.g. 720h; 0: it does not expire")
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -251,6 +270,9 @@ func (c *Config) check() error {
 	}
 	if strings.TrimSpace(c.Database.DataDir) == "" {
 		return usagef("invalid value for flag --data-dir: must not be empty")
+	}
+	if c.Account.Expires < 0 {
+		return usagef("invalid value %s for flag --expires: must not be negative (0: it does not expire)", c.Account.Expires)
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return usagef("invalid value %q for flag --log-format: want text or json", c.Log.Format)
