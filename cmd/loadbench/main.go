@@ -421,7 +421,7 @@ func postmaster(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // printRun prints one run's headline figures to stderr as it finishes.
 func printRun(r *result, unit string) {
 	fmt.Fprintf(os.Stderr, "loadbench: %-22s %8s %s/s  p50 %s  p99 %s  errors %d\n",
-		r.name, thousands(r.rate()), unit, ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.counts[failed])
+		r.name, perSecond(r.rate()), unit, ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.counts[failed])
 	if r.firstErr != nil {
 		fmt.Fprintf(os.Stderr, "loadbench: %s: first error: %v\n", r.name, r.firstErr)
 	}

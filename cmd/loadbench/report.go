@@ -89,7 +89,7 @@ func runTable(unit string, runs []*result) string {
 			perRequest = "— (loads ran together)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f / %.2f | %s |\n",
-			r.name, thousands(r.rate()), ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)),
+			r.name, perSecond(r.rate()), ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)),
 			thousands(r.meanBytes()), count(r.counts[full]), count(r.counts[empty]), otherStatuses(r), count(r.counts[failed]),
 			rss, r.cpu.server, r.cpu.postgres, r.cpu.loadgen, r.cpu.rest, perRequest)
 	}
@@ -166,6 +166,15 @@ func thousands(f float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// perSecond formats a rate like thousands, with one decimal below 100:
+// an edit run's few requests a second would otherwise round to nothing.
+func perSecond(f float64) string {
+	if f < 100 {
+		return fmt.Sprintf("%.1f", f)
+	}
+	return thousands(f)
 }
 
 // count formats a count with thousands separators.

@@ -147,7 +147,7 @@ func shareFigure(runs map[string]*result, run, base string) (float64, string, bo
 		return 0, base + " answered nothing", false
 	}
 	got := r.rate() / b.rate()
-	return got, fmt.Sprintf("%.0f%% (%s ÷ %s /s)", got*100, thousands(r.rate()), thousands(b.rate())), true
+	return got, fmt.Sprintf("%.0f%% (%s ÷ %s /s)", got*100, perSecond(r.rate()), perSecond(b.rate())), true
 }
 
 // shareOf wants run's throughput to be at least share of ceiling's.
@@ -162,17 +162,17 @@ func shareOf(run, ceiling string, share float64) target {
 	}
 }
 
-// minRate wants run to answer at least perSecond requests a second.
-func minRate(run, unit string, perSecond float64) target {
+// minRate wants run to answer at least rate requests a second.
+func minRate(run, unit string, rate float64) target {
 	return target{
 		name: run + " throughput",
-		want: "≥ " + thousands(perSecond) + " " + unit + "/s",
+		want: "≥ " + thousands(rate) + " " + unit + "/s",
 		check: func(runs map[string]*result) (string, bool) {
 			r, why := clean(runs, run)
 			if r == nil {
 				return why, false
 			}
-			return thousands(r.rate()) + " " + unit + "/s", r.rate() >= perSecond
+			return perSecond(r.rate()) + " " + unit + "/s", r.rate() >= rate
 		},
 	}
 }
