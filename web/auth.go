@@ -346,11 +346,19 @@ func (l *loginLimits) waitLocked(key string, limit int, now time.Time) time.Dura
 	return l.window - now.Sub(ts[len(ts)-limit])
 }
 
+// maxTracked bounds the accounts and addresses whose failures are kept:
+// past it the counts start afresh, so that failures from many addresses
+// cannot grow the map without end.
+const maxTracked = 100_000
+
 // failed counts a failure for name (if not "") and addr.
 func (l *loginLimits) failed(name, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if len(l.failures) >= maxTracked {
+		clear(l.failures)
+	}
 	keys := []string{"addr:" + addr}
 	if name != "" {
 		keys = append(keys, "user:"+name)
