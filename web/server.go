@@ -78,8 +78,8 @@ type Server struct {
 	cache            *answer.Cache // answers of the JSON API; nil when off
 	tileCache        *answer.Cache // tiles; nil when off
 	versions         *geo.Versions
-	verifier *account.Verifier
-	logins   *loginLimits
+	verifier         *account.Verifier
+	logins           *loginLimits
 	// apiCacheControl is the Cache-Control of JSON answers: private when
 	// reads need a login, so that no shared cache hands one user's answer
 	// to someone who has not signed in.
