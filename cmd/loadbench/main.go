@@ -5,7 +5,9 @@
 // no HTTP (the ceiling; the mixed scenario, about the server under many
 // clients, has no such run), then starts `battlemap serve` subprocesses
 // on 127.0.0.1 and loads them with the same list over keep-alive
-// connections. It prints the figures and writes them, with the
+// connections. The edits scenario is the exception: its ceiling is edits
+// as raw UPDATE transactions, then its writers PATCH a server, alone and
+// beside the tiles list. It prints the figures and writes them, with the
 // scenario's targets, into the scenario's own section of a markdown
 // file, leaving the file's other sections as they were.
 //
@@ -89,7 +91,7 @@ func parseFlags(args []string) (config, string, error) {
 	fs.StringVar(&list, "scenario", "tiles,geojson,mixed,edits", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
 	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
-	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d)", mixedConnections))
+	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d; edits: its tiles, beside %d writers)", mixedConnections, editWriters))
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time of each run")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
 	fs.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file whose scenario section is written")
