@@ -56,6 +56,19 @@ func itemsMethods(id string) string {
 	return "GET, HEAD, OPTIONS"
 }
 
+// write lets a write (an edit, an import) go on when one of the write
+// slots is free (Server.writing), waiting for one until the request's
+// time runs out.
+func (s *Server) write(c *fiber.Ctx) error {
+	select {
+	case s.writing <- struct{}{}:
+	case <-c.UserContext().Done():
+		return c.UserContext().Err()
+	}
+	defer func() { <-s.writing }()
+	return c.Next()
+}
+
 // options serves OPTIONS on a collection's items or one of its features:
 // the methods it takes and, where it takes PATCH, the patch format. It is
 // no CORS preflight: it allows nothing across origins.

@@ -84,6 +84,12 @@ type Server struct {
 	// reads need a login, so that no shared cache hands one user's answer
 	// to someone who has not signed in.
 	apiCacheControl string
+	// writing holds a token per write under way (edits and imports): a
+	// quarter of the pool at most. Writes to one city queue behind one
+	// another in PostgreSQL (its rollups are refreshed one change at a
+	// time), and queued there each would hold a connection that reads,
+	// tiles' version checks among them, are left waiting for.
+	writing chan struct{}
 	// importing holds a token while an import runs: one at a time, since
 	// each holds up to BodyLimit bytes of decoded body in memory.
 	importing chan struct{}
@@ -101,6 +107,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		s.versions = geo.NewVersions(pool, log)
 	}
 	s.importing = make(chan struct{}, 1)
+	s.writing = make(chan struct{}, max(1, pool.Config().MaxConns/4))
 	// An import arrives as one request body, so its byte limit is the body limit.
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, log)
 	if cfg.TileMaxAge > 0 {
@@ -168,10 +175,10 @@ func (s *Server) routes() {
 	s.app.Get("/collections/:collection/items", s.items)
 	s.app.Get("/collections/:collection/items/:feature", s.item)
 	for _, e := range geo.Editable {
-		s.app.Patch("/collections/"+e.Collection+"/items/:feature", s.patchItem(e.Collection))
+		s.app.Patch("/collections/"+e.Collection+"/items/:feature", s.write, s.patchItem(e.Collection))
 	}
-	s.app.Post("/collections/"+assignmentsID+"/items", s.createItem)
-	s.app.Delete("/collections/"+assignmentsID+"/items/:feature", s.deleteItem)
+	s.app.Post("/collections/"+assignmentsID+"/items", s.write, s.createItem)
+	s.app.Delete("/collections/"+assignmentsID+"/items/:feature", s.write, s.deleteItem)
 	s.app.Options("/collections/:collection/items", s.options)
 	s.app.Options("/collections/:collection/items/:feature", s.options)
 	s.app.Post("/api/login", s.login)
@@ -181,7 +188,7 @@ func (s *Server) routes() {
 	s.app.Get("/api/regions", s.topRegions)
 	s.app.Get("/api/regions/:code", s.region)
 	s.app.Get("/api/search", s.search)
-	s.app.Post("/api/import/:layer", s.importLayer)
+	s.app.Post("/api/import/:layer", s.write, s.importLayer)
 	s.app.Get("/static/*", s.asset)
 	s.app.Get("/vendor/*", s.asset)
 	s.app.Get("/fonts/:fontstack/:range", s.glyphs)
