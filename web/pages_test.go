@@ -1,9 +1,15 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -11,6 +17,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -259,4 +267,140 @@ func TestWallRecovers(t *testing.T) {
 	if n := b.rendered(t, "counties-fill")["counties-fill"]; n == 0 {
 		t.Error("after recovering the wall draws no county")
 	}
+}
+
+// TestDrillDownEditPage signs in as a county user, edits a village of
+// that county in the drill-down, sees the server's reason beside the
+// field it refused, then the saved value and its history entry.
+func TestDrillDownEditPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var code, county string
+	var population, poor, cooperatives int
+	if err := pool.QueryRow(ctx, `SELECT v.code, v.county_code, v.population, v.poor_population, v.cooperatives
+		FROM villages v JOIN regions r USING (code) WHERE r.poverty_status = 'not_exited' ORDER BY v.code LIMIT 1`).
+		Scan(&code, &county, &population, &poor, &cooperatives); err != nil {
+		t.Fatal(err)
+	}
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "zhang", Role: account.County, Counties: []string{county}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "zhang", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := listen(t, pool)
+	item := "/collections/villages/items/" + code
+	// What the server says of more poor people than people, asked
+	// directly with the token: the page must show this reason.
+	bad := population + 1
+	reason := refusalReason(t, base+item, tok, map[string]any{"poor_population": bad}, "poor_population")
+
+	b := newBrowser(t, base)
+	b.expectRefusal(item, http.StatusUnprocessableEntity)
+	b.run(t, "sign in",
+		chromedp.Navigate(b.base+"/login?next="+url.QueryEscape("/?region="+code)),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", "zhang"),
+		chromedp.SendKeys("#token", tok),
+		chromedp.Click(`#login button[type="submit"]`))
+	b.run(t, "wait for the village", chromedp.Poll(fmt.Sprintf(`location.pathname === "/" && !!window.battlemap && !!window.battlemap.region && window.battlemap.region.code === %q`, code),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	b.waitIdle(t)
+	var who string
+	b.eval(t, `document.querySelector("#user [data-user]") ? document.querySelector("#user").textContent : ""`, &who)
+	if who != "zhang（县级）· 退出" {
+		t.Errorf("header says %q, want zhang（县级）· 退出", who)
+	}
+
+	// A bad value: the server's reason beside the field, the problem on top.
+	b.run(t, "open the form", chromedp.Click("#edit-village"), chromedp.WaitVisible("#edit-poor_population"))
+	var shown int
+	b.eval(t, `Number(document.getElementById("edit-cooperatives").value)`, &shown)
+	if shown != cooperatives {
+		t.Errorf("the form shows %d cooperatives, the database %d", shown, cooperatives)
+	}
+	b.run(t, "submit a bad value", chromedp.SetValue("#edit-poor_population", strconv.Itoa(bad)), chromedp.Click(`form.edit button[type="submit"]`))
+	fieldError := `document.querySelector('.field-error[data-field="poor_population"]').textContent`
+	b.run(t, "wait for the server's reason", chromedp.Poll(fieldError+` !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var beside, top string
+	b.eval(t, fieldError, &beside)
+	b.eval(t, `document.querySelector('form.edit').previousElementSibling.textContent`, &top)
+	if beside != reason || top == "" {
+		t.Errorf("beside poor_population: %q (the server says %q); on top: %q", beside, reason, top)
+	}
+	b.eval(t, `document.querySelector('.field-error[data-field="poor_population"]').scrollIntoView({block: "center"}), true`, new(bool))
+	b.screenshot(t, "drilldown-edit")
+	if n := count(t, pool, `SELECT poor_population FROM villages WHERE code = $1`, code); n != int64(poor) {
+		t.Errorf("after the refusal poor_population is %d, was %d", n, poor)
+	}
+
+	// A good value: saved, shown in the panel, first in the history.
+	b.run(t, "submit a good value",
+		chromedp.SetValue("#edit-poor_population", strconv.Itoa(poor)),
+		chromedp.SetValue("#edit-cooperatives", strconv.Itoa(cooperatives+1)),
+		chromedp.Click(`form.edit button[type="submit"]`),
+		chromedp.Poll(`document.getElementById("status").textContent === "已保存" && !document.querySelector("form.edit")`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	if n := count(t, pool, `SELECT cooperatives FROM villages WHERE code = $1`, code); n != int64(cooperatives+1) {
+		t.Errorf("after saving, cooperatives is %d, want %d", n, cooperatives+1)
+	}
+	var panel string
+	b.eval(t, `document.querySelector('#facts [data-field="cooperatives"]').textContent`, &panel)
+	if want := thousands(cooperatives+1) + " 个"; panel != want {
+		t.Errorf("the panel shows %q cooperatives, want %q", panel, want)
+	}
+	b.run(t, "wait for the history", chromedp.Poll(`document.querySelectorAll("#history > li").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var first struct{ Actor, Change string }
+	b.eval(t, `(() => { const li = document.querySelector("#history > li"); const c = li.querySelector('[data-field="cooperatives"]');
+		return {Actor: li.dataset.actor, Change: c ? c.textContent : ""}; })()`, &first)
+	if want := fmt.Sprintf("合作社：%s → %s", thousands(cooperatives), thousands(cooperatives+1)); first.Actor != "zhang" || first.Change != want {
+		t.Errorf("first history entry: %+v, want actor zhang and %q", first, want)
+	}
+	b.checkClean(t)
+}
+
+// refusalReason PATCHes the feature at itemURL with properties as the
+// token's user, expects a 422 and returns the reason it gives for field.
+func refusalReason(t *testing.T, itemURL, token string, properties map[string]any, field string) string {
+	t.Helper()
+	send := func(method string, body []byte, header ...string) (*http.Response, []byte) {
+		req, err := http.NewRequest(method, itemURL, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	resp, _ := send(http.MethodGet, nil)
+	etag := resp.Header.Get("ETag")
+	patch, _ := json.Marshal(map[string]any{"properties": properties})
+	resp, body := send(http.MethodPatch, patch, "Content-Type", "application/merge-patch+json", "If-Match", etag)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("PATCH %s %s: status %d, want 422; %s", itemURL, patch, resp.StatusCode, body)
+	}
+	var problem struct {
+		InvalidParams []struct{ Name, Reason string } `json:"invalid-params"`
+	}
+	if err := json.Unmarshal(body, &problem); err != nil {
+		t.Fatalf("PATCH %s: %v; %s", itemURL, err, body)
+	}
+	for _, p := range problem.InvalidParams {
+		if p.Name == field {
+			return p.Reason
+		}
+	}
+	t.Fatalf("PATCH %s %s: no reason for %s in %s", itemURL, patch, field, body)
+	return ""
 }

@@ -267,6 +267,6 @@ export async function renderUser(node) {
     location.reload();
   };
   node.replaceChildren(
-    el("span", { "data-user": user.name }, `${user.name}（${roleLabels[user.role] ?? user.role}）`), " · ",
+    el("span", { "data-user": user.name }, `${user.name}（${roleLabels[user.role] ?? user.role}）`), "· ",
     el("button", { type: "button", class: "link", onclick: logout }, "退出"));
 }
