@@ -120,7 +120,7 @@ function renderVillage() {
     },
   }, "编辑");
   $("village").replaceChildren(
-    mayEdit(user, countyOf(region)) ? edit : null,
+    ...(mayEdit(user, countyOf(region)) ? [edit] : []),
     editor,
     el("h3", {}, `项目（${projects.length}）`),
     el("table", { class: "grid" }, el("tbody", {}, projects.map((p) => el("tr", {},

@@ -152,7 +152,7 @@ export async function openEditor(node, { collection, code, noun, catalogue, onSa
         elsewhere.push(`${p.name}：${p.reason}`);
       }
     }
-    alert.replaceChildren(el("p", {}, err.detail ?? err.message), elsewhere.length ? el("ul", {}, elsewhere.map((t) => el("li", {}, t))) : null);
+    alert.replaceChildren(el("p", {}, err.detail ?? err.message), ...(elsewhere.length ? [el("ul", {}, elsewhere.map((t) => el("li", {}, t)))] : []));
     form.querySelector("[aria-invalid=true]")?.focus();
   };
 
@@ -225,7 +225,7 @@ export async function renderHistory(node, { tables, row, collection, catalogue, 
   }
   node.replaceChildren(
     el("h3", {}, "修改记录"),
-    entries.length ? null : el("p", { class: "muted" }, "暂无修改记录"),
+    ...(entries.length ? [] : [el("p", { class: "muted" }, "暂无修改记录")]),
     el("ol", { id: "history", class: "history" }, entries.map((e) => {
       const changed = changes(e);
       return el("li", { "data-actor": e.actor, "data-action": e.action },

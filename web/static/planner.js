@@ -43,7 +43,7 @@ async function showSite(map, catalogue, user, code) {
       el("dt", {}, "已入住"), el("dd", { "data-field": "moved_in_people" }, `${int(s.moved_in_people)} 人 `, bar(s.moved_in_people, s.capacity_people)),
       el("dt", {}, "建设进度"), el("dd", { "data-field": "progress" }, `${s.progress}% `, bar(s.progress, 100)),
       el("dt", {}, "计划完工"), el("dd", { "data-field": "planned_completion" }, s.planned_completion ?? "–")),
-    mayEdit(user, s.county_code) ? edit : null,
+    ...(mayEdit(user, s.county_code) ? [edit] : []),
     editor,
     el("h3", {}, `来源村（${s.sources.length}）`),
     el("table", { class: "grid" },
