@@ -304,6 +304,8 @@ func TestDrillDownEditPage(t *testing.T) {
 		chromedp.SendKeys("#name", "zhang"),
 		chromedp.SendKeys("#token", tok),
 		chromedp.Click(`#login button[type="submit"]`))
+	// The drill-down of the village, with the edit button for zhang.
+	b.run(t, "wait for the drill-down", chromedp.WaitVisible("#edit-village"))
 	b.run(t, "wait for the village", chromedp.Poll(fmt.Sprintf(`location.pathname === "/" && !!window.battlemap && !!window.battlemap.region && window.battlemap.region.code === %q`, code),
 		nil, chromedp.WithPollingTimeout(30*time.Second)))
 	b.waitIdle(t)
