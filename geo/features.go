@@ -2,6 +2,8 @@ package geo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -165,4 +167,14 @@ func Extents(ctx context.Context, db DB, cs []*Collection) ([]Extent, error) {
 		return nil, fmt.Errorf("extents: %w", err)
 	}
 	return out, nil
+}
+
+// ETag is the strong validator of a feature as Item writes it (its
+// representation as the database makes it, before a server adds links):
+// a hash of its bytes, quoted. The answer to a feature's GET carries it,
+// and an edit must name the ETag of the feature it was made against, so
+// that no change is made over one the editor has not seen.
+func ETag(feature []byte) string {
+	sum := sha256.Sum256(feature)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }

@@ -2,6 +2,7 @@ package geo
 
 import (
 	"cmp"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -84,4 +85,56 @@ func (t *Table) UpsertSQL(stage, geom string) []string {
 			"ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(set, ", ")
 	}
 	return stmts
+}
+
+// RecordSQL is the SQL that reads the row of t with code $1 as import
+// files spell it, locking it for an edit: one text per field, in t's
+// order (NULL for a field not set; a date as YYYY-MM-DD, a boolean as
+// true or false), then the geometry as WKB. Row-level security applies:
+// a row outside the transaction's scope is not returned, as FOR UPDATE
+// locks only what the scope may change.
+func (t *Table) RecordSQL() string {
+	quote := func(name string) string { return pgx.Identifier{name}.Sanitize() }
+	alias := func(table string) string {
+		for i, w := range t.writes {
+			if w.table == table {
+				return "t" + strconv.Itoa(i)
+			}
+		}
+		panic("geo: " + t.Name + " stores nothing in " + table)
+	}
+	texts := make([]string, len(t.Fields))
+	for i, f := range t.Fields {
+		col := alias(cmp.Or(f.In, t.Name)) + "." + quote(f.StoredIn())
+		if f.Name == KeyField {
+			col = alias(t.writes[0].table) + "." + quote(KeyField)
+		}
+		switch f.Kind {
+		case DateField:
+			texts[i] = "to_char(" + col + ", 'YYYY-MM-DD')"
+		default:
+			texts[i] = col + "::text"
+		}
+	}
+	geom := "NULL::bytea"
+	from := ""
+	for i, w := range t.writes {
+		a := "t" + strconv.Itoa(i)
+		if w.geom != "" {
+			geom = "ST_AsBinary(" + a + "." + quote(w.geom) + ")"
+		}
+		if i == 0 {
+			from = quote(w.table) + " " + a
+		} else {
+			from += " JOIN " + quote(w.table) + " " + a + " ON " + a + "." + quote(KeyField) + " = t0." + quote(KeyField)
+		}
+	}
+	return "SELECT ARRAY[" + strings.Join(texts, ", ") + "], " + geom + "\nFROM " + from +
+		"\nWHERE t0." + quote(KeyField) + " = $1\nFOR UPDATE"
+}
+
+// ExistsSQL is the SQL that says whether t holds a row with code $1,
+// whoever may change it.
+func (t *Table) ExistsSQL() string {
+	return "SELECT EXISTS (SELECT FROM " + pgx.Identifier{t.Name}.Sanitize() + " WHERE " + KeyField + " = $1)"
 }

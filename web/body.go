@@ -18,9 +18,17 @@ import (
 // checked — a 2 KB "gzip, gzip" body became 4 GB that way.
 
 // takesBody reports whether the request goes to an endpoint that reads a
-// request body; only the import does.
+// request body: the import, the login, and the edits of features.
 func takesBody(c *fiber.Ctx) bool {
-	return c.Method() == fiber.MethodPost && strings.HasPrefix(c.Path(), "/api/import/")
+	p := c.Path()
+	switch c.Method() {
+	case fiber.MethodPost:
+		return strings.HasPrefix(p, "/api/import/") || p == "/api/login" ||
+			(strings.HasPrefix(p, "/collections/") && strings.HasSuffix(p, "/items"))
+	case fiber.MethodPatch:
+		return strings.HasPrefix(p, "/collections/")
+	}
+	return false
 }
 
 // hasBody reports whether the request announces a body: a Content-Length

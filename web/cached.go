@@ -9,10 +9,6 @@ import (
 	"github.com/zunyi/battlemap/web/answer"
 )
 
-// apiCacheControl lets clients keep JSON answers but makes them ask again
-// before using one: a 304 on the ETag is cheap, and live screens stay live.
-const apiCacheControl = "no-cache"
-
 // cached answers c with the body make encodes, or with the same body kept
 // from an earlier request for the same URL if the data version has not
 // moved since (see geo.Versions for how soon a change is seen). make runs
@@ -20,7 +16,10 @@ const apiCacheControl = "no-cache"
 // key is the whole URL as clients see it (base URL, path and query as
 // sent), which is all that make may depend on besides the database.
 func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
-	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), apiCacheControl, make)
+	// Clients keep JSON answers but ask again before using one
+	// (s.apiCacheControl): a 304 on the ETag is cheap, and live screens
+	// stay live.
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, make)
 }
 
 // answer is how every answer made from the database is sent: from cache

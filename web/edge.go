@@ -34,11 +34,21 @@ var pageHeaders = [][2]string{
 	{fiber.HeaderReferrerPolicy, "no-referrer"},
 }
 
-// allowedMethods is the Allow header of a 405 at path: the import takes
-// POST, every other path GET (and so HEAD).
+// allowedMethods is the Allow header of a 405 at path: the import, the
+// login and the logout take POST, a collection's items and features what
+// itemsMethods and itemMethods say, every other path GET (and so HEAD).
 func allowedMethods(path string) string {
-	if strings.HasPrefix(path, "/api/import/") {
+	switch {
+	case strings.HasPrefix(path, "/api/import/"), path == "/api/login", path == "/api/logout":
 		return fiber.MethodPost
+	case strings.HasPrefix(path, "/collections/"):
+		parts := strings.Split(strings.TrimPrefix(path, "/collections/"), "/")
+		switch {
+		case len(parts) == 2 && parts[1] == "items":
+			return itemsMethods(parts[0])
+		case len(parts) == 3 && parts[1] == "items":
+			return itemMethods(parts[0])
+		}
 	}
 	return "GET, HEAD"
 }

@@ -26,6 +26,11 @@ var conformanceClasses = []string{
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 	"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+	// Part 4: PATCH with a JSON merge patch, guarded by If-Match. (The
+	// assignments are also created and deleted, but without PUT the
+	// create-replace-delete class is not met, so it is not declared.)
+	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+	"http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/optimistic-locking-etags",
 }
 
 // link is a link of an OGC API document.
@@ -270,7 +275,11 @@ func (s *Server) item(c *fiber.Ctx) error {
 		if err != nil {
 			return nil, nil, err
 		}
-		return ogc.AppendFeature(nil, s.baseURL(c), coll, id, format, f), ogc.Header(coll, format), nil
+		// The ETag is the feature's own (geo.ETag), the one an edit names in
+		// If-Match, whatever links the answer carries.
+		h := ogc.Header(coll, format)
+		h[fiber.HeaderETag] = geo.ETag(f)
+		return ogc.AppendFeature(nil, s.baseURL(c), coll, id, format, f), h, nil
 	})
 }
 

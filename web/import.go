@@ -9,10 +9,6 @@ import (
 	"github.com/zunyi/battlemap/geo/importer"
 )
 
-// importActor is who the audit log names for an import over HTTP, until
-// requests are authenticated and carry a user.
-var importActor = geo.Actor{Name: "http import"}
-
 // formatOf maps an import body's media type to its format.
 var formatOf = map[string]importer.Format{
 	"application/geo+json": importer.GeoJSON,
@@ -38,6 +34,10 @@ func (s *Server) importLayer(c *fiber.Ctx) error {
 	if !s.cfg.ImportEnabled {
 		return geo.Errorf(geo.ENotFound, "import is disabled on this server: start it with --enable-import (BATTLEMAP_ENABLE_IMPORT=true)")
 	}
+	u, err := s.writer(c)
+	if err != nil {
+		return err
+	}
 	mediaType, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	format, ok := formatOf[mediaType]
 	if err != nil || !ok {
@@ -54,7 +54,7 @@ func (s *Server) importLayer(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.importer.Import(c.UserContext(), s.pool, importActor, c.Params("layer"), format, body)
+	rep, err := s.importer.Import(c.UserContext(), s.pool, u.Actor(), c.Params("layer"), format, body)
 	if rep != nil && len(rep.Rejected) > 0 {
 		c.Status(fiber.StatusBadRequest)
 		return c.JSON(rejectedImport{

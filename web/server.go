@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/geo/importer"
 	"github.com/zunyi/battlemap/migrations"
 	"github.com/zunyi/battlemap/tiles"
@@ -41,9 +43,8 @@ type Config struct {
 	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
 	// keeps live screens live.
 	TileMaxAge time.Duration
-	// ImportEnabled turns on POST /api/import/{layer}. It is off by
-	// default until requests are authenticated: anyone who can reach the
-	// server could otherwise rewrite the map.
+	// ImportEnabled turns on POST /api/import/{layer}, which admins and
+	// county users may then use within their scope.
 	ImportEnabled bool
 	// CacheBytes bounds the in-process cache of JSON and GeoJSON answers
 	// (features, drill-down, search, relocation); 0 disables it.
@@ -53,6 +54,9 @@ type Config struct {
 	// Versions tells both caches which data version is current; nil means
 	// strict reads from the server's pool.
 	Versions *geo.Versions
+	// ReadAccess is who may read: ReadPublic (anyone; the default) or
+	// ReadViewer (signed-in users only). Writes always need a user.
+	ReadAccess string
 	// DatabaseState, when set, says what the database battlemap runs
 	// itself is doing ("running", "restarting", "stopped"); readiness is
 	// 503 with that word while it is not "running". nil means a database
@@ -74,6 +78,12 @@ type Server struct {
 	cache            *answer.Cache // answers of the JSON API; nil when off
 	tileCache        *answer.Cache // tiles; nil when off
 	versions         *geo.Versions
+	verifier *account.Verifier
+	logins   *loginLimits
+	// apiCacheControl is the Cache-Control of JSON answers: private when
+	// reads need a login, so that no shared cache hands one user's answer
+	// to someone who has not signed in.
+	apiCacheControl string
 	// importing holds a token while an import runs: one at a time, since
 	// each holds up to BodyLimit bytes of decoded body in memory.
 	importing chan struct{}
@@ -81,8 +91,12 @@ type Server struct {
 
 // New builds the server and its routes over pool and the tile service.
 func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.Logger) *Server {
+	if cfg.ReadAccess == "" {
+		cfg.ReadAccess = ReadPublic
+	}
 	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
-		cache: answer.NewCache(cfg.CacheBytes), tileCache: answer.NewCache(cfg.TileCacheBytes), versions: cfg.Versions}
+		cache: answer.NewCache(cfg.CacheBytes), tileCache: answer.NewCache(cfg.TileCacheBytes), versions: cfg.Versions,
+		verifier: account.NewVerifier(pool, credentialCacheFor), logins: newLoginLimits(), apiCacheControl: "no-cache"}
 	if s.versions == nil {
 		s.versions = geo.NewVersions(pool, log)
 	}
@@ -91,6 +105,10 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, log)
 	if cfg.TileMaxAge > 0 {
 		s.tileCacheControl = "public, max-age=" + strconv.Itoa(int(cfg.TileMaxAge.Seconds()))
+	}
+	if cfg.ReadAccess == ReadViewer {
+		s.tileCacheControl = strings.Replace(s.tileCacheControl, "public", "private", 1)
+		s.apiCacheControl = "private, no-cache"
 	}
 	var err error
 	if s.assets, err = loadAssets(); err != nil {
@@ -125,7 +143,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		WriteBufferSize: 16 << 10,
 	})
 	s.app.Server().Handler = s.edge(s.app.Server().Handler)
-	s.app.Use(s.withDeadline, s.logRequest, s.refuseBody, s.checkHost)
+	s.app.Use(s.withDeadline, s.logRequest, s.refuseBody, s.checkHost, s.authenticate)
 	s.routes()
 	return s
 }
@@ -149,6 +167,15 @@ func (s *Server) routes() {
 	s.app.Get("/collections/:collection", s.collection)
 	s.app.Get("/collections/:collection/items", s.items)
 	s.app.Get("/collections/:collection/items/:feature", s.item)
+	s.app.Patch("/collections/:collection/items/:feature", s.patchItem)
+	s.app.Delete("/collections/:collection/items/:feature", s.deleteItem)
+	s.app.Post("/collections/:collection/items", s.createItem)
+	s.app.Options("/collections/:collection/items", s.options)
+	s.app.Options("/collections/:collection/items/:feature", s.options)
+	s.app.Post("/api/login", s.login)
+	s.app.Post("/api/logout", s.logout)
+	s.app.Get("/api/me", s.me)
+	s.app.Get("/api/audit", s.audit)
 	s.app.Get("/api/regions", s.topRegions)
 	s.app.Get("/api/regions/:code", s.region)
 	s.app.Get("/api/search", s.search)
@@ -158,6 +185,7 @@ func (s *Server) routes() {
 	s.app.Get("/fonts/:fontstack/:range", s.glyphs)
 	s.app.Get("/wall", s.page("wall.html"))
 	s.app.Get("/planner", s.page("planner.html"))
+	s.app.Get("/login", s.page("login.html"))
 }
 
 // App is the Fiber application, for tests that call app.Test.
@@ -296,6 +324,9 @@ type problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
+	// InvalidParams names each field at fault and why, for input that
+	// has fields (RFC 9457's example extension member).
+	InvalidParams []geo.FieldError `json:"invalid-params,omitempty"`
 }
 
 // statusOf maps domain error codes to HTTP statuses: the one table.
@@ -304,6 +335,12 @@ var statusOf = map[string]int{
 	geo.ENotFound: fiber.StatusNotFound,
 	geo.ETooLarge: fiber.StatusRequestEntityTooLarge,
 	geo.EConflict: fiber.StatusConflict,
+	// Outside the user's scope: the database refused it.
+	geo.EForbidden: fiber.StatusForbidden,
+	// If-Match names a version of the feature that is no longer current.
+	geo.EStale: fiber.StatusPreconditionFailed,
+	// Well-formed, but fields break the data's rules (invalid-params).
+	geo.EUnprocessable: fiber.StatusUnprocessableEntity,
 	// The database cannot answer now: the client may retry (Retry-After).
 	geo.EUnavailable: fiber.StatusServiceUnavailable,
 }
@@ -354,6 +391,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case geo.ErrorCode(err) != "":
 		p.Status = statusOf[geo.ErrorCode(err)]
 		p.Detail = err.Error()
+		var gerr *geo.Error
+		if errors.As(err, &gerr) {
+			p.InvalidParams = gerr.Fields
+		}
 	case errors.As(err, &serr):
 		p.Status, p.Detail = serr.status, serr.msg
 	case errors.As(err, &ferr):
@@ -376,7 +417,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case fiber.StatusServiceUnavailable:
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 	case fiber.StatusMethodNotAllowed:
-		c.Set(fiber.HeaderAllow, allowedMethods(c.Path()))
+		if len(c.Response().Header.Peek(fiber.HeaderAllow)) == 0 {
+			c.Set(fiber.HeaderAllow, allowedMethods(c.Path()))
+		}
 	}
 	// Answers to requests Fiber could not parse come here without passing
 	// edge, which sets these on every other answer.

@@ -44,7 +44,7 @@ const wholeBytes = 64 << 10
 // is logged.
 func (s *Server) cachedStream(c *fiber.Ctx, start func(ctx context.Context) (parts, error)) error {
 	key := s.baseURL(c) + c.OriginalURL()
-	version, sent, err := s.fromCache(c, s.cache, key, apiCacheControl)
+	version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl)
 	if err != nil || sent {
 		return err
 	}
@@ -69,18 +69,18 @@ func (s *Server) cachedStream(c *fiber.Ctx, start func(ctx context.Context) (par
 		if s.cache != nil {
 			b := answer.NewBody(bytes.Clone(data), version, p.Header(), true)
 			s.cache.Put(key, b)
-			return sendBody(c, b, apiCacheControl)
+			return sendBody(c, b, s.apiCacheControl)
 		}
 		// Made for this request alone: no client can hold its ETag (a
 		// page carries the time it was read), so it goes without one.
-		if setHeader(c, p.Header()) {
+		if s.setHeader(c, p.Header()) {
 			data = (&answer.Body{Data: data}).Gzipped()
 		}
 		c.Response().SetBody(data) // a copy: buf goes back to the pool
 		return nil
 	}
 	st := &bodyStream{parts: p, out: data, log: s.log, path: strings.Clone(c.Path())}
-	if setHeader(c, p.Header()) {
+	if s.setHeader(c, p.Header()) {
 		st.compress()
 	}
 	c.Response().SetBodyStream(st, -1)
@@ -90,11 +90,11 @@ func (s *Server) cachedStream(c *fiber.Ctx, start func(ctx context.Context) (par
 // setHeader sets the response header of an answer sent without an ETag,
 // and reports whether it goes gzipped, as it does when the client accepts
 // gzip.
-func setHeader(c *fiber.Ctx, header map[string]string) (gzipped bool) {
+func (s *Server) setHeader(c *fiber.Ctx, header map[string]string) (gzipped bool) {
 	for k, v := range header {
 		c.Set(k, v)
 	}
-	c.Set(fiber.HeaderCacheControl, apiCacheControl)
+	c.Set(fiber.HeaderCacheControl, s.apiCacheControl)
 	c.Vary(fiber.HeaderAcceptEncoding)
 	if !acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
 		return false

@@ -54,6 +54,9 @@ type Config struct {
 		Level  slog.Level
 		Format string
 	}
+	// ReadAccess is who may read: "public" (anyone) or "viewer" (signed-in
+	// users only, a kiosk's viewer token included).
+	ReadAccess string
 	// SeedDemo loads the Zunyi demo data at start when the database has
 	// no map data yet.
 	SeedDemo bool
@@ -61,12 +64,26 @@ type Config struct {
 	Replace bool
 	// Import holds the settings of map data imports.
 	Import struct {
-		// Enabled turns on POST /api/import/{layer}, off by default until
-		// requests are authenticated.
+		// Enabled turns on POST /api/import/{layer}, for signed-in users
+		// whose role edits.
 		Enabled bool
 		// Layer is what `battlemap import` loads: villages, sites or
 		// projects.
 		Layer string
+	}
+	// Account holds the arguments of `battlemap user` and `battlemap
+	// token`.
+	Account struct {
+		// Name is the account that `user add` creates.
+		Name string
+		// Role is the new account's role: admin, county or viewer.
+		Role string
+		// Counties are the county codes a county user answers for.
+		Counties listFlag
+		// User is whose token `token create` makes.
+		User string
+		// Expires is how long a new token lasts; 0: it does not expire.
+		Expires time.Duration
 	}
 }
 
@@ -79,6 +96,7 @@ func defaultConfig() Config {
 	c.Tiles.CacheBytes = 128 << 20
 	c.API.CacheBytes = 64 << 20
 	c.VersionCheck = "query"
+	c.ReadAccess = "public"
 	c.Database.DataDir = "./var"
 	c.Database.StatementTimeout = 25 * time.Second
 	c.Database.MaxConns = 16
@@ -107,6 +125,7 @@ var envOf = map[string]string{
 	"log-level":         "BATTLEMAP_LOG_LEVEL",
 	"log-format":        "BATTLEMAP_LOG_FORMAT",
 	"enable-import":     "BATTLEMAP_ENABLE_IMPORT",
+	"read-access":       "BATTLEMAP_READ_ACCESS",
 }
 
 // usageError is a configuration mistake: main prints it on one line and
@@ -143,8 +162,14 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	fs.BoolVar(&cfg.SeedDemo, "seed-demo", false, "load the Zunyi demo data when the database is empty")
 	fs.BoolVar(&cfg.Replace, "replace", false, "seed: replace existing map data")
-	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (no authentication yet: enable only on a trusted network)")
+	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
+	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
 	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites or projects")
+	fs.StringVar(&cfg.Account.Name, "name", "", "user add: the new account's name")
+	fs.StringVar(&cfg.Account.Role, "role", "", "user add: admin, county or viewer")
+	fs.Var(&cfg.Account.Counties, "county", "user add: code of a county a county user answers for (repeatable, or a comma list)")
+	fs.StringVar(&cfg.Account.User, "user", "", "token create: the user the token is for")
+	fs.DurationVar(&cfg.Account.Expires, "expires", 0, "token create: how long the token lasts, e.g. 720h; 0: it does not expire")
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -225,6 +250,9 @@ func (c *Config) check() error {
 	if c.API.CacheBytes < 0 {
 		return usagef("invalid value %d for flag --api-cache-bytes: must be 0 (off) or more", c.API.CacheBytes)
 	}
+	if c.ReadAccess != "public" && c.ReadAccess != "viewer" {
+		return usagef("invalid value %q for flag --read-access: want public or viewer", c.ReadAccess)
+	}
 	if c.VersionCheck != "query" && c.VersionCheck != "notify" {
 		return usagef("invalid value %q for flag --version-check: want query or notify", c.VersionCheck)
 	}
@@ -242,6 +270,9 @@ func (c *Config) check() error {
 	}
 	if strings.TrimSpace(c.Database.DataDir) == "" {
 		return usagef("invalid value for flag --data-dir: must not be empty")
+	}
+	if c.Account.Expires < 0 {
+		return usagef("invalid value %s for flag --expires: must not be negative (0: it does not expire)", c.Account.Expires)
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return usagef("invalid value %q for flag --log-format: want text or json", c.Log.Format)

@@ -15,9 +15,12 @@ import (
 )
 
 // The actors that the audit log names for the command line's changes.
+// Whoever may run the command line may change the whole data set: All
+// gives them the scope '*', without which row-level security, forced on
+// the map tables, refuses every row they write.
 var (
-	importActor = geo.Actor{Name: "battlemap import"}
-	seedActor   = geo.Actor{Name: "battlemap seed"}
+	importActor = geo.Actor{Name: "battlemap import", All: true}
+	seedActor   = geo.Actor{Name: "battlemap seed", All: true}
 )
 
 // importFormats tells an import file's format by its name's extension.

@@ -10,6 +10,10 @@
 //	battlemap dburl [flags]       print the private cluster's connection URL
 //	battlemap exec [flags] -- CMD run CMD with the private cluster up and DATABASE_URL set
 //	battlemap import --layer L FILE  load villages, sites or projects from GeoJSON or CSV, all or nothing
+//	battlemap user add --name NAME --role admin|county|viewer [--county CODE …]
+//	battlemap user list           list the accounts
+//	battlemap user disable NAME   end an account and its tokens and sessions
+//	battlemap token create --user NAME [--expires DURATION]  make an API token, shown once
 //
 // Without DATABASE_URL, battlemap runs a private PostgreSQL + PostGIS
 // cluster in --data-dir and stops it when it exits.
@@ -24,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -54,14 +59,24 @@ func run(ctx context.Context, args []string) int {
 	}
 	commands := map[string]func(context.Context, Config, []string, *slog.Logger) error{
 		"serve": serve, "migrate": migrateCmd, "seed": seed, "dburl": dburl, "exec": execWithCluster,
-		"import": importCmd,
+		"import": importCmd, "user": userCmd, "token": tokenCmd,
 	}
 	f, ok := commands[cmd]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "battlemap: unknown command %q (serve, migrate, seed, dburl, exec, import)\n", cmd)
+		fmt.Fprintf(os.Stderr, "battlemap: unknown command %q (serve, migrate, seed, dburl, exec, import, user, token)\n", cmd)
 		return 2
 	}
 	cfg, rest, err := parseConfig(cmd, args, os.Getenv)
+	if err == nil && verbCommands[cmd] && len(rest) > 0 {
+		// user and token take a verb ("user add --name …"), and the flag
+		// package stops at the first argument that is not a flag: the
+		// flags after the verb are parsed again with those before it, and
+		// the verb goes to the command as its first argument.
+		before := args[:len(args)-len(rest)]
+		verb := rest[0]
+		cfg, rest, err = parseConfig(cmd, append(slices.Clip(before), rest[1:]...), os.Getenv)
+		rest = append([]string{verb}, rest...)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "battlemap: %v\n", err)
 		return 2
@@ -238,6 +253,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		TrustedProxies: cfg.Server.TrustedProxies,
 		TileMaxAge:     cfg.Tiles.MaxAge,
 		ImportEnabled:  cfg.Import.Enabled,
+		ReadAccess:     cfg.ReadAccess,
 		CacheBytes:     cfg.API.CacheBytes,
 		TileCacheBytes: cfg.Tiles.CacheBytes,
 		Versions:       versions,

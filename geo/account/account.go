@@ -81,8 +81,12 @@ func Add(ctx context.Context, db geo.DB, actor geo.Actor, u User) error {
 	if !slices.Contains(Roles, u.Role) {
 		return geo.Errorf(geo.EInvalid, "invalid role %s: want admin, county or viewer", geo.Quote(string(u.Role)))
 	}
-	slices.Sort(u.Counties)
-	u.Counties = slices.Compact(u.Counties)
+	// A nil slice would be sent as NULL, which users.counties refuses:
+	// the other roles' "none" is an empty array.
+	u.Counties = slices.Compact(slices.Sorted(slices.Values(u.Counties)))
+	if u.Counties == nil {
+		u.Counties = []string{}
+	}
 	switch {
 	case u.Role == County && len(u.Counties) == 0:
 		return geo.Errorf(geo.EInvalid, "a county user needs at least one county (--county CODE)")

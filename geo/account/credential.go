@@ -50,6 +50,9 @@ const (
 	argonThreads = 1
 	argonKeyLen  = 32
 	argonSaltLen = 16
+	// maxArgonMemory is the most memory, in KiB, that matches spends on a
+	// digest (1 GiB).
+	maxArgonMemory = 1 << 20
 )
 
 const (
@@ -115,7 +118,10 @@ func matches(cred, phc string) bool {
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return false
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil {
+	// argon2 panics on no passes or no lanes, and a memory cost far past
+	// any we would choose is a row tampered with: refused, not run.
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil ||
+		passes < 1 || threads < 1 || memory > maxArgonMemory {
 		return false
 	}
 	enc := base64.RawStdEncoding
@@ -139,8 +145,19 @@ func parse(cred string) (id string, ok bool) {
 	if _, err := hex.DecodeString(id); err != nil || strings.ToLower(id) != id {
 		return "", false
 	}
+	// The secret is checked character by character: a base64 decoder
+	// would skip a newline in it, and "=" or "+" are no part of what
+	// Create writes.
+	for _, c := range []byte(rest[2*idBytes+1:]) {
+		if !strings.ContainsRune(base64URL, rune(c)) {
+			return "", false
+		}
+	}
 	return id, true
 }
+
+// base64URL is the alphabet of a credential's secret.
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // Verifier checks credentials, keeping each one it verified for a short
 // while: argon2id costs tens of milliseconds by design, and a wall or a

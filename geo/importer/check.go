@@ -141,7 +141,9 @@ func (l *layer) check(f feature, extent *geom.Bounds) (record, []Rejection) {
 		}
 	}
 	geomWKB := []byte(nil)
-	if f.geomReason != "" {
+	if len(l.Geometries) == 0 {
+		// A table without geometry (the relocation assignments).
+	} else if f.geomReason != "" {
 		reject(f.geomField, f.geomReason)
 	} else if b, why := l.checkGeometry(f.geometry, extent); why != "" {
 		reject("geometry", why)

@@ -17,6 +17,8 @@ type layer struct {
 	sqlStage  string   // creates stage
 	sqlCount  string   // how many staged codes the table already holds
 	sqlUpsert []string // moves the staged rows into the schema, in order
+	sqlRecord string   // reads and locks one stored row for an edit ($1 code)
+	sqlExists string   // whether a row exists ($1 code)
 }
 
 // layers are the catalogue's tables, which are what can be imported.
@@ -33,6 +35,8 @@ func newLayers(tables []*geo.Table) []*layer {
 			sqlStage:  stageSQL(stage, t),
 			sqlCount:  countSQL(stage, t),
 			sqlUpsert: t.UpsertSQL(stage, stagedGeometry),
+			sqlRecord: t.RecordSQL(),
+			sqlExists: t.ExistsSQL(),
 		}
 	}
 	return ls

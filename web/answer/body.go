@@ -29,11 +29,16 @@ type Body struct {
 
 // NewBody stamps data made at version with its ETag and, when gzipAhead
 // (worth it for a body that will be kept and sent many times), compresses
-// it now.
+// it now. The ETag is a hash of data, unless header names one ("ETag"):
+// a feature's is its own, which edits name in If-Match.
 func NewBody(data []byte, version int64, header map[string]string, gzipAhead bool) *Body {
-	h := fnv.New64a()
-	h.Write(data)
-	b := &Body{Data: data, Version: version, Header: header, ETag: `"` + strconv.FormatUint(h.Sum64(), 36) + `"`}
+	etag := header["ETag"]
+	if etag == "" {
+		h := fnv.New64a()
+		h.Write(data)
+		etag = `"` + strconv.FormatUint(h.Sum64(), 36) + `"`
+	}
+	b := &Body{Data: data, Version: version, Header: header, ETag: etag}
 	if gzipAhead && len(data) > 0 {
 		b.Gzip = compress(data)
 	}

@@ -256,9 +256,9 @@ func parseBBox(s string) (*orb.Bound, error) {
 	return &orb.Bound{Min: orb.Point{n[0], n[1]}, Max: orb.Point{n[2], n[3]}}, nil
 }
 
-// chinaTime is China Standard Time, the zone of the days that features'
-// dates name (no daylight saving since 1991).
-var chinaTime = time.FixedZone("CST", 8*60*60)
+// China is China Standard Time, the zone of the days that features'
+// dates name (no daylight saving since 1991), and of any day a query gives.
+var China = time.FixedZone("CST", 8*60*60)
 
 // parseDatetime reads OGC API's datetime: an instant, or an interval
 // start/end whose open ends are ".." or empty, each a date-time of RFC
@@ -281,7 +281,7 @@ func parseDatetime(s string) (from, to string, err error) {
 			if !yearInRange(t) {
 				return "", outOfRange
 			}
-			t = t.In(chinaTime)
+			t = t.In(China)
 		} else if t, err = time.Parse(time.DateOnly, p); err != nil {
 			return "", geo.Errorf(geo.EInvalid, "%s (got %s)", want, geo.Quote(s))
 		}
