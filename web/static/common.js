@@ -251,7 +251,10 @@ const roleLabels = { admin: "管理员", county: "县级", viewer: "只读" };
 export async function renderUser(node) {
   const { user } = await me();
   if (!user) {
-    node.replaceChildren(el("a", { href: loginHref() }, "登录"));
+    // The page's URL moves with what it shows (the drill-down's region):
+    // the link takes it as it is when followed, not as it was drawn.
+    const fresh = (e) => { e.currentTarget.href = loginHref(); };
+    node.replaceChildren(el("a", { href: loginHref(), onclick: fresh, onfocus: fresh, onmouseenter: fresh }, "登录"));
     return;
   }
   const logout = async () => {
