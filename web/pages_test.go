@@ -158,6 +158,19 @@ func TestDrillDownPage(t *testing.T) {
 	if want := fmt.Sprintf("%s 户 / %s 人", thousands(households), thousands(people)); panel != want {
 		t.Errorf("village panel says %q, database says %q", panel, want)
 	}
+	// Nobody is signed in: the village's history, no edit button, and a
+	// way to sign in that comes back here.
+	b.run(t, "wait for the history", chromedp.Poll(`document.querySelectorAll("#history > li").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var edit bool
+	b.eval(t, `!!document.getElementById("edit-village")`, &edit)
+	if edit {
+		t.Error("signed out, the village panel has an edit button")
+	}
+	var login string
+	b.run(t, "follow 登录", chromedp.Click("#user a"), chromedp.WaitVisible("#token"), chromedp.Evaluate(`location.pathname + location.search`, &login))
+	if want := "/login?next=" + url.QueryEscape("/?region=520304116203"); login != want {
+		t.Errorf("登录 leads to %q, want %q", login, want)
+	}
 
 	// Search 花茂村 from the city: the map flies there.
 	b.run(t, "back to the city", chromedp.Navigate(b.base+"/"))
@@ -193,6 +206,99 @@ func TestPlannerPage(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT code, capacity_people FROM sites ORDER BY capacity_people DESC, code LIMIT 1`).Scan(&code, &capacity); err != nil {
 		t.Fatal(err)
 	}
+	openSite(t, b, pool, code)
+	var shown string
+	b.eval(t, `document.querySelector('[data-field="capacity_people"]').textContent`, &shown)
+	if want := thousands(capacity) + " 人"; len(shown) < len(want) || shown[:len(want)] != want {
+		t.Errorf("site panel capacity %q, database says %s", shown, want)
+	}
+	if n := b.rendered(t, "flows-line")["flows-line"]; n == 0 {
+		t.Error("planner: the selected site's flows are not drawn")
+	}
+	var rows int
+	b.eval(t, `document.querySelectorAll("#unassigned tbody tr").length`, &rows)
+	unassigned := int(count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
+		WHERE r.poverty_status = 'not_exited' AND v.poor_population > 0 AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)`))
+	if rows != min(unassigned, 200) {
+		t.Errorf("unassigned villages listed: %d, database has %d", rows, unassigned)
+	}
+	b.screenshot(t, "planner")
+	b.checkClean(t)
+}
+
+// TestPlannerEditPage signs in as a county user and edits a site of that
+// county in the planner: the server's reason beside a refused value, then
+// the saved value in the panel and first in the site's history.
+func TestPlannerEditPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var code, county string
+	var progress int
+	if err := pool.QueryRow(ctx, `SELECT code, county_code, progress FROM sites ORDER BY capacity_people DESC, code LIMIT 1`).Scan(&code, &county, &progress); err != nil {
+		t.Fatal(err)
+	}
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "li", Role: account.County, Counties: []string{county}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "li", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := listen(t, pool)
+	item := "/collections/sites/items/" + url.PathEscape(code)
+	reason := refusalReason(t, base+item, tok, map[string]any{"progress": 101}, "progress")
+
+	b := newBrowser(t, base)
+	b.expectRefusal(item, http.StatusUnprocessableEntity)
+	b.run(t, "sign in",
+		chromedp.Navigate(b.base+"/login?next=/planner"),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", "li"),
+		chromedp.SendKeys("#token", tok),
+		chromedp.Click(`#login button[type="submit"]`),
+		chromedp.WaitVisible("#unassigned"))
+	b.waitIdle(t)
+	openSite(t, b, pool, code)
+
+	b.run(t, "submit a bad value", chromedp.Click("#edit-site"), chromedp.WaitVisible("#edit-progress"),
+		chromedp.SetValue("#edit-progress", "101"), chromedp.Click(`form.edit button[type="submit"]`))
+	fieldError := `document.querySelector('.field-error[data-field="progress"]').textContent`
+	b.run(t, "wait for the server's reason", chromedp.Poll(fieldError+` !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var beside string
+	b.eval(t, fieldError, &beside)
+	if beside != reason {
+		t.Errorf("beside progress: %q, the server says %q", beside, reason)
+	}
+
+	saved := progress + 1
+	if saved > 100 {
+		saved = progress - 1
+	}
+	b.run(t, "submit a good value",
+		chromedp.SetValue("#edit-progress", strconv.Itoa(saved)),
+		chromedp.Click(`form.edit button[type="submit"]`),
+		chromedp.Poll(`document.getElementById("status").textContent === "已保存" && !document.querySelector("form.edit")`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	if n := count(t, pool, `SELECT progress FROM sites WHERE code = $1`, code); n != int64(saved) {
+		t.Errorf("after saving, progress is %d, want %d", n, saved)
+	}
+	var panel string
+	b.eval(t, `document.querySelector('#site [data-field="progress"]').textContent`, &panel)
+	if want := fmt.Sprintf("%d%% ", saved); panel != want {
+		t.Errorf("the panel shows progress %q, want %q", panel, want)
+	}
+	b.run(t, "wait for the history", chromedp.Poll(`document.querySelector("#history > li[data-actor]") && document.querySelector("#history > li").dataset.actor === "li"`,
+		nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var change string
+	b.eval(t, `(document.querySelector('#history > li [data-field="progress"]') || {}).textContent || ""`, &change)
+	if want := fmt.Sprintf("建设进度：%d → %d", progress, saved); change != want {
+		t.Errorf("first history entry says %q, want %q", change, want)
+	}
+	b.checkClean(t)
+}
+
+// openSite clicks site code on the planner's map until its panel opens.
+func openSite(t *testing.T, b *browser, pool *pgxpool.Pool, code string) {
+	t.Helper()
 	lon, lat := point(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM sites WHERE code = $1`, code)
 	b.eval(t, fmt.Sprintf(`window.battlemap.map.jumpTo({center: [%f, %f], zoom: 12}), true`, lon, lat), new(bool))
 	b.waitIdle(t)
@@ -217,23 +323,6 @@ func TestPlannerPage(t *testing.T) {
 		b.waitIdle(t)
 	}
 	b.waitIdle(t)
-	var shown string
-	b.eval(t, `document.querySelector('[data-field="capacity_people"]').textContent`, &shown)
-	if want := thousands(capacity) + " 人"; len(shown) < len(want) || shown[:len(want)] != want {
-		t.Errorf("site panel capacity %q, database says %s", shown, want)
-	}
-	if n := b.rendered(t, "flows-line")["flows-line"]; n == 0 {
-		t.Error("planner: the selected site's flows are not drawn")
-	}
-	var rows int
-	b.eval(t, `document.querySelectorAll("#unassigned tbody tr").length`, &rows)
-	unassigned := int(count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
-		WHERE r.poverty_status = 'not_exited' AND v.poor_population > 0 AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)`))
-	if rows != min(unassigned, 200) {
-		t.Errorf("unassigned villages listed: %d, database has %d", rows, unassigned)
-	}
-	b.screenshot(t, "planner")
-	b.checkClean(t)
 }
 
 // thousands writes n with comma separators, as the pages do for zh-CN.
