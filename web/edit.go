@@ -104,16 +104,18 @@ func featureID(c *fiber.Ctx) string {
 	return id
 }
 
-// patchItem serves PATCH /collections/{collection}/items/{feature}.
-func (s *Server) patchItem(c *fiber.Ctx) error {
-	coll, err := geo.CollectionByID(c.Params("collection"))
+// patchItem serves PATCH /collections/{collection}/items/{feature} for
+// the editable collection id.
+func (s *Server) patchItem(id string) fiber.Handler {
+	coll, err := geo.CollectionByID(id)
 	if err != nil {
-		return err
+		panic("web: " + err.Error()) // geo.Editable names collections
 	}
-	if !editable(coll.ID) {
-		c.Set(fiber.HeaderAllow, itemMethods(coll.ID))
-		return &statusError{fiber.StatusMethodNotAllowed, "the features of " + coll.ID + " cannot be changed"}
-	}
+	return func(c *fiber.Ctx) error { return s.patch(c, coll) }
+}
+
+// patch applies the request's merge patch to a feature of coll.
+func (s *Server) patch(c *fiber.Ctx, coll *geo.Collection) error {
 	u, err := s.writer(c)
 	if err != nil {
 		return err
@@ -142,14 +144,7 @@ func (s *Server) patchItem(c *fiber.Ctx) error {
 // createItem serves POST /collections/assignments/items: a new
 // assignment, answered 201 with its Location.
 func (s *Server) createItem(c *fiber.Ctx) error {
-	coll, err := geo.CollectionByID(c.Params("collection"))
-	if err != nil {
-		return err
-	}
-	if coll.ID != assignmentsID {
-		c.Set(fiber.HeaderAllow, itemsMethods(coll.ID))
-		return &statusError{fiber.StatusMethodNotAllowed, "features of " + coll.ID + " are not created here; import them"}
-	}
+	coll := geo.Assignments
 	u, err := s.writer(c)
 	if err != nil {
 		return err
@@ -174,14 +169,6 @@ func (s *Server) createItem(c *fiber.Ctx) error {
 
 // deleteItem serves DELETE /collections/assignments/items/{feature}.
 func (s *Server) deleteItem(c *fiber.Ctx) error {
-	coll, err := geo.CollectionByID(c.Params("collection"))
-	if err != nil {
-		return err
-	}
-	if coll.ID != assignmentsID {
-		c.Set(fiber.HeaderAllow, itemMethods(coll.ID))
-		return &statusError{fiber.StatusMethodNotAllowed, "features of " + coll.ID + " are not deleted here"}
-	}
 	u, err := s.writer(c)
 	if err != nil {
 		return err

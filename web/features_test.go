@@ -61,7 +61,7 @@ func TestOGCDocuments(t *testing.T) {
 			for _, c := range colls {
 				ids = append(ids, c.(map[string]any)["id"].(string))
 			}
-			if want := []string{"counties", "townships", "villages", "sites", "projects"}; !slices.Equal(ids, want) {
+			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments"}; !slices.Equal(ids, want) {
 				t.Errorf("collections %v, want %v", ids, want)
 			}
 			if linkHref(doc, "self", "") != "http://example.com/collections" {
@@ -121,6 +121,8 @@ func TestCollectionExtents(t *testing.T) {
 		"villages":  `SELECT ST_Extent(point) FROM regions WHERE level = 'village'`,
 		"sites":     `SELECT ST_Extent(geom) FROM sites`,
 		"projects":  `SELECT ST_Extent(geom) FROM projects`,
+		"assignments": `SELECT ST_Extent(ST_MakeLine(r.point, s.geom)) FROM relocation_assignments a
+			JOIN regions r ON r.code = a.village_code JOIN sites s ON s.code = a.site_code`,
 	}
 	doc := fetchJSON(t, s, "/collections", 200, jsonType)
 	for _, c := range doc["collections"].([]any) {
@@ -363,6 +365,8 @@ var featureIDs = map[string]string{
 	"villages":  `SELECT code FROM villages`,
 	"sites":     `SELECT code FROM sites`,
 	"projects":  `SELECT code FROM projects`,
+	// An assignment's id is its village and site (geo.AssignmentID).
+	"assignments": `SELECT village_code || '~' || site_code FROM relocation_assignments`,
 }
 
 func TestPagingVisitsEveryFeatureOnce(t *testing.T) {

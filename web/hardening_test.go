@@ -247,7 +247,9 @@ func TestProblemsEchoNothing(t *testing.T) {
 		{"header name with a space", "GET /healthz HTTP/1.1\r\nHost: battlemap.test\r\n" + secrets + "s3cret name: x\r\n\r\n", 400},
 		{"folded header line", "GET /healthz HTTP/1.1\r\nHost: battlemap.test\r\n" + secrets + " s3cret-folded: x\r\n\r\n", 400},
 		{"content length that is no number", "POST /healthz HTTP/1.1\r\nHost: battlemap.test\r\n" + secrets + "Content-Length: s3cret\r\n\r\n", 400},
-		{"path that does not exist", "GET /s3cret/<script> HTTP/1.1\r\nHost: battlemap.test\r\n" + secrets + "Connection: close\r\n\r\n", 404},
+		// The Bearer token is checked before the path: an invalid one is 401.
+		{"path that does not exist", "GET /s3cret/<script> HTTP/1.1\r\nHost: battlemap.test\r\n" + secrets + "Connection: close\r\n\r\n", 401},
+		{"path that does not exist, no token", "GET /s3cret/<script> HTTP/1.1\r\nHost: battlemap.test\r\nCookie: session=s3cret-cookie\r\nConnection: close\r\n\r\n", 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -332,7 +334,9 @@ func TestPageHeaders(t *testing.T) {
 // takes one gzip layer at most, limited on the decoded bytes.
 func TestBodiesRefused(t *testing.T) {
 	const limit = 64 << 10
-	addr := serve(t, serverOver(t, pgtest.New(t), web.Config{BodyLimit: limit, ImportEnabled: true}))
+	pool := pgtest.New(t)
+	addr := serve(t, serverOver(t, pool, web.Config{BodyLimit: limit, ImportEnabled: true}))
+	token := adminToken(t, pool)
 	gz := func(b []byte) []byte {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -359,6 +363,7 @@ func TestBodiesRefused(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+tt.path, bytes.NewReader(tt.body))
 			req.Header.Set("Content-Type", "application/geo+json")
+			req.Header.Set("Authorization", "Bearer "+token)
 			if tt.encoding != nil {
 				req.Header["Content-Encoding"] = tt.encoding
 			}
@@ -379,7 +384,8 @@ func TestBodiesRefused(t *testing.T) {
 // reasons an import report gives are in the file's terms, never Go's
 // type names or a library's error text.
 func TestImportReportsSpeakGeoJSON(t *testing.T) {
-	addr := serve(t, serverOver(t, pgtest.New(t), web.Config{ImportEnabled: true}))
+	pool := pgtest.New(t)
+	addr := serve(t, serverOver(t, pool, web.Config{ImportEnabled: true}))
 	const file = `{"type":"FeatureCollection","features":[
 		{"type":"Feature","geometry":"here","properties":{}},
 		{"type":"Feature","geometry":null,"properties":[1]},
@@ -388,7 +394,10 @@ func TestImportReportsSpeakGeoJSON(t *testing.T) {
 		{"type":"Feature","geometry":{"type":"Point","coordinates":[1]},"properties":{}},
 		{"type":"Feature","geometry":{"type":"Blob","coordinates":[1,2]},"properties":{}},
 		{"type":"Feature","geometry":{"type":"LineString","coordinates":[[1,2],[1]]},"properties":{}}]}`
-	resp, err := http.Post("http://"+addr+"/api/import/sites", "application/geo+json", strings.NewReader(file))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/import/sites", strings.NewReader(file))
+	req.Header.Set("Content-Type", "application/geo+json")
+	req.Header.Set("Authorization", "Bearer "+adminToken(t, pool))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/web"
 )
 
@@ -30,6 +32,28 @@ func fetchJSON(t *testing.T, s *web.Server, path string, status int, mediaType s
 		t.Fatalf("GET %s: body is not JSON: %v", path, err)
 	}
 	return v
+}
+
+// tokenFor makes a user of role (a county user of counties) in pool's
+// database and returns an API token of theirs, for requests that need a
+// signed-in user.
+func tokenFor(t *testing.T, pool *pgxpool.Pool, name string, role account.Role, counties ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: name, Role: role, Counties: counties}); err != nil {
+		t.Fatalf("add user %s: %v", name, err)
+	}
+	tok, err := account.Create(ctx, pool, name, account.Token, 0)
+	if err != nil {
+		t.Fatalf("token of %s: %v", name, err)
+	}
+	return tok
+}
+
+// adminToken is tokenFor an admin named admin.
+func adminToken(t *testing.T, pool *pgxpool.Pool) string {
+	t.Helper()
+	return tokenFor(t, pool, "admin", account.Admin)
 }
 
 // count runs a query of one integer (a count or a sum) as ground truth.

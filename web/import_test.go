@@ -34,12 +34,16 @@ func startImportServer(t *testing.T, pool *pgxpool.Pool, enabled bool) string {
 	return serve(t, web.New(web.Config{RequestTimeout: 10 * time.Second, BodyLimit: importBodyLimit, ImportEnabled: enabled}, pool, ts, log))
 }
 
-// postImport sends body to url as contentType and decodes the JSON answer.
-func postImport(t *testing.T, url, contentType, body string) (*http.Response, map[string]any) {
+// postImport sends body to url as contentType with the Bearer token (none
+// when "") and decodes the JSON answer.
+func postImport(t *testing.T, url, token, contentType, body string) (*http.Response, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -84,8 +88,9 @@ const (
 func TestImportDisabled(t *testing.T) {
 	pool := pgtest.New(t)
 	addr := startImportServer(t, pool, false)
+	token := adminToken(t, pool)
 	before := importState(t, pool)
-	resp, body := postImport(t, "http://"+addr+"/api/import/sites", "application/geo+json", siteGeoJSON)
+	resp, body := postImport(t, "http://"+addr+"/api/import/sites", token, "application/geo+json", siteGeoJSON)
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" ||
 		!strings.Contains(body["detail"].(string), "import is disabled") {
 		t.Errorf("got %d %s %v, want 404 problem+json saying import is disabled", resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -118,10 +123,11 @@ func TestImportEndpoint(t *testing.T) {
 	}
 	pool := pgtest.New(t)
 	addr := startImportServer(t, pool, true)
+	token := adminToken(t, pool)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := importState(t, pool)
-			resp, body := postImport(t, "http://"+addr+tt.path, tt.contentType, tt.body)
+			resp, body := postImport(t, "http://"+addr+tt.path, token, tt.contentType, tt.body)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d (%v), want %d", resp.StatusCode, body, tt.status)
 			}
@@ -156,6 +162,7 @@ func TestImportEndpoint(t *testing.T) {
 // pipe instead of the answer.
 func TestImportBodyTooLarge(t *testing.T) {
 	pool := pgtest.New(t)
+	token := adminToken(t, pool)
 	before := importState(t, pool)
 	conn, err := net.Dial("tcp", startImportServer(t, pool, true))
 	if err != nil {
@@ -165,8 +172,8 @@ func TestImportBodyTooLarge(t *testing.T) {
 	if err := conn.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(conn, "POST /api/import/sites HTTP/1.1\r\nHost: battlemap\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n",
-		importBodyLimit+1)
+	fmt.Fprintf(conn, "POST /api/import/sites HTTP/1.1\r\nHost: battlemap\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n",
+		token, importBodyLimit+1)
 	conn.Write(make([]byte, 16<<10))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

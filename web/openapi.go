@@ -191,6 +191,38 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		imp.Summary += "; off on this server (404) until --enable-import"
 	}
 	d.Paths["/api/import/{layer}"] = pathItem{"post": imp}
+
+	me := schema{"type": "object", "properties": schema{
+		"user": schema{"type": "object", "nullable": true, "properties": schema{
+			"name": schema{"type": "string"}, "role": schema{"type": "string", "enum": []string{"admin", "county", "viewer"}},
+			"counties": schema{"type": "array", "items": schema{"type": "string"}}}},
+		"csrf":        schema{"type": "string", "nullable": true, "description": "send it as " + csrfHeader + " with every change made with the session cookie"},
+		"read_access": schema{"type": "string", "enum": []string{ReadPublic, ReadViewer}},
+	}}
+	get("/api/me", "getMe", "Accounts", "who the request is from, the CSRF token of its session, and whether reads need a login", nil, jsonOf("the user, or null", me))
+	login := operation{Summary: "sign in with a user name and one of the user's tokens: sets the session cookie (HttpOnly, SameSite=Strict); failures are rate-limited (429)",
+		OperationID: "login", Tags: []string{"Accounts"},
+		RequestBody: &requestBody{Required: true, Content: map[string]mediaType{fiber.MIMEApplicationJSON: {Schema: schema{
+			"type": "object", "required": []string{"name", "token"},
+			"properties": schema{"name": schema{"type": "string"}, "token": schema{"type": "string"}}}}}},
+		Responses: jsonOf("the user and the session's CSRF token", me)}
+	login.Responses["401"] = response{Description: "the name and token do not match"}
+	login.Responses["429"] = response{Description: "too many failures for this account or address; Retry-After says when to try again"}
+	d.Paths["/api/login"] = pathItem{"post": login}
+	logout := operation{Summary: "end the session (send " + csrfHeader + ")", OperationID: "logout", Tags: []string{"Accounts"},
+		Responses: answers("unused: the answer is 204", fiber.MIMEApplicationJSON, object)}
+	logout.Responses["204"] = response{Description: "the session is over"}
+	d.Paths["/api/logout"] = pathItem{"post": logout}
+	get("/api/audit", "getAudit", "Accounts", "the audit log, newest first: every row changed, who changed it, when, old and new values",
+		[]parameter{
+			{Name: "region", In: "query", Description: "changes to rows in this region (its code)", Schema: schema{"type": "string"}},
+			{Name: "actor", In: "query", Description: "changes by this user or tool", Schema: schema{"type": "string"}},
+			{Name: "since", In: "query", Description: "changes at or after this RFC 3339 date-time or date", Schema: schema{"type": "string"}},
+			{Name: "table", In: "query", Description: "a comma list of " + strings.Join(auditTables, ", "), Schema: schema{"type": "string"}},
+			{Name: "row", In: "query", Description: "changes to the row with this key", Schema: schema{"type": "string"}},
+			{Name: "cursor", In: "query", Description: "the next value of the previous page", Schema: schema{"type": "string"}},
+			{Name: "limit", In: "query", Description: "most entries", Schema: schema{"type": "integer", "minimum": 1, "maximum": auditMaxLimit, "default": auditDefaultLimit}},
+		}, jsonOf("the entries and the next page's cursor", object))
 	return d
 }
 
@@ -247,14 +279,57 @@ func addCollection(paths map[string]pathItem, c *geo.Collection) {
 
 	one := answers("the feature", geoJSONType, feature)
 	one["200"].Content[csvType] = csvText
+	featureID := parameter{Name: "featureId", In: "path", Required: true, Description: "the feature's id, its code", Schema: schema{"type": "string"}}
 	paths[self+"/items/{featureId}"] = pathItem{"get": {
-		Summary: c.Title + ": one feature", OperationID: "get" + name + "Feature", Tags: []string{c.Title},
-		Parameters: []parameter{
-			{Name: "featureId", In: "path", Required: true, Description: "the feature's id, its code", Schema: schema{"type": "string"}},
-			formatParam(ogc.FormatJSON, ogc.FormatCSV),
-		},
-		Responses: one,
+		Summary: c.Title + ": one feature; its ETag is what an edit names in If-Match", OperationID: "get" + name + "Feature", Tags: []string{c.Title},
+		Parameters: []parameter{featureID, formatParam(ogc.FormatJSON, ogc.FormatCSV)},
+		Responses:  one,
 	}}
+	options := func(id, methods string, params []parameter) operation {
+		r := answers("unused: the answer is 204", fiber.MIMEApplicationJSON, schema{"type": "object"})
+		r["204"] = response{Description: "Allow lists the methods (" + methods + ")"}
+		return operation{Summary: "the methods taken here (Allow) and the patch format (Accept-Patch)", OperationID: id,
+			Tags: []string{c.Title}, Parameters: params, Responses: r}
+	}
+	paths[self+"/items"]["options"] = options("options"+name+"Features", itemsMethods(c.ID), nil)
+	paths[self+"/items/{featureId}"]["options"] = options("options"+name+"Feature", itemMethods(c.ID), []parameter{featureID})
+	if !editable(c.ID) {
+		return
+	}
+	edited := answers("the feature as it now is, with its new ETag", geoJSONType, feature)
+	for code, why := range map[string]string{
+		"401": "no signed-in user", "403": "outside the user's scope, a role that only reads, or a cookie session without " + csrfHeader,
+		"412": "If-Match is not the feature's current ETag: it changed since it was read", "415": "not " + mergePatchType,
+		"422": "fields the data's rules refuse, each named in invalid-params", "428": "no If-Match",
+	} {
+		edited[code] = response{Description: why}
+	}
+	ifMatchParam := parameter{Name: "If-Match", In: "header", Required: true, Description: "the ETag of the feature as read", Schema: schema{"type": "string"}}
+	paths[self+"/items/{featureId}"]["patch"] = operation{
+		Summary: c.Title + ": change a feature (JSON merge patch of its properties and geometry)", OperationID: "patch" + name + "Feature",
+		Tags: []string{c.Title}, Parameters: []parameter{featureID, ifMatchParam},
+		RequestBody: &requestBody{Required: true, Content: map[string]mediaType{mergePatchType: {Schema: schema{"type": "object",
+			"properties": schema{"properties": schema{"type": "object"}, "geometry": schema{"type": "object"}}}}}},
+		Responses: edited,
+	}
+	if c.ID != assignmentsID {
+		return
+	}
+	created := answers("the assignment created (201; its URL in Location)", geoJSONType, feature)
+	created["201"] = created["200"]
+	created["409"] = response{Description: "the village is assigned to the site already"}
+	paths[self+"/items"]["post"] = operation{
+		Summary: "assign people of a village to a site", OperationID: "create" + name + "Feature", Tags: []string{c.Title},
+		RequestBody: &requestBody{Required: true, Content: map[string]mediaType{geoJSONType: {Schema: schema{"type": "object",
+			"properties": schema{"properties": schema{"type": "object"}}}}}},
+		Responses: created,
+	}
+	deleted := answers("unused: the answer is 204", fiber.MIMEApplicationJSON, schema{"type": "object"})
+	deleted["204"] = response{Description: "deleted"}
+	paths[self+"/items/{featureId}"]["delete"] = operation{
+		Summary: "delete an assignment", OperationID: "delete" + name + "Feature", Tags: []string{c.Title},
+		Parameters: []parameter{featureID, ifMatchParam}, Responses: deleted,
+	}
 }
 
 // itemsParam describes the query parameter name of c's items.

@@ -64,7 +64,7 @@ func TestAPIDefinition(t *testing.T) {
 		"/tiles/:file":                            "/tiles/{layer}.json",
 		"/collections/:collection/items/:feature": "/collections/{collectionId}/items/{featureId}",
 	}
-	pages := []string{"/static/*", "/vendor/*", "/fonts/:fontstack/:range", "/wall", "/planner"}
+	pages := []string{"/static/*", "/vendor/*", "/fonts/:fontstack/:range", "/wall", "/planner", "/login"}
 	want := map[string]bool{}
 	for _, r := range s.App().GetRoutes(true) {
 		if r.Method == "HEAD" || slices.Contains(pages, r.Path) {
@@ -80,6 +80,7 @@ func TestAPIDefinition(t *testing.T) {
 			}
 		}
 		p = strings.ReplaceAll(p, "{collection}", "{collectionId}")
+		p = strings.ReplaceAll(p, "{feature}", "{featureId}")
 		for _, c := range geo.Collections {
 			want[strings.ToLower(r.Method)+" "+strings.ReplaceAll(p, "{collectionId}", c.ID)] = true
 		}

@@ -78,8 +78,8 @@ type Server struct {
 	cache            *answer.Cache // answers of the JSON API; nil when off
 	tileCache        *answer.Cache // tiles; nil when off
 	versions         *geo.Versions
-	verifier *account.Verifier
-	logins   *loginLimits
+	verifier         *account.Verifier
+	logins           *loginLimits
 	// apiCacheControl is the Cache-Control of JSON answers: private when
 	// reads need a login, so that no shared cache hands one user's answer
 	// to someone who has not signed in.
@@ -167,9 +167,11 @@ func (s *Server) routes() {
 	s.app.Get("/collections/:collection", s.collection)
 	s.app.Get("/collections/:collection/items", s.items)
 	s.app.Get("/collections/:collection/items/:feature", s.item)
-	s.app.Patch("/collections/:collection/items/:feature", s.patchItem)
-	s.app.Delete("/collections/:collection/items/:feature", s.deleteItem)
-	s.app.Post("/collections/:collection/items", s.createItem)
+	for _, e := range geo.Editable {
+		s.app.Patch("/collections/"+e.Collection+"/items/:feature", s.patchItem(e.Collection))
+	}
+	s.app.Post("/collections/"+assignmentsID+"/items", s.createItem)
+	s.app.Delete("/collections/"+assignmentsID+"/items/:feature", s.deleteItem)
 	s.app.Options("/collections/:collection/items", s.options)
 	s.app.Options("/collections/:collection/items/:feature", s.options)
 	s.app.Post("/api/login", s.login)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/geo/pgtest"
 )
 
@@ -78,6 +81,14 @@ func TestBodiesBoundMemory(t *testing.T) {
 	pool := pgtest.New(t)
 	s := startServer(t, []string{"DATABASE_URL=" + pool.Config().ConnString()}, "--enable-import", "--log-level", "error")
 	s.waitReady(t, 30*time.Second)
+	ctx := context.Background()
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "admin", Role: account.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := account.Create(ctx, pool, "admin", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	once := gzipOf(io.LimitReader(zeros{}, 1<<30)) // about 1 MB that inflates to 1 GiB
 	twice := gzipOf(bytes.NewReader(once))         // about 2 KB that inflates to 1 GiB
@@ -108,6 +119,7 @@ func TestBodiesBoundMemory(t *testing.T) {
 					defer wg.Done()
 					req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+tt.path, bytes.NewReader(tt.body))
 					req.Header.Set("Content-Type", "application/geo+json")
+					req.Header.Set("Authorization", "Bearer "+token)
 					if tt.encoding != nil {
 						req.Header["Content-Encoding"] = tt.encoding
 					}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -245,4 +246,28 @@ func exactDuplicate(t *testing.T, data []byte) bool {
 			stack[n-1].wantKey = true // a value has ended: a key comes next
 		}
 	}
+}
+
+// FuzzDecodePatch feeds the merge-patch reader arbitrary bodies: it must
+// never panic, and what it takes names only fields of the table.
+func FuzzDecodePatch(f *testing.F) {
+	for _, seed := range []string{
+		`{"properties":{"cooperatives":3}}`, `{"type":"Feature","id":"x","properties":{"name":null}}`,
+		`{"geometry":{"type":"Point","coordinates":[106.9,27.6]}}`, `{"geometry":null}`, `{"properties":[]}`,
+		`{"properties":{"a":1,"a":2}}`, `{"links":[],"bbox":[1,2,3,4]}`, `[]`, `null`, `{"properties":{"code":{}}}`,
+		"{\"properties\":{\"name\":\"\xff\"}}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := decodePatch(geo.VillageTable, "x", body)
+		if err != nil {
+			return
+		}
+		for name := range p.props {
+			if !slices.ContainsFunc(geo.VillageTable.Fields, func(f geo.Field) bool { return f.Name == name }) {
+				t.Errorf("a patch took %s, which is no field of villages", name)
+			}
+		}
+	})
 }

@@ -289,3 +289,20 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// AsApp returns a pool on pool's database that connects as the server's
+// own role (pgcluster.AppRole), under which row-level security holds, as
+// battlemap serve connects: tests of who may change what use it, since
+// the test cluster's own role is a superuser, whom no policy binds. It
+// is closed when the test ends.
+func AsApp(t testing.TB, pool *pgxpool.Pool) *pgxpool.Pool {
+	t.Helper()
+	cfg := pool.Config().Copy()
+	cfg.ConnConfig.User = pgcluster.AppRole
+	app, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("pgtest: connect as %s: %v", pgcluster.AppRole, err)
+	}
+	t.Cleanup(app.Close)
+	return app
+}
