@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
@@ -426,6 +427,22 @@ func TestDrillDownEditPage(t *testing.T) {
 		t.Errorf("after the refusal poor_population is %d, was %d", n, poor)
 	}
 
+	// Someone else changes the village meanwhile: the save is refused
+	// (412), and the form says so and reloads what the server now holds.
+	b.expectRefusal(item, http.StatusPreconditionFailed)
+	if _, err := geo.Change(ctx, pool, geo.Actor{Name: "wang", All: true}, nil, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE villages SET population = population + 10 WHERE code = $1`, code)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "submit over another's change",
+		chromedp.SetValue("#edit-poor_population", strconv.Itoa(poor)),
+		chromedp.SetValue("#edit-cooperatives", strconv.Itoa(cooperatives+1)),
+		chromedp.Click(`form.edit button[type="submit"]`),
+		chromedp.Poll(fmt.Sprintf(`document.querySelector("form.edit").previousElementSibling.textContent.includes("已被他人修改") && document.getElementById("edit-population").value === "%d"`, population+10),
+			nil, chromedp.WithPollingTimeout(20*time.Second)))
+
 	// A good value: saved, shown in the panel, first in the history.
 	b.run(t, "submit a good value",
 		chromedp.SetValue("#edit-poor_population", strconv.Itoa(poor)),
@@ -446,6 +463,14 @@ func TestDrillDownEditPage(t *testing.T) {
 		return {Actor: li.dataset.actor, Change: c ? c.textContent : ""}; })()`, &first)
 	if want := fmt.Sprintf("合作社：%s → %s", thousands(cooperatives), thousands(cooperatives+1)); first.Actor != "zhang" || first.Change != want {
 		t.Errorf("first history entry: %+v, want actor zhang and %q", first, want)
+	}
+
+	// 退出 ends the session: the header offers to sign in again.
+	b.run(t, "sign out", chromedp.Click("#user button"), chromedp.WaitVisible("#user a"))
+	var signedIn bool
+	b.eval(t, `fetch("/api/me").then((r) => r.json()).then((m) => m.user !== null)`, &signedIn)
+	if signedIn {
+		t.Error("after 退出, /api/me still names a user")
 	}
 	b.checkClean(t)
 }
