@@ -300,6 +300,10 @@ func TestPlannerEditPage(t *testing.T) {
 // openSite clicks site code on the planner's map until its panel opens.
 func openSite(t *testing.T, b *browser, pool *pgxpool.Pool, code string) {
 	t.Helper()
+	// The page moves the map to the city once it has the city's box,
+	// before it counts the villages without a site: wait for the count,
+	// or that move may undo the jump to the site.
+	b.run(t, "wait for the planner's first view", chromedp.Poll(`document.getElementById("unassigned-count").textContent !== ""`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	lon, lat := point(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM sites WHERE code = $1`, code)
 	b.eval(t, fmt.Sprintf(`window.battlemap.map.jumpTo({center: [%f, %f], zoom: 12}), true`, lon, lat), new(bool))
 	b.waitIdle(t)

@@ -114,8 +114,10 @@ function renderVillage() {
           // The village's dot may change colour with its status.
           reloadTiles(map);
           $("status").textContent = "已保存";
+          // The form is gone: the keyboard goes back to where it opened.
+          $("edit-village")?.focus();
         },
-        onClose: () => { edit.hidden = false; },
+        onClose: () => { edit.hidden = false; edit.focus(); },
       });
     },
   }, "编辑");

@@ -128,7 +128,6 @@ export async function openEditor(node, { collection, code, noun, catalogue, onSa
   // showProblem puts the server's refusal where it belongs: each invalid
   // field's reason beside it, the rest on top.
   const showProblem = async (err) => {
-    window.battlemap.lastProblem = { status: err.status, detail: err.detail, invalidParams: err.invalidParams };
     switch (err.status) {
       case 401:
         alert.replaceChildren("登录已失效，请", el("a", { href: loginHref() }, "重新登录"), "后再保存。");

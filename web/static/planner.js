@@ -30,8 +30,10 @@ async function showSite(map, catalogue, user, code) {
           // Capacity and progress size and colour the site's circle.
           reloadTiles(map);
           $("status").textContent = "已保存";
+          // The form is gone: the keyboard goes back to where it opened.
+          $("edit-site")?.focus();
         },
-        onClose: () => { edit.hidden = false; },
+        onClose: () => { edit.hidden = false; edit.focus(); },
       });
     },
   }, "编辑");
