@@ -63,36 +63,29 @@ $$;
 -- within scope. Forced, so the owner is held too. A row outside the scope
 -- is invisible to UPDATE and DELETE, and a new or changed row that leaves
 -- it is refused (SQLSTATE 42501).
-ALTER TABLE regions ENABLE ROW LEVEL SECURITY;
-ALTER TABLE regions FORCE ROW LEVEL SECURITY;
-CREATE POLICY regions_read ON regions FOR SELECT USING (true);
-CREATE POLICY regions_write ON regions USING (may_write_under(parent_code)) WITH CHECK (may_write_under(parent_code));
-
-ALTER TABLE villages ENABLE ROW LEVEL SECURITY;
-ALTER TABLE villages FORCE ROW LEVEL SECURITY;
-CREATE POLICY villages_read ON villages FOR SELECT USING (true);
-CREATE POLICY villages_write ON villages USING (may_write(county_code)) WITH CHECK (may_write(county_code));
-
-ALTER TABLE sites ENABLE ROW LEVEL SECURITY;
-ALTER TABLE sites FORCE ROW LEVEL SECURITY;
-CREATE POLICY sites_read ON sites FOR SELECT USING (true);
-CREATE POLICY sites_write ON sites USING (may_write(county_code)) WITH CHECK (may_write(county_code));
-
-ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
-ALTER TABLE projects FORCE ROW LEVEL SECURITY;
-CREATE POLICY projects_read ON projects FOR SELECT USING (true);
-CREATE POLICY projects_write ON projects USING (may_write(county_code)) WITH CHECK (may_write(county_code));
-
--- An assignment moves people of a village to a site: it belongs to both
--- counties, and a county user may change it only when both are theirs.
-ALTER TABLE relocation_assignments ENABLE ROW LEVEL SECURITY;
-ALTER TABLE relocation_assignments FORCE ROW LEVEL SECURITY;
-CREATE POLICY relocation_assignments_read ON relocation_assignments FOR SELECT USING (true);
-CREATE POLICY relocation_assignments_write ON relocation_assignments
-    USING (may_write((SELECT county_code FROM villages WHERE code = village_code))
-           AND may_write((SELECT county_code FROM sites WHERE code = site_code)))
-    WITH CHECK (may_write((SELECT county_code FROM villages WHERE code = village_code))
-                AND may_write((SELECT county_code FROM sites WHERE code = site_code)));
+-- regions: a county user may change the townships and villages of the
+-- county. An assignment moves people of a village to a site: it belongs
+-- to both counties, and a county user may change it only when both are
+-- theirs.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES
+        ('regions', 'may_write_under(parent_code)'),
+        ('villages', 'may_write(county_code)'),
+        ('sites', 'may_write(county_code)'),
+        ('projects', 'may_write(county_code)'),
+        ('relocation_assignments', 'may_write((SELECT county_code FROM villages WHERE code = village_code))
+            AND may_write((SELECT county_code FROM sites WHERE code = site_code))')) v (tbl, allowed)
+    LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t.tbl);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t.tbl);
+        EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING (true)', t.tbl || '_read', t.tbl);
+        EXECUTE format('CREATE POLICY %I ON %I USING (%s) WITH CHECK (%s)', t.tbl || '_write', t.tbl, t.allowed, t.allowed);
+    END LOOP;
+END
+$$;
 
 -- The people assigned to move out of a village are at most its
 -- population: checked after each statement that changes either, over the
@@ -220,26 +213,18 @@ DROP TRIGGER villages_within_population ON villages;
 DROP TRIGGER relocation_assignments_within_population_upd ON relocation_assignments;
 DROP TRIGGER relocation_assignments_within_population_ins ON relocation_assignments;
 DROP FUNCTION assignments_within_population();
-DROP POLICY relocation_assignments_write ON relocation_assignments;
-DROP POLICY relocation_assignments_read ON relocation_assignments;
-ALTER TABLE relocation_assignments NO FORCE ROW LEVEL SECURITY;
-ALTER TABLE relocation_assignments DISABLE ROW LEVEL SECURITY;
-DROP POLICY projects_write ON projects;
-DROP POLICY projects_read ON projects;
-ALTER TABLE projects NO FORCE ROW LEVEL SECURITY;
-ALTER TABLE projects DISABLE ROW LEVEL SECURITY;
-DROP POLICY sites_write ON sites;
-DROP POLICY sites_read ON sites;
-ALTER TABLE sites NO FORCE ROW LEVEL SECURITY;
-ALTER TABLE sites DISABLE ROW LEVEL SECURITY;
-DROP POLICY villages_write ON villages;
-DROP POLICY villages_read ON villages;
-ALTER TABLE villages NO FORCE ROW LEVEL SECURITY;
-ALTER TABLE villages DISABLE ROW LEVEL SECURITY;
-DROP POLICY regions_write ON regions;
-DROP POLICY regions_read ON regions;
-ALTER TABLE regions NO FORCE ROW LEVEL SECURITY;
-ALTER TABLE regions DISABLE ROW LEVEL SECURITY;
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['regions', 'villages', 'sites', 'projects', 'relocation_assignments'] LOOP
+        EXECUTE format('DROP POLICY %I ON %I', t || '_write', t);
+        EXECUTE format('DROP POLICY %I ON %I', t || '_read', t);
+        EXECUTE format('ALTER TABLE %I NO FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I DISABLE ROW LEVEL SECURITY', t);
+    END LOOP;
+END
+$$;
 DROP FUNCTION may_write_under(text);
 DROP FUNCTION may_write(text);
 DROP TABLE credentials;

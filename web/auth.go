@@ -41,8 +41,13 @@ const sessionCookie = "battlemap_session"
 // write (account.CSRFToken); /api/me and /api/login hand it to the page.
 const csrfHeader = "X-CSRF-Token"
 
-// sessionTTL is how long a login lasts: a working day and then some.
-const sessionTTL = 12 * time.Hour
+// sessionTTL is how long a login lasts: a working day and then some. A
+// viewer's lasts kioskTTL: a wall display signed in with its kiosk token
+// stays so for weeks, and a viewer changes nothing.
+const (
+	sessionTTL = 12 * time.Hour
+	kioskTTL   = 30 * 24 * time.Hour
+)
 
 // credentialCacheFor is how long a verified credential is believed
 // without asking the database: the delay after which a disabled user or
@@ -231,13 +236,17 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	session, err := account.Create(ctx, s.pool, u.Name, account.Session, sessionTTL)
+	ttl := sessionTTL
+	if u.Role == account.Viewer {
+		ttl = kioskTTL
+	}
+	session, err := account.Create(ctx, s.pool, u.Name, account.Session, ttl)
 	if err != nil {
 		return err
 	}
 	s.logins.succeeded(b.Name)
 	s.log.Info("login", slog.String("user", u.Name), slog.String("addr", addr))
-	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: session, Path: "/", MaxAge: int(sessionTTL.Seconds()),
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: session, Path: "/", MaxAge: int(ttl.Seconds()),
 		HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode, Secure: s.secure(c)})
 	csrf := account.CSRFToken(session)
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -346,11 +355,19 @@ func (l *loginLimits) waitLocked(key string, limit int, now time.Time) time.Dura
 	return l.window - now.Sub(ts[len(ts)-limit])
 }
 
+// maxTracked bounds the accounts and addresses whose failures are kept:
+// past it the counts start afresh, so that failures from many addresses
+// cannot grow the map without end.
+const maxTracked = 100_000
+
 // failed counts a failure for name (if not "") and addr.
 func (l *loginLimits) failed(name, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if len(l.failures) >= maxTracked {
+		clear(l.failures)
+	}
 	keys := []string{"addr:" + addr}
 	if name != "" {
 		keys = append(keys, "user:"+name)

@@ -62,9 +62,11 @@ func allowedMethods(path string) string {
 // Everything this server reads out is public map data (tiles, the style,
 // TileJSON, the OGC collections) and no answer depends on cookies or
 // credentials, so a MapLibre page on another origin may use it. Nothing
-// else is allowed across origins: a preflight (OPTIONS) is 405, so a
-// script on another origin cannot post an import, whose media types are
-// not ones a browser sends across origins without asking first.
+// else is allowed across origins: no answer to OPTIONS allows a method
+// or a header across origins (a collection's OPTIONS says only Allow and
+// Accept-Patch), so a script on another origin cannot send an import or
+// an edit, whose media types and headers a browser does not send across
+// origins without asking first.
 func (s *Server) edge(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	known := map[string]bool{}
 	for _, m := range s.app.Config().RequestMethods {

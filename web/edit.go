@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/geo/importer"
 	"github.com/zunyi/battlemap/web/ogc"
 )
@@ -74,16 +75,21 @@ func (s *Server) options(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// ifMatch is the one strong ETag the request's If-Match names: 428 when
-// it names none (or "*", which would skip the check), so that no edit is
-// made over a version its editor has not seen.
-func ifMatch(c *fiber.Ctx) (string, error) {
+// editor is who changes an existing feature (see writer) and the one
+// strong ETag the request's If-Match names: 428 when it names none (or
+// "*", which would skip the check), so that no edit is made over a
+// version its editor has not seen.
+func (s *Server) editor(c *fiber.Ctx) (*account.User, string, error) {
+	u, err := s.writer(c)
+	if err != nil {
+		return nil, "", err
+	}
 	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
 	if h == "" || h == "*" {
-		return "", &statusError{fiber.StatusPreconditionRequired,
+		return nil, "", &statusError{fiber.StatusPreconditionRequired,
 			"send If-Match with the ETag of the feature as you read it (GET the feature first)"}
 	}
-	return h, nil
+	return u, h, nil
 }
 
 // editBody reads the body of an edit, which must be of one of types.
@@ -116,11 +122,7 @@ func (s *Server) patchItem(id string) fiber.Handler {
 
 // patch applies the request's merge patch to a feature of coll.
 func (s *Server) patch(c *fiber.Ctx, coll *geo.Collection) error {
-	u, err := s.writer(c)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
+	u, match, err := s.editor(c)
 	if err != nil {
 		return err
 	}
@@ -169,11 +171,7 @@ func (s *Server) createItem(c *fiber.Ctx) error {
 
 // deleteItem serves DELETE /collections/assignments/items/{feature}.
 func (s *Server) deleteItem(c *fiber.Ctx) error {
-	u, err := s.writer(c)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
+	u, match, err := s.editor(c)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,11 @@
 // feature's index or line, and only a file without any problem is written,
 // all of it in one transaction through geo.Change. A bad file never
 // changes the database.
+//
+// Edits of one feature (edit.go, assignments.go) go through the same
+// checks and the same SQL: an edit is the stored record with a patch
+// applied, checked and upserted as an import of that one feature would
+// be, so the rules are written once, in geo's catalogue.
 package importer
 
 import (
