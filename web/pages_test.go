@@ -227,6 +227,45 @@ func TestPlannerPage(t *testing.T) {
 	b.checkClean(t)
 }
 
+// TestLoginPage: a wrong token is refused with the server's words in
+// the alert, and a ?next= naming another host sends the signed-in user to
+// the drill-down instead.
+func TestLoginPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "admin1", Role: account.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "admin1", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, listen(t, pool))
+	b.expectRefusal("/api/login", http.StatusUnauthorized)
+	var alert string
+	b.run(t, "sign in with a wrong token",
+		chromedp.Navigate(b.base+"/login?next="+url.QueryEscape("//example.com/x")),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", "admin1"),
+		chromedp.SendKeys("#token", tok+"x"),
+		chromedp.Click(`#login button[type="submit"]`),
+		chromedp.Poll(`document.getElementById("problem").textContent !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Text("#problem", &alert))
+	if alert == "" || alert == "请输入用户名和访问令牌。" {
+		t.Errorf("a wrong token: the alert says %q, want the server's detail", alert)
+	}
+	var path string
+	b.run(t, "sign in",
+		chromedp.SetValue("#token", tok),
+		chromedp.Click(`#login button[type="submit"]`),
+		chromedp.WaitVisible("#children-table"),
+		chromedp.Evaluate(`location.origin + location.pathname`, &path))
+	if path != b.base+"/" {
+		t.Errorf("after signing in with next=//example.com/x the browser is at %s, want %s/", path, b.base)
+	}
+	b.checkClean(t)
+}
+
 // TestPlannerEditPage signs in as a county user and edits a site of that
 // county in the planner: the server's reason beside a refused value, then
 // the saved value in the panel and first in the site's history.
