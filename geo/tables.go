@@ -54,16 +54,21 @@ const KeyField = "code"
 // EPSG:4326, over stage's columns. A code already stored has every field
 // and its geometry replaced by the staged values, so stage absent fields
 // as their defaults (Default, FromCode). Rows are written in code order.
-// Identifiers are quoted; values come only from stage.
+// A stored row the staged values would leave as it is is not updated
+// (though it is locked): an edit of a village's figures leaves its
+// regions row alone, so neither its rollups are refreshed nor an audit
+// row written for it. Identifiers are quoted; values come only from stage.
 func (t *Table) UpsertSQL(stage, geom string) []string {
 	quote := func(name string) string { return pgx.Identifier{name}.Sanitize() }
 	stmts := make([]string, len(t.writes))
 	for i, w := range t.writes {
 		key := quote(KeyField)
 		cols, values, set := []string{key}, []string{key}, []string(nil)
+		var old, excluded []string
 		stored := func(col, value string) {
 			cols, values = append(cols, quote(col)), append(values, value)
 			set = append(set, quote(col)+" = EXCLUDED."+quote(col))
+			old, excluded = append(old, quote(w.table)+"."+quote(col)), append(excluded, "EXCLUDED."+quote(col))
 		}
 		for _, f := range t.Fields {
 			if f.Name != KeyField && cmp.Or(f.In, t.Name) == w.table {
@@ -82,7 +87,8 @@ func (t *Table) UpsertSQL(stage, geom string) []string {
 			// file's order, so two imports of the same rows wait for one
 			// another instead of deadlocking.
 			"ORDER BY " + key + " COLLATE \"C\"\n" +
-			"ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(set, ", ")
+			"ON CONFLICT (" + key + ") DO UPDATE SET " + strings.Join(set, ", ") + "\n" +
+			"WHERE (" + strings.Join(old, ", ") + ") IS DISTINCT FROM (" + strings.Join(excluded, ", ") + ")"
 	}
 	return stmts
 }

@@ -103,7 +103,7 @@ func newHTTPClient(port, conns int) *httpClient {
 // status, and the start of its body, where a problem+json detail says
 // why.
 type statusError struct {
-	path   string
+	path   string // with the method before it when that is not GET
 	status int
 	body   string
 }
@@ -121,13 +121,21 @@ func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 	if err != nil {
 		return failed, 0, err
 	}
-	req.Header.Set("Accept-Encoding", "identity")
 	if r.accept != "" {
 		req.Header.Set("Accept", r.accept)
 	}
+	out, n, _, err := c.send(req, io.Discard)
+	return out, n, err
+}
+
+// send sends req, a request to c's server, copies the answer's body to
+// body and reports how it ended, the body's size and the answer's
+// header, which is nil when there was no answer. Its error is as do's.
+func (c *httpClient) send(req *http.Request, body io.Writer) (outcome, int, http.Header, error) {
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return failed, 0, err
+		return failed, 0, nil, err
 	}
 	defer resp.Body.Close()
 	var head []byte
@@ -135,19 +143,23 @@ func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 		// Reading the start of the body does not stop the rest from being
 		// read below: the connection stays reusable.
 		if head, err = io.ReadAll(io.LimitReader(resp.Body, statusBodyBytes)); err != nil {
-			return failed, 0, err
+			return failed, 0, nil, err
 		}
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
+	n, err := io.Copy(body, resp.Body)
 	switch {
 	case err != nil:
-		return failed, 0, err
+		return failed, 0, nil, err
 	case resp.StatusCode == http.StatusOK:
-		return full, int(n), nil
+		return full, int(n), resp.Header, nil
 	case resp.StatusCode == http.StatusNoContent:
-		return empty, 0, nil
+		return empty, 0, resp.Header, nil
 	}
-	return other, len(head) + int(n), &statusError{path: r.path, status: resp.StatusCode, body: string(head)}
+	path := req.URL.RequestURI()
+	if req.Method != http.MethodGet {
+		path = req.Method + " " + path
+	}
+	return other, len(head) + int(n), resp.Header, &statusError{path: path, status: resp.StatusCode, body: string(head)}
 }
 
 func (c *httpClient) close() { c.hc.CloseIdleConnections() }
@@ -167,6 +179,9 @@ type result struct {
 
 	hwm, rssMax int64   // server runs: VmHWM at the end, greatest VmRSS sampled
 	cpu         cpuUsed // cores busy on average during the run
+	// shared is set when other loads ran beside this one: cpu is what
+	// they all used together, which no per-request figure can be made of.
+	shared bool
 }
 
 // answered is the count of requests answered with or without a body.
@@ -215,43 +230,79 @@ func (r *result) percentile(share float64) time.Duration {
 	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
 }
 
-// drive sends requests from conns goroutines, each taking the next
-// request of the list (round and round) until deadline passes or limit
-// requests have been sent (limit 0: no limit). A request already sent
-// when the deadline passes is waited for. It stops early, with ctx's
-// error, when ctx ends.
-func drive(ctx context.Context, c client, reqs []request, conns int, deadline time.Time, limit int64) (*result, error) {
+// attempt is how one request ended: its outcome, its body's size, the
+// time it took, and an error as client.do returns one.
+type attempt struct {
+	out     outcome
+	n       int
+	latency time.Duration
+	err     error
+}
+
+// timed sends r through c and times it.
+func timed(ctx context.Context, c client, r *request) attempt {
+	t0 := time.Now()
+	out, n, err := c.do(ctx, r)
+	return attempt{out: out, n: n, latency: time.Since(t0), err: err}
+}
+
+// worker sends its next request and reports how it ended; false when it
+// has nothing more to send. A worker runs in one goroutine.
+type worker func(ctx context.Context) (attempt, bool)
+
+// workload makes the workers of one load, fresh for each run, so that
+// every run starts them at the start of their lists.
+type workload func() []worker
+
+// requestLoad is conns workers, each taking the next request of reqs
+// (round and round) until limit requests have been sent (limit 0: no
+// limit).
+func requestLoad(c client, reqs []request, conns int, limit int64) workload {
+	return func() []worker {
+		var next atomic.Int64 // requests handed out so far
+		w := func(ctx context.Context) (attempt, bool) {
+			i := next.Add(1) - 1
+			if limit > 0 && i >= limit {
+				return attempt{}, false
+			}
+			return timed(ctx, c, &reqs[i%int64(len(reqs))]), true
+		}
+		return slices.Repeat([]worker{w}, conns)
+	}
+}
+
+// drive runs each of load's workers in a goroutine of its own until
+// deadline passes or the worker has nothing more to send. A request
+// already sent when the deadline passes is waited for. It stops early,
+// with ctx's error, when ctx ends.
+func drive(ctx context.Context, load workload, deadline time.Time) (*result, error) {
 	var (
-		next atomic.Int64 // requests handed out so far
-		mu   sync.Mutex
-		res  = &result{statuses: map[int]int64{}}
-		wg   sync.WaitGroup
+		mu  sync.Mutex
+		res = &result{statuses: map[int]int64{}}
+		wg  sync.WaitGroup
 	)
 	start := time.Now()
-	for range conns {
+	for _, w := range load() {
 		wg.Go(func() {
 			var local result
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				i := next.Add(1) - 1
-				if limit > 0 && i >= limit {
+				a, ok := w(ctx)
+				if !ok {
 					break
 				}
-				t0 := time.Now()
-				out, n, err := c.do(ctx, &reqs[i%int64(len(reqs))])
-				lat := time.Since(t0)
-				local.counts[out]++
-				switch out {
+				local.counts[a.out]++
+				switch a.out {
 				case failed:
 					if local.firstErr == nil && ctx.Err() == nil {
-						local.firstErr = err
+						local.firstErr = a.err
 					}
 					continue
 				case full:
-					local.bytes += int64(n)
+					local.bytes += int64(a.n)
 				case other:
-					local.countStatus(err)
+					local.countStatus(a.err)
 				}
-				local.latencies = append(local.latencies, lat)
+				local.latencies = append(local.latencies, a.latency)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -5,13 +5,15 @@
 // no HTTP (the ceiling; the mixed scenario, about the server under many
 // clients, has no such run), then starts `battlemap serve` subprocesses
 // on 127.0.0.1 and loads them with the same list over keep-alive
-// connections. It prints the figures and writes them, with the
+// connections. The edits scenario is the exception: its ceiling is edits
+// as raw UPDATE transactions, then its writers PATCH a server, alone and
+// beside the tiles list. It prints the figures and writes them, with the
 // scenario's targets, into the scenario's own section of a markdown
 // file, leaving the file's other sections as they were.
 //
 // Usage:
 //
-//	loadbench [-scenario tiles,geojson,mixed] [-connections 16] [-duration 20s] [-warmup 3s]
+//	loadbench [-scenario tiles,geojson,mixed,edits] [-connections 16] [-duration 20s] [-warmup 3s]
 //	          [-server-bin bin/battlemap] [-database-url URL] [-out BENCHMARKS.md]
 //
 // The database (default: $DATABASE_URL) is migrated and, when it has no
@@ -31,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -85,10 +88,10 @@ func parseFlags(args []string) (config, string, error) {
 	var cfg config
 	var list string
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
-	fs.StringVar(&list, "scenario", "tiles,geojson,mixed", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&list, "scenario", "tiles,geojson,mixed,edits", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
 	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
-	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d)", mixedConnections))
+	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d; edits: its tiles, beside %d writers)", mixedConnections, editWriters))
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time of each run")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
 	fs.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file whose scenario section is written")
@@ -203,10 +206,14 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 	return errored, nil
 }
 
-// runScenario measures sc: unless it is serverOnly, the twins, and the
-// ceilings if the scenario has them (see sqlMeasure); then each server
-// run; pg is PostgreSQL's postmaster, for the CPU figures.
+// runScenario measures sc: by its own run when it has one; else, unless
+// it is serverOnly, the twins, and the ceilings if the scenario has them
+// (see sqlMeasure), then each server run; pg is PostgreSQL's postmaster,
+// for the CPU figures.
 func runScenario(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Config, pg int) ([]*result, error) {
+	if sc.run != nil {
+		return sc.run(ctx, cfg, pc, pg)
+	}
 	var runs []*result
 	if !sc.serverOnly {
 		var err error
@@ -249,10 +256,11 @@ func sqlMeasure(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Confi
 		if c.ceiling {
 			name = sc.ceiling
 		}
-		r, err := measure(ctx, cfg, c, sc.requests, procs{postmaster: pg})
+		rs, err := measure(ctx, cfg, procs{postmaster: pg}, requestLoad(c, sc.requests, cfg.connections, 0))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		r := rs[0]
 		r.name = name
 		runs = append(runs, r)
 		printRun(r, sc.unit)
@@ -309,23 +317,34 @@ func serverMeasure(ctx context.Context, cfg config, sc *scenario, sr serverRun, 
 	}
 	if sr.warm {
 		// One full pass, each request once, fills the server's cache.
-		if _, err := drive(ctx, c, sc.requests, cfg.connections, time.Now().Add(10*time.Minute), int64(len(sc.requests))); err != nil {
-			return nil, fmt.Errorf("warming pass: %w", err)
+		if err := warmPass(ctx, c, sc.requests, cfg.connections); err != nil {
+			return nil, err
 		}
 	}
-	r, err := measure(ctx, cfg, c, sc.requests, procs{server: srv.pid(), postmaster: pg})
+	rs, err := measure(ctx, cfg, procs{server: srv.pid(), postmaster: pg}, requestLoad(c, sc.requests, cfg.connections, 0))
 	if err != nil {
 		return nil, err
 	}
-	r.name = sr.name
-	return r, nil
+	rs[0].name = sr.name
+	return rs[0], nil
 }
 
-// measure warms up, then loads c for the run's duration, recording the
-// CPU use of p's processes and, when p has a server, its memory.
-func measure(ctx context.Context, cfg config, c client, reqs []request, p procs) (*result, error) {
+// warmPass asks c for each of reqs once, over conns connections, so that
+// what the server caches is in its cache.
+func warmPass(ctx context.Context, c client, reqs []request, conns int) error {
+	if _, err := drive(ctx, requestLoad(c, reqs, conns, int64(len(reqs))), time.Now().Add(10*time.Minute)); err != nil {
+		return fmt.Errorf("warming pass: %w", err)
+	}
+	return nil
+}
+
+// measure warms up, then puts loads on at once for the run's duration,
+// recording the CPU use of p's processes and, when p has a server, its
+// memory. It returns the figures of each load, in the order of loads;
+// when there are several, each is marked shared.
+func measure(ctx context.Context, cfg config, p procs, loads ...workload) ([]*result, error) {
 	if cfg.warmup > 0 {
-		if _, err := drive(ctx, c, reqs, cfg.connections, time.Now().Add(cfg.warmup), 0); err != nil {
+		if _, err := driveAll(ctx, loads, time.Now().Add(cfg.warmup)); err != nil {
 			return nil, err
 		}
 	}
@@ -337,8 +356,8 @@ func measure(ctx context.Context, cfg config, c client, reqs []request, p procs)
 	if p.server > 0 {
 		rss = sampleRSS(p.server)
 	}
-	r, err := drive(ctx, c, reqs, cfg.connections, time.Now().Add(cfg.duration), 0)
-	var rssMax int64
+	rs, err := driveAll(ctx, loads, time.Now().Add(cfg.duration))
+	var rssMax, hwm int64
 	if rss != nil {
 		rssMax = rss.stop()
 	}
@@ -349,14 +368,33 @@ func measure(ctx context.Context, cfg config, c client, reqs []request, p procs)
 	if err != nil {
 		return nil, err
 	}
-	r.cpu = after.since(before)
 	if p.server > 0 {
-		r.rssMax = rssMax
-		if r.hwm, err = statusKiB(fmt.Sprintf("/proc/%d/status", p.server), "VmHWM"); err != nil {
+		if hwm, err = statusKiB(fmt.Sprintf("/proc/%d/status", p.server), "VmHWM"); err != nil {
 			return nil, err
 		}
 	}
-	return r, nil
+	for _, r := range rs {
+		r.cpu = after.since(before)
+		r.rssMax, r.hwm = rssMax, hwm
+		r.shared = len(rs) > 1
+	}
+	return rs, nil
+}
+
+// driveAll drives each of loads until deadline, all at once, and returns
+// their figures in the order of loads.
+func driveAll(ctx context.Context, loads []workload, deadline time.Time) ([]*result, error) {
+	rs := make([]*result, len(loads))
+	errs := make([]error, len(loads))
+	var wg sync.WaitGroup
+	for i, l := range loads {
+		wg.Go(func() { rs[i], errs[i] = drive(ctx, l, deadline) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return rs, nil
 }
 
 // postmaster is the pid of PostgreSQL's postmaster, the parent of this
@@ -385,7 +423,7 @@ func postmaster(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 // printRun prints one run's headline figures to stderr as it finishes.
 func printRun(r *result, unit string) {
 	fmt.Fprintf(os.Stderr, "loadbench: %-22s %8s %s/s  p50 %s  p99 %s  errors %d\n",
-		r.name, thousands(r.rate()), unit, ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.counts[failed])
+		r.name, perSecond(r.rate()), unit, ms(r.percentile(0.5)), ms(r.percentile(0.99)), r.counts[failed])
 	if r.firstErr != nil {
 		fmt.Fprintf(os.Stderr, "loadbench: %s: first error: %v\n", r.name, r.firstErr)
 	}

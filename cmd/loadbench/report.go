@@ -55,11 +55,14 @@ func section(sc *scenario, command, settings, host string, runs []*result) strin
 	b.WriteString("| target | wanted | measured | |\n| --- | --- | --- | --- |\n")
 	for _, t := range sc.targets {
 		got, met := t.check(byName)
-		verdict := "not met"
-		if met {
+		want, verdict := t.want, "not met"
+		switch {
+		case want == "":
+			want, verdict = "—", "figure only"
+		case met:
 			verdict = "met"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.name, t.want, got, verdict)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.name, want, got, verdict)
 	}
 	return b.String()
 }
@@ -68,7 +71,8 @@ func section(sc *scenario, command, settings, host string, runs []*result) strin
 // cores busy on average: the server, PostgreSQL, this load generator,
 // and the rest of the machine; and in time spent per request answered
 // by the server (its user and system time from /proc/PID/stat),
-// PostgreSQL and this load generator.
+// PostgreSQL and this load generator, except for runs that shared the
+// CPU with another load.
 func runTable(unit string, runs []*result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| run | %s/s | p50 | p99 | max | mean bytes (non-empty) | 200 / non-empty | 204 / empty | other status | errors | server peak RSS (VmHWM / sampled VmRSS) | CPU cores: server / PostgreSQL / loadbench / rest | CPU per request: server / PostgreSQL / loadbench |\n", unit)
@@ -80,10 +84,14 @@ func runTable(unit string, runs []*result) string {
 			rss = mib(r.hwm) + " / " + mib(r.rssMax)
 			server = cpuMS(per.server)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f / %.2f | %s / %s / %s |\n",
-			r.name, thousands(r.rate()), ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)),
+		perRequest := server + " / " + cpuMS(per.postgres) + " / " + cpuMS(per.loadgen)
+		if r.shared {
+			perRequest = "— (loads ran together)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f / %.2f / %.2f / %.2f | %s |\n",
+			r.name, perSecond(r.rate()), ms(r.percentile(0.50)), ms(r.percentile(0.99)), ms(r.percentile(1)),
 			thousands(r.meanBytes()), count(r.counts[full]), count(r.counts[empty]), otherStatuses(r), count(r.counts[failed]),
-			rss, r.cpu.server, r.cpu.postgres, r.cpu.loadgen, r.cpu.rest, server, cpuMS(per.postgres), cpuMS(per.loadgen))
+			rss, r.cpu.server, r.cpu.postgres, r.cpu.loadgen, r.cpu.rest, perRequest)
 	}
 	return b.String()
 }
@@ -158,6 +166,15 @@ func thousands(f float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// perSecond formats a rate like thousands, with one decimal below 100:
+// an edit run's few requests a second would otherwise round to nothing.
+func perSecond(f float64) string {
+	if f < 100 {
+		return fmt.Sprintf("%.1f", f)
+	}
+	return thousands(f)
 }
 
 // count formats a count with thousands separators.

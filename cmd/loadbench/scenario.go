@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -46,7 +47,9 @@ type serverRun struct {
 }
 
 // target is one figure a scenario promises, checked against the runs
-// of the same invocation (keyed by run name).
+// of the same invocation (keyed by run name). A target whose want is ""
+// promises nothing: it puts a figure no issue has set a target for
+// beside the others, and met means nothing.
 type target struct {
 	name  string
 	want  string
@@ -72,6 +75,11 @@ type scenario struct {
 	connections int
 	servers     []serverRun
 	targets     []target
+	// run, when set, measures the scenario in place of the twins and the
+	// server runs, and prints each run as it ends: for a scenario whose
+	// load is more than a list of GETs. pc is the pool configuration of
+	// the database, pg PostgreSQL's postmaster, for the CPU figures.
+	run func(ctx context.Context, cfg config, pc *pgxpool.Config, pg int) ([]*result, error)
 	// session is what the server's connections for these requests add to
 	// geo.SessionParams (tiles.SessionParams for tiles); the ceiling's
 	// connections get the same.
@@ -93,6 +101,7 @@ var scenarios = map[string]func(ctx context.Context, pool *pgxpool.Pool) (*scena
 	"tiles":   tileScenario,
 	"geojson": geoJSONScenario,
 	"mixed":   mixedScenario,
+	"edits":   editsScenario,
 }
 
 // zunyi is the area the lists cover: the city's extent, rounded out.
@@ -123,40 +132,47 @@ func clean(runs map[string]*result, name string) (*result, string) {
 	return r, ""
 }
 
+// shareFigure is run's throughput as a share of base's, and how a target
+// shows it; false, and why, when either run is no figure.
+func shareFigure(runs map[string]*result, run, base string) (float64, string, bool) {
+	r, why := clean(runs, run)
+	if r == nil {
+		return 0, why, false
+	}
+	b, why := clean(runs, base)
+	switch {
+	case b == nil:
+		return 0, why, false
+	case b.rate() == 0:
+		return 0, base + " answered nothing", false
+	}
+	got := r.rate() / b.rate()
+	return got, fmt.Sprintf("%.0f%% (%s ÷ %s /s)", got*100, perSecond(r.rate()), perSecond(b.rate())), true
+}
+
 // shareOf wants run's throughput to be at least share of ceiling's.
 func shareOf(run, ceiling string, share float64) target {
 	return target{
 		name: run + " throughput ÷ " + ceiling,
 		want: fmt.Sprintf("≥ %.0f%%", share*100),
 		check: func(runs map[string]*result) (string, bool) {
-			r, why := clean(runs, run)
-			if r == nil {
-				return why, false
-			}
-			c, why := clean(runs, ceiling)
-			switch {
-			case c == nil:
-				return why, false
-			case c.rate() == 0:
-				return ceiling + " answered nothing", false
-			}
-			got := r.rate() / c.rate()
-			return fmt.Sprintf("%.0f%% (%s ÷ %s /s)", got*100, thousands(r.rate()), thousands(c.rate())), got >= share
+			got, text, ok := shareFigure(runs, run, ceiling)
+			return text, ok && got >= share
 		},
 	}
 }
 
-// minRate wants run to answer at least perSecond requests a second.
-func minRate(run, unit string, perSecond float64) target {
+// minRate wants run to answer at least rate requests a second.
+func minRate(run, unit string, rate float64) target {
 	return target{
 		name: run + " throughput",
-		want: "≥ " + thousands(perSecond) + " " + unit + "/s",
+		want: "≥ " + thousands(rate) + " " + unit + "/s",
 		check: func(runs map[string]*result) (string, bool) {
 			r, why := clean(runs, run)
 			if r == nil {
 				return why, false
 			}
-			return thousands(r.rate()) + " " + unit + "/s", r.rate() >= perSecond
+			return perSecond(r.rate()) + " " + unit + "/s", r.rate() >= rate
 		},
 	}
 }
@@ -212,6 +228,33 @@ func none(run string, out outcome, what string) target {
 				got = otherStatuses(r)
 			}
 			return got, r.counts[out] == 0
+		},
+	}
+}
+
+// noStatus wants no answer of run to have had status.
+func noStatus(run string, status int) target {
+	return target{
+		name: fmt.Sprintf("%s answered %d %s", run, status, http.StatusText(status)),
+		want: "0",
+		check: func(runs map[string]*result) (string, bool) {
+			r := runs[run]
+			if r == nil {
+				return "no run", false
+			}
+			return count(r.statuses[status]), r.statuses[status] == 0
+		},
+	}
+}
+
+// ratio is no target: it is run's throughput as a share of base's, a
+// figure to read beside the others.
+func ratio(run, base string) target {
+	return target{
+		name: run + " throughput ÷ " + base,
+		check: func(runs map[string]*result) (string, bool) {
+			_, text, ok := shareFigure(runs, run, base)
+			return text, ok
 		},
 	}
 }

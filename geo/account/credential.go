@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/zunyi/battlemap/geo"
 )
@@ -172,12 +173,22 @@ type Verifier struct {
 
 	mu   sync.Mutex
 	seen map[[sha256.Size]byte]verified
+	// flight joins the verifications of one credential that arrive
+	// together (sixteen writers' first requests with one token) into one.
+	flight singleflight.Group
+	// hashing bounds the argon2id runs under way at once: each takes
+	// argonMemory, and a burst of wrong secrets for a real id must not
+	// take the process's memory with it.
+	hashing chan struct{}
 }
 
-// verified is a credential verified at some time.
+// maxHashing is how many argon2id runs a Verifier makes at once: about a
+// core's worth each, 19 MiB each.
+const maxHashing = 4
+
+// verified is a credential verified, and until when it is believed.
 type verified struct {
 	user  User
-	id    string
 	until time.Time
 }
 
@@ -188,7 +199,7 @@ const maxCached = 10_000
 // NewVerifier checks credentials against db, keeping each verified one
 // for cacheFor.
 func NewVerifier(db geo.DB, cacheFor time.Duration) *Verifier {
-	return &Verifier{db: db, CacheFor: cacheFor, seen: map[[sha256.Size]byte]verified{}}
+	return &Verifier{db: db, CacheFor: cacheFor, seen: map[[sha256.Size]byte]verified{}, hashing: make(chan struct{}, maxHashing)}
 }
 
 // Verify returns the user cred belongs to, or ErrUnauthenticated.
@@ -202,6 +213,16 @@ func (v *Verifier) Verify(ctx context.Context, cred string) (*User, error) {
 		return &u, nil
 	}
 	v.mu.Unlock()
+	u, err, _ := v.flight.Do(string(key[:]), func() (any, error) { return v.verify(ctx, cred, key) })
+	if err != nil {
+		return nil, err
+	}
+	c := *u.(*User)
+	return &c, nil
+}
+
+// verify checks cred against the database and keeps it when it verifies.
+func (v *Verifier) verify(ctx context.Context, cred string, key [sha256.Size]byte) (*User, error) {
 	id, ok := parse(cred)
 	if !ok {
 		return nil, ErrUnauthenticated
@@ -216,10 +237,17 @@ func (v *Verifier) Verify(ctx context.Context, cred string) (*User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify credential: %w", err)
 	}
-	if !matches(cred, phc) {
+	select {
+	case v.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	ok = matches(cred, phc)
+	<-v.hashing
+	if !ok {
 		return nil, ErrUnauthenticated
 	}
-	until := now.Add(v.CacheFor)
+	until := time.Now().Add(v.CacheFor)
 	if expires != nil && expires.Before(until) {
 		until = *expires
 	}
@@ -227,7 +255,7 @@ func (v *Verifier) Verify(ctx context.Context, cred string) (*User, error) {
 	if len(v.seen) >= maxCached {
 		clear(v.seen)
 	}
-	v.seen[key] = verified{user: u, id: id, until: until}
+	v.seen[key] = verified{user: u, until: until}
 	v.mu.Unlock()
 	return &u, nil
 }
