@@ -59,6 +59,16 @@ type browser struct {
 	mu      sync.Mutex
 	errors  []string
 	foreign []string
+	// refusals are the answers a test provokes on purpose (a 422 to a
+	// bad value): Chromium logs each as an error, which checkClean
+	// then lets pass.
+	refusals []refusal
+}
+
+// refusal is an answer of status to a request whose URL ends in path.
+type refusal struct {
+	path   string
+	status int
 }
 
 // newBrowser starts Chromium from Debian's package. Without it the test
@@ -113,7 +123,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		case *runtime.EventExceptionThrown:
 			b.errors = append(b.errors, "exception: "+e.ExceptionDetails.Error())
 		case *cdplog.EventEntryAdded:
-			if e.Entry.Level == cdplog.LevelError {
+			if e.Entry.Level == cdplog.LevelError && !b.refused(e.Entry) {
 				b.errors = append(b.errors, "log: "+e.Entry.Text+" "+e.Entry.URL)
 			}
 		case *network.EventRequestWillBeSent:
@@ -191,6 +201,28 @@ func (b *browser) screenshot(t *testing.T, name string) {
 		}
 	}
 	t.Logf("screenshot %s.png in %v", name, dirs)
+}
+
+// expectRefusal tells the browser that the test provokes answers of
+// status to path (and only those): Chromium's log of them is no error.
+func (b *browser) expectRefusal(path string, status int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refusals = append(b.refusals, refusal{path, status})
+}
+
+// refused reports whether the log entry is Chromium's note of an
+// expected refusal; b.mu is held.
+func (b *browser) refused(e *cdplog.Entry) bool {
+	if e.Source != cdplog.SourceNetwork {
+		return false
+	}
+	for _, r := range b.refusals {
+		if strings.HasSuffix(e.URL, r.path) && strings.Contains(e.Text, fmt.Sprintf("status of %d", r.status)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *browser) consoleErrors() []string {

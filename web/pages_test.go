@@ -1,16 +1,25 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -150,6 +159,19 @@ func TestDrillDownPage(t *testing.T) {
 	if want := fmt.Sprintf("%s 户 / %s 人", thousands(households), thousands(people)); panel != want {
 		t.Errorf("village panel says %q, database says %q", panel, want)
 	}
+	// Nobody is signed in: the village's history, no edit button, and a
+	// way to sign in that comes back here.
+	b.run(t, "wait for the history", chromedp.Poll(`document.querySelectorAll("#history > li").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var edit bool
+	b.eval(t, `!!document.getElementById("edit-village")`, &edit)
+	if edit {
+		t.Error("signed out, the village panel has an edit button")
+	}
+	var login string
+	b.run(t, "follow 登录", chromedp.Click("#user a"), chromedp.WaitVisible("#token"), chromedp.Evaluate(`location.pathname + location.search`, &login))
+	if want := "/login?next=" + url.QueryEscape("/?region=520304116203"); login != want {
+		t.Errorf("登录 leads to %q, want %q", login, want)
+	}
 
 	// Search 花茂村 from the city: the map flies there.
 	b.run(t, "back to the city", chromedp.Navigate(b.base+"/"))
@@ -185,6 +207,142 @@ func TestPlannerPage(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT code, capacity_people FROM sites ORDER BY capacity_people DESC, code LIMIT 1`).Scan(&code, &capacity); err != nil {
 		t.Fatal(err)
 	}
+	openSite(t, b, pool, code)
+	var shown string
+	b.eval(t, `document.querySelector('[data-field="capacity_people"]').textContent`, &shown)
+	if want := thousands(capacity) + " 人"; len(shown) < len(want) || shown[:len(want)] != want {
+		t.Errorf("site panel capacity %q, database says %s", shown, want)
+	}
+	if n := b.rendered(t, "flows-line")["flows-line"]; n == 0 {
+		t.Error("planner: the selected site's flows are not drawn")
+	}
+	var rows int
+	b.eval(t, `document.querySelectorAll("#unassigned tbody tr").length`, &rows)
+	unassigned := int(count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
+		WHERE r.poverty_status = 'not_exited' AND v.poor_population > 0 AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)`))
+	if rows != min(unassigned, 200) {
+		t.Errorf("unassigned villages listed: %d, database has %d", rows, unassigned)
+	}
+	b.screenshot(t, "planner")
+	b.checkClean(t)
+}
+
+// TestLoginPage: a wrong token is refused with the server's words in
+// the alert, and a ?next= naming another host sends the signed-in user to
+// the drill-down instead.
+func TestLoginPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "admin1", Role: account.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "admin1", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, listen(t, pool))
+	b.expectRefusal("/api/login", http.StatusUnauthorized)
+	var alert string
+	b.run(t, "sign in with a wrong token",
+		chromedp.Navigate(b.base+"/login?next="+url.QueryEscape("//example.com/x")),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", "admin1"),
+		chromedp.SendKeys("#token", tok+"x"),
+		chromedp.Click(`#login button[type="submit"]`),
+		chromedp.Poll(`document.getElementById("problem").textContent !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Text("#problem", &alert))
+	if alert == "" || alert == "请输入用户名和访问令牌。" {
+		t.Errorf("a wrong token: the alert says %q, want the server's detail", alert)
+	}
+	var path string
+	b.run(t, "sign in",
+		chromedp.SetValue("#token", tok),
+		chromedp.Click(`#login button[type="submit"]`),
+		chromedp.WaitVisible("#children-table"),
+		chromedp.Evaluate(`location.origin + location.pathname`, &path))
+	if path != b.base+"/" {
+		t.Errorf("after signing in with next=//example.com/x the browser is at %s, want %s/", path, b.base)
+	}
+	b.checkClean(t)
+}
+
+// TestPlannerEditPage signs in as a county user and edits a site of that
+// county in the planner: the server's reason beside a refused value, then
+// the saved value in the panel and first in the site's history.
+func TestPlannerEditPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var code, county string
+	var progress int
+	if err := pool.QueryRow(ctx, `SELECT code, county_code, progress FROM sites ORDER BY capacity_people DESC, code LIMIT 1`).Scan(&code, &county, &progress); err != nil {
+		t.Fatal(err)
+	}
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "li", Role: account.County, Counties: []string{county}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "li", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := listen(t, pool)
+	item := "/collections/sites/items/" + url.PathEscape(code)
+	reason := refusalReason(t, base+item, tok, map[string]any{"progress": 101}, "progress")
+
+	b := newBrowser(t, base)
+	b.expectRefusal(item, http.StatusUnprocessableEntity)
+	b.run(t, "sign in",
+		chromedp.Navigate(b.base+"/login?next=/planner"),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", "li"),
+		chromedp.SendKeys("#token", tok),
+		chromedp.Click(`#login button[type="submit"]`),
+		chromedp.WaitVisible("#unassigned"))
+	b.waitIdle(t)
+	openSite(t, b, pool, code)
+
+	b.run(t, "submit a bad value", chromedp.Click("#edit-site"), chromedp.WaitVisible("#edit-progress"),
+		chromedp.SetValue("#edit-progress", "101"), chromedp.Click(`form.edit button[type="submit"]`))
+	fieldError := `document.querySelector('.field-error[data-field="progress"]').textContent`
+	b.run(t, "wait for the server's reason", chromedp.Poll(fieldError+` !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var beside string
+	b.eval(t, fieldError, &beside)
+	if beside != reason {
+		t.Errorf("beside progress: %q, the server says %q", beside, reason)
+	}
+
+	saved := progress + 1
+	if saved > 100 {
+		saved = progress - 1
+	}
+	b.run(t, "submit a good value",
+		chromedp.SetValue("#edit-progress", strconv.Itoa(saved)),
+		chromedp.Click(`form.edit button[type="submit"]`),
+		chromedp.Poll(`document.getElementById("status").textContent === "已保存" && !document.querySelector("form.edit")`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	if n := count(t, pool, `SELECT progress FROM sites WHERE code = $1`, code); n != int64(saved) {
+		t.Errorf("after saving, progress is %d, want %d", n, saved)
+	}
+	var panel string
+	b.eval(t, `document.querySelector('#site [data-field="progress"]').textContent`, &panel)
+	if want := fmt.Sprintf("%d%% ", saved); panel != want {
+		t.Errorf("the panel shows progress %q, want %q", panel, want)
+	}
+	b.run(t, "wait for the history", chromedp.Poll(`document.querySelector("#history > li[data-actor]") && document.querySelector("#history > li").dataset.actor === "li"`,
+		nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var change string
+	b.eval(t, `(document.querySelector('#history > li [data-field="progress"]') || {}).textContent || ""`, &change)
+	if want := fmt.Sprintf("建设进度：%d → %d", progress, saved); change != want {
+		t.Errorf("first history entry says %q, want %q", change, want)
+	}
+	b.checkClean(t)
+}
+
+// openSite clicks site code on the planner's map until its panel opens.
+func openSite(t *testing.T, b *browser, pool *pgxpool.Pool, code string) {
+	t.Helper()
+	// The page moves the map to the city once it has the city's box,
+	// before it counts the villages without a site: wait for the count,
+	// or that move may undo the jump to the site.
+	b.run(t, "wait for the planner's first view", chromedp.Poll(`document.getElementById("unassigned-count").textContent !== ""`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	lon, lat := point(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM sites WHERE code = $1`, code)
 	b.eval(t, fmt.Sprintf(`window.battlemap.map.jumpTo({center: [%f, %f], zoom: 12}), true`, lon, lat), new(bool))
 	b.waitIdle(t)
@@ -209,23 +367,6 @@ func TestPlannerPage(t *testing.T) {
 		b.waitIdle(t)
 	}
 	b.waitIdle(t)
-	var shown string
-	b.eval(t, `document.querySelector('[data-field="capacity_people"]').textContent`, &shown)
-	if want := thousands(capacity) + " 人"; len(shown) < len(want) || shown[:len(want)] != want {
-		t.Errorf("site panel capacity %q, database says %s", shown, want)
-	}
-	if n := b.rendered(t, "flows-line")["flows-line"]; n == 0 {
-		t.Error("planner: the selected site's flows are not drawn")
-	}
-	var rows int
-	b.eval(t, `document.querySelectorAll("#unassigned tbody tr").length`, &rows)
-	unassigned := int(count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
-		WHERE r.poverty_status = 'not_exited' AND v.poor_population > 0 AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)`))
-	if rows != min(unassigned, 200) {
-		t.Errorf("unassigned villages listed: %d, database has %d", rows, unassigned)
-	}
-	b.screenshot(t, "planner")
-	b.checkClean(t)
 }
 
 // thousands writes n with comma separators, as the pages do for zh-CN.
@@ -259,4 +400,166 @@ func TestWallRecovers(t *testing.T) {
 	if n := b.rendered(t, "counties-fill")["counties-fill"]; n == 0 {
 		t.Error("after recovering the wall draws no county")
 	}
+}
+
+// TestDrillDownEditPage signs in as a county user, edits a village of
+// that county in the drill-down, sees the server's reason beside the
+// field it refused, then the saved value and its history entry.
+func TestDrillDownEditPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var code, county string
+	var population, poor, cooperatives int
+	if err := pool.QueryRow(ctx, `SELECT v.code, v.county_code, v.population, v.poor_population, v.cooperatives
+		FROM villages v JOIN regions r USING (code) WHERE r.poverty_status = 'not_exited' ORDER BY v.code LIMIT 1`).
+		Scan(&code, &county, &population, &poor, &cooperatives); err != nil {
+		t.Fatal(err)
+	}
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "zhang", Role: account.County, Counties: []string{county}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "zhang", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := listen(t, pool)
+	item := "/collections/villages/items/" + code
+	// What the server says of more poor people than people, asked
+	// directly with the token: the page must show this reason.
+	bad := population + 1
+	reason := refusalReason(t, base+item, tok, map[string]any{"poor_population": bad}, "poor_population")
+
+	b := newBrowser(t, base)
+	b.expectRefusal(item, http.StatusUnprocessableEntity)
+	b.run(t, "sign in",
+		chromedp.Navigate(b.base+"/login?next="+url.QueryEscape("/?region="+code)),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", "zhang"),
+		chromedp.SendKeys("#token", tok),
+		chromedp.Click(`#login button[type="submit"]`))
+	// The drill-down of the village, with the edit button for zhang.
+	b.run(t, "wait for the drill-down", chromedp.WaitVisible("#edit-village"))
+	b.run(t, "wait for the village", chromedp.Poll(fmt.Sprintf(`location.pathname === "/" && !!window.battlemap && !!window.battlemap.region && window.battlemap.region.code === %q`, code),
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	b.waitIdle(t)
+	var who string
+	b.eval(t, `document.querySelector("#user [data-user]") ? document.querySelector("#user").textContent : ""`, &who)
+	if who != "zhang（县级）· 退出" {
+		t.Errorf("header says %q, want zhang（县级）· 退出", who)
+	}
+
+	// A bad value: the server's reason beside the field, the problem on top.
+	b.run(t, "open the form", chromedp.Click("#edit-village"), chromedp.WaitVisible("#edit-poor_population"))
+	var shown int
+	b.eval(t, `Number(document.getElementById("edit-cooperatives").value)`, &shown)
+	if shown != cooperatives {
+		t.Errorf("the form shows %d cooperatives, the database %d", shown, cooperatives)
+	}
+	b.run(t, "submit a bad value", chromedp.SetValue("#edit-poor_population", strconv.Itoa(bad)), chromedp.Click(`form.edit button[type="submit"]`))
+	fieldError := `document.querySelector('.field-error[data-field="poor_population"]').textContent`
+	b.run(t, "wait for the server's reason", chromedp.Poll(fieldError+` !== ""`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var beside, top string
+	b.eval(t, fieldError, &beside)
+	b.eval(t, `document.querySelector('form.edit').previousElementSibling.textContent`, &top)
+	if beside != reason || top == "" {
+		t.Errorf("beside poor_population: %q (the server says %q); on top: %q", beside, reason, top)
+	}
+	b.eval(t, `document.querySelector('.field-error[data-field="poor_population"]').scrollIntoView({block: "center"}), true`, new(bool))
+	b.screenshot(t, "drilldown-edit")
+	if n := count(t, pool, `SELECT poor_population FROM villages WHERE code = $1`, code); n != int64(poor) {
+		t.Errorf("after the refusal poor_population is %d, was %d", n, poor)
+	}
+
+	// Someone else changes the village meanwhile: the save is refused
+	// (412), and the form says so and reloads what the server now holds.
+	b.expectRefusal(item, http.StatusPreconditionFailed)
+	if _, err := geo.Change(ctx, pool, geo.Actor{Name: "wang", All: true}, nil, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE villages SET population = population + 10 WHERE code = $1`, code)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b.run(t, "submit over another's change",
+		chromedp.SetValue("#edit-poor_population", strconv.Itoa(poor)),
+		chromedp.SetValue("#edit-cooperatives", strconv.Itoa(cooperatives+1)),
+		chromedp.Click(`form.edit button[type="submit"]`),
+		chromedp.Poll(fmt.Sprintf(`document.querySelector("form.edit").previousElementSibling.textContent.includes("已被他人修改") && document.getElementById("edit-population").value === "%d"`, population+10),
+			nil, chromedp.WithPollingTimeout(20*time.Second)))
+
+	// A good value: saved, shown in the panel, first in the history.
+	b.run(t, "submit a good value",
+		chromedp.SetValue("#edit-poor_population", strconv.Itoa(poor)),
+		chromedp.SetValue("#edit-cooperatives", strconv.Itoa(cooperatives+1)),
+		chromedp.Click(`form.edit button[type="submit"]`),
+		chromedp.Poll(`document.getElementById("status").textContent === "已保存" && !document.querySelector("form.edit")`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	if n := count(t, pool, `SELECT cooperatives FROM villages WHERE code = $1`, code); n != int64(cooperatives+1) {
+		t.Errorf("after saving, cooperatives is %d, want %d", n, cooperatives+1)
+	}
+	var panel string
+	b.eval(t, `document.querySelector('#facts [data-field="cooperatives"]').textContent`, &panel)
+	if want := thousands(cooperatives+1) + " 个"; panel != want {
+		t.Errorf("the panel shows %q cooperatives, want %q", panel, want)
+	}
+	b.run(t, "wait for the history", chromedp.Poll(`document.querySelectorAll("#history > li").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var first struct{ Actor, Change string }
+	b.eval(t, `(() => { const li = document.querySelector("#history > li"); const c = li.querySelector('[data-field="cooperatives"]');
+		return {Actor: li.dataset.actor, Change: c ? c.textContent : ""}; })()`, &first)
+	if want := fmt.Sprintf("合作社：%s → %s", thousands(cooperatives), thousands(cooperatives+1)); first.Actor != "zhang" || first.Change != want {
+		t.Errorf("first history entry: %+v, want actor zhang and %q", first, want)
+	}
+
+	// 退出 ends the session: the header offers to sign in again.
+	b.run(t, "sign out", chromedp.Click("#user button"), chromedp.WaitVisible("#user a"))
+	var signedIn bool
+	b.eval(t, `fetch("/api/me").then((r) => r.json()).then((m) => m.user !== null)`, &signedIn)
+	if signedIn {
+		t.Error("after 退出, /api/me still names a user")
+	}
+	b.checkClean(t)
+}
+
+// refusalReason PATCHes the feature at itemURL with properties as the
+// token's user, expects a 422 and returns the reason it gives for field.
+func refusalReason(t *testing.T, itemURL, token string, properties map[string]any, field string) string {
+	t.Helper()
+	send := func(method string, body []byte, header ...string) (*http.Response, []byte) {
+		req, err := http.NewRequest(method, itemURL, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	resp, _ := send(http.MethodGet, nil)
+	etag := resp.Header.Get("ETag")
+	patch, _ := json.Marshal(map[string]any{"properties": properties})
+	resp, body := send(http.MethodPatch, patch, "Content-Type", "application/merge-patch+json", "If-Match", etag)
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("PATCH %s %s: status %d, want 422; %s", itemURL, patch, resp.StatusCode, body)
+	}
+	var problem struct {
+		InvalidParams []struct{ Name, Reason string } `json:"invalid-params"`
+	}
+	if err := json.Unmarshal(body, &problem); err != nil {
+		t.Fatalf("PATCH %s: %v; %s", itemURL, err, body)
+	}
+	for _, p := range problem.InvalidParams {
+		if p.Name == field {
+			return p.Reason
+		}
+	}
+	t.Fatalf("PATCH %s %s: no reason for %s in %s", itemURL, patch, field, body)
+	return ""
 }

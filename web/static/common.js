@@ -175,3 +175,101 @@ export function fitBBox(map, bbox, options = {}) {
   if (!bbox) return;
   map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 40, maxZoom: 13, ...options });
 }
+
+// Who is signed in, asked once per page: every edit control and every
+// write's CSRF header depend on it.
+let whoAmI;
+
+/** me resolves to GET /api/me: {user (null when nobody is signed in),
+ * csrf, read_access}. The answer is cached for the page's life; a server
+ * that cannot say is taken as nobody signed in, so the pages still read. */
+export function me() {
+  whoAmI ??= fetchJSON("/api/me").catch(() => ({ user: null, csrf: null, read_access: "public" }));
+  return whoAmI;
+}
+
+/** mayEdit reports whether user may change a row of countyCode: an admin
+ * everything, a county user the rows of their counties, a viewer (or
+ * nobody) nothing. The server decides again on every write. */
+export function mayEdit(user, countyCode) {
+  if (!user) return false;
+  return user.role === "admin" || (user.role === "county" && (user.counties ?? []).includes(countyCode));
+}
+
+/** sendJSON sends body (omitted when undefined) to url with method, the
+ * session's CSRF token and, when given, If-Match: etag. A PATCH is a JSON
+ * merge patch (RFC 7396), anything else plain JSON. It resolves to
+ * {body, etag} (the answer's ETag, for the next write); a non-2xx answer
+ * throws an Error with the problem's detail as its message and status,
+ * detail and invalidParams (the problem's "invalid-params", [] when none)
+ * as properties. */
+export async function sendJSON(method, url, body, { etag, timeoutMs = 15000 } = {}) {
+  const { csrf } = await me();
+  const headers = { Accept: "application/json, application/problem+json" };
+  if (body !== undefined) headers["Content-Type"] = method === "PATCH" ? "application/merge-patch+json" : "application/json";
+  if (etag) headers["If-Match"] = etag;
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  try {
+    const resp = await fetch(url, {
+      method, headers, signal: ctl.signal, credentials: "same-origin",
+      // A write's answer must be the server's own, never a cached copy;
+      // a read revalidates, so its ETag is the current one.
+      cache: method === "GET" ? "no-cache" : "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = resp.status === 204 ? null : await resp.json().catch(() => null);
+    if (!resp.ok) throw problemError(resp, answer);
+    return { body: answer, etag: resp.headers.get("ETag") };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** problemError makes an RFC 9457 problem (or whatever came instead) an
+ * Error the pages can show: the detail, else the title, else the status. */
+function problemError(resp, problem) {
+  const detail = (problem && (problem.detail || problem.title)) || `${resp.status} ${resp.statusText}`;
+  const err = new Error(detail);
+  err.status = resp.status;
+  err.detail = detail;
+  err.invalidParams = Array.isArray(problem?.["invalid-params"]) ? problem["invalid-params"] : [];
+  return err;
+}
+
+/** loginHref is the login page, returning to this page afterwards. */
+export function loginHref() {
+  return `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+}
+
+// Roles as the header names them.
+const roleLabels = { admin: "管理员", county: "县级", viewer: "只读" };
+
+/** renderUser fills node (in a page's header) with who is signed in and
+ * a way out — "张三（县级）· 退出" — or with a link to sign in. */
+export async function renderUser(node) {
+  const { user } = await me();
+  if (!user) {
+    // The page's URL moves with what it shows (the drill-down's region):
+    // the link takes it as it is when followed, not as it was drawn.
+    const fresh = (e) => { e.currentTarget.href = loginHref(); };
+    node.replaceChildren(el("a", { href: loginHref(), onclick: fresh, onfocus: fresh, onmouseenter: fresh }, "登录"));
+    return;
+  }
+  const logout = async () => {
+    try {
+      await sendJSON("POST", "/api/logout");
+    } catch (err) {
+      // Signed out already (an expired session) is as good as signed out.
+      if (err.status !== 401) {
+        node.title = err.message;
+        return;
+      }
+    }
+    location.reload();
+  };
+  node.replaceChildren(
+    el("span", { "data-user": user.name }, `${user.name}（${roleLabels[user.role] ?? user.role}）`), "· ",
+    el("button", { type: "button", class: "link", onclick: logout }, "退出"));
+}

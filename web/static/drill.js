@@ -1,7 +1,8 @@
 // The drill-down: city → county → township → village, one click (or
 // Enter) per step. The URL holds the state, so a link can be shared and
 // back/forward work; every number comes from /api/regions.
-import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, percent, renderLegend, styleLayers, topRegion, wan, yuan } from "./common.js";
+import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
+import { openEditor, renderHistory } from "./edit.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,6 +44,8 @@ let map;
 let catalogue;
 let state;
 let region;
+/** Who is signed in (null for nobody), from /api/me. */
+let user = null;
 let sortBy = { column: 1, descending: true };
 
 function applyFilters() {
@@ -75,6 +78,7 @@ function renderFacts() {
     region.level === "village"
       ? [el("dt", {}, "贫困状态"), el("dd", { "data-field": "status" }, catalogue.label("poverty_status", region.status) + (region.exit_year ? `（${region.exit_year}年出列）` : ""))]
       : [el("dt", {}, "未出列 / 已出列贫困村"), el("dd", {}, `${int(f.villages_not_exited)} / ${int(f.villages_exited)} 个`)],
+    region.level === "village" ? [el("dt", {}, "合作社"), el("dd", { "data-field": "cooperatives" }, `${int(f.cooperatives)} 个`)] : null,
     el("dt", {}, "搬迁人口"), el("dd", {}, `${int(f.relocation_people)} 人`),
     el("dt", {}, "安置点入住 / 规划"), el("dd", {}, `${int(f.site_moved_in_people)} / ${int(f.site_capacity_people)} 人`),
     el("dt", {}, "项目完工 / 总数"), el("dd", {}, `${int(f.projects_completed)} / ${int(f.projects)} 个`),
@@ -86,13 +90,40 @@ function bar(v) {
   return el("span", { class: "bar-bg", role: "img", "aria-label": `${v}%` }, el("span", { class: "bar-fg", style: `display:block;width:${v}%` }));
 }
 
+/** countyOf is the code of the county a region lies in, from its breadcrumb. */
+function countyOf(r) {
+  return r.breadcrumb.find((b) => b.level === "county")?.code;
+}
+
 function renderVillage() {
   if (!region.village) {
     $("village").replaceChildren();
     return;
   }
   const { projects, relocation } = region.village;
+  const editor = el("section", { id: "village-edit", "aria-live": "polite" });
+  const history = el("section", { id: "village-history" });
+  const edit = el("button", {
+    type: "button", id: "edit-village",
+    onclick: () => {
+      edit.hidden = true;
+      openEditor(editor, {
+        collection: "villages", code: region.code, noun: "该村", catalogue,
+        onSaved: async () => {
+          await load(false);
+          // The village's dot may change colour with its status.
+          reloadTiles(map);
+          $("status").textContent = "已保存";
+          // The form is gone: the keyboard goes back to where it opened.
+          $("edit-village")?.focus();
+        },
+        onClose: () => { edit.hidden = false; edit.focus(); },
+      });
+    },
+  }, "编辑");
   $("village").replaceChildren(
+    ...(mayEdit(user, countyOf(region)) ? [edit] : []),
+    editor,
     el("h3", {}, `项目（${projects.length}）`),
     el("table", { class: "grid" }, el("tbody", {}, projects.map((p) => el("tr", {},
       el("td", {}, p.name), el("td", {}, catalogue.label("project_category", p.category)), el("td", {}, bar(p.completion), ` ${p.completion}%`))))),
@@ -100,7 +131,11 @@ function renderVillage() {
     relocation.length
       ? el("table", { class: "grid" }, el("tbody", {}, relocation.map((a) => el("tr", {},
         el("td", {}, a.site_name), el("td", {}, `${int(a.households)} 户`), el("td", {}, `${int(a.people)} 人`)))))
-      : el("p", { class: "muted" }, "无搬迁安排"));
+      : el("p", { class: "muted" }, "无搬迁安排"),
+    history);
+  // A village's name, status, exit year and demonstration mark are its
+  // region's, in table regions; its figures are in table villages.
+  renderHistory(history, { tables: ["villages", "regions"], row: region.code, collection: "villages", catalogue });
 }
 
 function renderChildren() {
@@ -237,7 +272,8 @@ function setupSearch() {
 
 async function main() {
   const learnt = topRegion(); // asked for while the map loads
-  [map, catalogue] = await Promise.all([createMap("map"), loadCatalogue()]);
+  [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
+  renderUser($("user"));
   top = (await learnt).code;
   state = readState();
   await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);

@@ -3,7 +3,8 @@
 // its source villages, and the poverty villages still without a site.
 // (Site-suitability analysis comes later: it will add a layer and a
 // section to this panel.)
-import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, percent, renderLegend, styleLayers, topRegion, wan } from "./common.js";
+import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan } from "./common.js";
+import { openEditor, renderHistory } from "./edit.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,10 +13,30 @@ function bar(part, whole) {
   return el("span", { class: "bar-bg", role: "img", "aria-label": percent(part, whole) }, el("span", { class: "bar-fg", style: `display:block;width:${w}%` }));
 }
 
-async function showSite(map, catalogue, code) {
+async function showSite(map, catalogue, user, code) {
   const s = await fetchJSON(`/api/sites/${encodeURIComponent(code)}`);
   window.battlemap.selectedSite = s;
   filterLayers(map, "flows", ["==", ["get", "site_code"], s.code]);
+  const editor = el("section", { id: "site-edit", "aria-live": "polite" });
+  const history = el("section", { id: "site-history" });
+  const edit = el("button", {
+    type: "button", id: "edit-site",
+    onclick: () => {
+      edit.hidden = true;
+      openEditor(editor, {
+        collection: "sites", code: s.code, noun: "该安置点", catalogue,
+        onSaved: async () => {
+          await showSite(map, catalogue, user, s.code);
+          // Capacity and progress size and colour the site's circle.
+          reloadTiles(map);
+          $("status").textContent = "已保存";
+          // The form is gone: the keyboard goes back to where it opened.
+          $("edit-site")?.focus();
+        },
+        onClose: () => { edit.hidden = false; edit.focus(); },
+      });
+    },
+  }, "编辑");
   $("site").replaceChildren(
     el("h2", {}, s.name),
     el("p", { class: "muted" }, `${s.county_name} · ${catalogue.label("site_type", s.type)} · ${catalogue.label("site_status", s.status)}`),
@@ -23,13 +44,17 @@ async function showSite(map, catalogue, code) {
       el("dt", {}, "规划容量"), el("dd", { "data-field": "capacity_people" }, `${int(s.capacity_people)} 人 / ${int(s.capacity_households)} 户`),
       el("dt", {}, "已入住"), el("dd", { "data-field": "moved_in_people" }, `${int(s.moved_in_people)} 人 `, bar(s.moved_in_people, s.capacity_people)),
       el("dt", {}, "建设进度"), el("dd", { "data-field": "progress" }, `${s.progress}% `, bar(s.progress, 100)),
-      el("dt", {}, "计划完工"), el("dd", {}, s.planned_completion ?? "–")),
+      el("dt", {}, "计划完工"), el("dd", { "data-field": "planned_completion" }, s.planned_completion ?? "–")),
+    ...(mayEdit(user, s.county_code) ? [edit] : []),
+    editor,
     el("h3", {}, `来源村（${s.sources.length}）`),
     el("table", { class: "grid" },
       el("thead", {}, el("tr", {}, el("th", {}, "村"), el("th", {}, "户"), el("th", {}, "人"))),
       el("tbody", {}, s.sources.map((v) => el("tr", { "data-code": v.village_code },
         el("td", {}, v.village_name), el("td", {}, int(v.households)), el("td", {}, int(v.people)))))),
+    history,
     el("button", { onclick: () => { filterLayers(map, "flows", null); $("site").replaceChildren(); window.battlemap.selectedSite = null; } }, "清除选择"));
+  renderHistory(history, { tables: ["sites"], row: s.code, collection: "sites", catalogue });
 }
 
 async function showUnassigned(map, county) {
@@ -45,7 +70,8 @@ async function showUnassigned(map, county) {
 async function main() {
   // The city (the top region, learnt from the data) is asked for while the map loads.
   const learnt = topRegion().then((top) => fetchJSON(`/api/regions/${top.code}`));
-  const [map, catalogue] = await Promise.all([createMap("map"), loadCatalogue()]);
+  const [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
+  renderUser($("user"));
   await renderLegend($("legend"), ["completion"]);
   const city = await learnt;
   fitBBox(map, city.bbox, { animate: false });
@@ -66,7 +92,7 @@ async function main() {
       return;
     }
     try {
-      await showSite(map, catalogue, f.properties.code);
+      await showSite(map, catalogue, user, f.properties.code);
     } catch (err) {
       $("status").textContent = err.message;
     }
