@@ -145,7 +145,7 @@ func TestReadAccessViewer(t *testing.T) {
 			t.Errorf("anonymous %s: %d → %q, want 303 to the login page", p, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	for _, p := range []string{"/api/me", "/healthz"} {
+	for _, p := range []string{"/login", "/static/login.js", "/api/me", "/healthz"} {
 		if a := e.do(t, http.MethodGet, p, "", ""); a.status != 200 {
 			t.Errorf("anonymous %s: %d, want 200", p, a.status)
 		}
