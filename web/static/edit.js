@@ -151,7 +151,10 @@ export async function openEditor(node, { collection, code, noun, catalogue, onSa
         elsewhere.push(`${p.name}：${p.reason}`);
       }
     }
-    alert.replaceChildren(el("p", {}, err.detail ?? err.message), ...(elsewhere.length ? [el("ul", {}, elsewhere.map((t) => el("li", {}, t)))] : []));
+    // With fields named, the summary says so in the page's words (the
+    // server's own detail names fields by their stored names).
+    const summary = err.invalidParams?.length ? "未保存：以下标出的字段不符合数据规则，请修改后重新提交。" : (err.detail ?? err.message);
+    alert.replaceChildren(el("p", {}, summary), ...(elsewhere.length ? [el("ul", {}, elsewhere.map((t) => el("li", {}, t)))] : []));
     form.querySelector("[aria-invalid=true]")?.focus();
   };
 
