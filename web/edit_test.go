@@ -36,7 +36,18 @@ type county struct{ code, village, site, project string }
 
 func newEditSite(t *testing.T, cfg web.Config) *editSite {
 	t.Helper()
-	pool := pgtest.New(t)
+	return newEditSiteOver(t, pgtest.New(t), cfg)
+}
+
+// newEditBase is an edit site with its default settings over pool.
+func newEditBase(t *testing.T, pool *pgxpool.Pool) *editSite {
+	t.Helper()
+	return newEditSiteOver(t, pool, web.Config{})
+}
+
+// newEditSiteOver is newEditSite over pool's database.
+func newEditSiteOver(t *testing.T, pool *pgxpool.Pool, cfg web.Config) *editSite {
+	t.Helper()
 	cfg.ImportEnabled = true
 	e := &editSite{pool: pool, base: "http://" + serve(t, serverOver(t, pgtest.AsApp(t, pool), cfg)), tokens: map[string]string{}}
 	rows, err := pool.Query(context.Background(), `

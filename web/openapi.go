@@ -213,6 +213,14 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		Responses: answers("unused: the answer is 204", fiber.MIMEApplicationJSON, object)}
 	logout.Responses["204"] = response{Description: "the session is over"}
 	d.Paths["/api/logout"] = pathItem{"post": logout}
+	events := answers("a text/event-stream: each change committed (event change; id its position in the change log; "+
+		"data {id, at, action, layer, feature, regions, version}), comments as heartbeats", "text/event-stream", schema{"type": "string"})
+	events["503"] = response{Description: "as many streams are open as the server takes; Retry-After"}
+	d.Paths["/api/events"] = pathItem{"get": {Summary: "Server-Sent Events: every change to the map data as it commits, resumable with Last-Event-ID",
+		OperationID: "getEvents", Tags: []string{"Live"}, Responses: events, Parameters: []parameter{
+			{Name: "Last-Event-ID", In: "header", Description: "resume after this change (EventSource sends it on reconnecting)", Schema: schema{"type": "integer"}},
+			{Name: "last_event_id", In: "query", Description: "the same, for clients that cannot set headers", Schema: schema{"type": "integer"}},
+		}}}
 	get("/api/audit", "getAudit", "Accounts", "the audit log, newest first: every row changed, who changed it, when, old and new values",
 		[]parameter{
 			{Name: "region", In: "query", Description: "changes to rows in this region (its code)", Schema: schema{"type": "string"}},

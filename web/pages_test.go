@@ -563,3 +563,32 @@ func refusalReason(t *testing.T, itemURL, token string, properties map[string]an
 	t.Fatalf("PATCH %s %s: no reason for %s in %s", itemURL, patch, field, body)
 	return ""
 }
+
+// TestWallFollowsChanges: a PATCH through one server reaches a wall
+// served by another within two seconds, by the event stream, without a
+// reload: the KPI of poor people moves and the time of the last change
+// is the change's.
+func TestWallFollowsChanges(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	edits := newEditBase(t, pool)
+	b := newBrowser(t, listen(t, pool))
+	b.open(t, "/wall")
+	b.run(t, "wait for the KPIs", chromedp.Poll(`document.querySelectorAll(".kpi[data-value]").length === 6`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	var before float64
+	b.eval(t, `Number(document.querySelector('.kpi[data-key="poor_population"]').dataset.value)`, &before)
+	var village string
+	var poor int64
+	if err := pool.QueryRow(ctx, `SELECT code, poor_population FROM villages WHERE poor_households < poor_population ORDER BY code LIMIT 1`).Scan(&village, &poor); err != nil {
+		t.Fatal(err)
+	}
+	a := edits.patch(t, edits.tokens["admin"], "villages", village, edits.etag(t, "villages", village), fmt.Sprintf(`{"poor_population": %d}`, poor-1))
+	if a.status != 200 {
+		t.Fatalf("PATCH through the other server: %d %s", a.status, a.body)
+	}
+	start := time.Now()
+	b.run(t, "wait for the wall to follow", chromedp.Poll(fmt.Sprintf(`Number(document.querySelector('.kpi[data-key="poor_population"]').dataset.value) === %v`, before-1),
+		nil, chromedp.WithPollingTimeout(2*time.Second)))
+	t.Logf("PATCH on one server → the wall of another: %s", time.Since(start))
+	b.checkClean(t)
+}

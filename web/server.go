@@ -57,6 +57,15 @@ type Config struct {
 	// ReadAccess is who may read: ReadPublic (anyone; the default) or
 	// ReadViewer (signed-in users only). Writes always need a user.
 	ReadAccess string
+	// Changes tells the event streams when changes were committed; nil
+	// makes one over the server's pool.
+	Changes *geo.Changes
+	// MaxEventStreams bounds the open event streams (GET /api/events);
+	// 0 means DefaultMaxEventStreams.
+	MaxEventStreams int
+	// EventHeartbeat is how often an idle event stream sends a comment;
+	// 0 means DefaultEventHeartbeat.
+	EventHeartbeat time.Duration
 	// DatabaseState, when set, says what the database battlemap runs
 	// itself is doing ("running", "restarting", "stopped"); readiness is
 	// 503 with that word while it is not "running". nil means a database
@@ -90,6 +99,9 @@ type Server struct {
 	// time), and queued there each would hold a connection that reads,
 	// tiles' version checks among them, are left waiting for.
 	writing chan struct{}
+	changes *geo.Changes
+	// streams holds a token per open event stream.
+	streams chan struct{}
 	// importing holds a token while an import runs: one at a time, since
 	// each holds up to BodyLimit bytes of decoded body in memory.
 	importing chan struct{}
@@ -100,6 +112,15 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	if cfg.ReadAccess == "" {
 		cfg.ReadAccess = ReadPublic
 	}
+	if cfg.MaxEventStreams <= 0 {
+		cfg.MaxEventStreams = DefaultMaxEventStreams
+	}
+	if cfg.EventHeartbeat <= 0 {
+		cfg.EventHeartbeat = DefaultEventHeartbeat
+	}
+	if cfg.Changes == nil {
+		cfg.Changes = geo.NewChanges(pool, log)
+	}
 	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
 		cache: answer.NewCache(cfg.CacheBytes), tileCache: answer.NewCache(cfg.TileCacheBytes), versions: cfg.Versions,
 		verifier: account.NewVerifier(pool, credentialCacheFor), logins: newLoginLimits(), apiCacheControl: "no-cache"}
@@ -107,6 +128,8 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		s.versions = geo.NewVersions(pool, log)
 	}
 	s.importing = make(chan struct{}, 1)
+	s.changes = cfg.Changes
+	s.streams = make(chan struct{}, cfg.MaxEventStreams)
 	s.writing = make(chan struct{}, max(1, pool.Config().MaxConns/4))
 	// An import arrives as one request body, so its byte limit is the body limit.
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, log)
@@ -185,6 +208,7 @@ func (s *Server) routes() {
 	s.app.Post("/api/logout", s.logout)
 	s.app.Get("/api/me", s.me)
 	s.app.Get("/api/audit", s.audit)
+	s.app.Get("/api/events", s.events)
 	s.app.Get("/api/regions", s.topRegions)
 	s.app.Get("/api/regions/:code", s.region)
 	s.app.Get("/api/search", s.search)
@@ -207,9 +231,12 @@ func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 // gave up root can still take a port below 1024.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for in-flight requests
-// to finish, or for ctx to end.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown ends the event streams, stops accepting connections and waits
+// for in-flight requests to finish, or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.changes.Close()
+	return s.app.ShutdownWithContext(ctx)
+}
 
 // withDeadline gives every request a context that ends after
 // RequestTimeout; Fiber's own user context has no deadline. It also ends

@@ -54,6 +54,8 @@ type Config struct {
 		Level  slog.Level
 		Format string
 	}
+	// MaxEventStreams bounds the open Server-Sent Events streams.
+	MaxEventStreams int
 	// ReadAccess is who may read: "public" (anyone) or "viewer" (signed-in
 	// users only, a kiosk's viewer token included).
 	ReadAccess string
@@ -97,6 +99,7 @@ func defaultConfig() Config {
 	c.API.CacheBytes = 64 << 20
 	c.VersionCheck = "query"
 	c.ReadAccess = "public"
+	c.MaxEventStreams = 256
 	c.Database.DataDir = "./var"
 	c.Database.StatementTimeout = 25 * time.Second
 	c.Database.MaxConns = 16
@@ -126,6 +129,7 @@ var envOf = map[string]string{
 	"log-format":        "BATTLEMAP_LOG_FORMAT",
 	"enable-import":     "BATTLEMAP_ENABLE_IMPORT",
 	"read-access":       "BATTLEMAP_READ_ACCESS",
+	"max-event-streams": "BATTLEMAP_MAX_EVENT_STREAMS",
 }
 
 // usageError is a configuration mistake: main prints it on one line and
@@ -164,6 +168,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.BoolVar(&cfg.Replace, "replace", false, "seed: replace existing map data")
 	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
 	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
+	fs.IntVar(&cfg.MaxEventStreams, "max-event-streams", cfg.MaxEventStreams, "most open Server-Sent Events streams (GET /api/events); past it, 503")
 	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites or projects")
 	fs.StringVar(&cfg.Account.Name, "name", "", "user add: the new account's name")
 	fs.StringVar(&cfg.Account.Role, "role", "", "user add: admin, county or viewer")
@@ -249,6 +254,9 @@ func (c *Config) check() error {
 	}
 	if c.API.CacheBytes < 0 {
 		return usagef("invalid value %d for flag --api-cache-bytes: must be 0 (off) or more", c.API.CacheBytes)
+	}
+	if c.MaxEventStreams < 1 {
+		return usagef("invalid value %d for flag --max-event-streams: must be at least 1", c.MaxEventStreams)
 	}
 	if c.ReadAccess != "public" && c.ReadAccess != "viewer" {
 		return usagef("invalid value %q for flag --read-access: want public or viewer", c.ReadAccess)

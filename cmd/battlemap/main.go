@@ -247,17 +247,18 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 	}
 	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution}, db.tilePool)
 	srv := web.New(web.Config{
-		RequestTimeout: cfg.Server.RequestTimeout,
-		BodyLimit:      cfg.Server.BodyLimit,
-		PublicURL:      cfg.Server.PublicURL,
-		TrustedProxies: cfg.Server.TrustedProxies,
-		TileMaxAge:     cfg.Tiles.MaxAge,
-		ImportEnabled:  cfg.Import.Enabled,
-		ReadAccess:     cfg.ReadAccess,
-		CacheBytes:     cfg.API.CacheBytes,
-		TileCacheBytes: cfg.Tiles.CacheBytes,
-		Versions:       versions,
-		DatabaseState:  db.state(),
+		RequestTimeout:  cfg.Server.RequestTimeout,
+		BodyLimit:       cfg.Server.BodyLimit,
+		PublicURL:       cfg.Server.PublicURL,
+		TrustedProxies:  cfg.Server.TrustedProxies,
+		TileMaxAge:      cfg.Tiles.MaxAge,
+		ImportEnabled:   cfg.Import.Enabled,
+		ReadAccess:      cfg.ReadAccess,
+		MaxEventStreams: cfg.MaxEventStreams,
+		CacheBytes:      cfg.API.CacheBytes,
+		TileCacheBytes:  cfg.Tiles.CacheBytes,
+		Versions:        versions,
+		DatabaseState:   db.state(),
 	}, db.pool, tileService, log)
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {

@@ -140,6 +140,48 @@ export function filterLayers(map, sourceLayer, filter) {
 
 /** reloadTiles makes the map fetch its tiles again (each revalidates with
  * its ETag, so unchanged tiles cost a 304). */
+/**
+ * followChanges follows the map data's changes as they commit, from the
+ * server's event stream (/api/events): onChange(change) for each one
+ * ({id, at, action, layer, feature, regions, version}), onDown() when
+ * the stream is lost, onUp() when it is (back) open. EventSource
+ * reconnects by itself and resumes after the last change it saw, on any
+ * instance; when the server refused the stream outright (it was full,
+ * or shutting down) a new one resumes from the same change a few seconds
+ * later. Nothing is polled.
+ */
+export function followChanges({ onChange, onDown = () => {}, onUp = () => {} }) {
+  let last = "";
+  const open = () => {
+    const es = new EventSource(`/api/events${last ? `?last_event_id=${encodeURIComponent(last)}` : ""}`);
+    es.addEventListener("change", (e) => {
+      last = e.lastEventId;
+      onChange(JSON.parse(e.data));
+    });
+    es.onopen = () => onUp();
+    es.onerror = () => {
+      onDown();
+      if (es.readyState === EventSource.CLOSED) setTimeout(open, 5000);
+    };
+  };
+  open();
+}
+
+/**
+ * coalesce returns a function that runs f once, delay ms after the first
+ * of a burst of calls: a screen redraws once for a burst of changes.
+ */
+export function coalesce(f, delay) {
+  let timer = null;
+  return () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      f();
+    }, delay);
+  };
+}
+
 export function reloadTiles(map) {
   const src = map.getSource("battlemap");
   if (src && typeof src.reload === "function") src.reload();

@@ -1,7 +1,9 @@
 // The drill-down: city → county → township → village, one click (or
 // Enter) per step. The URL holds the state, so a link can be shared and
-// back/forward work; every number comes from /api/regions.
-import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
+// back/forward work; every number comes from /api/regions. Changes that
+// commit while it is open (the server's event stream) redraw the figures
+// of the region shown when they touch it, and the tiles.
+import { coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
 
 const $ = (id) => document.getElementById(id);
@@ -182,21 +184,32 @@ function renderExport() {
 async function load(push) {
   writeState(state, push);
   $("status").textContent = "加载中…";
+  if (await show()) {
+    $("status").textContent = "";
+    fitBBox(map, region.bbox, { maxZoom: region.level === "village" ? 13 : 12, duration: 800 });
+  }
+}
+
+/**
+ * show reads the region of the state and draws its panels, but the
+ * village's while its edit form is open, which a change made elsewhere
+ * must not close under the user's hands. It reports whether it could.
+ */
+async function show() {
   try {
     region = await fetchJSON(`/api/regions/${state.region}`);
   } catch (err) {
     $("status").textContent = err.message;
-    return;
+    return false;
   }
   window.battlemap.region = region;
-  $("status").textContent = "";
   renderCrumbs();
   renderFacts();
-  renderVillage();
+  if (!document.querySelector("#village-edit form")) renderVillage();
   renderChildren();
   renderExport();
   applyFilters();
-  fitBBox(map, region.bbox, { maxZoom: region.level === "village" ? 13 : 12, duration: 800 });
+  return true;
 }
 
 function go(code) {
@@ -290,6 +303,16 @@ async function main() {
   map.on("mouseleave", regions, () => { map.getCanvas().style.cursor = ""; });
   window.addEventListener("popstate", () => { state = readState(); setupFiltersValues(); load(false); });
   await load(false);
+  // A change redraws the region shown when it lies in it (its lineage
+  // names the region), and the tiles in any case; a burst redraws once.
+  const redrawRegion = coalesce(show, 300);
+  const redrawTiles = coalesce(() => reloadTiles(map), 300);
+  followChanges({
+    onChange: (change) => {
+      if ((change.regions ?? []).includes(state.region) || change.feature === state.region) redrawRegion();
+      redrawTiles();
+    },
+  });
 }
 
 function setupFiltersValues() {

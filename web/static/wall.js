@@ -1,14 +1,14 @@
 // The command-centre wall: the whole city, its headline figures, and a
-// tour of the counties, running all day without a hand on it. It polls the
-// data version and refreshes when it moves; when the server is away it
-// says so and keeps trying.
-import { createMap, el, fetchJSON, fitBBox, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
+// tour of the counties, running all day without a hand on it. It follows
+// the changes as they commit (the server's event stream) and refreshes
+// its figures and tiles; when the server is away it says so and keeps
+// trying, and catches up on what it missed when it is back.
+import { coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
 // are measured against (they are the campaign's starting line, not data).
 const BASELINE = { poorPeople: 558300, povertyVillages: 645, relocation: 181000, projects: 544, funds: 464_000_000 };
 
-const POLL_MS = 10_000;
 const TOUR_MS = 12_000;
 
 const $ = (id) => document.getElementById(id);
@@ -61,7 +61,6 @@ async function main() {
   await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
 
   let city = null;
-  let version = null;
   let stop = 0;
 
   async function refresh() {
@@ -86,31 +85,40 @@ async function main() {
     stop = (stop + 1) % (counties.length + 1);
   }
 
-  // poll watches the data version; the server being away is shown and
-  // retried, never fatal.
-  async function poll() {
+  // The time of the last change applied, as the change log has it.
+  const changedAt = (at) => {
+    $("changed").textContent = new Date(at).toLocaleString("zh-CN", { hour12: false });
+  };
+  // A burst of changes (an import) redraws once.
+  const redraw = coalesce(async () => {
     try {
-      const v = await fetchJSON("/api/version", { timeoutMs: 5000 });
-      $("changed").textContent = new Date(v.changed_at).toLocaleString("zh-CN", { hour12: false });
-      const back = document.body.classList.contains("offline");
-      if ((version !== null && v.version !== version) || back) {
-        await refresh();
-        reloadTiles(map);
-      } else if (!city) {
-        await refresh();
-      }
-      version = v.version;
+      await refresh();
+      reloadTiles(map);
+    } catch (err) {
+      $("status").textContent = `刷新失败：${err.message}`;
+    }
+  }, 300);
+
+  changedAt((await fetchJSON("/api/version")).changed_at);
+  await refresh();
+  await tour();
+  followChanges({
+    onChange: (change) => {
+      changedAt(change.at);
+      redraw();
+    },
+    onDown: () => {
+      $("status").textContent = "连接中断，正在重试…";
+      document.body.classList.add("offline");
+    },
+    onUp: () => {
+      // Back after an outage: what was missed arrives as changes; the
+      // figures are read again in case the server itself was replaced.
+      if (document.body.classList.contains("offline")) redraw();
       $("status").textContent = "";
       document.body.classList.remove("offline");
-    } catch (err) {
-      $("status").textContent = `连接中断，正在重试…（${err.message}）`;
-      document.body.classList.add("offline");
-    }
-  }
-
-  await poll();
-  await tour();
-  setInterval(poll, POLL_MS);
+    },
+  });
   setInterval(tour, TOUR_MS);
 }
 
