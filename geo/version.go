@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/paulmach/orb"
 )
 
 // DataVersion is the number that moves whenever map data changes, and
@@ -48,12 +49,20 @@ func CurrentVersion(ctx context.Context, db DB) (DataVersion, error) {
 // notification arrives, usually within a millisecond of the commit; the
 // round trip is gone. While the listening connection is down, Current
 // falls back to strict reads.
+//
+// Beside the global version, every read returns each county's
+// (Snapshot): tiles key on those of the counties they cover, so that a
+// change in one county leaves the tiles of the others valid. In notified
+// mode they are read again, once for all callers, when an announced
+// version is newer than the snapshot's.
 type Versions struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 
 	// heard is the newest version announced, or 0 while not listening.
 	heard atomic.Int64
+	// latest is the newest snapshot read, for notified mode.
+	latest atomic.Pointer[Snapshot]
 
 	mu      sync.Mutex
 	pending *flight // not yet started: new callers join it
@@ -61,9 +70,63 @@ type Versions struct {
 }
 
 type flight struct {
-	done    chan struct{}
-	version int64
-	err     error
+	done chan struct{}
+	snap *Snapshot
+	err  error
+}
+
+// Snapshot is the data versions read at one instant: the global one, and
+// each county's with where it lies.
+type Snapshot struct {
+	Global   int64
+	Counties []CountyVersion
+}
+
+// CountyVersion is a county's data version and the bounding box of its
+// boundary (WGS 84): a change moves the versions of the counties whose
+// box meets what it drew (migrations/007_county_versions.sql).
+type CountyVersion struct {
+	Code    string
+	Version int64
+	Box     orb.Bound
+}
+
+// Covering is the stamp of an answer over box: the sum of the versions of
+// the counties whose box meets it. Versions only grow, so the sum moves
+// whenever one of them does, whatever order changes commit in.
+func (s *Snapshot) Covering(box orb.Bound) int64 {
+	var sum int64
+	for _, c := range s.Counties {
+		if c.Box.Intersects(box) {
+			sum += c.Version
+		}
+	}
+	return sum
+}
+
+// sqlSnapshot reads a Snapshot in one statement.
+const sqlSnapshot = `
+SELECT (SELECT version FROM data_version),
+       coalesce(array_agg(code ORDER BY code), '{}'), coalesce(array_agg(version ORDER BY code), '{}'),
+       coalesce(array_agg(min_lon ORDER BY code), '{}'), coalesce(array_agg(min_lat ORDER BY code), '{}'),
+       coalesce(array_agg(max_lon ORDER BY code), '{}'), coalesce(array_agg(max_lat ORDER BY code), '{}')
+FROM county_versions`
+
+// readSnapshot reads the versions.
+func readSnapshot(ctx context.Context, db DB) (*Snapshot, error) {
+	s := &Snapshot{}
+	var codes []string
+	var versions []int64
+	var xmin, ymin, xmax, ymax []float64
+	if err := db.QueryRow(ctx, sqlSnapshot).Scan(&s.Global, &codes, &versions, &xmin, &ymin, &xmax, &ymax); err != nil {
+		return nil, fmt.Errorf("geo: data versions: %w", err)
+	}
+	s.Counties = make([]CountyVersion, len(codes))
+	for i := range codes {
+		s.Counties[i] = CountyVersion{Code: codes[i], Version: versions[i],
+			Box: orb.Bound{Min: orb.Point{xmin[i], ymin[i]}, Max: orb.Point{xmax[i], ymax[i]}}}
+	}
+	return s, nil
 }
 
 // NewVersions reads data versions from pool, strictly until Listen runs.
@@ -77,6 +140,26 @@ func (v *Versions) Current(ctx context.Context) (int64, error) {
 	if n := v.heard.Load(); n > 0 {
 		return n, nil
 	}
+	s, err := v.read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return s.Global, nil
+}
+
+// Snapshot returns the current versions, the global one and each
+// county's, as strictly as Current (see Versions).
+func (v *Versions) Snapshot(ctx context.Context) (*Snapshot, error) {
+	if n := v.heard.Load(); n > 0 {
+		if s := v.latest.Load(); s != nil && s.Global >= n {
+			return s, nil
+		}
+	}
+	return v.read(ctx)
+}
+
+// read joins the next flight: a query that starts after the call.
+func (v *Versions) read(ctx context.Context) (*Snapshot, error) {
 	v.mu.Lock()
 	f := v.pending
 	if f == nil {
@@ -90,9 +173,9 @@ func (v *Versions) Current(ctx context.Context) (int64, error) {
 	v.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.version, f.err
+		return f.snap, f.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -110,8 +193,10 @@ func (v *Versions) run() {
 		v.mu.Unlock()
 		// No caller's context: the flight serves many callers, and one of
 		// them leaving must not fail the others. statement_timeout bounds it.
-		dv, err := CurrentVersion(context.Background(), v.pool)
-		f.version, f.err = dv.Version, err
+		f.snap, f.err = readSnapshot(context.Background(), v.pool)
+		if f.err == nil {
+			v.keep(f.snap)
+		}
 		close(f.done)
 	}
 }
@@ -164,6 +249,17 @@ func (v *Versions) listenOnce(ctx context.Context) error {
 		}
 		if version, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
 			v.raise(version)
+		}
+	}
+}
+
+// keep records s as the latest snapshot unless a newer one is kept
+// already.
+func (v *Versions) keep(s *Snapshot) {
+	for {
+		old := v.latest.Load()
+		if old != nil && old.Global >= s.Global || v.latest.CompareAndSwap(old, s) {
+			return
 		}
 	}
 }

@@ -19,19 +19,21 @@ func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byt
 	// Clients keep JSON answers but ask again before using one
 	// (s.apiCacheControl): a 304 on the ETag is cheap, and live screens
 	// stay live.
-	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, make)
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, s.versions.Current, make)
 }
 
 // answer is how every answer made from the database is sent: from cache
-// under key when it holds one made at the current data version, else
-// made now, kept, and sent with its ETag and cacheControl.
+// under key when it holds one made at the current stamp, else made now,
+// kept, and sent with its ETag and cacheControl. stamp reads the current
+// stamp: the data version (JSON answers), or the versions of the
+// counties a tile covers (tiles).
 //
-// The body is stamped with the version read before make ran; make reads
-// at that version or a newer one, so a kept body is never older than the
-// version it is found under.
-func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string,
+// The body is stamped with the stamp read before make ran; make reads at
+// that stamp's versions or newer ones, so a kept body is never older than
+// the stamp it is found under.
+func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string, stamp func(context.Context) (int64, error),
 	make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
-	version, sent, err := s.fromCache(c, cache, key, cacheControl)
+	version, sent, err := s.fromCache(c, cache, key, cacheControl, stamp)
 	if err != nil || sent {
 		return err
 	}
@@ -45,13 +47,14 @@ func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl str
 }
 
 // fromCache answers c with the body cache holds under key, if it was made
-// at the current data version, and reports that it did. Else it returns
-// the version to stamp an answer made now with (0 without a cache).
-func (s *Server) fromCache(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string) (version int64, sent bool, err error) {
+// at the current stamp, and reports that it did. Else it returns the
+// stamp to stamp an answer made now with (0 without a cache).
+func (s *Server) fromCache(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string,
+	stamp func(context.Context) (int64, error)) (version int64, sent bool, err error) {
 	if cache == nil {
 		return 0, false, nil
 	}
-	if version, err = s.versions.Current(c.UserContext()); err != nil {
+	if version, err = stamp(c.UserContext()); err != nil {
 		return 0, false, err
 	}
 	if b, ok := cache.Get(key, version); ok {

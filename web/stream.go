@@ -44,7 +44,7 @@ const wholeBytes = 64 << 10
 // is logged.
 func (s *Server) cachedStream(c *fiber.Ctx, start func(ctx context.Context) (parts, error)) error {
 	key := s.baseURL(c) + c.OriginalURL()
-	version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl)
+	version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl, s.versions.Current)
 	if err != nil || sent {
 		return err
 	}

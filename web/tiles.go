@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/tiles"
@@ -17,7 +19,9 @@ const mvtType = "application/vnd.mapbox-vector-tile"
 // tile serves GET /tiles/{layer}/{z}/{x}/{y}.mvt. An empty tile is 204; a
 // tile whose ETag the client already holds is 304. Tiles are kept in
 // their own cache, keyed by layer and z/x/y (a tile does not depend on
-// the host it is asked through).
+// the host it is asked through) and stamped with the versions of the
+// counties they cover: a change in one county leaves the tiles of the
+// others valid.
 func (s *Server) tile(c *fiber.Ctx) error {
 	t, err := tiles.ParseTile(c.Params("z"), c.Params("x"), c.Params("y"), ".mvt")
 	if err != nil {
@@ -25,7 +29,7 @@ func (s *Server) tile(c *fiber.Ctx) error {
 	}
 	layer := c.Params("layer")
 	key := layer + "/" + strconv.Itoa(int(t.Z)) + "/" + strconv.FormatUint(uint64(t.X), 10) + "/" + strconv.FormatUint(uint64(t.Y), 10)
-	return s.answer(c, s.tileCache, key, s.tileCacheControl, func(ctx context.Context) ([]byte, map[string]string, error) {
+	return s.answer(c, s.tileCache, key, s.tileCacheControl, s.tileStamp(t), func(ctx context.Context) ([]byte, map[string]string, error) {
 		data, err := s.tiles.Tile(ctx, layer, t)
 		if err != nil || len(data) == 0 {
 			return data, nil, err
@@ -33,6 +37,27 @@ func (s *Server) tile(c *fiber.Ctx) error {
 		return data, map[string]string{fiber.HeaderContentType: mvtType}, nil
 	})
 }
+
+// tileStamp reads the stamp of tile t: the versions of the counties whose
+// box meets the tile grown by a margin wider than the buffer its
+// features are drawn in (geo.Snapshot.Covering).
+func (s *Server) tileStamp(t maptile.Tile) func(context.Context) (int64, error) {
+	box := t.Bound()
+	dx, dy := (box.Max[0]-box.Min[0])/tileMarginFraction, (box.Max[1]-box.Min[1])/tileMarginFraction
+	box.Min, box.Max = orb.Point{box.Min[0] - dx, box.Min[1] - dy}, orb.Point{box.Max[0] + dx, box.Max[1] + dy}
+	return func(ctx context.Context) (int64, error) {
+		snap, err := s.versions.Snapshot(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return snap.Covering(box), nil
+	}
+}
+
+// tileMarginFraction grows a tile's box by 1/16 of its size on each side
+// for its stamp: four times the buffer (1/64) its features are drawn in,
+// which lon/lat boxes of Web Mercator tiles take with room to spare.
+const tileMarginFraction = 16
 
 // tileJSON serves GET /tiles/{layer}.json.
 func (s *Server) tileJSON(c *fiber.Ctx) error {

@@ -1,0 +1,118 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
+	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/tiles"
+)
+
+// TestTileCacheKeepsOtherCounties: an edit in one county leaves the
+// cached tiles that cover only other counties valid (a hit), and makes
+// those that cover it be drawn again (a miss), in both version modes.
+func TestTileCacheKeepsOtherCounties(t *testing.T) {
+	for _, mode := range []string{"query", "notify"} {
+		t.Run(mode, func(t *testing.T) {
+			pool := pgtest.New(t)
+			ctx := context.Background()
+			versions := pgtest.Versions(t, pool, mode)
+			s := New(Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, TileCacheBytes: 64 << 20, Versions: versions},
+				pool, tiles.NewService(tiles.Config{}, pool), slog.New(slog.DiscardHandler))
+			handler := s.App().Handler()
+			snap, err := versions.Snapshot(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// covers lists the counties whose box meets the tile of a
+			// village's point, at zoom 11, as the stamp does.
+			type village struct {
+				code string
+				tile maptile.Tile
+			}
+			covers := func(v village) []string {
+				var out []string
+				for _, c := range snap.Counties {
+					b := v.tile.Bound()
+					d := (b.Max[0] - b.Min[0]) / tileMarginFraction
+					if c.Box.Intersects(orb.Bound{Min: orb.Point{b.Min[0] - d, b.Min[1] - d}, Max: orb.Point{b.Max[0] + d, b.Max[1] + d}}) {
+						out = append(out, c.Code)
+					}
+				}
+				return out
+			}
+			rows, err := pool.Query(ctx, `SELECT v.code, ST_X(r.point), ST_Y(r.point) FROM villages v JOIN regions r USING (code) ORDER BY v.code`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []village
+			for rows.Next() {
+				var code string
+				var lon, lat float64
+				if err := rows.Scan(&code, &lon, &lat); err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, village{code, maptile.At(orb.Point{lon, lat}, 11)})
+			}
+			// edited is a village whose tile covers one county; kept, one
+			// whose tile does not cover that county.
+			var edited, kept village
+			for _, v := range all {
+				if c := covers(v); len(c) == 1 && edited.code == "" {
+					edited = v
+				}
+			}
+			county := covers(edited)[0]
+			for _, v := range all {
+				if !slices.Contains(covers(v), county) {
+					kept = v
+					break
+				}
+			}
+			if edited.code == "" || kept.code == "" {
+				t.Fatal("no pair of villages whose tiles cover different counties")
+			}
+			url := func(v village) string {
+				return fmt.Sprintf("/tiles/battlemap/%d/%d/%d.mvt", v.tile.Z, v.tile.X, v.tile.Y)
+			}
+			for _, v := range []village{edited, kept} {
+				if status := ask(handler, url(v)); status != fiber.StatusOK {
+					t.Fatalf("GET %s: %d", url(v), status)
+				}
+			}
+			before := s.tileCache.Stats()
+			if _, err := pool.Exec(ctx, `UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`, edited.code); err != nil {
+				t.Fatal(err)
+			}
+			// Notified mode sees the change when its announcement arrives.
+			deadline := time.Now().Add(5 * time.Second)
+			for mode == "notify" && time.Now().Before(deadline) {
+				if s2, _ := versions.Snapshot(ctx); s2 != nil && s2.Global > snap.Global {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			ask(handler, url(kept))
+			afterKept := s.tileCache.Stats()
+			ask(handler, url(edited))
+			afterEdited := s.tileCache.Stats()
+			if afterKept.Hits != before.Hits+1 {
+				t.Errorf("the tile of %s, which covers no county the edit reached: not served from the cache (hits %d → %d)",
+					kept.code, before.Hits, afterKept.Hits)
+			}
+			if afterEdited.Misses != afterKept.Misses+1 {
+				t.Errorf("the tile of the edited village %s (county %s): served from the cache (misses %d → %d)",
+					edited.code, county, afterKept.Misses, afterEdited.Misses)
+			}
+		})
+	}
+}
+
