@@ -115,4 +115,3 @@ func TestTileCacheKeepsOtherCounties(t *testing.T) {
 		})
 	}
 }
-
