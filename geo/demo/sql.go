@@ -7,8 +7,10 @@ import (
 )
 
 // sqlTruncate clears all map data (not the audit log, which is
-// append-only, nor the data version, which only moves forward).
-const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, regions`
+// append-only, nor the data version, which only moves forward). The
+// counties' versions go with their counties; the load gives them new
+// ones, from a sequence that only moves forward.
+const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, county_versions, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
 // columns are the files' header rows, so COPY … HEADER MATCH checks them.

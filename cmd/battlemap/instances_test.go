@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+
+	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/account"
+	"github.com/zunyi/battlemap/geo/pgcluster"
+	"github.com/zunyi/battlemap/geo/pgtest"
+)
+
+// TestTwoInstancesStayConsistent runs two battlemap processes over one
+// database, as the server's own role: a PATCH through A reaches an event
+// stream open on B within two seconds, and B, asked right after the
+// PATCH's answer, serves neither the tile nor the feature as they were
+// before it, though it had both cached.
+func TestTwoInstancesStayConsistent(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	u, err := url.Parse(pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(pgcluster.AppRole)
+	env := []string{"DATABASE_URL=" + u.String()}
+	a := startServer(t, env, "--log-level", "error")
+	b := startServer(t, env, "--log-level", "error")
+	a.waitReady(t, 30*time.Second)
+	b.waitReady(t, 30*time.Second)
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "admin", Role: account.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := account.Create(ctx, pool, "admin", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var village string
+	var lon, lat float64
+	if err := pool.QueryRow(ctx, `SELECT r.code, ST_X(r.point), ST_Y(r.point) FROM regions r
+WHERE r.level = 'village' AND r.poverty_status = 'not_exited' ORDER BY r.code LIMIT 1`).Scan(&village, &lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	tl := maptile.At(orb.Point{lon, lat}, 12)
+	tile := fmt.Sprintf("/tiles/villages/%d/%d/%d.mvt", tl.Z, tl.X, tl.Y)
+	item := "/collections/villages/items/" + village
+	get := func(s *server, path string) ([]byte, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + s.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		return body, resp.Header.Get("ETag")
+	}
+	tileBefore, _ := get(b, tile)
+	itemBefore, _ := get(b, item)
+	get(b, tile) // now from B's cache
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(sctx, http.MethodGet, "http://"+b.addr+"/api/events", nil)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	arrived := make(chan time.Time, 10)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") && strings.Contains(sc.Text(), `"feature" : "`+village+`"`) ||
+				strings.Contains(sc.Text(), `"feature":"`+village+`"`) {
+				arrived <- time.Now()
+			}
+		}
+	}()
+
+	_, etag := get(a, item)
+	patch, _ := http.NewRequest(http.MethodPatch, "http://"+a.addr+item,
+		strings.NewReader(`{"properties":{"poverty_status":"exited","exit_year":2016}}`))
+	patch.Header.Set("Content-Type", "application/merge-patch+json")
+	patch.Header.Set("If-Match", etag)
+	patch.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	committed := time.Now()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PATCH through A: %d", resp.StatusCode)
+	}
+	if tileAfter, _ := get(b, tile); bytes.Equal(tileAfter, tileBefore) {
+		t.Errorf("B served the tile of %s as it was before the PATCH committed through A", village)
+	}
+	if itemAfter, _ := get(b, item); bytes.Equal(itemAfter, itemBefore) || !bytes.Contains(itemAfter, []byte(`"exited"`)) {
+		t.Errorf("B served the village as it was before the PATCH: %s", itemAfter)
+	}
+	select {
+	case at := <-arrived:
+		t.Logf("PATCH through A → event on B: %s", at.Sub(committed))
+	case <-time.After(2 * time.Second):
+		t.Error("no event for the village on B's stream within 2 s of the PATCH through A")
+	}
+	a.stop(t)
+	b.stop(t)
+}
