@@ -39,8 +39,8 @@ const (
 	eventWait = 10 * time.Second
 	// tilePollEvery is how often the tile client asks again.
 	tilePollEvery = 20 * time.Millisecond
-	// eventTileZoom is the zoom of the polled tiles: the first at which
-	// a village is a point of its own tile, not one of many.
+	// eventTileZoom is the zoom of the polled tiles: a few villages to a
+	// tile, as a screen following one township shows them.
 	eventTileZoom = 12
 	// warmWindow is each of the two runs of warm tiles around one edit.
 	warmWindow = 5 * time.Second
@@ -57,6 +57,7 @@ const (
 	warmBeforeRun = "warm tiles, 5 s before an edit"
 	warmAfterRun  = "warm tiles, 5 s right after an edit"
 	listenRun     = "raw LISTEN: commit → NOTIFY (no HTTP)"
+	streamsRun    = "GET /api/events, 100 streams opened"
 	eventRun      = "commit → event, at each of 100 streams"
 	tileRun       = "commit → new tile bytes, one poller"
 	patchRun      = "PATCH, one every 500 ms"
@@ -141,14 +142,15 @@ func eventsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) 
 		"ETag differs, at most %s; a sample is the time the first different answer arrived); and the database's own floor, "+
 		"%s: one plain pgx connection that LISTENs on `%s`, where every change is announced at commit and which the "+
 		"server's streams follow, with no HTTP and no read of the change log (the first notification after the PATCH was "+
-		"sent is its change's). The PATCH and background rows are the loads themselves. In the table a sample is a tile "+
-		"answered in the tile rows, a PATCH answered in the PATCH row and a change received in the latency rows, whose "+
-		"samples/s mean little; the runs of the changes share their CPU figures. Afterwards the villages' "+
+		"sent is its change's). The PATCH and background rows are the loads themselves; %s times "+
+		"each stream's request to its header, and counts as an error a stream that ended before the run did. In the table "+
+		"a sample is a tile answered in the tile rows, a PATCH answered in the PATCH row, a stream in the streams row and a "+
+		"change received in the latency rows, whose samples/s mean little; the runs of the changes share their CPU figures. Afterwards the villages' "+
 		"`cooperatives` are put back as they were found.",
 		e.roleNote, len(e.tiles), warmWindow, warmBeforeRun, r.warmEdit, e.county, warmWindow, warmAfterRun,
 		eventStreams, backgroundTPS, backgroundRun, eventChanges, eventEvery, e.county, e.county, patchRun,
 		eventRun, eventStreams*eventChanges, eventTail, eventTileZoom, tileRun, tilePollEvery, eventWait,
-		listenRun, notifyChannel)
+		listenRun, notifyChannel, streamsRun)
 	return &scenario{
 		title:    "Events: commit to screen",
 		unit:     "samples",
@@ -161,6 +163,7 @@ func eventsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) 
 			maxP99(eventRun, 500*time.Millisecond),
 			maxP99(tileRun, 500*time.Millisecond),
 			none(eventRun, failed, "changes missed by a stream"),
+			none(streamsRun, failed, "streams that ended before the run did"),
 			none(tileRun, failed, "tiles that did not change"),
 			none(patchRun, failed, "errors"),
 			none(patchRun, other, "non-2xx answers"),
@@ -224,7 +227,9 @@ func (r *eventRuns) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg 
 }
 
 // changes opens the streams and the LISTEN, makes the changes beside the
-// background tiles, and returns the latency runs, then the loads' runs.
+// background tiles, and returns the latency runs (the streams' with the
+// time each took to open, a failure for each that ended before the
+// end), then the loads' runs.
 func (r *eventRuns) changes(ctx context.Context, cfg config, pc *pgxpool.Config, port int, p procs, readers, writer *httpClient) ([]*result, error) {
 	listen, err := listenNotify(ctx, pc)
 	if err != nil {
@@ -296,6 +301,16 @@ func (r *eventRuns) changes(ctx context.Context, cfg config, pc *pgxpool.Config,
 	background, patches := loads[0], loads[1]
 	background.name, patches.name = backgroundRun, patchRun
 
+	// A stream that ended early is a failure even when it had every
+	// change by then: a screen would have had to reconnect.
+	endedEarly := make([]error, len(ended))
+	for i, err := range ended {
+		if err != nil {
+			endedEarly[i] = fmt.Errorf("stream %d ended after %d events: %w", i+1, len(got[i]), err)
+		}
+	}
+	opened := samples(streamsRun, streams.opened, endedEarly, background)
+
 	tile := samples(tileRun, tileLat, tileErr, background)
 	var eventLat []time.Duration
 	var eventErr []error
@@ -311,7 +326,7 @@ func (r *eventRuns) changes(ctx context.Context, cfg config, pc *pgxpool.Config,
 	events := samples(eventRun, eventLat, eventErr, background)
 	notifyLat, notifyErr := matchNotifications(made, notified)
 	floor := samples(listenRun, notifyLat, notifyErr, background)
-	return []*result{floor, events, tile, patches, background}, nil
+	return []*result{floor, opened, events, tile, patches, background}, nil
 }
 
 // samples makes a run of latency samples: one per latency, or, where
@@ -416,6 +431,7 @@ type received struct {
 type streamSet struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	opened []time.Duration // from sending each stream's request to its header
 	got    [][]received
 	ended  []error // why a stream ended before it was stopped
 }
@@ -435,7 +451,9 @@ func openStreams(ctx context.Context, port, n int) (*streamSet, error) {
 			s.stop()
 			return nil, err
 		}
+		t0 := time.Now()
 		resp, err := hc.Do(req)
+		s.opened = append(s.opened, time.Since(t0))
 		if err != nil {
 			s.stop()
 			return nil, fmt.Errorf("stream %d: %w", i, err)
