@@ -64,6 +64,7 @@ type edits struct {
 	actor    geo.Actor   // the user's, for the raw run
 	token    string      // the user's Bearer token
 	role     string      // the database role the raw run and the server connect as
+	roleNote string      // markdown: which role that is, and why
 	items    string      // the path of the villages' items, ending in "/"
 	tiles    []request   // the tiles scenario's list
 }
@@ -71,10 +72,62 @@ type edits struct {
 // editsScenario edits the villages of the county that has the most, with
 // editWriters writers each owning every editWriters-th village, first
 // straight on PostGIS, then through the server's PATCH, alone and beside
-// the tiles scenario's list, which is also loaded alone. It signs up a
-// county user of that county, with a token valid for an hour, which an
-// earlier run on the same database may have made already.
+// the tiles scenario's list, which is also loaded alone.
 func editsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) {
+	e, err := newEdits(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	about := fmt.Sprintf("Edits of the %d villages of county %s, the county with the most, by %d writers, each owning "+
+		"every %dth village (%d or %d each), so that no two writers edit the same row. A writer loops over its villages: "+
+		"`GET /collections/villages/items/{code}` for the ETag and the village's `cooperatives`, then "+
+		"`PATCH /collections/villages/items/{code}` with `Content-Type: application/merge-patch+json`, `If-Match` that "+
+		"ETag, `Authorization: Bearer` the token of a county user of %s, and `{\"properties\":{\"cooperatives\":N}}`, N "+
+		"the value read with its lowest bit flipped, so that every PATCH changes the row. A PATCH run counts and times the "+
+		"PATCH alone: its requests/s are successful PATCHes (200), its latencies the PATCH's; a GET that fails counts as "+
+		"an error and sends no PATCH; a 412 (another writer's edit got in first, which disjoint villages should never see) "+
+		"is counted by status, and has a target of its own. The ceiling, %s, is what PostgreSQL does for an edit with no "+
+		"HTTP, no checks and no importer: %d connections, each looping over the villages of one writer, each edit one "+
+		"transaction through `geo.Change` (`set_config` of `battlemap.actor` and `battlemap.scope` to the same county "+
+		"user, then `%s`, then the data version read, as the server's edits end), so that row-level security and the "+
+		"triggers (the rollups, the audit rows, the data version) run as they do for a PATCH; its transactions are "+
+		"counted as empty answers. The ceiling and the server both connect as %s. One server with its default flags "+
+		"(tile cache 128 MiB, versions read per tile) runs the rest: the PATCH run alone; then the %d tiles of the Tiles "+
+		"section over the Settings' connections after a pass over the whole list (warm); then both at once, the tiles "+
+		"and the writers, for the same time. Every edit moves the one global data version, so beside the writers a "+
+		"cached tile is stale as soon as the next edit commits and the tiles are mostly cache misses: the figure that "+
+		"per-region data versions (the next issue) improve. Afterwards the villages' `cooperatives` are put back as they "+
+		"were found (the audit log keeps the edits).",
+		len(e.original), e.county, editWriters, editWriters, len(e.original)/editWriters,
+		(len(e.original)+editWriters-1)/editWriters, e.county, rawUpdateRun, editWriters, sqlSetCooperatives, e.roleNote,
+		len(e.tiles))
+	return &scenario{
+		title:    "Edits beside tiles",
+		unit:     "requests",
+		about:    about,
+		requests: e.tiles,
+		run:      e.run,
+		targets: []target{
+			none(patchAloneRun, failed, "errors"),
+			none(patchAloneRun, other, "non-2xx answers"),
+			noStatus(patchAloneRun, http.StatusPreconditionFailed),
+			none(patchBesideRun, failed, "errors"),
+			none(patchBesideRun, other, "non-2xx answers"),
+			noStatus(patchBesideRun, http.StatusPreconditionFailed),
+			none(tilesBesideRun, failed, "errors"),
+			none(tilesBesideRun, other, "non-2xx answers"),
+			ratio(patchAloneRun, rawUpdateRun),
+			ratio(tilesBesideRun, tilesAloneRun),
+		},
+	}, nil
+}
+
+// newEdits finds the county that has the most villages and deals them
+// out to editWriters writers, each owning every editWriters-th village.
+// It signs up a county user of that county, with a token valid for an
+// hour, which an earlier run on the same database may have made already,
+// and picks the role edits connect as.
+func newEdits(ctx context.Context, pool *pgxpool.Pool) (*edits, error) {
 	tileSc, err := tileScenario(ctx, pool)
 	if err != nil {
 		return nil, err
@@ -112,54 +165,12 @@ func editsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) {
 	// As the server runs on its private cluster, where row-level security
 	// applies; a superuser would bypass it.
 	e.role = pool.Config().ConnConfig.User
-	roleNote := fmt.Sprintf("the URL's role, `%s`: loadbench could not connect as `%s`", e.role, pgcluster.AppRole)
+	e.roleNote = fmt.Sprintf("the URL's role, `%s`: loadbench could not connect as `%s`", e.role, pgcluster.AppRole)
 	if connectsAs(ctx, pool, pgcluster.AppRole) {
 		e.role = pgcluster.AppRole
-		roleNote = fmt.Sprintf("`%s`, the role the server runs as on its private cluster, under row-level security", e.role)
+		e.roleNote = fmt.Sprintf("`%s`, the role the server runs as on its private cluster, under row-level security", e.role)
 	}
-
-	about := fmt.Sprintf("Edits of the %d villages of county %s, the county with the most, by %d writers, each owning "+
-		"every %dth village (%d or %d each), so that no two writers edit the same row. A writer loops over its villages: "+
-		"`GET /collections/villages/items/{code}` for the ETag and the village's `cooperatives`, then "+
-		"`PATCH /collections/villages/items/{code}` with `Content-Type: application/merge-patch+json`, `If-Match` that "+
-		"ETag, `Authorization: Bearer` the token of a county user of %s, and `{\"properties\":{\"cooperatives\":N}}`, N "+
-		"the value read with its lowest bit flipped, so that every PATCH changes the row. A PATCH run counts and times the "+
-		"PATCH alone: its requests/s are successful PATCHes (200), its latencies the PATCH's; a GET that fails counts as "+
-		"an error and sends no PATCH; a 412 (another writer's edit got in first, which disjoint villages should never see) "+
-		"is counted by status, and has a target of its own. The ceiling, %s, is what PostgreSQL does for an edit with no "+
-		"HTTP, no checks and no importer: %d connections, each looping over the villages of one writer, each edit one "+
-		"transaction through `geo.Change` (`set_config` of `battlemap.actor` and `battlemap.scope` to the same county "+
-		"user, then `%s`, then the data version read, as the server's edits end), so that row-level security and the "+
-		"triggers (the rollups, the audit rows, the data version) run as they do for a PATCH; its transactions are "+
-		"counted as empty answers. The ceiling and the server both connect as %s. One server with its default flags "+
-		"(tile cache 128 MiB, versions read per tile) runs the rest: the PATCH run alone; then the %d tiles of the Tiles "+
-		"section over the Settings' connections after a pass over the whole list (warm); then both at once, the tiles "+
-		"and the writers, for the same time. Every edit moves the one global data version, so beside the writers a "+
-		"cached tile is stale as soon as the next edit commits and the tiles are mostly cache misses: the figure that "+
-		"per-region data versions (the next issue) improve. Afterwards the villages' `cooperatives` are put back as they "+
-		"were found (the audit log keeps the edits).",
-		len(e.original), e.county, editWriters, editWriters, len(e.original)/editWriters,
-		(len(e.original)+editWriters-1)/editWriters, e.county, rawUpdateRun, editWriters, sqlSetCooperatives, roleNote,
-		len(e.tiles))
-	return &scenario{
-		title:    "Edits beside tiles",
-		unit:     "requests",
-		about:    about,
-		requests: e.tiles,
-		run:      e.run,
-		targets: []target{
-			none(patchAloneRun, failed, "errors"),
-			none(patchAloneRun, other, "non-2xx answers"),
-			noStatus(patchAloneRun, http.StatusPreconditionFailed),
-			none(patchBesideRun, failed, "errors"),
-			none(patchBesideRun, other, "non-2xx answers"),
-			noStatus(patchBesideRun, http.StatusPreconditionFailed),
-			none(tilesBesideRun, failed, "errors"),
-			none(tilesBesideRun, other, "non-2xx answers"),
-			ratio(patchAloneRun, rawUpdateRun),
-			ratio(tilesBesideRun, tilesAloneRun),
-		},
-	}, nil
+	return e, nil
 }
 
 // signUp makes the county user the writers edit as, unless an earlier
@@ -188,16 +199,7 @@ func (e *edits) signUp(ctx context.Context, pool *pgxpool.Pool) error {
 // PATCH alone, the tiles alone and both together; it puts the villages
 // back as it found them, also after a failed run.
 func (e *edits) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg int) (runs []*result, err error) {
-	defer func() {
-		// The runs' context may be over (Ctrl-C): the restore has its own.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		err = errors.Join(err, e.restore(rctx, pc))
-	}()
-	dbURL, err := withUser(cfg.databaseURL, e.role, pc)
-	if err != nil {
-		return nil, err
-	}
+	defer e.restoreInto(ctx, pc, &err)
 	appPC := pc.Copy()
 	appPC.ConnConfig.User = e.role
 	appPC.MaxConns = editWriters
@@ -213,7 +215,7 @@ func (e *edits) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg int)
 	raw[0].name = rawUpdateRun
 	printRun(raw[0], "requests")
 
-	srv, err := startServer(ctx, cfg.serverBin, dbURL, nil)
+	srv, err := e.startServer(ctx, cfg, pc)
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +250,26 @@ func (e *edits) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg int)
 		printRun(r, "requests")
 	}
 	return runs, nil
+}
+
+// startServer starts a server with its default flags that connects as
+// e's role.
+func (e *edits) startServer(ctx context.Context, cfg config, pc *pgxpool.Config) (*server, error) {
+	dbURL, err := withUser(cfg.databaseURL, e.role, pc)
+	if err != nil {
+		return nil, err
+	}
+	return startServer(ctx, cfg.serverBin, dbURL, nil)
+}
+
+// restoreInto restores the villages (see restore) and adds its error to
+// *err: a run defers it, so that the villages are put back also after a
+// failed run.
+func (e *edits) restoreInto(ctx context.Context, pc *pgxpool.Config, err *error) {
+	// The runs' context may be over (Ctrl-C): the restore has its own.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	*err = errors.Join(*err, e.restore(rctx, pc))
 }
 
 // connectsAs reports whether a connection like pool's, as role, can be

@@ -7,13 +7,15 @@
 // on 127.0.0.1 and loads them with the same list over keep-alive
 // connections. The edits scenario is the exception: its ceiling is edits
 // as raw UPDATE transactions, then its writers PATCH a server, alone and
-// beside the tiles list. It prints the figures and writes them, with the
+// beside the tiles list. The events scenario is about latency: how soon
+// a PATCH reaches event streams and tiles, beside a paced load of tiles,
+// with the database's own LISTEN as its ceiling. It prints the figures and writes them, with the
 // scenario's targets, into the scenario's own section of a markdown
 // file, leaving the file's other sections as they were.
 //
 // Usage:
 //
-//	loadbench [-scenario tiles,geojson,mixed,edits] [-connections 16] [-duration 20s] [-warmup 3s]
+//	loadbench [-scenario tiles,geojson,mixed,edits,events] [-connections 16] [-duration 20s] [-warmup 3s]
 //	          [-server-bin bin/battlemap] [-database-url URL] [-out BENCHMARKS.md]
 //
 // The database (default: $DATABASE_URL) is migrated and, when it has no
@@ -88,7 +90,7 @@ func parseFlags(args []string) (config, string, error) {
 	var cfg config
 	var list string
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
-	fs.StringVar(&list, "scenario", "tiles,geojson,mixed,edits", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&list, "scenario", "tiles,geojson,mixed,edits,events", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
 	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
 	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d; edits: its tiles, beside %d writers)", mixedConnections, editWriters))
@@ -187,10 +189,12 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 		if slices.ContainsFunc(sc.servers, func(sr serverRun) bool { return sr.cold }) {
 			warmup += " (none before a cold run)"
 		}
-		settings := fmt.Sprintf("%d connections; each run %s after a %s; server `%s`",
-			scCfg.connections, cfg.duration, warmup, cfg.serverBin)
-		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s per run after a %s\n",
-			name, len(sc.requests), scCfg.connections, cfg.duration, warmup)
+		timing := fmt.Sprintf("each run %s after a %s", cfg.duration, warmup)
+		if sc.timing != "" {
+			timing = sc.timing
+		}
+		settings := fmt.Sprintf("%d connections; %s; server `%s`", scCfg.connections, timing, cfg.serverBin)
+		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s\n", name, len(sc.requests), scCfg.connections, timing)
 		runs, err := runScenario(ctx, scCfg, sc, pc, pg)
 		if err != nil {
 			return false, fmt.Errorf("scenario %s: %w", name, err)

@@ -80,6 +80,9 @@ type scenario struct {
 	// load is more than a list of GETs. pc is the pool configuration of
 	// the database, pg PostgreSQL's postmaster, for the CPU figures.
 	run func(ctx context.Context, cfg config, pc *pgxpool.Config, pg int) ([]*result, error)
+	// timing, when set, says how run times its runs, for the Settings
+	// line, in place of -duration and -warmup, which that run does not use.
+	timing string
 	// session is what the server's connections for these requests add to
 	// geo.SessionParams (tiles.SessionParams for tiles); the ceiling's
 	// connections get the same.
@@ -102,6 +105,7 @@ var scenarios = map[string]func(ctx context.Context, pool *pgxpool.Pool) (*scena
 	"geojson": geoJSONScenario,
 	"mixed":   mixedScenario,
 	"edits":   editsScenario,
+	"events":  eventsScenario,
 }
 
 // zunyi is the area the lists cover: the city's extent, rounded out.
