@@ -51,6 +51,12 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
         drawn := drawn || format(' UNION ALL SELECT (%s) FROM new_rows r', TG_ARGV[0]);
     END IF;
+    -- A region filed under another parent changes the figures of both
+    -- parents, wherever its point lies: their boundaries are drawn too.
+    IF TG_TABLE_NAME = 'regions' AND TG_OP = 'UPDATE' THEN
+        drawn := drawn || ' UNION ALL SELECT p.boundary FROM old_rows o JOIN new_rows n USING (code)
+            JOIN regions p ON p.code IN (o.parent_code, n.parent_code) WHERE o.parent_code IS DISTINCT FROM n.parent_code';
+    END IF;
     -- A county added, or its boundary moved (a county deleted takes its
     -- row along).
     IF TG_TABLE_NAME = 'regions' AND TG_OP IN ('INSERT', 'UPDATE') THEN

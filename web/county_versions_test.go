@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -113,5 +114,55 @@ func TestTileCacheKeepsOtherCounties(t *testing.T) {
 					edited.code, county, afterKept.Misses, afterEdited.Misses)
 			}
 		})
+	}
+}
+
+// TestDrillDownKeepsOtherCounties: an edit of a village leaves the kept
+// drill-down answer of a county whose box does not meet the village's
+// county valid, and makes the village's county's be made again.
+func TestDrillDownKeepsOtherCounties(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	versions := pgtest.Versions(t, pool, "query")
+	s := New(Config{RequestTimeout: 10 * time.Second, BodyLimit: 1 << 20, CacheBytes: 64 << 20, Versions: versions},
+		pool, tiles.NewService(tiles.Config{}, pool), slog.New(slog.DiscardHandler))
+	handler := s.App().Handler()
+	snap, err := versions.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edited, kept geo.CountyVersion
+	for _, a := range snap.Counties {
+		for _, b := range snap.Counties {
+			if !a.Box.Intersects(b.Box) && edited.Code == "" {
+				edited, kept = a, b
+			}
+		}
+	}
+	if edited.Code == "" {
+		t.Fatal("no two counties whose boxes do not meet")
+	}
+	var village string
+	if err := pool.QueryRow(ctx, `SELECT min(code) FROM villages WHERE county_code = $1`, edited.Code).Scan(&village); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{edited.Code, kept.Code, edited.Code, kept.Code} { // the second time with their boxes known
+		if status := ask(handler, "/api/regions/"+code); status != fiber.StatusOK {
+			t.Fatalf("GET /api/regions/%s: %d", code, status)
+		}
+	}
+	before := s.cache.Stats()
+	if _, err := pool.Exec(ctx, `UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`, village); err != nil {
+		t.Fatal(err)
+	}
+	ask(handler, "/api/regions/"+kept.Code)
+	afterKept := s.cache.Stats()
+	ask(handler, "/api/regions/"+edited.Code)
+	afterEdited := s.cache.Stats()
+	if afterKept.Hits != before.Hits+1 {
+		t.Errorf("county %s, whose box does not meet county %s: its answer was made again", kept.Code, edited.Code)
+	}
+	if afterEdited.Misses != afterKept.Misses+1 {
+		t.Errorf("county %s, where the village was edited: its kept answer was served", edited.Code)
 	}
 }

@@ -2,8 +2,12 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/paulmach/orb"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/web/ogc"
@@ -29,14 +33,57 @@ func (s *Server) topRegions(c *fiber.Ctx) error {
 
 // region serves GET /api/regions/{code}: one drill-down step, from a top
 // region (a city, as GET /api/regions lists them) through a county and a
-// township to a village.
+// township to a village. The answer is kept under the versions of the
+// counties its region's box meets (regionStamp): everything it says lies
+// in that box — the region's rows, its children, its projects, the lines
+// of its people's moves, and its ancestors, whose boundaries hold it — so
+// an edit elsewhere leaves it valid.
 func (s *Server) region(c *fiber.Ctx) error {
 	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
-	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		return geo.DrillDown(ctx, s.pool, c.Params("code"))
-	})
+	// A copy: Fiber's parameters are the request's bytes, reused after it,
+	// and the code is kept as a key of regionBoxes.
+	code := strings.Clone(c.Params("code"))
+	box, stamp := s.regionStamp(code)
+	// The box is part of the key: a cache keeps, for a key, the answer of
+	// the larger stamp, and stamps over different boxes do not compare.
+	key := s.baseURL(c) + c.OriginalURL() + "\x00" + fmt.Sprint(box)
+	return s.answer(c, s.cache, key, s.apiCacheControl, stamp,
+		func(ctx context.Context) ([]byte, map[string]string, error) {
+			r, err := geo.DrillDown(ctx, s.pool, code)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(r.BBox) == 4 {
+				s.regionBoxes.Store(code, orb.Bound{Min: orb.Point{r.BBox[0], r.BBox[1]}, Max: orb.Point{r.BBox[2], r.BBox[3]}})
+			}
+			data, err := json.Marshal(r)
+			return data, map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON}, err
+		})
+}
+
+// everywhere is the box of a region not seen yet: it meets every county.
+var everywhere = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
+
+// regionStamp is the box of region code, as the answer last made said it
+// (a region not seen yet: everywhere), and the function that reads the
+// stamp of its drill-down answer: the versions of the counties whose box
+// meets that box. A region whose boundary moves moves the versions of
+// the counties its old box met, so its next answer is made anew and its
+// new box learnt.
+func (s *Server) regionStamp(code string) (orb.Bound, func(context.Context) (int64, error)) {
+	box := everywhere
+	if b, ok := s.regionBoxes.Load(code); ok {
+		box = b.(orb.Bound)
+	}
+	return box, func(ctx context.Context) (int64, error) {
+		snap, err := s.versions.Snapshot(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return snap.Covering(box), nil
+	}
 }
 
 // searchResult is the body of GET /api/search.

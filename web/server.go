@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -100,6 +101,9 @@ type Server struct {
 	// tiles' version checks among them, are left waiting for.
 	writing chan struct{}
 	changes *geo.Changes
+	// regionBoxes holds the box of each region whose drill-down answer was
+	// made (code → orb.Bound), for regionStamp.
+	regionBoxes sync.Map
 	// streams holds a token per open event stream.
 	streams chan struct{}
 	// importing holds a token while an import runs: one at a time, since
