@@ -94,9 +94,9 @@ func editsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) {
 		"counted as empty answers. The ceiling and the server both connect as %s. One server with its default flags "+
 		"(tile cache 128 MiB, versions read per tile) runs the rest: the PATCH run alone; then the %d tiles of the Tiles "+
 		"section over the Settings' connections after a pass over the whole list (warm); then both at once, the tiles "+
-		"and the writers, for the same time. Every edit moves the one global data version, so beside the writers a "+
-		"cached tile is stale as soon as the next edit commits and the tiles are mostly cache misses: the figure that "+
-		"per-region data versions (the next issue) improve. Afterwards the villages' `cooperatives` are put back as they "+
+		"and the writers, for the same time. Every edit moves the versions of the counties whose box meets the edited "+
+		"village, so beside the writers the cached tiles over those counties are stale as soon as the next edit commits, "+
+		"and the others stay warm. Afterwards the villages' `cooperatives` are put back as they "+
 		"were found (the audit log keeps the edits).",
 		len(e.original), e.county, editWriters, editWriters, len(e.original)/editWriters,
 		(len(e.original)+editWriters-1)/editWriters, e.county, rawUpdateRun, editWriters, sqlSetCooperatives, e.roleNote,

@@ -124,10 +124,9 @@ func eventsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) 
 	about := fmt.Sprintf("How soon a committed change reaches the screens that follow it (issue 13). One server with its "+
 		"default flags (versions read per tile, at most 256 event streams), connecting as %s. First, warm tiles: after a "+
 		"pass over the %d tiles of the Tiles section, they are loaded flat out over the Settings' connections for %s "+
-		"(%s); then one PATCH of village %s of county %s; then the same load again for %s (%s). Every change today moves "+
-		"the one global data version, so right after an edit in one county the whole tile cache is stale, every county's "+
-		"tiles with it: the second run refills the cache. Per-region data versions, not yet built, would keep the other "+
-		"counties' tiles warm; this ratio is the \"before\" that work is measured against.\n\n"+
+		"(%s); then one PATCH of village %s of county %s; then the same load again for %s (%s). Tiles are stamped with the "+
+		"versions of the counties whose box they meet, and an edit moves only the counties whose box meets what it drew, "+
+		"so right after the edit only the tiles over those counties are drawn again; the others stay warm.\n\n"+
 		"Then %d streams are opened on `GET /api/events` (plain HTTP/1.1 connections, read line by line), and the "+
 		"tiles of the list are asked for at %d a second, paced, not flat out, over the Settings' connections, for the "+
 		"whole run (%s). Beside them one writer makes %d changes, one every %s: each `PATCH /collections/villages/items/{code}` "+
