@@ -119,7 +119,8 @@ func TestTileCacheKeepsOtherCounties(t *testing.T) {
 
 // TestDrillDownKeepsOtherCounties: an edit of a village leaves the kept
 // drill-down answer of a county whose box does not meet the village's
-// county valid, and makes the village's county's be made again.
+// county valid, and a page of items within that county's box, and makes
+// the village's county's drill-down be made again.
 func TestDrillDownKeepsOtherCounties(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
@@ -151,10 +152,19 @@ func TestDrillDownKeepsOtherCounties(t *testing.T) {
 			t.Fatalf("GET /api/regions/%s: %d", code, status)
 		}
 	}
+	page := fmt.Sprintf("/collections/villages/items?bbox=%g,%g,%g,%g", kept.Box.Min[0], kept.Box.Min[1], kept.Box.Max[0], kept.Box.Max[1])
+	if status := ask(handler, page); status != fiber.StatusOK {
+		t.Fatalf("GET %s: %d", page, status)
+	}
 	before := s.cache.Stats()
 	if _, err := pool.Exec(ctx, `UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`, village); err != nil {
 		t.Fatal(err)
 	}
+	ask(handler, page)
+	if st := s.cache.Stats(); st.Hits != before.Hits+1 {
+		t.Errorf("a page of villages within county %s's box: made again after an edit in county %s", kept.Code, edited.Code)
+	}
+	before = s.cache.Stats()
 	ask(handler, "/api/regions/"+kept.Code)
 	afterKept := s.cache.Stats()
 	ask(handler, "/api/regions/"+edited.Code)

@@ -245,7 +245,15 @@ func (s *Server) items(c *fiber.Ctx) error {
 		return err
 	}
 	base := s.baseURL(c)
-	return s.cachedStream(c, func(ctx context.Context) (parts, error) {
+	// A page within a box is kept under the versions of the counties the
+	// box meets: every feature it holds meets the box, and what a
+	// feature says lies in counties that meet it too (a township's
+	// figures, in its county). A page without a box keys on every change.
+	stamp := s.versions.Current
+	if b := q.Selection.BBox; b != nil {
+		stamp = s.coveringStamp(*b)
+	}
+	return s.cachedStream(c, stamp, func(ctx context.Context) (parts, error) {
 		features, err := geo.Items(ctx, s.pool, q.Selection, ogc.Encoding(q.Format))
 		if err != nil {
 			return nil, err

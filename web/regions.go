@@ -77,13 +77,7 @@ func (s *Server) regionStamp(code string) (orb.Bound, func(context.Context) (int
 	if b, ok := s.regionBoxes.Load(code); ok {
 		box = b.(orb.Bound)
 	}
-	return box, func(ctx context.Context) (int64, error) {
-		snap, err := s.versions.Snapshot(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return snap.Covering(box), nil
-	}
+	return box, s.coveringStamp(box)
 }
 
 // searchResult is the body of GET /api/search.

@@ -41,10 +41,10 @@ const wholeBytes = 64 << 10
 // parameter, an unknown collection) comes before start; errors of the
 // database before the first part come from start, and are answered as
 // usual. A streamed answer can only be cut short by a later error, which
-// is logged.
-func (s *Server) cachedStream(c *fiber.Ctx, start func(ctx context.Context) (parts, error)) error {
+// is logged. stamp reads the stamp the answer is kept under (see answer).
+func (s *Server) cachedStream(c *fiber.Ctx, stamp func(context.Context) (int64, error), start func(ctx context.Context) (parts, error)) error {
 	key := s.baseURL(c) + c.OriginalURL()
-	version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl, s.versions.Current)
+	version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl, stamp)
 	if err != nil || sent {
 		return err
 	}

@@ -45,6 +45,14 @@ func (s *Server) tileStamp(t maptile.Tile) func(context.Context) (int64, error) 
 	box := t.Bound()
 	dx, dy := (box.Max[0]-box.Min[0])/tileMarginFraction, (box.Max[1]-box.Min[1])/tileMarginFraction
 	box.Min, box.Max = orb.Point{box.Min[0] - dx, box.Min[1] - dy}, orb.Point{box.Max[0] + dx, box.Max[1] + dy}
+	return s.coveringStamp(box)
+}
+
+// coveringStamp reads the stamp of an answer over box: the versions of
+// the counties whose box meets it (geo.Snapshot.Covering). An answer's
+// key must always go with the same box, since a cache keeps the answer of
+// the larger stamp and stamps over different boxes do not compare.
+func (s *Server) coveringStamp(box orb.Bound) func(context.Context) (int64, error) {
 	return func(ctx context.Context) (int64, error) {
 		snap, err := s.versions.Snapshot(ctx)
 		if err != nil {
