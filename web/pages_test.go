@@ -565,14 +565,14 @@ func refusalReason(t *testing.T, itemURL, token string, properties map[string]an
 }
 
 // TestWallFollowsChanges: a PATCH through one server reaches a wall
-// served by another within two seconds, by the event stream, without a
-// reload: the village's dot takes its new status (and so its colour),
-// and the KPI of poverty villages not exited moves.
+// served by another, a process of its own, within two seconds, by the
+// event stream, without a reload: the village's dot takes its new status
+// (and so its colour), and the KPI of poverty villages not exited moves.
 func TestWallFollowsChanges(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
 	edits := newEditBase(t, pool)
-	b := newBrowser(t, listen(t, pool))
+	b := newBrowser(t, startProcess(t, pool))
 	b.open(t, "/wall")
 	b.run(t, "wait for the KPIs", chromedp.Poll(`document.querySelectorAll(".kpi[data-value]").length === 6`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	var village string
@@ -596,6 +596,6 @@ WHERE level = 'village' AND poverty_status = 'not_exited' ORDER BY code LIMIT 1`
 	start := time.Now()
 	b.run(t, "wait for the wall to follow", chromedp.Poll(fmt.Sprintf(`Number(document.querySelector('.kpi[data-key="villages_not_exited"]').dataset.value) === %v && %s === "exited"`,
 		before-1, dot), nil, chromedp.WithPollingTimeout(2*time.Second)))
-	t.Logf("PATCH on one server → the KPI and the dot on the wall of another: %s", time.Since(start))
+	t.Logf("PATCH on one server → the KPI and the dot on the wall of another process: %s", time.Since(start))
 	b.checkClean(t)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,12 @@ import (
 	"github.com/zunyi/battlemap/web"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(envServe); addr != "" {
+		os.Exit(serveProcess(addr, os.Getenv(envServeDB)))
+	}
+	pgtest.Main(m)
+}
 
 // newServer builds the server over pool as battlemap serve does, with a
 // tile cache and an API cache of cacheBytes each (0: both off) that read
