@@ -132,6 +132,34 @@ CREATE INDEX audit_log_lineage_gix ON audit_log USING gin (lineage);
 CREATE INDEX audit_log_actor_idx ON audit_log (actor, id);
 CREATE INDEX audit_log_row_idx ON audit_log (table_name, row_key, id);
 
+-- create_statement_triggers makes the AFTER INSERT, UPDATE and DELETE
+-- statement triggers of table tbl named tbl_name_ins, _upd and _del,
+-- which run fn(args) with the statement's transition tables (new_rows,
+-- old_rows); drop_statement_triggers drops them. Triggers that follow
+-- every changed row of the map tables are made this way.
+CREATE FUNCTION create_statement_triggers(tbl text, name text, fn text, args text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    a text := (SELECT string_agg(quote_literal(x), ', ') FROM unnest(args) x);
+BEGIN
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION %I(%s)', tbl || '_' || name || '_ins', tbl, fn, a);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION %I(%s)', tbl || '_' || name || '_upd', tbl, fn, a);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION %I(%s)', tbl || '_' || name || '_del', tbl, fn, a);
+END
+$$;
+
+CREATE FUNCTION drop_statement_triggers(tbl text, name text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DROP TRIGGER %I ON %I', tbl || '_' || name || '_ins', tbl);
+    EXECUTE format('DROP TRIGGER %I ON %I', tbl || '_' || name || '_upd', tbl);
+    EXECUTE format('DROP TRIGGER %I ON %I', tbl || '_' || name || '_del', tbl);
+END
+$$;
+-- They are the migrations' tools: nobody else runs them.
+REVOKE EXECUTE ON FUNCTION create_statement_triggers(text, text, text, text[]), drop_statement_triggers(text, text) FROM PUBLIC;
+
 -- audit_rows appends an audit row for each row a statement changed, with
 -- the fields that changed, old and new (whole rows for an insert or a
 -- delete); a row updated to what it was writes nothing. TG_ARGV[0] is the
@@ -184,30 +212,18 @@ BEGIN
         ('relocation_assignments', 'r.village_code || ''~'' || r.site_code', 'r.village_code'),
         ('users', 'r.name', 'NULL::text')) v (tbl, key_sql, region_sql)
     LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION audit_rows(%L, %L)', t.tbl || '_row_audit_ins', t.tbl, t.key_sql, t.region_sql);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION audit_rows(%L, %L)', t.tbl || '_row_audit_upd', t.tbl, t.key_sql, t.region_sql);
-        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION audit_rows(%L, %L)', t.tbl || '_row_audit_del', t.tbl, t.key_sql, t.region_sql);
+        PERFORM create_statement_triggers(t.tbl, 'row_audit', 'audit_rows', ARRAY[t.key_sql, t.region_sql]);
     END LOOP;
 END
 $$;
 
 ---- create above / drop below ----
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['regions', 'villages', 'sites', 'projects', 'relocation_assignments', 'users'] LOOP
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_row_audit_ins', t);
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_row_audit_upd', t);
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_row_audit_del', t);
-    END LOOP;
-END
-$$;
+SELECT drop_statement_triggers(t, 'row_audit')
+FROM unnest(ARRAY['regions', 'villages', 'sites', 'projects', 'relocation_assignments', 'users']) t;
 DROP FUNCTION audit_rows();
+DROP FUNCTION drop_statement_triggers(text, text);
+DROP FUNCTION create_statement_triggers(text, text, text, text[]);
 ALTER TABLE audit_log DROP COLUMN lineage, DROP COLUMN txid, DROP COLUMN db_role;
 DROP TRIGGER villages_within_population ON villages;
 DROP TRIGGER relocation_assignments_within_population_upd ON relocation_assignments;

@@ -92,29 +92,15 @@ BEGIN
         ('relocation_assignments', '(SELECT ST_MakeLine(g.point, s.geom) FROM regions g, sites s
             WHERE g.code = r.village_code AND s.code = r.site_code)')) v (tbl, drawn)
     LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION bump_county_versions(%L)', t.tbl || '_county_versions_ins', t.tbl, t.drawn);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION bump_county_versions(%L)', t.tbl || '_county_versions_upd', t.tbl, t.drawn);
-        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
-            FOR EACH STATEMENT EXECUTE FUNCTION bump_county_versions(%L)', t.tbl || '_county_versions_del', t.tbl, t.drawn);
+        PERFORM create_statement_triggers(t.tbl, 'county_versions', 'bump_county_versions', ARRAY[t.drawn]);
     END LOOP;
 END
 $$;
 
 ---- create above / drop below ----
 
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['regions', 'villages', 'sites', 'projects', 'relocation_assignments'] LOOP
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_county_versions_ins', t);
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_county_versions_upd', t);
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_county_versions_del', t);
-    END LOOP;
-END
-$$;
+SELECT drop_statement_triggers(t, 'county_versions')
+FROM unnest(ARRAY['regions', 'villages', 'sites', 'projects', 'relocation_assignments']) t;
 DROP FUNCTION bump_county_versions();
 DROP FUNCTION county_versions_follow_regions();
 DROP TABLE county_versions;
