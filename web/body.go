@@ -49,6 +49,11 @@ func hasBodyHeader(h *fasthttp.RequestHeader) bool {
 //
 // A request to an endpoint that takes a body whose answer is an error may
 // have left part of its body unread too, so its connection closes as well.
+// When the body's declared length is within the limit, what is left of it
+// is read and dropped first: closed with unread bytes, a connection is
+// reset, and a client still sending (a 503 while another import runs,
+// answered before the body) would see the reset instead of the answer. A
+// body declared over the limit, or chunked, is not waited for.
 func (s *Server) refuseBody(c *fiber.Ctx) error {
 	if !hasBody(c) {
 		return c.Next()
@@ -56,6 +61,10 @@ func (s *Server) refuseBody(c *fiber.Ctx) error {
 	if takesBody(c) {
 		err := c.Next()
 		if err != nil || c.Response().StatusCode() >= fiber.StatusBadRequest {
+			n := c.Request().Header.ContentLength()
+			if stream := c.Context().RequestBodyStream(); stream != nil && n >= 0 && n <= s.cfg.BodyLimit {
+				io.CopyN(io.Discard, stream, int64(n))
+			}
 			c.Context().SetConnectionClose()
 		}
 		return err
