@@ -89,15 +89,27 @@ async function main() {
   const changedAt = (at) => {
     $("changed").textContent = new Date(at).toLocaleString("zh-CN", { hour12: false });
   };
-  // A burst of changes (an import) redraws once.
+  // A burst of changes (an import) redraws once: the figures always, the
+  // tiles when a change lay in a county the map shows (or nobody knows
+  // where it lay), since tiles out of view are not drawn anyway.
+  let tilesTouched = false;
   const redraw = coalesce(async () => {
+    const tiles = tilesTouched;
+    tilesTouched = false;
     try {
       await refresh();
-      reloadTiles(map);
+      if (tiles) reloadTiles(map);
     } catch (err) {
       $("status").textContent = `刷新失败：${err.message}`;
     }
   }, 300);
+  const inView = (change) => {
+    const county = city?.children.find((c) => (change.regions ?? []).includes(c.code));
+    if (!county?.bbox) return true;
+    const v = map.getBounds();
+    const [w, s, e, n] = county.bbox;
+    return w <= v.getEast() && e >= v.getWest() && s <= v.getNorth() && n >= v.getSouth();
+  };
 
   changedAt((await fetchJSON("/api/version")).changed_at);
   await refresh();
@@ -105,6 +117,7 @@ async function main() {
   followChanges({
     onChange: (change) => {
       changedAt(change.at);
+      tilesTouched ||= inView(change);
       redraw();
     },
     onDown: () => {
@@ -114,7 +127,10 @@ async function main() {
     onUp: () => {
       // Back after an outage: what was missed arrives as changes; the
       // figures are read again in case the server itself was replaced.
-      if (document.body.classList.contains("offline")) redraw();
+      if (document.body.classList.contains("offline")) {
+        tilesTouched = true;
+        redraw();
+      }
       $("status").textContent = "";
       document.body.classList.remove("offline");
     },
