@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -36,12 +35,6 @@ func (a Actor) Scope() string {
 		return "*"
 	}
 	return strings.Join(a.Counties, ",")
-}
-
-// MayWrite reports whether the actor's scope covers county. It lets a
-// handler refuse early with a clear answer; the database checks again.
-func (a Actor) MayWrite(county string) bool {
-	return a.All || slices.Contains(a.Counties, county)
 }
 
 // Audit describes a change as a whole, for the summary row that Change
