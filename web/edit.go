@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"mime"
 	"net/url"
 	"slices"
@@ -172,14 +171,8 @@ func (s *Server) createItem(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var id struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal(e.Feature, &id); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderLocation, s.baseURL(c)+"/collections/"+coll.ID+"/items/"+url.PathEscape(id.ID))
-	return s.sendEdit(c, coll, id.ID, e, fiber.StatusCreated)
+	c.Set(fiber.HeaderLocation, s.baseURL(c)+"/collections/"+coll.ID+"/items/"+url.PathEscape(e.ID))
+	return s.sendEdit(c, coll, e.ID, e, fiber.StatusCreated)
 }
 
 // deleteItem serves DELETE /collections/assignments/items/{feature}.

@@ -27,6 +27,8 @@ import (
 
 // Edit is a feature as an edit left it.
 type Edit struct {
+	// ID is the feature's id; "" after a delete.
+	ID string
 	// Feature is the feature as geo.Item writes it (GeoJSON); nil after a
 	// delete.
 	Feature []byte
@@ -256,7 +258,7 @@ func (e *Edit) read(ctx context.Context, tx pgx.Tx, coll *geo.Collection, id str
 	if err != nil {
 		return err
 	}
-	e.Feature, e.ETag = f, geo.ETag(f)
+	e.ID, e.Feature, e.ETag = id, f, geo.ETag(f)
 	return nil
 }
 
