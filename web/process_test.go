@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"testing"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/zunyi/battlemap/geo/pgcluster"
+	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
 )
@@ -54,13 +53,8 @@ func startProcess(t *testing.T, pool *pgxpool.Pool) string {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	u, err := url.Parse(pool.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(pgcluster.AppRole)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envServe+"="+addr, envServeDB+"="+u.String())
+	cmd.Env = append(os.Environ(), envServe+"="+addr, envServeDB+"="+pgtest.AppURL(t, pool))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/account"
-	"github.com/zunyi/battlemap/geo/pgcluster"
 	"github.com/zunyi/battlemap/geo/pgtest"
 )
 
@@ -29,12 +27,7 @@ import (
 func TestTwoInstancesStayConsistent(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	u, err := url.Parse(pool.Config().ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(pgcluster.AppRole)
-	env := []string{"DATABASE_URL=" + u.String()}
+	env := []string{"DATABASE_URL=" + pgtest.AppURL(t, pool)}
 	a := startServer(t, env, "--log-level", "error")
 	b := startServer(t, env, "--log-level", "error")
 	a.waitReady(t, 30*time.Second)

@@ -290,6 +290,18 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// AppURL is the URL of pool's database with the server's own role
+// (pgcluster.AppRole) as its user, for a battlemap process a test starts.
+func AppURL(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	u, err := url.Parse(pool.Config().ConnString())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	u.User = url.User(pgcluster.AppRole)
+	return u.String()
+}
+
 // AsApp returns a pool on pool's database that connects as the server's
 // own role (pgcluster.AppRole), under which row-level security holds, as
 // battlemap serve connects: tests of who may change what use it, since
