@@ -12,9 +12,10 @@ import (
 )
 
 // Event is one change to a feature, as screens follow it: its position
-// in the change log (the audit row's id, in commit order: see
-// migrations/006_events.sql) and the change as JSON, which PostgreSQL
-// writes: {"id", "at", "action", "layer" (the collection: villages,
+// in the change log (given after commit, in the order changes became
+// visible: see migrations/008_county_writes.sql) and the change as JSON,
+// which PostgreSQL writes: {"id" (the position), "at", "action", "layer"
+// (the collection: villages,
 // townships, counties, sites, projects, assignments), "feature" (its id),
 // "regions" (the lineage of the region it lay in, top first), "version"
 // (the data version the change moved to)}.
@@ -26,8 +27,8 @@ type Event struct {
 // sqlEvents reads the changes after a position, in order. Users and an
 // import's summary row are no features' changes.
 const sqlEvents = `
-SELECT a.id, json_build_object(
-    'id', a.id, 'at', a.at, 'action', a.action,
+SELECT a.position, json_build_object(
+    'id', a.position, 'at', a.at, 'action', a.action,
     'layer', CASE a.table_name
         WHEN 'regions' THEN coalesce((SELECT CASE r.level WHEN 'village' THEN 'villages' WHEN 'township' THEN 'townships'
                                                           WHEN 'county' THEN 'counties' ELSE 'regions' END
@@ -36,16 +37,38 @@ SELECT a.id, json_build_object(
         ELSE a.table_name END,
     'feature', a.row_key, 'regions', a.lineage, 'version', a.data_version)::text
 FROM audit_log a
-WHERE a.id > $1 AND a.row_key IS NOT NULL AND a.table_name <> 'users'
-ORDER BY a.id
+WHERE a.position > $1 AND a.row_key IS NOT NULL AND a.table_name <> 'users'
+ORDER BY a.position
 LIMIT $2`
 
 // sqlLastEvent is the newest position of the change log.
-const sqlLastEvent = `SELECT coalesce(max(id), 0) FROM audit_log`
+const sqlLastEvent = `SELECT coalesce(max(position), 0) FROM audit_log`
+
+// sqlSequence gives positions to the committed changes that have none.
+const sqlSequence = `SELECT sequence_changes()`
+
+// SequenceChanges gives the changes committed since it last ran their
+// positions in the change log, and returns how many it gave. Until it
+// runs, a committed change is not in the log that EventsSince reads; the
+// Changes of every instance run it when they hear of a commit, so a
+// change made anywhere, even in plain SQL, gets its position within
+// moments.
+func SequenceChanges(ctx context.Context, db DB) (int64, error) {
+	var n int64
+	if err := db.QueryRow(ctx, sqlSequence).Scan(&n); err != nil {
+		return 0, fmt.Errorf("events: positions: %w", err)
+	}
+	return n, nil
+}
 
 // LastEvent is the newest position of the change log: where a stream
-// that does not resume starts.
+// that does not resume starts. What has committed without a position yet
+// is given one first, so that a new stream does not get the changes made
+// before it began.
 func LastEvent(ctx context.Context, db DB) (int64, error) {
+	if _, err := SequenceChanges(ctx, db); err != nil {
+		return 0, err
+	}
 	var last int64
 	if err := db.QueryRow(ctx, sqlLastEvent).Scan(&last); err != nil {
 		return 0, fmt.Errorf("events: %w", err)
@@ -75,10 +98,12 @@ func EventsSince(ctx context.Context, db DB, after int64, limit int) ([]Event, e
 // Changes tells this instance's subscribers when changes may have been
 // committed: it LISTENs on battlemap_changes, which every change
 // announces at commit, and, while it cannot listen, wakes them every few
-// seconds instead. A subscriber then reads the log after the last
-// position it has (EventsSince): the log, not the announcement, says
-// what changed, so nothing is missed between a subscription and its
-// first read, and a subscriber that is slow only reads more at once.
+// seconds instead. Before each wake-up it gives the committed changes
+// their positions (SequenceChanges). A subscriber then reads the log
+// after the last position it has (EventsSince): the log, not the
+// announcement, says what changed, so nothing is missed between a
+// subscription and its first read, and a subscriber that is slow only
+// reads more at once.
 type Changes struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
@@ -147,9 +172,14 @@ func (c *Changes) Close() {
 	}
 }
 
-// wakeAll wakes every subscriber; one that has a wake-up pending keeps
-// that one.
-func (c *Changes) wakeAll() {
+// wakeAll gives positions to what was committed, then wakes every
+// subscriber; one that has a wake-up pending keeps that one. A failure
+// to give positions is logged, and the subscribers are woken all the
+// same: whatever has positions already is theirs to read.
+func (c *Changes) wakeAll(ctx context.Context) {
+	if _, err := SequenceChanges(ctx, c.pool); err != nil && ctx.Err() == nil {
+		c.log.Warn("could not give committed changes their positions", slog.Any("err", err))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for ch := range c.subs {
@@ -181,7 +211,7 @@ func (c *Changes) run(ctx context.Context) {
 			case <-retry:
 				break poll
 			case <-tick.C:
-				c.wakeAll()
+				c.wakeAll(ctx)
 			}
 		}
 		tick.Stop()
@@ -204,11 +234,11 @@ func (c *Changes) listen(ctx context.Context) error {
 	if _, err := pc.Exec(ctx, "LISTEN battlemap_changes"); err != nil {
 		return err
 	}
-	c.wakeAll()
+	c.wakeAll(ctx)
 	for {
 		if _, err := pc.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		c.wakeAll()
+		c.wakeAll(ctx)
 	}
 }

@@ -7,10 +7,9 @@ import (
 )
 
 // sqlTruncate clears all map data (not the audit log, which is
-// append-only, nor the data version, which only moves forward). The
-// counties' versions go with their counties; the load gives them new
-// ones, from a sequence that only moves forward.
-const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, county_versions, regions`
+// append-only, nor the data versions, which only move forward: the
+// counties' rows stay, and the load moves them on).
+const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
 // columns are the files' header rows, so COPY … HEADER MATCH checks them.
