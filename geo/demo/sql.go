@@ -8,8 +8,9 @@ import (
 
 // sqlTruncate clears all map data (not the audit log, which is
 // append-only, nor the data versions, which only move forward: the
-// counties' rows stay, and the load moves them on).
-const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, regions`
+// counties' rows stay, and the load moves them on). The factor layers
+// of the suitability analysis lie in regions too, and go with them.
+const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, hazard_zones, roads, services, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
 // columns are the files' header rows, so COPY … HEADER MATCH checks them.
