@@ -1,9 +1,11 @@
 package geo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -99,11 +101,13 @@ func EventsSince(ctx context.Context, db DB, after int64, limit int) ([]Event, e
 // committed: it LISTENs on battlemap_changes, which every change
 // announces at commit, and, while it cannot listen, wakes them every few
 // seconds instead. Before each wake-up it gives the committed changes
-// their positions (SequenceChanges). A subscriber then reads the log
-// after the last position it has (EventsSince): the log, not the
-// announcement, says what changed, so nothing is missed between a
-// subscription and its first read, and a subscriber that is slow only
-// reads more at once.
+// their positions (SequenceChanges) and reads the new ones from the log,
+// once for all subscribers, keeping the latest in memory. A subscriber
+// then asks for what follows the last position it has (Since): the log,
+// not the announcement, says what changed, so nothing is missed between
+// a subscription and its first read, and a subscriber that is slow only
+// reads more at once; one that is further behind than what is kept is
+// served from the database.
 type Changes struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
@@ -113,7 +117,20 @@ type Changes struct {
 	started bool
 	stop    context.CancelFunc
 	closed  bool
+	// recent are the changes after position from, in order, up to end:
+	// every change of the log in (from, end], when known.
+	recent    []Event
+	from, end int64
+	known     bool
 }
+
+// keptEvents is how many of the latest changes Changes keeps for its
+// subscribers: a few hundred kilobytes, more than a burst of edits, less
+// than an import, whose readers go to the database.
+const keptEvents = 4096
+
+// readBatch is how many changes Changes reads from the log at once.
+const readBatch = 500
 
 // pollEvery is how often subscribers are woken while the listener is
 // down.
@@ -172,13 +189,75 @@ func (c *Changes) Close() {
 	}
 }
 
-// wakeAll gives positions to what was committed, then wakes every
-// subscriber; one that has a wake-up pending keeps that one. A failure
-// to give positions is logged, and the subscribers are woken all the
-// same: whatever has positions already is theirs to read.
+// Since returns at most limit changes after position after, in order:
+// from memory when Changes has read them (none when it has read nothing
+// after after yet: a wake-up follows when it has), else from the
+// database.
+func (c *Changes) Since(ctx context.Context, after int64, limit int) ([]Event, error) {
+	c.mu.Lock()
+	if c.known && after >= c.from {
+		defer c.mu.Unlock()
+		i, _ := slices.BinarySearchFunc(c.recent, after+1, func(e Event, p int64) int { return cmp.Compare(e.ID, p) })
+		j := min(i+limit, len(c.recent))
+		// Capped: what is appended later does not show through.
+		return c.recent[i:j:j], nil
+	}
+	c.mu.Unlock()
+	return EventsSince(ctx, c.pool, after, limit)
+}
+
+// catchUp reads the changes after the last one kept into recent; at
+// first, and after a failure, it starts at the log's end. Only the
+// goroutine that runs the listener calls it.
+func (c *Changes) catchUp(ctx context.Context) error {
+	c.mu.Lock()
+	known, end := c.known, c.end
+	c.mu.Unlock()
+	if !known {
+		last, err := LastEvent(ctx, c.pool)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.recent, c.from, c.end, c.known = nil, last, last, true
+		c.mu.Unlock()
+		return nil
+	}
+	for {
+		events, err := EventsSince(ctx, c.pool, end, readBatch)
+		if err != nil {
+			c.mu.Lock()
+			c.known = false
+			c.mu.Unlock()
+			return err
+		}
+		if len(events) > 0 {
+			end = events[len(events)-1].ID
+			c.mu.Lock()
+			c.recent = append(c.recent, events...)
+			if drop := len(c.recent) - keptEvents; drop > 0 {
+				c.from = c.recent[drop-1].ID
+				c.recent = slices.Clone(c.recent[drop:])
+			}
+			c.end = end
+			c.mu.Unlock()
+		}
+		if len(events) < readBatch {
+			return nil
+		}
+	}
+}
+
+// wakeAll gives positions to what was committed and reads the new
+// changes, then wakes every subscriber; one that has a wake-up pending
+// keeps that one. A failure is logged, and the subscribers are woken all
+// the same: they then read from the database what they can.
 func (c *Changes) wakeAll(ctx context.Context) {
 	if _, err := SequenceChanges(ctx, c.pool); err != nil && ctx.Err() == nil {
 		c.log.Warn("could not give committed changes their positions", slog.Any("err", err))
+	}
+	if err := c.catchUp(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("could not read the change log", slog.Any("err", err))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

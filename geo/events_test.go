@@ -3,7 +3,9 @@ package geo_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
@@ -80,5 +82,57 @@ func TestPositionsFollowCommits(t *testing.T) {
 		(SELECT max(id) FROM audit_log WHERE row_key = $1), (SELECT max(id) FROM audit_log WHERE row_key = $2)`, a, b).
 		Scan(&ids[0], &ids[1]); err != nil || ids[0] > ids[1] {
 		t.Errorf("audit ids %v (%v): the edit committed last should have written first", ids, err)
+	}
+}
+
+// TestChangesSince follows the log through Changes: after a wake-up, the
+// changes committed since are served from what Changes read, and a
+// subscriber further behind than that gets the same log from the
+// database.
+func TestChangesSince(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	a, b := pgtest.ApartVillages(t, pool)
+	changes := geo.NewChanges(pool, slog.New(slog.DiscardHandler))
+	defer changes.Close()
+	wake, ok := changes.Subscribe()
+	if !ok {
+		t.Fatal("closed before use")
+	}
+	defer changes.Unsubscribe(wake)
+	<-wake // listening: Changes has read the log's end
+	start, err := geo.LastEvent(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{a, b} {
+		if _, err := pool.Exec(ctx, `UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`, code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(10 * time.Second)
+	var got []geo.Event
+	for len(got) < 2 {
+		select {
+		case <-wake:
+		case <-deadline:
+			t.Fatalf("changes after %d: %d, want 2", start, len(got))
+		}
+		if got, err = changes.Since(ctx, start, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := geo.EventsSince(ctx, pool, start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || got[0].ID != want[0].ID || got[1].ID != want[1].ID {
+		t.Errorf("from memory: %d changes, from the log: %d", len(got), len(want))
+	}
+	// Further back than Changes has read: the database answers.
+	older, err := changes.Since(ctx, 0, 5)
+	first, ferr := geo.EventsSince(ctx, pool, 0, 5)
+	if err != nil || ferr != nil || len(older) != 5 || len(first) != 5 || older[0].ID != first[0].ID || older[4].ID != first[4].ID {
+		t.Errorf("the first changes of the log through Changes: %d (%v), want the log's 5 (%v)", len(older), err, ferr)
 	}
 }
