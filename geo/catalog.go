@@ -259,10 +259,40 @@ var (
 		{Value: "interest_subsidy", Label: "贴息"}, {Value: "training", Label: "培训"},
 		{Value: "public_facilities", Label: "公益设施"},
 	}}
+	// HazardKinds are the kinds of geological hazard a hazard zone
+	// (地质灾害隐患区) is exposed to.
+	HazardKinds = &Enum{Name: "hazard_kind", Title: "灾害类型", Constraint: "hazard_zones_kind_known", Values: []EnumValue{
+		{Value: "landslide", Label: "滑坡"}, {Value: "collapse", Label: "崩塌"},
+		{Value: "debris_flow", Label: "泥石流"}, {Value: "subsidence", Label: "地面塌陷"},
+	}}
+	// HazardRiskLevels colour the hazard zones on the map.
+	HazardRiskLevels = &Enum{Name: "risk_level", Title: "险情等级", Constraint: "hazard_zones_risk_level_known", Values: []EnumValue{
+		{Value: "high", Label: "高", Color: "#D55E00"},
+		{Value: "medium", Label: "中", Color: "#E69F00"},
+		{Value: "low", Label: "低", Color: "#F0E442"},
+	}}
+	// RoadClasses are the administrative classes of roads, from the
+	// expressways down to the village roads (通村路).
+	RoadClasses = &Enum{Name: "road_class", Title: "道路等级", Constraint: "roads_class_known", Values: []EnumValue{
+		{Value: "expressway", Label: "高速公路", Color: "#E69F00"},
+		{Value: "national", Label: "国道", Color: "#D55E00"},
+		{Value: "provincial", Label: "省道", Color: "#F0E442"},
+		{Value: "county", Label: "县道", Color: "#56B4E9"},
+		{Value: "township", Label: "乡道", Color: "#009E73"},
+		{Value: "village", Label: "村道", Color: "#8C96A0"},
+	}}
+	// ServiceKinds are the public services near which a relocation site
+	// should lie.
+	ServiceKinds = &Enum{Name: "service_kind", Title: "公共服务", Constraint: "services_kind_known", Values: []EnumValue{
+		{Value: "school", Label: "学校", Color: "#0072B2"},
+		{Value: "clinic", Label: "卫生院（室）", Color: "#CC79A7"},
+		{Value: "market", Label: "集市", Color: "#E69F00"},
+	}}
 )
 
 // Enums are every enumeration of the catalogue.
-var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, SiteStatuses, ProjectStatuses, ProjectCategories, ProjectFundUses}
+var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, SiteStatuses, ProjectStatuses, ProjectCategories, ProjectFundUses,
+	HazardKinds, HazardRiskLevels, RoadClasses, ServiceKinds}
 
 // The tables of map data that can be imported. The demo data loads
 // through the same SQL (Table.UpsertSQL), so its files name the same

@@ -498,6 +498,11 @@ func (c *Cluster) startPostgres() (*process, error) {
 		"-c", "unix_socket_permissions=0700",
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=256MB",
+		// The DEM import hands PostGIS a GeoTIFF (ST_FromGDALRaster).
+		// PostGIS enables no GDAL driver by default, and only a
+		// superuser may enable one, so the cluster enables GTiff alone:
+		// other drivers could reach files or the network.
+		"-c", "postgis.gdal_enabled_drivers=GTiff",
 		"-c", "fsync=on",
 		"-c", "logging_collector=off")
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -44,11 +44,11 @@ SELECT format('ALTER %s %s OWNER TO %I', kind, name, $2::text) FROM (
 
 // ensureRoles creates OwnerRole and AppRole unless they exist, makes sure
 // neither is a superuser, gives the battlemap database to OwnerRole, and
-// creates PostGIS in it, which only a superuser may (PostGIS is not a
-// trusted extension), so that the migrations' CREATE EXTENSION IF NOT
-// EXISTS finds it there. Roles are cluster-wide, so they are made here,
-// where the cluster is; the grants are per database and live in the
-// migrations.
+// creates PostGIS and PostGIS raster in it, which only a superuser may
+// (neither is a trusted extension), so that the migrations' CREATE
+// EXTENSION IF NOT EXISTS finds them there. Roles are cluster-wide, so
+// they are made here, where the cluster is; the grants are per database
+// and live in the migrations.
 func (c *Cluster) ensureRoles(ctx context.Context) error {
 	conn, err := pgx.Connect(ctx, c.URL())
 	if err != nil {
@@ -77,6 +77,7 @@ func (c *Cluster) ensureRoles(ctx context.Context) error {
 	stmts = append(stmts,
 		"ALTER DATABASE "+pgx.Identifier{Database}.Sanitize()+" OWNER TO "+owner,
 		"CREATE EXTENSION IF NOT EXISTS postgis",
+		"CREATE EXTENSION IF NOT EXISTS postgis_raster",
 		// PostgreSQL 15 no longer lets everyone create in public; a
 		// cluster made by an older initdb would.
 		"REVOKE CREATE ON SCHEMA public FROM PUBLIC")
