@@ -108,8 +108,12 @@ CREATE TABLE services (
     county_code   text NOT NULL REFERENCES regions (code),
     township_code text REFERENCES regions (code),
     geom          geometry(Point, 4326) NOT NULL,
-    CONSTRAINT services_township_in_county CHECK (township_code IS NULL OR left(township_code, 6) = county_code)
+    -- A service's township lies in its county, as the hierarchy has it
+    -- (as a site's: 003_parents).
+    CONSTRAINT services_township_in_county FOREIGN KEY (township_code, county_code)
+        REFERENCES regions (code, parent_code) ON UPDATE CASCADE
 );
+CREATE INDEX services_township_idx ON services (township_code);
 CREATE INDEX services_county_idx ON services (county_code);
 CREATE INDEX services_geom_gix ON services USING gist (geom);
 
