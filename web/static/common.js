@@ -217,11 +217,13 @@ export async function renderLegend(node, ids) {
   return schemes;
 }
 
-/** legendColor is the colour the legend gives value in scheme id. */
+/** legendColor is the colour the legend gives value in scheme id: the
+ * class named value (categorical and fixed schemes), or the class whose
+ * range holds it (ramps). */
 export function legendColor(schemes, id, value) {
   const s = schemes.find((s) => s.id === id);
   if (!s) return null;
-  if (s.kind === "categorical") return (s.classes.find((c) => c.value === value) || {}).color ?? null;
+  if (s.kind !== "ramp") return (s.classes.find((c) => c.value === value) || {}).color ?? null;
   let color = s.classes[0].color;
   for (const c of s.classes) if (value >= c.min) color = c.color;
   return color;
