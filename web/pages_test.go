@@ -291,13 +291,7 @@ func TestPlannerEditPage(t *testing.T) {
 
 	b := newBrowser(t, base)
 	b.expectRefusal(item, http.StatusUnprocessableEntity)
-	b.run(t, "sign in",
-		chromedp.Navigate(b.base+"/login?next=/planner"),
-		chromedp.WaitVisible("#token"),
-		chromedp.SendKeys("#name", "li"),
-		chromedp.SendKeys("#token", tok),
-		chromedp.Click(`#login button[type="submit"]`),
-		chromedp.WaitVisible("#unassigned"))
+	b.run(t, "sign in", b.signIn("li", tok, "/planner"), chromedp.WaitVisible("#unassigned"))
 	b.waitIdle(t)
 	openSite(t, b, pool, code)
 
@@ -432,12 +426,7 @@ func TestDrillDownEditPage(t *testing.T) {
 
 	b := newBrowser(t, base)
 	b.expectRefusal(item, http.StatusUnprocessableEntity)
-	b.run(t, "sign in",
-		chromedp.Navigate(b.base+"/login?next="+url.QueryEscape("/?region="+code)),
-		chromedp.WaitVisible("#token"),
-		chromedp.SendKeys("#name", "zhang"),
-		chromedp.SendKeys("#token", tok),
-		chromedp.Click(`#login button[type="submit"]`))
+	b.run(t, "sign in", b.signIn("zhang", tok, "/?region="+code))
 	// The drill-down of the village, with the edit button for zhang.
 	b.run(t, "wait for the drill-down", chromedp.WaitVisible("#edit-village"))
 	b.run(t, "wait for the village", chromedp.Poll(fmt.Sprintf(`location.pathname === "/" && !!window.battlemap && !!window.battlemap.region && window.battlemap.region.code === %q`, code),
@@ -623,12 +612,7 @@ func TestPlannerSuitabilityPage(t *testing.T) {
 	before := count(t, pool, unassigned)
 
 	b := newBrowser(t, listen(t, pool))
-	b.run(t, "sign in",
-		chromedp.Navigate(b.base+"/login?next=/planner"),
-		chromedp.WaitVisible("#token"),
-		chromedp.SendKeys("#name", "zhou"),
-		chromedp.SendKeys("#token", tok),
-		chromedp.Click(`#login button[type="submit"]`),
+	b.run(t, "sign in", b.signIn("zhou", tok, "/planner"),
 		chromedp.WaitVisible("#suit-show"),
 		chromedp.Poll(`document.getElementById("unassigned-count").textContent !== ""`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	b.eval(t, `(() => { const s = document.getElementById("county"); s.value = "`+county+`"; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
