@@ -833,3 +833,36 @@ func TestConcurrentImportsOfTheSameRows(t *testing.T) {
 	}
 	t.Logf("%d of 16 imports told EConflict", conflicts)
 }
+
+// TestFactorScope imports factor features as a county user, through the
+// server's role: a road of another county is refused by row-level
+// security (nothing written), one of the user's own county is written,
+// audited row by row under the user with its county's lineage.
+func TestFactorScope(t *testing.T) {
+	pool := pgtest.New(t)
+	app := pgtest.AsApp(t, pool)
+	ctx := context.Background()
+	im := importer.New(importer.Config{}, slog.New(slog.DiscardHandler))
+	zhang := geo.Actor{Name: "zhang", Counties: []string{"520302"}}
+	before := checksum(t, pool)
+	other := newRoad.with(map[string]any{"code": "520303-R900", "county_code": "520303"})
+	if _, err := im.Import(ctx, app, zhang, "roads", importer.GeoJSON, bytes.NewReader(body(t, importer.GeoJSON, other))); geo.ErrorCode(err) != geo.EForbidden {
+		t.Errorf("a road of another county: %v, want EForbidden", err)
+	}
+	if after := checksum(t, pool); after != before {
+		t.Errorf("database changed: checksum %s, want %s", after, before)
+	}
+	for _, layer := range []string{"hazard_zones", "roads", "services"} {
+		f := newFeature[layer]
+		if _, err := im.Import(ctx, app, zhang, layer, importer.GeoJSON, bytes.NewReader(body(t, importer.GeoJSON, f))); err != nil {
+			t.Fatalf("%s of the user's county: %v", layer, err)
+		}
+		var actor string
+		var lineage []string
+		err := pool.QueryRow(ctx, `SELECT actor, lineage FROM audit_log WHERE table_name = $1 AND row_key = $2 AND action = 'insert'`,
+			layer, f.props["code"]).Scan(&actor, &lineage)
+		if err != nil || actor != "zhang" || !slices.Contains(lineage, "520302") {
+			t.Errorf("%s: audit row by %q with lineage %v (%v), want zhang's within 520302", layer, actor, lineage, err)
+		}
+	}
+}
