@@ -17,8 +17,8 @@ import (
 // in the change log (given after commit, in the order changes became
 // visible: see migrations/008_county_writes.sql) and the change as JSON,
 // which PostgreSQL writes: {"id" (the position), "at", "action", "layer"
-// (the collection: villages,
-// townships, counties, sites, projects, assignments), "feature" (its id),
+// (the collection: villages, townships, counties, sites, projects,
+// assignments, hazard_zones, roads, services), "feature" (its id),
 // "regions" (the lineage of the region it lay in, top first), "version"
 // (the data version the change moved to)}.
 type Event struct {

@@ -49,13 +49,15 @@ func TestUpFromEmpty(t *testing.T) {
 	if got, err := migrations.Current(ctx, pool); err != nil || got != want {
 		t.Fatalf("Current = %d, %v; want %d", got, err, want)
 	}
-	for _, table := range []string{"regions", "villages", "sites", "relocation_assignments", "projects", "audit_log", "data_version"} {
+	for _, table := range []string{"regions", "villages", "sites", "relocation_assignments", "projects", "audit_log", "data_version",
+		"terrain", "terrain_slope", "hazard_zones", "roads", "services", "service_points"} {
 		var ok bool
 		if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil || !ok {
 			t.Errorf("table %s missing (%v)", table, err)
 		}
 	}
-	for _, idx := range []string{"regions_boundary_gix", "regions_point_gix", "sites_geom_gix", "projects_geom_gix"} {
+	for _, idx := range []string{"regions_boundary_gix", "regions_point_gix", "sites_geom_gix", "projects_geom_gix",
+		"hazard_zones_geom_gix", "roads_geom_gix", "services_geom_gix", "terrain_rast_gix", "terrain_slope_rast_gix"} {
 		var method string
 		err := pool.QueryRow(ctx, `SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = $1`, idx).Scan(&method)
 		if err != nil || method != "gist" {
