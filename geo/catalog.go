@@ -383,8 +383,53 @@ var (
 	}
 )
 
+// The factor tables, which locating a relocation site weighs: where the
+// ground is unsafe, how to get there, what services are near. Their
+// geometries are stored as multi-geometries, so a feature may be a single
+// one or several.
+var (
+	// HazardZoneTable is the geological hazard zones (地质灾害隐患区).
+	HazardZoneTable = &Table{
+		Name: "hazard_zones", Geometries: []string{"Polygon", "MultiPolygon"},
+		Fields: []Field{
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "hazard zone code"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "hazard zone name"},
+			{Name: "kind", Label: "灾害类型", Kind: TextField, Required: true, Enum: HazardKinds, Description: "kind of hazard"},
+			{Name: "risk_level", Label: "险情等级", Kind: TextField, Required: true, Enum: HazardRiskLevels, Description: "risk level"},
+			{Name: "county_code", Label: "所属县", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+		},
+		writes: []write{{table: "hazard_zones", geom: "geom", multi: true}},
+	}
+	// RoadTable is the road network.
+	RoadTable = &Table{
+		Name: "roads", Geometries: []string{"LineString", "MultiLineString"},
+		Fields: []Field{
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "road code"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "road name"},
+			{Name: "class", Label: "道路等级", Kind: TextField, Required: true, Enum: RoadClasses, Description: "road class"},
+			{Name: "county_code", Label: "所属县", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+		},
+		writes: []write{{table: "roads", geom: "geom", multi: true}},
+	}
+	// ServiceTable is the public services: schools, clinics, markets.
+	ServiceTable = &Table{
+		Name: "services", Geometries: []string{"Point"},
+		Fields: []Field{
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "service code"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "service name"},
+			{Name: "kind", Label: "类型", Kind: TextField, Required: true, Enum: ServiceKinds, Description: "kind of service"},
+			{Name: "county_code", Label: "所属县", Kind: TextField, Required: true, Digits: 6, Ref: "county", Description: "county"},
+			{Name: "township_code", Label: "所属乡镇", Kind: TextField, Digits: 9, Ref: "township", Description: "township"},
+		},
+		Rules: []Rule{
+			{Kind: Within, A: "township_code", B: "county_code", Constraint: "services_township_in_county"},
+		},
+		writes: []write{{table: "services", geom: "geom"}},
+	}
+)
+
 // Tables are the tables that can be imported, in the order listed.
-var Tables = []*Table{VillageTable, SiteTable, ProjectTable}
+var Tables = []*Table{VillageTable, SiteTable, ProjectTable, HazardZoneTable, RoadTable, ServiceTable}
 
 // AssignmentTable is the relocation assignments: the households and
 // people of a village that are to move to a site. Planners create,
@@ -625,6 +670,40 @@ var Assignments = &Collection{
 	where: "true", key: "a.village_code || '" + AssignmentIDSeparator + "' || a.site_code", geom: "ST_MakeLine(vr.point, s.geom)",
 }
 
+// The factor collections: each property a stored field.
+var (
+	// HazardZones are the geological hazard zones.
+	HazardZones = &Collection{
+		ID: "hazard_zones", Title: "Geological hazard zones (地质灾害隐患区)",
+		Description:  "Areas exposed to landslides, collapses, debris flows or subsidence, by risk level",
+		GeometryType: "MultiPolygon",
+		Columns:      storedColumns(HazardZoneTable, "h"),
+		Filters: []Filter{countyFilter("h.county_code"),
+			enumFilter("kind", "of this kind", HazardKinds, "h.kind"),
+			enumFilter("risk_level", "at this risk level", HazardRiskLevels, "h.risk_level")},
+		from: "hazard_zones h", where: "true", key: "h.code", geom: "h.geom",
+	}
+	// Roads are the road network.
+	Roads = &Collection{
+		ID: "roads", Title: "Roads (道路)",
+		Description:  "The road network by class, from expressways to village roads",
+		GeometryType: "MultiLineString",
+		Columns:      storedColumns(RoadTable, "r"),
+		Filters:      []Filter{countyFilter("r.county_code"), enumFilter("class", "of this class", RoadClasses, "r.class")},
+		from:         "roads r", where: "true", key: "r.code", geom: "r.geom",
+	}
+	// Services are the schools, clinics and markets.
+	Services = &Collection{
+		ID: "services", Title: "Public services (公共服务设施)",
+		Description:  "Schools, clinics and markets",
+		GeometryType: "Point",
+		Columns:      storedColumns(ServiceTable, "sv"),
+		Filters: []Filter{countyFilter("sv.county_code"), townshipFilter("sv.township_code"),
+			enumFilter("kind", "of this kind", ServiceKinds, "sv.kind")},
+		from: "services sv", where: "true", key: "sv.code", geom: "sv.geom",
+	}
+)
+
 // AssignmentIDSeparator joins an assignment's village and site codes
 // into its feature id: a village code is twelve digits, so the id splits
 // after them whatever a site code holds.
@@ -638,7 +717,7 @@ func AssignmentID(id string) (village, site string, ok bool) {
 }
 
 // Collections are the feature collections served, in the order listed.
-var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects, Assignments}
+var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects, Assignments, HazardZones, Roads, Services}
 
 // EditableCollection is a collection whose features can be changed, and
 // the table that stores their fields.

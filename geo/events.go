@@ -15,7 +15,8 @@ import (
 // in the change log (the audit row's id, in commit order: see
 // migrations/006_events.sql) and the change as JSON, which PostgreSQL
 // writes: {"id", "at", "action", "layer" (the collection: villages,
-// townships, counties, sites, projects, assignments), "feature" (its id),
+// townships, counties, sites, projects, assignments, hazard_zones, roads,
+// services), "feature" (its id),
 // "regions" (the lineage of the region it lay in, top first), "version"
 // (the data version the change moved to)}.
 type Event struct {

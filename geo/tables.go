@@ -35,6 +35,9 @@ type write struct {
 	table string
 	// geom is the column the feature's geometry goes to, "" for none.
 	geom string
+	// multi: the column holds multi-geometries, and a single geometry is
+	// stored as a multi-geometry of one.
+	multi bool
 	// created are columns set only when a row is created, from SQL over
 	// the staged row; an update keeps them.
 	created []derived
@@ -75,7 +78,9 @@ func (t *Table) UpsertSQL(stage, geom string) []string {
 				stored(f.StoredIn(), quote(f.Name))
 			}
 		}
-		if w.geom != "" {
+		if w.geom != "" && w.multi {
+			stored(w.geom, "ST_Multi("+geom+")")
+		} else if w.geom != "" {
 			stored(w.geom, geom)
 		}
 		for _, d := range w.created {

@@ -30,8 +30,12 @@ func TestTilesAgreeWithCollections(t *testing.T) {
 	// The city centre at a zoom of every band, a county border, and a
 	// project's start where projects are drawn one by one.
 	project := featureTile(t, pool, `SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)) FROM projects WHERE GeometryType(geom) = 'LINESTRING' ORDER BY code LIMIT 1`, 12)
+	// And a feature of each factor layer.
+	hazard := featureTile(t, pool, `SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM hazard_zones ORDER BY code LIMIT 1`, 11)
+	road := featureTile(t, pool, `SELECT ST_X(ST_StartPoint(ST_GeometryN(geom, 1))), ST_Y(ST_StartPoint(ST_GeometryN(geom, 1))) FROM roads ORDER BY code LIMIT 1`, 9)
+	service := featureTile(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM services ORDER BY code LIMIT 1`, 13)
 	for _, tile := range []maptile.Tile{at(106.93, 27.72, 5), at(106.93, 27.72, 8), at(106.93, 27.72, 10),
-		at(106.93, 27.72, 12), borderTile(t, pool), project} {
+		at(106.93, 27.72, 12), borderTile(t, pool), project, hazard, road, service} {
 		_, layers := fetch(t, svc, tiles.CompositeName, tile)
 		decoded = append(decoded, valuesOf(layers)...)
 	}

@@ -112,6 +112,22 @@ var Layers = []*Layer{
 		bands:  regionBands(geo.Townships, "township", 7),
 	},
 	{
+		Name:        "hazard_zones",
+		Description: "Geological hazard zones (地质灾害隐患区) by kind and risk level (zoom 8 and up)",
+		Collection:  geo.HazardZones,
+		MinZoom:     8, MaxZoom: MaxZoom,
+		Fields: collectionFields(geo.HazardZones),
+		bands:  []band{featureBand(8, MaxZoom, geo.HazardZones, tableSource("hazard_zones h", "h"))},
+	},
+	{
+		Name:        "roads",
+		Description: "Roads by class, from expressways to village roads (zoom 8 and up)",
+		Collection:  geo.Roads,
+		MinZoom:     8, MaxZoom: MaxZoom,
+		Fields: collectionFields(geo.Roads),
+		bands:  []band{featureBand(8, MaxZoom, geo.Roads, tableSource("roads r", "r"))},
+	},
+	{
 		Name:        "flows",
 		Description: "Relocation assignments: a line from each village to the site its people move to",
 		MinZoom:     9, MaxZoom: MaxZoom,
@@ -143,6 +159,14 @@ ORDER BY f.village_code, f.site_code`}},
 			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
 			featureBand(11, MaxZoom, geo.Projects, tableSource("projects p", "p")),
 		},
+	},
+	{
+		Name:        "services",
+		Description: "Schools, clinics and markets (zoom 10 and up)",
+		Collection:  geo.Services,
+		MinZoom:     10, MaxZoom: MaxZoom,
+		Fields: collectionFields(geo.Services),
+		bands:  []band{featureBand(10, MaxZoom, geo.Services, tableSource("services sv", "sv"))},
 	},
 	{
 		Name:        "sites",
@@ -202,7 +226,8 @@ ORDER BY r.code`}
 
 // source is where a band reads the features of a collection: the tables,
 // under the aliases the collection's column expressions use (f for
-// region_figures, v villages, s sites, p projects); which rows fall in the
+// region_figures, v villages, s sites, p projects, h hazard zones, r
+// roads, sv services); which rows fall in the
 // tile, by a test a spatial index serves; their geometry in EPSG:3857; and
 // the feature's code, which orders the rows.
 type source struct {

@@ -56,6 +56,9 @@ func categorical(id, title string, e *geo.Enum, properties map[string]string) Sc
 // Legend is every colour the map uses.
 var Legend = []Scheme{
 	categorical("village_status", "村贫困状态", geo.PovertyStatuses, map[string]string{"villages": "status"}),
+	categorical("hazard_risk", "地质灾害隐患区", geo.HazardRiskLevels, map[string]string{"hazard_zones": "risk_level"}),
+	categorical("road_class", "道路", geo.RoadClasses, map[string]string{"roads": "class"}),
+	categorical("service_kind", "公共服务设施", geo.ServiceKinds, map[string]string{"services": "kind"}),
 	{
 		ID: "poverty_incidence", Title: "贫困发生率", Properties: map[string]string{"counties": "poverty_incidence", "townships": "poverty_incidence"}, Kind: "ramp",
 		Classes: []Class{
@@ -202,11 +205,23 @@ func NewStyle(baseURL string) Style {
 					"fill-color":   []any{"case", []any{"has", "score"}, colorBy("suitability", Suitability.Name), baseColor("unsuitable")},
 					"fill-opacity": 0.6,
 				}},
+			layer("hazard_zones-fill", "fill", "hazard_zones", 8, map[string]any{
+				"fill-color": colorBy("hazard_risk", "hazard_zones"), "fill-opacity": 0.35,
+			}, nil),
+			layer("hazard_zones-line", "line", "hazard_zones", 8, map[string]any{
+				"line-color": colorBy("hazard_risk", "hazard_zones"), "line-width": zoomed(8, 0.5, 14, 1.5),
+			}, nil),
 			layer("townships-line", "line", "townships", 8, map[string]any{
 				"line-color": baseColor("township_line"), "line-width": zoomed(8, 0.5, 14, 1.5),
 			}, nil),
 			layer("counties-line", "line", "counties", 0, map[string]any{
 				"line-color": baseColor("county_line"), "line-width": zoomed(5, 1, 10, 2.5, 14, 4),
+			}, nil),
+			layer("roads-line", "line", "roads", 8, map[string]any{
+				"line-color": colorBy("road_class", "roads"),
+				// Wider for the higher classes (zoom must be the outermost
+				// input of a MapLibre expression).
+				"line-width": zoomed(8, []any{"*", 0.5, roadWidth}, 14, []any{"*", 2, roadWidth}),
 			}, nil),
 			layer("flows-line", "line", "flows", 9, map[string]any{
 				"line-color":   baseColor("flow"),
@@ -229,6 +244,12 @@ func NewStyle(baseURL string) Style {
 				"circle-stroke-color": baseColor("symbol_stroke"),
 				"circle-stroke-width": 1,
 			}, isCluster),
+			layer("services-circle", "circle", "services", 10, map[string]any{
+				"circle-color":        colorBy("service_kind", "services"),
+				"circle-radius":       zoomed(10, 2.5, 14, 5),
+				"circle-stroke-color": baseColor("symbol_stroke"),
+				"circle-stroke-width": 0.5,
+			}, nil),
 			layer("sites-circle", "circle", "sites", 0, map[string]any{
 				"circle-color":        colorBy("completion", "sites"),
 				"circle-radius":       []any{"interpolate", []any{"linear"}, []any{"sqrt", []any{"get", "capacity_people"}}, 10, 4, 150, 22},
@@ -248,6 +269,9 @@ func NewStyle(baseURL string) Style {
 		},
 	}
 }
+
+// roadWidth is a road's relative width by its class.
+var roadWidth = []any{"match", []any{"get", "class"}, "expressway", 3, "national", 2.5, "provincial", 2, "county", 1.5, "township", 1, 0.75}
 
 // label writes property text of sourceLayer's features from minZoom, at
 // size px; filter, when given, is a comparison selecting the features.

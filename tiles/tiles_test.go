@@ -118,6 +118,17 @@ func TestLayersMatchSQL(t *testing.T) {
 		{"flows at zoom 10", border, "flows",
 			`SELECT count(*) FROM relocation_assignments a JOIN regions v ON v.code = a.village_code JOIN sites s ON s.code = a.site_code
 			 WHERE ST_Intersects(ST_Transform(ST_MakeLine(v.point, s.geom), 3857), ` + margin + `)`, nil},
+		{"hazard zones at zoom 10", featureTile(t, pool, `SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM hazard_zones ORDER BY code LIMIT 1`, 10), "hazard_zones",
+			`SELECT count(*) FROM hazard_zones WHERE ST_Intersects(ST_Transform(geom, 3857), ` + margin + `)`, nil},
+		{"roads at zoom 8", at(106.93, 27.72, 8), "roads",
+			`SELECT count(*) FROM roads WHERE ST_Intersects(ST_Transform(geom, 3857), ` + margin + `)`, []string{"services"}},
+		{"roads on a county border", border, "roads",
+			`SELECT count(*) FROM roads WHERE ST_Intersects(ST_Transform(geom, 3857), ` + margin + `)`, nil},
+		{"services at zoom 12", at(106.93, 27.72, 12), "services",
+			`SELECT count(*) FROM services WHERE ST_Intersects(ST_Transform(geom, 3857), ` + margin + `)`, nil},
+		{"no factor at zoom 7", at(106.93, 27.72, 7), "counties",
+			`SELECT count(*) FROM regions WHERE level = 'county' AND ST_Intersects(ST_Transform(boundary, 3857), ` + margin + `)`,
+			[]string{"hazard_zones", "roads", "services"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ func TestOGCDocuments(t *testing.T) {
 			for _, c := range colls {
 				ids = append(ids, c.(map[string]any)["id"].(string))
 			}
-			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments"}; !slices.Equal(ids, want) {
+			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services"}; !slices.Equal(ids, want) {
 				t.Errorf("collections %v, want %v", ids, want)
 			}
 			if linkHref(doc, "self", "") != "http://example.com/collections" {
@@ -123,6 +123,9 @@ func TestCollectionExtents(t *testing.T) {
 		"projects":  `SELECT ST_Extent(geom) FROM projects`,
 		"assignments": `SELECT ST_Extent(ST_MakeLine(r.point, s.geom)) FROM relocation_assignments a
 			JOIN regions r ON r.code = a.village_code JOIN sites s ON s.code = a.site_code`,
+		"hazard_zones": `SELECT ST_Extent(geom) FROM hazard_zones`,
+		"roads":        `SELECT ST_Extent(geom) FROM roads`,
+		"services":     `SELECT ST_Extent(geom) FROM services`,
 	}
 	doc := fetchJSON(t, s, "/collections", 200, jsonType)
 	for _, c := range doc["collections"].([]any) {
@@ -216,6 +219,9 @@ func TestItemsGeoJSON(t *testing.T) {
 		{"villages", 2093, []string{"Point"}},
 		{"sites", 121, []string{"Point"}},
 		{"projects", 544, []string{"Point", "LineString"}},
+		{"hazard_zones", 230, []string{"MultiPolygon"}},
+		{"roads", 305, []string{"MultiLineString"}},
+		{"services", 708, []string{"Point"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.collection, func(t *testing.T) {
@@ -286,6 +292,9 @@ func TestItem(t *testing.T) {
 		{"/collections/counties/items/520322", "桐梓县", "MultiPolygon"},
 		{"/collections/sites/items/520302-S01", "红花岗城区易地扶贫搬迁安置点", "Point"},
 		{"/collections/projects/items/520302-P001", "罗庄村种养殖专业合作社扶持", "Point"},
+		{"/collections/hazard_zones/items/520302-H01", "黄钟村滑坡隐患区", "MultiPolygon"},
+		{"/collections/roads/items/520302-R01", "老城—南关公路", "MultiLineString"},
+		{"/collections/services/items/520302001-SC", "老城中心学校", "Point"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -366,7 +375,10 @@ var featureIDs = map[string]string{
 	"sites":     `SELECT code FROM sites`,
 	"projects":  `SELECT code FROM projects`,
 	// An assignment's id is its village and site (geo.AssignmentID).
-	"assignments": `SELECT village_code || '~' || site_code FROM relocation_assignments`,
+	"assignments":  `SELECT village_code || '~' || site_code FROM relocation_assignments`,
+	"hazard_zones": `SELECT code FROM hazard_zones`,
+	"roads":        `SELECT code FROM roads`,
+	"services":     `SELECT code FROM services`,
 }
 
 func TestPagingVisitsEveryFeatureOnce(t *testing.T) {
@@ -381,6 +393,9 @@ func TestPagingVisitsEveryFeatureOnce(t *testing.T) {
 		{"villages", "700"},
 		{"sites", "50"},
 		{"projects", "200"},
+		{"hazard_zones", "50"},
+		{"roads", "100"},
+		{"services", "300"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.collection, func(t *testing.T) {
@@ -479,6 +494,19 @@ func TestFiltersMatchSQL(t *testing.T) {
 			`SELECT count(*) FROM projects WHERE end_date >= '2017-01-01'`},
 		{"projects begun by March", "projects", "datetime=../2016-03-31", `SELECT count(*) FROM projects WHERE start_date <= '2016-03-31'`},
 		{"villages have no time: all match", "villages", "datetime=1990-01-01", `SELECT count(*) FROM villages`},
+		{"hazard zones of a county", "hazard_zones", "county=520330", `SELECT count(*) FROM hazard_zones WHERE county_code = '520330'`},
+		{"landslides", "hazard_zones", "kind=landslide", `SELECT count(*) FROM hazard_zones WHERE kind = 'landslide'`},
+		{"high-risk hazard zones of a county", "hazard_zones", "risk_level=high&county=520330",
+			`SELECT count(*) FROM hazard_zones WHERE risk_level = 'high' AND county_code = '520330'`},
+		{"hazard zones in a box", "hazard_zones", "bbox=106.2,28.2,106.6,28.6",
+			`SELECT count(*) FROM hazard_zones WHERE ST_Intersects(geom, ST_MakeEnvelope(106.2, 28.2, 106.6, 28.6, 4326))`},
+		{"roads of a county", "roads", "county=520322", `SELECT count(*) FROM roads WHERE county_code = '520322'`},
+		{"village roads", "roads", "class=village", `SELECT count(*) FROM roads WHERE class = 'village'`},
+		{"roads in a box", "roads", "bbox=106.8,27.5,107.2,27.9",
+			`SELECT count(*) FROM roads WHERE ST_Intersects(geom, ST_MakeEnvelope(106.8, 27.5, 107.2, 27.9, 4326))`},
+		{"schools of a county", "services", "kind=school&county=520322", `SELECT count(*) FROM services WHERE kind = 'school' AND county_code = '520322'`},
+		{"services of a township", "services", "township=520304116", `SELECT count(*) FROM services WHERE township_code = '520304116'`},
+		{"markets", "services", "kind=market", `SELECT count(*) FROM services WHERE kind = 'market'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,6 +545,11 @@ func TestBadInput(t *testing.T) {
 		{"/collections/projects/items?completion_lt=101", 400, "completion_lt"},
 		{"/collections/sites/items?progress_lt=x", 400, "progress_lt"},
 		{"/collections/villages/items?demonstration=1", 400, "demonstration"},
+		{"/collections/hazard_zones/items?kind=flood", 400, "kind"},
+		{"/collections/hazard_zones/items?risk_level=extreme", 400, "risk_level"},
+		{"/collections/roads/items?class=highway", 400, "class"},
+		{"/collections/services/items?kind=bank", 400, "kind"},
+		{"/collections/services/items/520302001-XX", 404, "520302001-XX"},
 		{"/collections/villages/items?f=xml", 400, "f must"},
 		{"/collections/projects/items?datetime=0000-01-01", 400, "datetime"},
 		{"/collections/projects/items?datetime=2016-01-01/0000-12-31T23:00:00Z", 400, "datetime"},

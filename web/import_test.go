@@ -15,7 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/geo/terrain"
 	"github.com/zunyi/battlemap/tiles"
 	"github.com/zunyi/battlemap/web"
 )
@@ -117,7 +119,7 @@ func TestImportEndpoint(t *testing.T) {
 		{"rejected feature", "/api/import/sites", "application/geo+json", strings.Replace(siteGeoJSON, `"planned"`, `"lost"`, 1),
 			http.StatusBadRequest, false},
 		{"truncated JSON", "/api/import/sites", "application/geo+json", siteGeoJSON[:len(siteGeoJSON)-10], http.StatusBadRequest, false},
-		{"unknown layer", "/api/import/roads", "application/geo+json", siteGeoJSON, http.StatusNotFound, false},
+		{"unknown layer", "/api/import/rivers", "application/geo+json", siteGeoJSON, http.StatusNotFound, false},
 		{"wrong content type", "/api/import/sites", "text/plain", siteCSV, http.StatusUnsupportedMediaType, false},
 		{"no content type", "/api/import/sites", "", siteCSV, http.StatusUnsupportedMediaType, false},
 	}
@@ -190,5 +192,85 @@ func TestImportBodyTooLarge(t *testing.T) {
 	}
 	if after := importState(t, pool); after != before {
 		t.Errorf("map data changed: %s, want %s", after, before)
+	}
+}
+
+// demTIFF is a GeoTIFF DEM of 100 × 100 terrain cells near the city's
+// centre (or, with away, far outside the city), rising eastwards.
+func demTIFF(t *testing.T, away bool) string {
+	t.Helper()
+	g := &terrain.Grid{Width: 100, Height: 100, OriginX: 680_000, OriginY: 3_080_000, Cell: 200, EPSG: 32648, NoData: -9999,
+		Values: make([]float32, 100*100)}
+	if away {
+		g.OriginX, g.OriginY = 200_000, 5_000_000
+	}
+	for i := range g.Values {
+		g.Values[i] = float32(900 + 5*(i%100))
+	}
+	var b strings.Builder
+	if err := g.WriteGeoTIFF(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestImportDEM posts GeoTIFF DEMs to /api/import/terrain: an admin's
+// replaces the terrain and answers the report; a bad file is a 4xx
+// problem naming what is wrong, and so is a county user's (403); none of
+// those changes the terrain.
+func TestImportDEM(t *testing.T) {
+	pool := pgtest.New(t)
+	// The server's own role, under which row-level security holds.
+	addr := startImportServer(t, pgtest.AsApp(t, pool), true)
+	admin := adminToken(t, pool)
+	county := tokenFor(t, pool, "zhang", account.County, "520302")
+	good := demTIFF(t, false)
+	terrainState := func() string {
+		t.Helper()
+		var s string
+		if err := pool.QueryRow(context.Background(), `SELECT coalesce(md5(string_agg(md5(rast::text), '' ORDER BY rid)), '')
+			FROM terrain`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name, token, contentType, body string
+		status                         int
+		detail                         string
+	}{
+		{"not a TIFF", admin, "image/tiff", "elevation\n1000\n", http.StatusBadRequest, "must be a GeoTIFF"},
+		{"truncated", admin, "image/tiff", good[:500], http.StatusBadRequest, "GDAL cannot read the DEM"},
+		{"outside the city", admin, "image/tiff", demTIFF(t, true), http.StatusBadRequest, "outside the city"},
+		{"as CSV", admin, "text/csv", good, http.StatusUnsupportedMediaType, "image/tiff"},
+		{"a county user's", county, "image/tiff", good, http.StatusForbidden, "outside what you may change"},
+		{"an admin's", admin, "image/tiff", good, http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := terrainState()
+			resp, body := postImport(t, "http://"+addr+"/api/import/terrain", tt.token, tt.contentType, tt.body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d (%v), want %d", resp.StatusCode, body, tt.status)
+			}
+			changed := terrainState() != before
+			if tt.status != http.StatusOK {
+				detail, _ := body["detail"].(string)
+				if resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(detail, tt.detail) || changed {
+					t.Errorf("got %s %v (terrain changed: %v), want problem+json whose detail says %q, nothing changed",
+						resp.Header.Get("Content-Type"), body, changed, tt.detail)
+				}
+				return
+			}
+			if body["layer"] != "terrain" || body["tiles"] != float64(1) || body["width"] != float64(100) || !changed {
+				t.Errorf("report %v (terrain changed: %v), want one tile of 100 × 100 cells stored", body, changed)
+			}
+			var elevation float64
+			if err := pool.QueryRow(context.Background(), `SELECT elevation FROM terrain_at(
+				ST_Transform(ST_SetSRID(ST_MakePoint(680000 + 200 * 42 + 100, 3080000 - 200 * 7 - 100), 32648), 4326))`).
+				Scan(&elevation); err != nil || elevation != 900+5*42 {
+				t.Errorf("elevation of cell (42, 7): %v (%v), want %d", elevation, err, 900+5*42)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/importer"
+	"github.com/zunyi/battlemap/geo/terrain"
 	"github.com/zunyi/battlemap/web/ogc"
 )
 
@@ -178,12 +180,14 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	get("/readyz", "getReadiness", "Operations", "the database answers and has this binary's schema (503 otherwise)", nil, jsonOf("ready", object))
 
 	imp := operation{
-		Summary:     "import villages, sites or projects, all or nothing (GeoJSON FeatureCollection or CSV with lon/lat)",
+		Summary: "import a layer, all or nothing: villages, sites, projects, hazard zones, roads or services as a GeoJSON " +
+			"FeatureCollection or CSV (lon/lat or wkt); the terrain as a GeoTIFF DEM (image/tiff, admins only)",
 		OperationID: "importLayer", Tags: []string{"Import"},
 		Parameters: []parameter{{Name: "layer", In: "path", Required: true, Description: "what the file holds",
-			Schema: schema{"type": "string", "enum": []string{"villages", "sites", "projects"}}}},
+			Schema: schema{"type": "string", "enum": append(importer.Layers(), terrain.Layer)}}},
 		RequestBody: &requestBody{Required: true, Content: map[string]mediaType{
 			geoJSONType: {Schema: object}, "text/csv": {Schema: schema{"type": "string"}},
+			tiffType: {Schema: schema{"type": "string", "format": "binary"}},
 		}},
 		Responses: jsonOf("the features written", object),
 	}

@@ -69,9 +69,12 @@ type Config struct {
 		// Enabled turns on POST /api/import/{layer}, for signed-in users
 		// whose role edits.
 		Enabled bool
-		// Layer is what `battlemap import` loads: villages, sites or
-		// projects.
+		// Layer is what `battlemap import` loads: villages, sites,
+		// projects or a factor layer.
 		Layer string
+		// DEM is the GeoTIFF `battlemap import --dem` loads as the
+		// terrain.
+		DEM string
 	}
 	// Account holds the arguments of `battlemap user` and `battlemap
 	// token`.
@@ -169,7 +172,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
 	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
 	fs.IntVar(&cfg.MaxEventStreams, "max-event-streams", cfg.MaxEventStreams, "most open Server-Sent Events streams (GET /api/events); past it, 503")
-	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites or projects")
+	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites, projects, hazard_zones, roads or services")
+	fs.StringVar(&cfg.Import.DEM, "dem", "", "import: a GeoTIFF DEM (elevation in metres) to replace the terrain with")
 	fs.StringVar(&cfg.Account.Name, "name", "", "user add: the new account's name")
 	fs.StringVar(&cfg.Account.Role, "role", "", "user add: admin, county or viewer")
 	fs.Var(&cfg.Account.Counties, "county", "user add: code of a county a county user answers for (repeatable, or a comma list)")

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/importer"
 	"github.com/zunyi/battlemap/geo/pgcluster"
+	"github.com/zunyi/battlemap/geo/terrain"
 )
 
 // The actors that the audit log names for the command line's changes.
@@ -38,9 +40,12 @@ var importFormats = map[string]importer.Format{
 // whose name does not tell its format is a usage error (status 2), found
 // before the database is opened.
 func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger) error {
+	if cfg.Import.DEM != "" {
+		return importDEM(ctx, cfg, args, log)
+	}
 	layers := importer.Layers()
 	if len(args) != 1 {
-		return usagef("usage: battlemap import [flags] --layer %s FILE (.geojson, .json or .csv)", strings.Join(layers, "|"))
+		return usagef("usage: battlemap import [flags] --layer %s FILE (.geojson, .json or .csv), or --dem FILE.tif", strings.Join(layers, "|"))
 	}
 	if !slices.Contains(layers, cfg.Import.Layer) {
 		return usagef("invalid value %q for flag --layer: want %s", cfg.Import.Layer, strings.Join(layers, ", "))
@@ -70,3 +75,37 @@ func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger)
 	}
 	return err
 }
+
+// importDEM replaces the terrain with the GeoTIFF --dem names, all or
+// nothing, and prints the report as JSON on stdout. A file PostGIS
+// refuses changes nothing and the status is 1, the error naming what is
+// wrong; --layer or a FILE beside --dem, or a file that cannot be opened,
+// is a usage error (status 2), found before the database is opened.
+func importDEM(ctx context.Context, cfg Config, args []string, log *slog.Logger) error {
+	if len(args) != 0 || cfg.Import.Layer != "" {
+		return usagef("usage: battlemap import [flags] --dem FILE.tif (no --layer, no other file)")
+	}
+	f, err := os.Open(cfg.Import.DEM)
+	if err != nil {
+		return usagef("cannot read the DEM: %v", err)
+	}
+	defer f.Close()
+	db, err := openDatabase(ctx, cfg, log, pgcluster.AppRole)
+	if err != nil {
+		return err
+	}
+	defer db.close()
+	start := time.Now()
+	rep, err := terrain.Import(ctx, db.pool, importActor, f, demMaxBytes)
+	if err != nil {
+		return err
+	}
+	log.Info("terrain imported", slog.Int("tiles", rep.Tiles), slog.Duration("took", time.Since(start)))
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// demMaxBytes is the largest DEM the command line reads: a float32
+// GeoTIFF of the terrain grid's MaxCells is 80 MB.
+const demMaxBytes = 1 << 30

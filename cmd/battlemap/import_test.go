@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/geo/terrain"
 )
 
 // siteCSV is one valid new relocation site.
@@ -59,7 +60,10 @@ func TestImportUsage(t *testing.T) {
 		want string
 	}{
 		{"no layer", []string{"import", csv}, nil, "--layer"},
-		{"unknown layer", []string{"import", "--layer", "roads", csv}, nil, "--layer"},
+		{"unknown layer", []string{"import", "--layer", "rivers", csv}, nil, "--layer"},
+		{"a DEM and a layer", []string{"import", "--dem", csv, "--layer", "sites"}, nil, "--dem FILE.tif"},
+		{"a DEM and a file", []string{"import", "--dem", csv, csv}, nil, "--dem FILE.tif"},
+		{"no such DEM", []string{"import", "--dem", csv + ".missing.tif"}, nil, "cannot read the DEM"},
 		{"no file", []string{"import", "--layer", "sites"}, nil, "usage: battlemap import"},
 		{"two files", []string{"import", "--layer", "sites", csv, csv}, nil, "usage: battlemap import"},
 		{"format not in the name", []string{"import", "--layer", "sites", txt}, nil, "cannot tell the format"},
@@ -135,5 +139,41 @@ func TestImportCommand(t *testing.T) {
 				t.Errorf("import audit rows: got %d, want %d", got, wantAudits)
 			}
 		})
+	}
+}
+
+// TestImportDEMCommand imports a GeoTIFF DEM (status 0, the report on
+// stdout, the terrain replaced) and a file that is none (status 1, a
+// line saying what is wrong, nothing written).
+func TestImportDEMCommand(t *testing.T) {
+	pool := pgtest.New(t)
+	env := []string{"DATABASE_URL=" + pool.Config().ConnString()}
+	g := &terrain.Grid{Width: 50, Height: 40, OriginX: 680_000, OriginY: 3_080_000, Cell: 200, EPSG: 32648, NoData: -9999,
+		Values: make([]float32, 50*40)}
+	for i := range g.Values {
+		g.Values[i] = 1234
+	}
+	var tif bytes.Buffer
+	if err := g.WriteGeoTIFF(&tif); err != nil {
+		t.Fatal(err)
+	}
+	tiles := func() (n int) {
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM terrain WHERE ST_Width(rast) = 50`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	code, stderr := 0, ""
+	if code, _, stderr = runImport(t, env, "import", "--dem", writeFile(t, "dem.txt", "not a tiff")); code != 1 ||
+		!strings.Contains(stderr, "must be a GeoTIFF") || tiles() != 0 {
+		t.Errorf("a text file: status %d, stderr %q, %d tiles; want 1, a line saying it must be a GeoTIFF, the terrain kept", code, stderr, tiles())
+	}
+	code, stdout, stderr := runImport(t, env, "import", "--dem", writeFile(t, "dem.tif", tif.String()))
+	var rep struct {
+		Layer string
+		Tiles int
+	}
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil || rep.Layer != "terrain" || rep.Tiles != 1 || tiles() != 1 {
+		t.Errorf("a DEM: status %d, stdout %s, stderr %s; want 0 and a report of the one tile stored", code, stdout, stderr)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	seedSites
 	seedAssignments
 	seedProjects
+	seedFactors
 )
 
 // newRand returns a PCG generator for one concern (a seed constant) and

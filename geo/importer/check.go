@@ -188,8 +188,8 @@ func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
 	if g.Layout() != geom.XY {
 		return nil, "each position must be [lon, lat]: the layers are 2-D and keep no height or measure"
 	}
-	if ls, ok := g.(*geom.LineString); ok && ls.NumCoords() < 2 {
-		return nil, "a LineString needs two or more positions"
+	if why := checkParts(g); why != "" {
+		return nil, why
 	}
 	flat := g.FlatCoords()
 	for i := 0; i+1 < len(flat); i += 2 {
@@ -207,6 +207,50 @@ func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
 		return nil, "cannot be stored: its coordinates do not make a geometry"
 	}
 	return b, ""
+}
+
+// checkParts checks what GeoJSON asks of g's parts and PostGIS would
+// refuse otherwise, with the whole import: a line of two or more
+// positions, a polygon's rings closed and of four or more. Whether a
+// polygon is valid (its rings do not cross) is PostGIS's to say
+// (checkShapes).
+func checkParts(g geom.T) string {
+	var lines []*geom.LineString
+	var rings []*geom.LinearRing
+	switch g := g.(type) {
+	case *geom.LineString:
+		lines = append(lines, g)
+	case *geom.MultiLineString:
+		for i := range g.NumLineStrings() {
+			lines = append(lines, g.LineString(i))
+		}
+	case *geom.Polygon:
+		for i := range g.NumLinearRings() {
+			rings = append(rings, g.LinearRing(i))
+		}
+	case *geom.MultiPolygon:
+		for i := range g.NumPolygons() {
+			p := g.Polygon(i)
+			for j := range p.NumLinearRings() {
+				rings = append(rings, p.LinearRing(j))
+			}
+		}
+	}
+	for _, l := range lines {
+		if l.NumCoords() < 2 {
+			return "a line needs two or more positions"
+		}
+	}
+	for _, r := range rings {
+		n := r.NumCoords()
+		if n < 4 {
+			return "a polygon's ring needs four or more positions"
+		}
+		if first, last := r.Coord(0), r.Coord(n-1); first[0] != last[0] || first[1] != last[1] {
+			return "a polygon's ring must end where it begins"
+		}
+	}
+	return ""
 }
 
 // geometryName is g's type as GeoJSON names it.

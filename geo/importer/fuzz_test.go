@@ -44,6 +44,13 @@ func FuzzParseGeoJSON(f *testing.F) {
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.89,27.63]},` +
 			`"properties":{"code":520302001901,"name":"村","poverty_status":"exited","exit_year":2016,"population":10,` +
 			`"poor_households":2,"poor_population":1,"demonstration":true,"pairing_level":"city"}}]}`,
+		// A hazard zone, a ring that does not close and one of three
+		// positions, and a road of two lines, one of a single position.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[106.9,27.6],[107,27.6],[107,27.7],[106.9,27.6]]]},` +
+			`"properties":{"code":"520302-H90","name":"滑坡","kind":"landslide","risk_level":"high","county_code":"520302"}},` +
+			`{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[106.9,27.6],[107,27.6],[107,27.7],[106.9,27.7]]],[[[1,2],[3,4],[1,2]]]]},"properties":{}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"MultiLineString","coordinates":[[[106.9,27.6],[107,27.7]],[[107,27.7]]]},` +
+			`"properties":{"code":"520302-R900","name":"路","class":"village","county_code":"520302"}}]}`,
 		// Geometries that must be refused: a polygon, empty ones, too few
 		// and too many numbers per position, a collection.
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[1,2],[3,4],[5,6],[1,2]]]},"properties":{}}]}`,

@@ -128,6 +128,11 @@ func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, laye
 		return nil, err
 	}
 	rejected = append(rejected, missing...)
+	invalid, err := checkShapes(ctx, db, l, recs)
+	if err != nil {
+		return nil, err
+	}
+	rejected = append(rejected, invalid...)
 	sortRejections(rejected)
 	rep := &Report{Layer: l.Name, Received: len(recs), Rejected: rejected}
 	if len(rejected) > 0 {
@@ -259,6 +264,45 @@ func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) 
 			}
 			rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: w.field, Reason: reason})
 		}
+	}
+	return rejected, nil
+}
+
+// checkShapes asks PostGIS, in one query, whether the polygons of the
+// records that passed every other check are valid (no ring crosses
+// itself or another), and rejects those that are not with PostGIS's
+// reason: the schema keeps only valid polygons, which the analysis
+// relies on, and would otherwise refuse the whole file without naming the
+// feature. Layers without polygons need no query.
+func checkShapes(ctx context.Context, db geo.DB, l *layer, recs []record) ([]Rejection, error) {
+	if !slices.Contains(l.Geometries, "Polygon") && !slices.Contains(l.Geometries, "MultiPolygon") {
+		return nil, nil
+	}
+	var at []int
+	var wkbs [][]byte
+	for i, rec := range recs {
+		if rec.row != nil {
+			at, wkbs = append(at, i), append(wkbs, rec.row[len(rec.row)-1].([]byte))
+		}
+	}
+	if len(wkbs) == 0 {
+		return nil, nil
+	}
+	rows, err := db.Query(ctx, sqlInvalidShapes, wkbs)
+	if err != nil {
+		return nil, fmt.Errorf("import: shapes: %w", err)
+	}
+	var rejected []Rejection
+	var i int
+	var reason string
+	_, err = pgx.ForEachRow(rows, []any{&i, &reason}, func() error {
+		rec := recs[at[i-1]]
+		rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: "geometry",
+			Reason: "is not a valid polygon: " + reason})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import: shapes: %w", err)
 	}
 	return rejected, nil
 }

@@ -24,6 +24,14 @@ SELECT r.code, r.level, v.code IS NOT NULL, region_lineage(r.code)
 FROM regions r LEFT JOIN villages v ON v.code = r.code
 WHERE r.code = ANY ($1)`
 
+// sqlInvalidShapes finds the geometries of $1 (WKB) that are not valid,
+// by their position in it (from 1), with PostGIS's reason.
+const sqlInvalidShapes = `
+SELECT w.i::int, ST_IsValidReason(ST_GeomFromWKB(w.b, 4326))
+FROM unnest($1::bytea[]) WITH ORDINALITY w (b, i)
+WHERE NOT ST_IsValid(ST_GeomFromWKB(w.b, 4326))
+ORDER BY w.i`
+
 // stagedWKB is the staging table's column of the geometry as WKB, and
 // stagedGeometry the geometry the upsert reads from it.
 const (

@@ -60,6 +60,8 @@ type Report struct {
 
 // The SQL of an import, in the order it runs.
 const (
+	// sqlNoTimeout lifts statement_timeout for the rest of the transaction.
+	sqlNoTimeout = `SELECT set_config('statement_timeout', '0', true)`
 	// sqlDrivers says whether PostGIS may use GDAL's GTiff driver.
 	sqlDrivers = `SELECT coalesce(current_setting('postgis.gdal_enabled_drivers', true), '')`
 	// sqlSource reads the file into a raster, kept for the transaction.
@@ -176,6 +178,13 @@ func Import(ctx context.Context, db geo.DB, actor geo.Actor, r io.Reader, maxByt
 func Load(ctx context.Context, tx pgx.Tx, data []byte) (*Report, error) {
 	if !isTIFF(data) {
 		return nil, geo.Errorf(geo.EInvalid, "the DEM must be a GeoTIFF: the file does not begin as a TIFF does (II*\\0 or MM\\0*)")
+	}
+	// Resampling and the slope take seconds for a city and minutes for a
+	// province; statement_timeout guards the server's reads, and this
+	// transaction's size is bounded by MaxCells (and, over HTTP, its time
+	// by the request's).
+	if _, err := tx.Exec(ctx, sqlNoTimeout); err != nil {
+		return nil, fmt.Errorf("terrain: %w", err)
 	}
 	var drivers string
 	if err := tx.QueryRow(ctx, sqlDrivers).Scan(&drivers); err != nil {

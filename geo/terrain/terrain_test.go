@@ -109,6 +109,18 @@ func TestImportRoundTrip(t *testing.T) {
 			t.Errorf("slope of cell (%d, %d): got %v°, want %.4f°", c, r, deref(slope), want)
 		}
 	}
+	// The slope is ST_Slope's: of the middle tile, over it and its
+	// neighbours, cell by cell.
+	var diff float64
+	if err := pool.QueryRow(ctx, `
+WITH mid AS (SELECT rast FROM terrain WHERE rid = 5),
+     n AS (SELECT ST_Union(rast) AS rast FROM terrain),
+     st AS MATERIALIZED (SELECT ST_Slope(n.rast, 1, mid.rast, '32BF', 'DEGREES') AS rast FROM n, mid)
+SELECT max(abs(ST_Value(st.rast, 1, x, y) - ST_Value(s.rast, 1, x, y)))
+FROM st, terrain_slope s, generate_series(1, 128) x, generate_series(1, 128, 7) y
+WHERE s.rid = 5`).Scan(&diff); err != nil || diff > 1e-4 {
+		t.Errorf("slope of tile 5 differs from ST_Slope's by up to %g° (%v), want equal", diff, err)
+	}
 	// A plausible slope: hills of ±180 m over about 2 km.
 	if rep.MaxSlope < 5 || rep.MaxSlope > 60 || rep.MinElevation < 900 || rep.MaxElevation > 2100 {
 		t.Errorf("report %+v: slope or elevations implausible", rep)
