@@ -45,9 +45,10 @@ CREATE TABLE suitability_state (
 );
 
 -- suitability_cells: the cells of each county computed so far, with the
--- factors that do not depend on the request. slope and elevation are the
--- terrain's at the cell's centre, read as terrain_at reads them (NULL
--- where there is no terrain); road_m and service_m the distances from the
+-- factors that do not depend on the request. slope is the terrain's at
+-- the cell's centre, read as terrain_at reads it (NULL where there is no
+-- terrain); the elevation, which scores nothing, is left to the spot's
+-- explanation, which reads it with terrain_at; road_m and service_m the distances from the
 -- centre to the nearest road and service point, in whole metres (NULL
 -- when there is none).
 CREATE TABLE suitability_cells (
@@ -58,7 +59,6 @@ CREATE TABLE suitability_cells (
     geom_3857   geometry(Polygon, 3857) NOT NULL,
     centre      geometry(Point, 4326) NOT NULL,
     centre_m    geometry(Point, 32648) NOT NULL,
-    elevation   float8,
     slope       float8,
     hazard      boolean NOT NULL,
     road_m      float8,
@@ -124,7 +124,6 @@ DECLARE
     n     integer;
     start timestamptz := clock_timestamp();
     slope_raster     raster;
-    elevation_raster raster;
 BEGIN
     IF EXISTS (SELECT FROM suitability_state s JOIN suitability_factors f ON f.version = s.factors_version
                WHERE s.county_code = county) THEN
@@ -135,7 +134,7 @@ BEGIN
     IF EXISTS (SELECT FROM suitability_state s WHERE s.county_code = county AND s.factors_version = v) THEN
         RETURN;
     END IF;
-    -- The terrain under the county as one raster in memory, read with
+    -- The slopes under the county as one raster in memory, read with
     -- one ST_Value per cell: the value of the pixel holding the centre,
     -- as terrain_at reads it (the tiles share the terrain's grid and do
     -- not overlap). Held in a variable, each call gets the raster as it
@@ -144,10 +143,8 @@ BEGIN
     -- as long.
     SELECT ST_Union(t.rast) INTO slope_raster FROM terrain_slope t, regions r
     WHERE r.code = county AND ST_ConvexHull(t.rast) && ST_Transform(r.boundary, 32648);
-    SELECT ST_Union(t.rast) INTO elevation_raster FROM terrain t, regions r
-    WHERE r.code = county AND ST_ConvexHull(t.rast) && ST_Transform(r.boundary, 32648);
     DELETE FROM suitability_cells WHERE county_code = county;
-    INSERT INTO suitability_cells (county_code, i, j, geom, geom_3857, centre, centre_m, elevation, slope, hazard, road_m, service_m)
+    INSERT INTO suitability_cells (county_code, i, j, geom, geom_3857, centre, centre_m, slope, hazard, road_m, service_m)
     WITH c AS (
         SELECT boundary, ST_Transform(boundary, 32648) AS boundary_m FROM regions WHERE code = county AND level = 'county'
     ), hex AS (
@@ -156,12 +153,12 @@ BEGIN
     ), cells AS MATERIALIZED (
         -- The centre in metres is the centre in degrees projected, as
         -- terrain_at projects a point it is given: both read the same cell.
-        SELECT h.i, h.j, h.hex_m, h.centre, ST_Transform(h.centre, 32648) AS centre_m
+        SELECT h.i, h.j, h.hex_m, ST_Transform(h.hex_m, 4326) AS geom, h.centre, ST_Transform(h.centre, 32648) AS centre_m
         FROM hex h, c WHERE ST_Intersects(c.boundary, h.centre)
     )
-    SELECT county, x.i, x.j, ST_Transform(x.hex_m, 4326), ST_Transform(x.hex_m, 3857), x.centre, x.centre_m,
-           ST_Value(elevation_raster, 1, x.centre_m), ST_Value(slope_raster, 1, x.centre_m),
-           EXISTS (SELECT FROM hazard_zones h WHERE ST_Intersects(h.geom, ST_Transform(x.hex_m, 4326))),
+    SELECT county, x.i, x.j, x.geom, ST_Transform(x.hex_m, 3857), x.centre, x.centre_m,
+           ST_Value(slope_raster, 1, x.centre_m),
+           EXISTS (SELECT FROM hazard_zones h WHERE ST_Intersects(h.geom, x.geom)),
            round((SELECT ST_Transform(r.geom, 32648) <-> x.centre_m FROM roads r
                   ORDER BY ST_Transform(r.geom, 32648) <-> x.centre_m LIMIT 1)::numeric)::float8,
            -- The nearest of service_points, each of its two parts searched
@@ -187,7 +184,7 @@ $$;
 -- when it is not, the points of each part and the score (0–100).
 CREATE TYPE suitability_cell AS (
     county_code text, i integer, j integer, geom geometry, geom_3857 geometry, centre geometry,
-    elevation float8, slope float8, hazard boolean, road_m float8, service_m float8,
+    slope float8, hazard boolean, road_m float8, service_m float8,
     people bigint, villages integer, reached text[], reached_people integer[], excluded text[],
     slope_part float8, road_part float8, service_part float8, people_part float8, score float8
 );
@@ -242,7 +239,7 @@ RETURNS SETOF suitability_cell LANGUAGE sql STABLE AS $$
                CASE WHEN f.excluded = '{}' THEN k.unit * k.w_people * least(1, f.people / k.people_full) END AS people_part
         FROM f CROSS JOIN k
     )
-    SELECT p.county_code, p.i, p.j, p.geom, p.geom_3857, p.centre, p.elevation, p.slope, p.hazard, p.road_m, p.service_m,
+    SELECT p.county_code, p.i, p.j, p.geom, p.geom_3857, p.centre, p.slope, p.hazard, p.road_m, p.service_m,
            p.people, p.villages, p.reached, p.reached_people, p.excluded, p.slope_part, p.road_part, p.service_part, p.people_part,
            p.slope_part + p.road_part + p.service_part + p.people_part
     FROM parts p
