@@ -12,8 +12,7 @@ import (
 
 // Site suitability: where a new relocation site should go. PostGIS does
 // the work (migrations/010_suitability.sql): each county is covered by
-// hexagons of 500 m a side, whose factors (slope and elevation at the
-// centre, hazard zones met, distances to the nearest road and service
+// hexagons of 500 m a side, whose factors (slope at the centre, hazard zones met, distances to the nearest road and service
 // point) are computed once per version of the factor tables and kept;
 // a request scores them with its parameters (SuitabilityParams) and the
 // unassigned poor people within reach as they are now. This file holds
@@ -60,7 +59,7 @@ SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM s WHERE excluded <> '{}')
        (SELECT coalesce(string_agg(ST_AsGeoJSON(q.*, 'geom', 6), ',' ORDER BY q.i, q.j), '') FROM (
             SELECT s.i || '_' || s.j AS cell, s.i, s.j, s.county_code,
                    round(ST_X(s.centre)::numeric, 6) AS lon, round(ST_Y(s.centre)::numeric, 6) AS lat,
-                   round(s.elevation::numeric, 1) AS elevation, round(s.slope::numeric, 2) AS slope,
+                   round(s.slope::numeric, 2) AS slope,
                    s.hazard, s.road_m, s.service_m, s.people, s.villages, s.excluded,
                    round(s.slope_part::numeric, 2) AS slope_part, round(s.road_part::numeric, 2) AS road_part,
                    round(s.service_part::numeric, 2) AS service_part, round(s.people_part::numeric, 2) AS people_part,
@@ -128,11 +127,12 @@ type Spot struct {
 	CellLon    *float64 `json:"cell_lon,omitempty"`
 	CellLat    *float64 `json:"cell_lat,omitempty"`
 	// Suitable is false when any exclusion applies; Score is then nil.
-	Suitable  bool        `json:"suitable"`
-	Excluded  []Exclusion `json:"excluded"`
-	Score     *float64    `json:"score"`
-	Elevation *float64    `json:"elevation"`
-	Hazard    bool        `json:"hazard"`
+	Suitable bool        `json:"suitable"`
+	Excluded []Exclusion `json:"excluded"`
+	Score    *float64    `json:"score"`
+	// Elevation is the spot's own, from the terrain (nil without).
+	Elevation *float64 `json:"elevation"`
+	Hazard    bool     `json:"hazard"`
 	// Villages counts the unassigned poverty villages within reach.
 	Villages   int         `json:"villages"`
 	Factors    []Factor    `json:"factors"`
@@ -143,7 +143,7 @@ type Spot struct {
 // scored with $3.
 const sqlSpot = `
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g)
-SELECT h.code, h.name, s.county_code, s.i, s.j, ST_X(s.centre), ST_Y(s.centre), s.elevation, s.slope, s.hazard,
+SELECT h.code, h.name, s.county_code, s.i, s.j, ST_X(s.centre), ST_Y(s.centre), (terrain_at(pt.g)).elevation, s.slope, s.hazard,
        s.road_m, s.service_m, s.people, s.villages, s.excluded, s.slope_part, s.road_part, s.service_part, s.people_part, s.score
 FROM pt
 CROSS JOIN LATERAL (SELECT r.code, r.name FROM regions r WHERE r.level = 'county' AND ST_Intersects(r.boundary, pt.g)

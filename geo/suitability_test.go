@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
@@ -189,16 +190,11 @@ func TestSuitabilityScore(t *testing.T) {
 	}
 }
 
-// TestSuitabilityCandidatesHold checks, for every candidate under several
-// parameter sets, what the candidates promise: none on a slope above the
-// threshold or in a hazard zone, by terrain_at and the hazard zones
-// themselves; none closer than the spacing to another; each village
-// taken once, unassigned and within reach of its candidate, its people
-// adding up to the candidate's.
+// TestSuitabilityCandidatesHold checks the candidates' promises over the
+// factor fixture, under several parameter sets (checkCandidates).
 func TestSuitabilityCandidatesHold(t *testing.T) {
 	pool := pgtest.New(t)
 	pgtest.FactorFixture(t, pool, suitCounty)
-	ctx := context.Background()
 	for _, tt := range []struct {
 		changes map[string]float64
 		n       int
@@ -209,63 +205,103 @@ func TestSuitabilityCandidatesHold(t *testing.T) {
 		{map[string]float64{"max_slope": 30, "reach": 10000}, 10, 8000},
 		{map[string]float64{"reach": 2000, "w_people": 0}, 20, 500},
 	} {
-		p := suitParams(tt.changes)
-		cs, err := geo.SuitabilityCandidates(ctx, pool, suitCounty, p, tt.n, tt.spacing)
+		if n := checkCandidates(t, pool, suitCounty, suitParams(tt.changes), tt.n, tt.spacing); n == 0 {
+			t.Errorf("%v: no candidate", tt.changes)
+		}
+	}
+}
+
+// TestSuitabilityOnDemo checks the candidates' promises on the demo
+// data's own factor layers, for every county, once the demo has terrain.
+func TestSuitabilityOnDemo(t *testing.T) {
+	pool := pgtest.New(t)
+	var tiles int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM terrain`).Scan(&tiles); err != nil {
+		t.Fatal(err)
+	}
+	if tiles == 0 {
+		t.Skip("the demo data has no terrain yet")
+	}
+	rows, err := pool.Query(context.Background(), `SELECT DISTINCT county_code FROM unassigned_villages ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counties, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposed := 0
+	for _, county := range counties {
+		proposed += checkCandidates(t, pool, county, suitParams(nil), 10, 3000)
+	}
+	if proposed == 0 {
+		t.Errorf("no candidate in any of %d counties with unassigned villages", len(counties))
+	}
+}
+
+// checkCandidates checks, for every candidate of county under p, what the
+// candidates promise: none on a slope above the threshold or in a hazard
+// zone, by terrain_at and the hazard zones themselves; none closer than
+// the spacing to another; each village taken once, unassigned and within
+// reach of its candidate, its people adding up to the candidate's; the
+// people covered never growing from one to the next (greedy). It returns
+// how many candidates there were.
+func checkCandidates(t *testing.T, pool *pgxpool.Pool, county string, p geo.ParamValues, n int, spacing float64) int {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := geo.SuitabilityCandidates(ctx, pool, county, p, n, spacing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := map[string]bool{}
+	for k, c := range cs {
+		var slope *float64
+		var inHazard bool
+		err := pool.QueryRow(ctx, `SELECT (terrain_at(ST_SetSRID(ST_MakePoint($1, $2), 4326))).slope,
+			EXISTS (SELECT FROM hazard_zones h WHERE ST_Intersects(h.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)))`,
+			c.Lon, c.Lat).Scan(&slope, &inHazard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cs) == 0 {
-			t.Fatalf("%v: no candidate", tt.changes)
+		if slope == nil || *slope > p["max_slope"] || inHazard {
+			t.Errorf("%s %v: candidate %d at %v,%v: slope %v (max %v), in a hazard zone %v", county, p, c.Rank, c.Lon, c.Lat, slope, p["max_slope"], inHazard)
 		}
-		taken := map[string]bool{}
-		for k, c := range cs {
-			var slope *float64
-			var inHazard bool
-			err := pool.QueryRow(ctx, `SELECT (terrain_at(ST_SetSRID(ST_MakePoint($1, $2), 4326))).slope,
-				EXISTS (SELECT FROM hazard_zones h WHERE ST_Intersects(h.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)))`,
-				c.Lon, c.Lat).Scan(&slope, &inHazard)
-			if err != nil {
+		for _, o := range cs[:k] {
+			var d float64
+			if err := pool.QueryRow(ctx, `SELECT ST_Distance(ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 32648),
+				ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), 4326), 32648))`, c.Lon, c.Lat, o.Lon, o.Lat).Scan(&d); err != nil {
 				t.Fatal(err)
 			}
-			if slope == nil || *slope > p["max_slope"] || inHazard {
-				t.Errorf("%v: candidate %d at %v,%v: slope %v (max %v), in a hazard zone %v", tt.changes, c.Rank, c.Lon, c.Lat, slope, p["max_slope"], inHazard)
-			}
-			for _, o := range cs[:k] {
-				var d float64
-				if err := pool.QueryRow(ctx, `SELECT ST_Distance(ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), 32648),
-					ST_Transform(ST_SetSRID(ST_MakePoint($3, $4), 4326), 32648))`, c.Lon, c.Lat, o.Lon, o.Lat).Scan(&d); err != nil {
-					t.Fatal(err)
-				}
-				if d < tt.spacing {
-					t.Errorf("%v: candidates %d and %d are %.0f m apart, less than %v", tt.changes, o.Rank, c.Rank, d, tt.spacing)
-				}
-			}
-			people := int64(0)
-			for _, v := range c.Villages {
-				if taken[v.Code] {
-					t.Errorf("%v: village %s is taken twice", tt.changes, v.Code)
-				}
-				taken[v.Code] = true
-				people += int64(v.People)
-				var d float64
-				var unassigned bool
-				if err := pool.QueryRow(ctx, `SELECT ST_Distance(ST_Transform(r.point, 32648), ST_Transform(ST_SetSRID(ST_MakePoint($2, $3), 4326), 32648)),
-					NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code) AND r.poverty_status = 'not_exited'
-					FROM regions r WHERE r.code = $1`, v.Code, c.Lon, c.Lat).Scan(&d, &unassigned); err != nil {
-					t.Fatal(err)
-				}
-				if d > p["reach"]+0.01 || !unassigned {
-					t.Errorf("%v: candidate %d takes village %s, %.0f m away (reach %v), unassigned %v", tt.changes, c.Rank, v.Code, d, p["reach"], unassigned)
-				}
-			}
-			if people != c.People || len(c.Villages) == 0 {
-				t.Errorf("%v: candidate %d: people %d, its villages' %d", tt.changes, c.Rank, c.People, people)
-			}
-			if k > 0 && c.People > cs[k-1].People {
-				t.Errorf("%v: candidate %d covers more (%d) than the one before (%d): not greedy", tt.changes, c.Rank, c.People, cs[k-1].People)
+			if d < spacing {
+				t.Errorf("%s %v: candidates %d and %d are %.0f m apart, less than %v", county, p, o.Rank, c.Rank, d, spacing)
 			}
 		}
+		people := int64(0)
+		for _, v := range c.Villages {
+			if taken[v.Code] {
+				t.Errorf("%s %v: village %s is taken twice", county, p, v.Code)
+			}
+			taken[v.Code] = true
+			people += int64(v.People)
+			var d float64
+			var unassigned bool
+			if err := pool.QueryRow(ctx, `SELECT ST_Distance(ST_Transform(r.point, 32648), ST_Transform(ST_SetSRID(ST_MakePoint($2, $3), 4326), 32648)),
+				NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code) AND r.poverty_status = 'not_exited'
+				FROM regions r WHERE r.code = $1`, v.Code, c.Lon, c.Lat).Scan(&d, &unassigned); err != nil {
+				t.Fatal(err)
+			}
+			if d > p["reach"]+0.01 || !unassigned {
+				t.Errorf("%s %v: candidate %d takes village %s, %.0f m away (reach %v), unassigned %v", county, p, c.Rank, v.Code, d, p["reach"], unassigned)
+			}
+		}
+		if people != c.People || len(c.Villages) == 0 {
+			t.Errorf("%s %v: candidate %d: people %d, its villages' %d", county, p, c.Rank, c.People, people)
+		}
+		if k > 0 && c.People > cs[k-1].People {
+			t.Errorf("%s %v: candidate %d covers more (%d) than the one before (%d): not greedy", county, p, c.Rank, c.People, cs[k-1].People)
+		}
 	}
+	return len(cs)
 }
 
 // TestSuitabilityRefresh: a county's cells are computed once and kept
@@ -334,8 +370,10 @@ func TestSuitabilityErrors(t *testing.T) {
 			}
 		})
 	}
-	// Without terrain (the demo data has none yet, or an import removed
-	// it), every cell is excluded for it, and no site is proposed.
+	// Without slopes every cell is excluded for it.
+	if _, err := pool.Exec(ctx, `DELETE FROM terrain_slope`); err != nil {
+		t.Fatal(err)
+	}
 	sp, err := geo.SuitabilitySpot(ctx, pool, 106.33, 28.33, p)
 	if err != nil {
 		t.Fatal(err)

@@ -431,7 +431,7 @@ func addSuitability(paths map[string]pathItem, jsonOf func(string, schema) map[s
 		"the weights and thresholds the analysis takes, with labels, units, defaults and bounds, and the exclusions' labels", nil,
 		jsonOf("parameters, candidate_parameters, exclusions", object))
 	surface := answers("a FeatureCollection of the county's hexagons (500 m a side), each with its factors "+
-		"(elevation, slope, hazard, road_m, service_m, people, villages), excluded (why a site cannot go there), "+
+		"(slope, hazard, road_m, service_m, people, villages), excluded (why a site cannot go there), "+
 		"the points of each part and the score (0–100); with county_code, county_name, parameters, numberReturned, numberExcluded",
 		geoJSONType, schema{"type": "object", "required": []string{"type", "features"}, "properties": schema{
 			"type": schema{"type": "string", "enum": []string{"FeatureCollection"}}, "features": schema{"type": "array", "items": object}}})
