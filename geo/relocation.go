@@ -93,12 +93,10 @@ type UnassignedVillage struct {
 }
 
 const sqlUnassigned = `
-SELECT r.code, short_name(r.name), v.county_code, v.poor_population, ST_X(r.point), ST_Y(r.point)
-FROM regions r JOIN villages v ON v.code = r.code
-WHERE r.level = 'village' AND r.poverty_status = 'not_exited' AND v.poor_population > 0
-  AND ($1 = '' OR v.county_code = $1)
-  AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)
-ORDER BY v.poor_population DESC, r.code`
+SELECT u.code, short_name(r.name), u.county_code, u.poor_population, ST_X(u.point), ST_Y(u.point)
+FROM unassigned_villages u JOIN regions r ON r.code = u.code
+WHERE ($1 = '' OR u.county_code = $1)
+ORDER BY u.poor_population DESC, u.code`
 
 var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
 

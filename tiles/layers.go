@@ -3,6 +3,7 @@ package tiles
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +33,9 @@ type Layer struct {
 	MaxZoom    int
 	Fields     []Field
 	bands      []band
+	// args are the values the layer's SQL reads after z, x and y, as $4,
+	// $5, …: bound parameters, never written into the SQL.
+	args []any
 }
 
 // band is the SQL of a layer over a range of zooms. The SELECT sees the
@@ -279,6 +283,40 @@ func collectionFields(c *geo.Collection) []Field {
 const projectClusterColumns = `r.projects, r.projects_completed, round(r.completion_avg)::int AS completion,
 	r.funds_planned, r.funds_disbursed`
 
+// Overlays are layers served each as a tileset of its own and kept out
+// of the composite: analyses that cost more to draw than the map's
+// layers and that only one page shows, which the style adds hidden.
+var Overlays = []*Layer{Suitability}
+
+// Suitability is the site suitability surface of every county: hexagons
+// of 500 m a side scored with the default weights and thresholds
+// (geo.SuitabilityParams), coloured by score, the excluded ones with why.
+// Drawn from zoom 9, where a tile holds a county or two. A tile computes
+// the cells of its counties first when they are stale
+// (migrations/010_suitability.sql), which a tile of z9 pays most for.
+var Suitability = &Layer{
+	Name:        "suitability",
+	Description: "Site suitability for relocation: hexagons of 500 m scored 0–100 with the default weights, excluded ones with the reasons",
+	MinZoom:     9, MaxZoom: MaxZoom,
+	Fields: []Field{
+		{"cell", "String", "cell id: i_j of the hexagon grid"},
+		{"county_code", "String", "county whose cell it is"},
+		{"score", "Number", "suitability 0–100 with the default weights; absent for an excluded cell"},
+		{"excluded", "String", "why a site cannot go there, comma-separated: no_terrain, slope, hazard"},
+		{"slope", "Number", "slope at the centre (°)"},
+		{"road_m", "Number", "distance to the nearest road (m)"},
+		{"service_m", "Number", "distance to the nearest service point (m)"},
+		{"people", "Number", "unassigned poor people within reach"},
+	},
+	bands: []band{{minZoom: 9, maxZoom: MaxZoom, sql: `
+SELECT s.i || '_' || s.j AS cell, s.county_code, round(s.score::numeric, 1)::float8 AS score,
+       nullif(array_to_string(s.excluded, ','), '') AS excluded, round(s.slope::numeric, 1)::float8 AS slope,
+       s.road_m, s.service_m, s.people, ` + mvtGeom("s.geom_3857") + `
+FROM suitability_tile($1, $2, $3, $4) s
+ORDER BY s.county_code, s.i, s.j`}},
+	args: []any{geo.Defaults(geo.SuitabilityParams)},
+}
+
 // Tileset is what one tile URL serves: one layer, or several in one tile.
 type Tileset struct {
 	Name        string
@@ -286,6 +324,9 @@ type Tileset struct {
 	Layers      []*Layer
 	// queries[z] is the SQL of a tile at zoom z; "" where no layer is drawn.
 	queries [MaxZoom + 1]string
+	// args are what the SQL reads after z, x and y: those of the one
+	// layer that has any.
+	args []any
 }
 
 // CompositeName is the tileset holding every layer, the one pages use.
@@ -303,6 +344,13 @@ func newTileset(name, description string, layers []*Layer) *Tileset {
 		for _, l := range layers {
 			if !layerName.MatchString(l.Name) {
 				panic(fmt.Sprintf("tiles: layer name %q must match %s", l.Name, layerName))
+			}
+			if l.args != nil && ts.args != nil && z == 0 {
+				// Each would number its own from $4.
+				panic("tiles: tileset " + name + ": two layers with args")
+			}
+			if z == 0 && l.args != nil {
+				ts.args = l.args
 			}
 			for _, b := range l.bands {
 				if z < b.minZoom || z > b.maxZoom {
@@ -350,13 +398,16 @@ func (ts *Tileset) Query(z int) string {
 	return ts.queries[z]
 }
 
-// Tilesets are every tileset served, by name: each layer on its own and
-// the composite.
+// Args are the values the tileset's SQL reads after z, x and y.
+func (ts *Tileset) Args() []any { return ts.args }
+
+// Tilesets are every tileset served, by name: each layer and overlay on
+// its own, and the composite of the layers.
 func Tilesets() map[string]*Tileset {
 	sets := map[string]*Tileset{
 		CompositeName: newTileset(CompositeName, "The battle map: every layer in one tile", Layers),
 	}
-	for _, l := range Layers {
+	for _, l := range slices.Concat(Layers, Overlays) {
 		sets[l.Name] = newTileset(l.Name, l.Description, []*Layer{l})
 	}
 	return sets

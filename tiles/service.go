@@ -65,7 +65,8 @@ func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) ([]byte
 		return nil, nil
 	}
 	var data []byte
-	if err := s.pool.QueryRow(ctx, query, int32(z), int32(t.X), int32(t.Y)).Scan(&data); err != nil {
+	args := append([]any{int32(z), int32(t.X), int32(t.Y)}, ts.Args()...)
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&data); err != nil {
 		return nil, fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, t.X, t.Y, err)
 	}
 	return data, nil

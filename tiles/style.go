@@ -80,13 +80,29 @@ var Legend = []Scheme{
 		},
 	},
 	{
+		// Cividis: a sequential ramp made to read the same with the common
+		// colour-vision deficiencies, kept apart from the completion
+		// ramp's viridis, which the sites drawn over it use.
+		ID: "suitability", Title: "安置点选址适宜性", Properties: map[string]string{"suitability": "score"}, Kind: "ramp",
+		Classes: []Class{
+			{Min: num(0), Label: "0–20", Color: "#00224E"},
+			{Min: num(20), Label: "20–40", Color: "#414D6B"},
+			{Min: num(40), Label: "40–60", Color: "#7C7B78"},
+			{Min: num(60), Label: "60–80", Color: "#BCAF6F"},
+			{Min: num(80), Label: "80–100", Color: "#FEE838"},
+		},
+	},
+	{
 		ID: "base", Title: "底图", Kind: "fixed",
 		Classes: []Class{
 			{Value: "background", Label: "背景", Color: "#0B1320"},
 			{Value: "county_line", Label: "县界", Color: "#C8D3E0"},
 			{Value: "township_line", Label: "乡镇界", Color: "#5C6B80"},
 			{Value: "flow", Label: "搬迁流向", Color: "#56B4E9"},
+			{Value: "unsuitable", Label: "不宜选址（坡度过陡、地质灾害隐患、无地形数据）", Color: "#6B6B6B"},
 			{Value: "demonstration", Label: "示范点", Color: "#F0E442"},
+			// Drawn by the planner's page, not by the style: proposed sites.
+			{Value: "candidate", Label: "候选安置点", Color: "#CC79A7"},
 			{Value: "symbol_stroke", Label: "符号描边", Color: "#FFFFFF"},
 			{Value: "label", Label: "地名", Color: "#F2F5F8"},
 			{Value: "label_halo", Label: "地名描边", Color: "#05090F"},
@@ -147,7 +163,8 @@ type Style map[string]any
 const LabelFont = "Noto Sans CJK SC Regular"
 
 // NewStyle returns the battle map's style, drawing from the composite
-// tileset's TileJSON under baseURL. It needs nothing from outside the
+// tileset's TileJSON under baseURL, and from each overlay's (hidden until
+// a page shows it). It needs nothing from outside the
 // server: the boundaries are the base map, glyphs come from baseURL and
 // there are no icons (so no sprite).
 func NewStyle(baseURL string) Style {
@@ -169,7 +186,8 @@ func NewStyle(baseURL string) Style {
 		"name":    "battlemap 挂图作战",
 		"glyphs":  baseURL + "/fonts/{fontstack}/{range}.pbf",
 		"sources": map[string]any{
-			CompositeName: map[string]any{"type": "vector", "url": baseURL + "/tiles/" + CompositeName + ".json"},
+			CompositeName:    map[string]any{"type": "vector", "url": baseURL + "/tiles/" + CompositeName + ".json"},
+			Suitability.Name: map[string]any{"type": "vector", "url": baseURL + "/tiles/" + Suitability.Name + ".json"},
 		},
 		"layers": []any{
 			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": baseColor("background")}},
@@ -181,6 +199,14 @@ func NewStyle(baseURL string) Style {
 				"fill-color":   colorBy("poverty_incidence", "townships"),
 				"fill-opacity": zoomed(8, 0.7, 12, 0.35, 14, 0.2),
 			}, nil),
+			// Under the boundaries, flows and sites, hidden: the planner
+			// shows it (and only then are its tiles fetched).
+			map[string]any{"id": "suitability-fill", "type": "fill", "source": Suitability.Name, "source-layer": Suitability.Name,
+				"minzoom": Suitability.MinZoom, "layout": map[string]any{"visibility": "none"},
+				"paint": map[string]any{
+					"fill-color":   []any{"case", []any{"has", "score"}, colorBy("suitability", Suitability.Name), baseColor("unsuitable")},
+					"fill-opacity": 0.6,
+				}},
 			layer("hazard_zones-fill", "fill", "hazard_zones", 8, map[string]any{
 				"fill-color": colorBy("hazard_risk", "hazard_zones"), "fill-opacity": 0.35,
 			}, nil),

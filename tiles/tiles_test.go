@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -402,5 +403,77 @@ func TestTileErrors(t *testing.T) {
 	m, err := svc.Tile(ctx, "villages", maptile.New(0, 0, 3))
 	if err != nil || len(m) != 0 {
 		t.Errorf("villages below their min zoom: %v, %d bytes; want an empty tile", err, len(m))
+	}
+}
+
+// TestSuitabilityTile: the suitability overlay draws each cell of a
+// county with the score and exclusions the surface gives it at the
+// default parameters, within the tile size limit at its first zoom.
+func TestSuitabilityTile(t *testing.T) {
+	pool := pgtest.New(t)
+	const county = "520330"
+	pgtest.FactorFixture(t, pool, county)
+	svc := tiles.NewService(tiles.Config{}, pool)
+	ctx := context.Background()
+	surface, err := geo.SuitabilitySurface(ctx, pool, county, geo.Defaults(geo.SuitabilityParams))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var features []struct {
+		Properties struct {
+			Cell     string
+			Score    *float64
+			Excluded []string
+		}
+	}
+	if err := json.Unmarshal([]byte("["+string(surface.Features)+"]"), &features); err != nil {
+		t.Fatal(err)
+	}
+	// A cell's score or, when it has none, why it is excluded.
+	type verdict struct {
+		score    float64
+		excluded string
+	}
+	want := map[string]verdict{}
+	for _, f := range features {
+		v := verdict{score: -1, excluded: strings.Join(f.Properties.Excluded, ",")}
+		if f.Properties.Score != nil {
+			v.score = *f.Properties.Score
+		}
+		want[f.Properties.Cell] = v
+	}
+	var lon, lat float64
+	if err := pool.QueryRow(ctx, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = $1`, county).Scan(&lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range []int{9, 11, 13} {
+		data, layers := fetch(t, svc, tiles.Suitability.Name, at(lon, lat, z))
+		if z == tiles.Suitability.MinZoom && len(data) > 500<<10 {
+			t.Errorf("zoom %d: tile of %d bytes, over 500 KB", z, len(data))
+		}
+		l := layers[tiles.Suitability.Name]
+		if l == nil || len(l.Features) == 0 {
+			t.Fatalf("zoom %d: no suitability cells", z)
+		}
+		compared := 0
+		for _, f := range l.Features {
+			if f.Properties.MustString("county_code") != county {
+				continue
+			}
+			got := verdict{score: -1}
+			got.excluded, _ = f.Properties["excluded"].(string)
+			if score, ok := f.Properties["score"].(float64); ok {
+				got.score = score
+			}
+			// The tile rounds to 0.1, the surface to 0.01.
+			if w, ok := want[f.Properties.MustString("cell")]; !ok || got.excluded != w.excluded || math.Abs(got.score-w.score) > 0.051 {
+				t.Errorf("zoom %d cell %s: tile says %+v, surface %+v", z, f.Properties.MustString("cell"), got, w)
+			}
+			compared++
+		}
+		t.Logf("zoom %d: %d bytes, %d cells of %s", z, len(data), compared, county)
+		if compared == 0 {
+			t.Errorf("zoom %d: no cell of %s compared", z, county)
+		}
 	}
 }

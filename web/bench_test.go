@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -62,5 +64,85 @@ func BenchmarkTileWarm(b *testing.B) {
 	// A miss inside the loop would mean this measured tile SQL, not the cache.
 	if st := s.tileCache.Stats(); st.Misses != 1 {
 		b.Fatalf("%d cache misses, want the first request's only", st.Misses)
+	}
+}
+
+// BenchmarkSuitability measures 习水县's suitability (4,722 cells, over
+// the factor fixture) at each step, the statements alone through pgx
+// (raw: no HTTP, no cache) beside the server's handler with its answer
+// cache off (uncached) or warm (cached):
+//
+//   - cells: computing the county's cells, which a change to the factor
+//     tables makes every request after it pay once (cold);
+//   - surface: scoring the cells and writing them as GeoJSON, the cells
+//     current (warm), and cold: after a change to the factors;
+//   - candidates: the greedy search for 5 sites, cells current.
+func BenchmarkSuitability(b *testing.B) {
+	const county = "520330"
+	pool := pgtest.New(b)
+	pgtest.FactorFixture(b, pool, county)
+	log := slog.New(slog.DiscardHandler)
+	uncached := New(Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20}, pool, tiles.NewService(tiles.Config{}, pool), log).App().Handler()
+	cached := New(Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20, CacheBytes: 64 << 20}, pool,
+		tiles.NewService(tiles.Config{}, pool), log).App().Handler()
+	p := geo.Defaults(geo.SuitabilityParams)
+	ctx := context.Background()
+	// stale makes the county's cells stale, as a change to a factor table does.
+	stale := func(b *testing.B) {
+		b.StopTimer()
+		if _, err := pool.Exec(ctx, `UPDATE suitability_factors SET version = version + 1`); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	get := func(h fasthttp.RequestHandler, uri string) func(b *testing.B) {
+		return func(b *testing.B) {
+			if status := ask(h, uri); status != fiber.StatusOK {
+				b.Fatalf("%s: status %d, want 200", uri, status)
+			}
+		}
+	}
+	const surface = "/api/suitability?county=" + county
+	const candidates = "/api/suitability/candidates?county=" + county + "&n=5"
+	for _, bm := range []struct {
+		name string
+		cold bool
+		run  func(b *testing.B)
+	}{
+		{"cells/raw/cold", true, func(b *testing.B) {
+			if _, err := pool.Exec(ctx, `SELECT suitability_refresh($1)`, county); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"surface/raw/cold", true, func(b *testing.B) {
+			if _, err := geo.SuitabilitySurface(ctx, pool, county, p); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"surface/raw/warm", false, func(b *testing.B) {
+			if _, err := geo.SuitabilitySurface(ctx, pool, county, p); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"surface/uncached/cold", true, get(uncached, surface)},
+		{"surface/uncached/warm", false, get(uncached, surface)},
+		{"surface/cached", false, get(cached, surface)},
+		{"candidates/raw/warm", false, func(b *testing.B) {
+			if _, err := geo.SuitabilityCandidates(ctx, pool, county, p, 5, 3000); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"candidates/uncached/warm", false, get(uncached, candidates)},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			bm.run(b) // the cells current, the cache filled: warm from the start
+			b.ReportAllocs()
+			for b.Loop() {
+				if bm.cold {
+					stale(b)
+				}
+				bm.run(b)
+			}
+		})
 	}
 }

@@ -18,12 +18,13 @@ import (
 // checked — a 2 KB "gzip, gzip" body became 4 GB that way.
 
 // takesBody reports whether the request goes to an endpoint that reads a
-// request body: the import, the login, and the edits of features.
+// request body: the import, the login, the edits of features, and the
+// creation of a site with its assignments.
 func takesBody(c *fiber.Ctx) bool {
 	p := c.Path()
 	switch c.Method() {
 	case fiber.MethodPost:
-		return strings.HasPrefix(p, "/api/import/") || p == "/api/login" ||
+		return strings.HasPrefix(p, "/api/import/") || p == "/api/login" || p == "/api/suitability/sites" ||
 			(strings.HasPrefix(p, "/collections/") && strings.HasSuffix(p, "/items"))
 	case fiber.MethodPatch:
 		return strings.HasPrefix(p, "/collections/")

@@ -159,6 +159,8 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		[]parameter{{Name: "county", In: "query", Description: "only this county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}}},
 		jsonOf("the villages and their count", object))
 
+	addSuitability(d.Paths, jsonOf, object)
+
 	layer := parameter{Name: "layer", In: "path", Required: true, Description: "a tile layer, or battlemap for all in one tile", Schema: schema{"type": "string"}}
 	tileParams := []parameter{layer}
 	for _, n := range []string{"z", "x", "y"} {
@@ -391,4 +393,78 @@ func answers(description, contentType string, s schema) map[string]response {
 		"400": {Description: "bad input: the detail says which parameter and why", Content: problem},
 		"404": {Description: "no such resource", Content: problem},
 	}
+}
+
+// suitabilityParam describes a weight or threshold of the suitability
+// analysis as a query parameter, from its declaration in geo.
+func suitabilityParam(p geo.Param, required bool) parameter {
+	s := schema{"type": "number", "minimum": p.Min, "maximum": p.Max}
+	if p.Integer {
+		s["type"] = "integer"
+	}
+	if !required {
+		s["default"] = p.Default
+	}
+	d := p.Label + ": " + p.Description
+	if p.Unit != "" {
+		d += " (" + p.Unit + ")"
+	}
+	return parameter{Name: p.Name, In: "query", Description: d, Required: required, Schema: s}
+}
+
+// addSuitability adds the paths of the suitability analysis.
+func addSuitability(paths map[string]pathItem, jsonOf func(string, schema) map[string]response, object schema) {
+	county := parameter{Name: "county", In: "query", Required: true, Description: "the county (6-digit code)",
+		Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}}
+	params := func(first []parameter, sets ...[]geo.Param) []parameter {
+		for _, set := range sets {
+			for _, p := range set {
+				first = append(first, suitabilityParam(p, false))
+			}
+		}
+		return first
+	}
+	get := func(path, id, summary string, ps []parameter, r map[string]response) {
+		paths[path] = pathItem{"get": {Summary: summary, OperationID: id, Tags: []string{"Suitability"}, Parameters: ps, Responses: r}}
+	}
+	get("/api/suitability/parameters", "getSuitabilityParameters",
+		"the weights and thresholds the analysis takes, with labels, units, defaults and bounds, and the exclusions' labels", nil,
+		jsonOf("parameters, candidate_parameters, exclusions", object))
+	surface := answers("a FeatureCollection of the county's hexagons (500 m a side), each with its factors "+
+		"(elevation, slope, hazard, road_m, service_m, people, villages), excluded (why a site cannot go there), "+
+		"the points of each part and the score (0–100); with county_code, county_name, parameters, numberReturned, numberExcluded",
+		geoJSONType, schema{"type": "object", "required": []string{"type", "features"}, "properties": schema{
+			"type": schema{"type": "string", "enum": []string{"FeatureCollection"}}, "features": schema{"type": "array", "items": object}}})
+	get("/api/suitability", "getSuitability", "a county's site suitability surface",
+		params([]parameter{county}, geo.SuitabilityParams), surface)
+	spot := []parameter{suitabilityParam(spotParams[0], true), suitabilityParam(spotParams[1], true)}
+	get("/api/suitability/point", "getSuitabilityPoint",
+		"why a spot scores as it does: each factor's value, weight and points, or which exclusions apply (404 outside every county)",
+		params(spot, geo.SuitabilityParams), jsonOf("the spot's cell, its factors and score, or its exclusions", object))
+	get("/api/suitability/candidates", "getSuitabilityCandidates",
+		"proposed sites that together reach the most unassigned poor people (greedy maximum coverage), no two closer than spacing; "+
+			"each with its score, the villages it would take and their people, and the body that creates it (proposal)",
+		params([]parameter{county}, geo.SuitabilityParams, geo.CandidateParams), jsonOf("county_code, parameters, candidates", object))
+	created := answers("the site created, with its villages (201; Location: its /api/sites URL)", fiber.MIMEApplicationJSON, object)
+	created["201"] = created["200"]
+	for code, why := range map[string]string{
+		"401": "no signed-in user", "403": "outside the user's scope, a role that only reads, or a cookie session without " + csrfHeader,
+		"409": "a site with that code exists", "415": "not JSON",
+		"422": "fields the data's rules refuse, each named in invalid-params (site.name, assignments[0].people, …)",
+	} {
+		created[code] = response{Description: why}
+	}
+	paths["/api/suitability/sites"] = pathItem{"post": {
+		Summary:     "create a planned site and the assignments of its villages in one change, all or nothing (a candidate's proposal)",
+		OperationID: "createSuitabilitySite", Tags: []string{"Suitability"},
+		RequestBody: &requestBody{Required: true, Content: map[string]mediaType{fiber.MIMEApplicationJSON: {Schema: schema{
+			"type": "object", "required": []string{"site", "assignments"}, "properties": schema{
+				"site": schema{"type": "object", "description": "a GeoJSON Feature with a Point and the site's fields (code, name, type, county_code, " +
+					"township_code, planned_completion; status defaults to planned, progress to 0, capacity to what is assigned)"},
+				"assignments": schema{"type": "array", "minItems": 1, "items": schema{"type": "object",
+					"required": []string{"village_code", "households", "people"}, "properties": schema{
+						"village_code": schema{"type": "string"}, "households": schema{"type": "integer"}, "people": schema{"type": "integer"}}}},
+			}}}}},
+		Responses: created,
+	}}
 }

@@ -179,9 +179,25 @@ func TestTileJSONAndStyle(t *testing.T) {
 	if url, _ := style.Sources["battlemap"]["url"].(string); url != "http://example.com/tiles/battlemap.json" {
 		t.Errorf("style source url %q, want this server's TileJSON", url)
 	}
+	// Each source's own TileJSON lists the layers the style may draw from it.
+	sourceLayers := map[string]map[string]bool{"battlemap": layers}
+	for name := range style.Sources {
+		if name == "battlemap" {
+			continue
+		}
+		_, body := do(t, s, "/tiles/"+name+".json", nil)
+		var stj tiles.TileJSON
+		if err := json.Unmarshal(body, &stj); err != nil {
+			t.Fatalf("TileJSON of source %s: %v", name, err)
+		}
+		sourceLayers[name] = map[string]bool{}
+		for _, vl := range stj.VectorLayers {
+			sourceLayers[name][vl.ID] = len(vl.Fields) > 0
+		}
+	}
 	for _, l := range style.Layers {
-		if sl, ok := l["source-layer"].(string); ok && !layers[sl] {
-			t.Errorf("style layer %v draws source-layer %q, which the TileJSON does not list", l["id"], sl)
+		if sl, ok := l["source-layer"].(string); ok && !sourceLayers[l["source"].(string)][sl] {
+			t.Errorf("style layer %v draws source-layer %q, which the TileJSON of %v does not list", l["id"], sl, l["source"])
 		}
 	}
 	_, legendBody := do(t, s, "/legend.json", nil)
