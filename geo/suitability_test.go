@@ -334,8 +334,10 @@ func TestSuitabilityErrors(t *testing.T) {
 			}
 		})
 	}
-	// Without terrain (the demo data has none yet, or an import removed
-	// it), every cell is excluded for it, and no site is proposed.
+	// Without slopes every cell is excluded for it.
+	if _, err := pool.Exec(ctx, `DELETE FROM terrain_slope`); err != nil {
+		t.Fatal(err)
+	}
 	sp, err := geo.SuitabilitySpot(ctx, pool, 106.33, 28.33, p)
 	if err != nil {
 		t.Fatal(err)
