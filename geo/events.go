@@ -1,9 +1,11 @@
 package geo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,11 +14,11 @@ import (
 )
 
 // Event is one change to a feature, as screens follow it: its position
-// in the change log (the audit row's id, in commit order: see
-// migrations/006_events.sql) and the change as JSON, which PostgreSQL
-// writes: {"id", "at", "action", "layer" (the collection: villages,
-// townships, counties, sites, projects, assignments, hazard_zones, roads,
-// services), "feature" (its id),
+// in the change log (given after commit, in the order changes became
+// visible: see migrations/008_county_writes.sql) and the change as JSON,
+// which PostgreSQL writes: {"id" (the position), "at", "action", "layer"
+// (the collection: villages, townships, counties, sites, projects,
+// assignments, hazard_zones, roads, services), "feature" (its id),
 // "regions" (the lineage of the region it lay in, top first), "version"
 // (the data version the change moved to)}.
 type Event struct {
@@ -27,8 +29,8 @@ type Event struct {
 // sqlEvents reads the changes after a position, in order. Users and an
 // import's summary row are no features' changes.
 const sqlEvents = `
-SELECT a.id, json_build_object(
-    'id', a.id, 'at', a.at, 'action', a.action,
+SELECT a.position, json_build_object(
+    'id', a.position, 'at', a.at, 'action', a.action,
     'layer', CASE a.table_name
         WHEN 'regions' THEN coalesce((SELECT CASE r.level WHEN 'village' THEN 'villages' WHEN 'township' THEN 'townships'
                                                           WHEN 'county' THEN 'counties' ELSE 'regions' END
@@ -37,16 +39,38 @@ SELECT a.id, json_build_object(
         ELSE a.table_name END,
     'feature', a.row_key, 'regions', a.lineage, 'version', a.data_version)::text
 FROM audit_log a
-WHERE a.id > $1 AND a.row_key IS NOT NULL AND a.table_name <> 'users'
-ORDER BY a.id
+WHERE a.position > $1 AND a.row_key IS NOT NULL AND a.table_name <> 'users'
+ORDER BY a.position
 LIMIT $2`
 
 // sqlLastEvent is the newest position of the change log.
-const sqlLastEvent = `SELECT coalesce(max(id), 0) FROM audit_log`
+const sqlLastEvent = `SELECT coalesce(max(position), 0) FROM audit_log`
+
+// sqlSequence gives positions to the committed changes that have none.
+const sqlSequence = `SELECT sequence_changes()`
+
+// SequenceChanges gives the changes committed since it last ran their
+// positions in the change log, and returns how many it gave. Until it
+// runs, a committed change is not in the log that EventsSince reads; the
+// Changes of every instance run it when they hear of a commit, so a
+// change made anywhere, even in plain SQL, gets its position within
+// moments.
+func SequenceChanges(ctx context.Context, db DB) (int64, error) {
+	var n int64
+	if err := db.QueryRow(ctx, sqlSequence).Scan(&n); err != nil {
+		return 0, fmt.Errorf("events: positions: %w", err)
+	}
+	return n, nil
+}
 
 // LastEvent is the newest position of the change log: where a stream
-// that does not resume starts.
+// that does not resume starts. What has committed without a position yet
+// is given one first, so that a new stream does not get the changes made
+// before it began.
 func LastEvent(ctx context.Context, db DB) (int64, error) {
+	if _, err := SequenceChanges(ctx, db); err != nil {
+		return 0, err
+	}
 	var last int64
 	if err := db.QueryRow(ctx, sqlLastEvent).Scan(&last); err != nil {
 		return 0, fmt.Errorf("events: %w", err)
@@ -76,10 +100,14 @@ func EventsSince(ctx context.Context, db DB, after int64, limit int) ([]Event, e
 // Changes tells this instance's subscribers when changes may have been
 // committed: it LISTENs on battlemap_changes, which every change
 // announces at commit, and, while it cannot listen, wakes them every few
-// seconds instead. A subscriber then reads the log after the last
-// position it has (EventsSince): the log, not the announcement, says
-// what changed, so nothing is missed between a subscription and its
-// first read, and a subscriber that is slow only reads more at once.
+// seconds instead. Before each wake-up it gives the committed changes
+// their positions (SequenceChanges) and reads the new ones from the log,
+// once for all subscribers, keeping the latest in memory. A subscriber
+// then asks for what follows the last position it has (Since): the log,
+// not the announcement, says what changed, so nothing is missed between
+// a subscription and its first read, and a subscriber that is slow only
+// reads more at once; one that is further behind than what is kept is
+// served from the database.
 type Changes struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
@@ -89,7 +117,20 @@ type Changes struct {
 	started bool
 	stop    context.CancelFunc
 	closed  bool
+	// recent are the changes after position from, in order, up to end:
+	// every change of the log in (from, end], when known.
+	recent    []Event
+	from, end int64
+	known     bool
 }
+
+// keptEvents is how many of the latest changes Changes keeps for its
+// subscribers: a few hundred kilobytes, more than a burst of edits, less
+// than an import, whose readers go to the database.
+const keptEvents = 4096
+
+// readBatch is how many changes Changes reads from the log at once.
+const readBatch = 500
 
 // pollEvery is how often subscribers are woken while the listener is
 // down.
@@ -148,9 +189,76 @@ func (c *Changes) Close() {
 	}
 }
 
-// wakeAll wakes every subscriber; one that has a wake-up pending keeps
-// that one.
-func (c *Changes) wakeAll() {
+// Since returns at most limit changes after position after, in order:
+// from memory when Changes has read them (none when it has read nothing
+// after after yet: a wake-up follows when it has), else from the
+// database.
+func (c *Changes) Since(ctx context.Context, after int64, limit int) ([]Event, error) {
+	c.mu.Lock()
+	if c.known && after >= c.from {
+		defer c.mu.Unlock()
+		i, _ := slices.BinarySearchFunc(c.recent, after+1, func(e Event, p int64) int { return cmp.Compare(e.ID, p) })
+		j := min(i+limit, len(c.recent))
+		// Capped: what is appended later does not show through.
+		return c.recent[i:j:j], nil
+	}
+	c.mu.Unlock()
+	return EventsSince(ctx, c.pool, after, limit)
+}
+
+// catchUp reads the changes after the last one kept into recent; at
+// first, and after a failure, it starts at the log's end. Only the
+// goroutine that runs the listener calls it.
+func (c *Changes) catchUp(ctx context.Context) error {
+	c.mu.Lock()
+	known, end := c.known, c.end
+	c.mu.Unlock()
+	if !known {
+		last, err := LastEvent(ctx, c.pool)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.recent, c.from, c.end, c.known = nil, last, last, true
+		c.mu.Unlock()
+		return nil
+	}
+	for {
+		events, err := EventsSince(ctx, c.pool, end, readBatch)
+		if err != nil {
+			c.mu.Lock()
+			c.known = false
+			c.mu.Unlock()
+			return err
+		}
+		if len(events) > 0 {
+			end = events[len(events)-1].ID
+			c.mu.Lock()
+			c.recent = append(c.recent, events...)
+			if drop := len(c.recent) - keptEvents; drop > 0 {
+				c.from = c.recent[drop-1].ID
+				c.recent = slices.Clone(c.recent[drop:])
+			}
+			c.end = end
+			c.mu.Unlock()
+		}
+		if len(events) < readBatch {
+			return nil
+		}
+	}
+}
+
+// wakeAll gives positions to what was committed and reads the new
+// changes, then wakes every subscriber; one that has a wake-up pending
+// keeps that one. A failure is logged, and the subscribers are woken all
+// the same: they then read from the database what they can.
+func (c *Changes) wakeAll(ctx context.Context) {
+	if _, err := SequenceChanges(ctx, c.pool); err != nil && ctx.Err() == nil {
+		c.log.Warn("could not give committed changes their positions", slog.Any("err", err))
+	}
+	if err := c.catchUp(ctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("could not read the change log", slog.Any("err", err))
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for ch := range c.subs {
@@ -182,7 +290,7 @@ func (c *Changes) run(ctx context.Context) {
 			case <-retry:
 				break poll
 			case <-tick.C:
-				c.wakeAll()
+				c.wakeAll(ctx)
 			}
 		}
 		tick.Stop()
@@ -205,11 +313,11 @@ func (c *Changes) listen(ctx context.Context) error {
 	if _, err := pc.Exec(ctx, "LISTEN battlemap_changes"); err != nil {
 		return err
 	}
-	c.wakeAll()
+	c.wakeAll(ctx)
 	for {
 		if _, err := pc.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		c.wakeAll()
+		c.wakeAll(ctx)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,11 +42,12 @@ func CurrentVersion(ctx context.Context, db DB) (DataVersion, error) {
 // query, so the database sees at most one at a time; the price is a round
 // trip per cache lookup.
 //
-// Notified (after Listen): Current returns the newest version announced
-// on the channel battlemap_data_version, which every change sends in its
-// transaction, without a query. A change is then seen once its
-// notification arrives, usually within a millisecond of the commit; the
-// round trip is gone. While the listening connection is down, Current
+// Notified (after Listen): Current returns the version read after the
+// newest announcement on the channel battlemap_changes, which every
+// change sends at commit, without a query of its own. A change is then
+// seen once its announcement has arrived and the versions have been read
+// again, usually within a few milliseconds of the commit; the round trip
+// per request is gone. While the listening connection is down, Current
 // falls back to strict reads.
 //
 // Beside the global version, every read returns each county's
@@ -59,7 +59,8 @@ type Versions struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 
-	// heard is the newest version announced, or 0 while not listening.
+	// heard is the newest version read after an announcement, or 0 while
+	// not listening.
 	heard atomic.Int64
 	// latest is the newest snapshot read, for notified mode.
 	latest atomic.Pointer[Snapshot]
@@ -223,7 +224,11 @@ func (v *Versions) Listen(ctx context.Context) {
 }
 
 // listenOnce listens on one connection until it fails or ctx ends. The
-// version is read after LISTEN, so no announcement falls between them.
+// versions are read after LISTEN, so no announcement falls between them,
+// and again after every announcement: a change announces that it
+// committed, not the version it moved to, which only a read after its
+// commit can tell (the global version is a sum that concurrent changes
+// each move).
 func (v *Versions) listenOnce(ctx context.Context) error {
 	conn, err := v.pool.Acquire(ctx)
 	if err != nil {
@@ -233,23 +238,25 @@ func (v *Versions) listenOnce(ctx context.Context) error {
 	// back to the pool.
 	pc := conn.Hijack()
 	defer pc.Close(context.Background())
-	if _, err := pc.Exec(ctx, "LISTEN battlemap_data_version"); err != nil {
+	if _, err := pc.Exec(ctx, "LISTEN battlemap_changes"); err != nil {
 		return err
 	}
-	dv, err := CurrentVersion(ctx, pc)
+	s, err := readSnapshot(ctx, pc)
 	if err != nil {
 		return err
 	}
-	v.raise(dv.Version)
-	v.log.Info("listening for data version changes", slog.Int64("version", dv.Version))
+	v.keep(s)
+	v.raise(s.Global)
+	v.log.Info("listening for data changes", slog.Int64("version", s.Global))
 	for {
-		n, err := pc.WaitForNotification(ctx)
-		if err != nil {
+		if _, err := pc.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		if version, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
-			v.raise(version)
+		if s, err = readSnapshot(ctx, pc); err != nil {
+			return err
 		}
+		v.keep(s)
+		v.raise(s.Global)
 	}
 }
 
@@ -264,8 +271,7 @@ func (v *Versions) keep(s *Snapshot) {
 	}
 }
 
-// raise records version unless a newer one was heard already
-// (notifications of concurrent commits may arrive out of order).
+// raise records version unless a newer one was recorded already.
 func (v *Versions) raise(version int64) {
 	for {
 		old := v.heard.Load()

@@ -174,9 +174,10 @@ BEGIN
 END
 $$;
 
--- Changes commit in order and are announced (006), move the versions of
--- the counties they reach (007: what a row draws; a terrain tile reaches
--- the counties under its extent), and, for the vector tables, append
+-- Changes are announced (008), move the versions of the counties they
+-- reach (007: what a row draws; a terrain tile reaches the counties under
+-- its extent; emptying a table moves them all), and, for the vector
+-- tables, append
 -- their audit rows (005). Terrain tiles are not audited row by row (an
 -- audit row would copy the raster); the DEM import writes one audit row
 -- of its own.
@@ -191,8 +192,10 @@ BEGIN
         ('terrain', 'ST_Transform(ST_ConvexHull(r.rast), 4326)', NULL, NULL),
         ('terrain_slope', 'ST_Transform(ST_ConvexHull(r.rast), 4326)', NULL, NULL)) v (tbl, drawn, key_sql, region_sql)
     LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I
-            FOR EACH STATEMENT EXECUTE FUNCTION changes_in_order()', t.tbl || '_changes_in_order', t.tbl);
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
+            FOR EACH STATEMENT EXECUTE FUNCTION announce_change()', t.tbl || '_announce', t.tbl);
+        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I
+            FOR EACH STATEMENT EXECUTE FUNCTION bump_all_versions()', t.tbl || '_versions_trunc', t.tbl);
         PERFORM create_statement_triggers(t.tbl, 'county_versions', 'bump_county_versions', ARRAY[t.drawn]);
         IF t.key_sql IS NOT NULL THEN
             PERFORM create_statement_triggers(t.tbl, 'row_audit', 'audit_rows', ARRAY[t.key_sql, t.region_sql]);
@@ -214,4 +217,5 @@ DROP FUNCTION terrain_slope4ma(double precision[], integer[], text[]);
 DROP TABLE terrain_slope;
 DROP TABLE terrain;
 DROP FUNCTION terrain_grid();
-DROP EXTENSION IF EXISTS postgis_raster;
+-- postgis_raster stays, as postgis does: the superuser created it, and
+-- the owner, who migrates, may not drop it.

@@ -101,6 +101,8 @@ var Legend = []Scheme{
 			{Value: "flow", Label: "搬迁流向", Color: "#56B4E9"},
 			{Value: "unsuitable", Label: "不宜选址（坡度过陡、地质灾害隐患、无地形数据）", Color: "#6B6B6B"},
 			{Value: "demonstration", Label: "示范点", Color: "#F0E442"},
+			// Drawn by the planner's page, not by the style: proposed sites.
+			{Value: "candidate", Label: "候选安置点", Color: "#CC79A7"},
 			{Value: "symbol_stroke", Label: "符号描边", Color: "#FFFFFF"},
 			{Value: "label", Label: "地名", Color: "#F2F5F8"},
 			{Value: "label_halo", Label: "地名描边", Color: "#05090F"},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,6 +242,18 @@ func (b *browser) checkClean(t *testing.T) {
 	}
 	for _, u := range b.foreign {
 		t.Errorf("request to a host other than the server: %s", u)
+	}
+}
+
+// signIn fills in and sends the login form as name with token, from the
+// login page asked to return to next.
+func (b *browser) signIn(name, token, next string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(b.base + "/login?next=" + url.QueryEscape(next)),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#name", name),
+		chromedp.SendKeys("#token", token),
+		chromedp.Click(`#login button[type="submit"]`),
 	}
 }
 

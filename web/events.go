@@ -130,7 +130,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 // position of the last one written.
 func (s *Server) sendEvents(ctx context.Context, w *bufio.Writer, flush func() error, last int64) (int64, error) {
 	for {
-		events, err := geo.EventsSince(ctx, s.pool, last, eventBatch)
+		events, err := s.changes.Since(ctx, last, eventBatch)
 		if err != nil {
 			s.log.Warn("event stream: reading the change log", slog.Any("err", err))
 			return last, err

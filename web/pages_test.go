@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -290,13 +291,7 @@ func TestPlannerEditPage(t *testing.T) {
 
 	b := newBrowser(t, base)
 	b.expectRefusal(item, http.StatusUnprocessableEntity)
-	b.run(t, "sign in",
-		chromedp.Navigate(b.base+"/login?next=/planner"),
-		chromedp.WaitVisible("#token"),
-		chromedp.SendKeys("#name", "li"),
-		chromedp.SendKeys("#token", tok),
-		chromedp.Click(`#login button[type="submit"]`),
-		chromedp.WaitVisible("#unassigned"))
+	b.run(t, "sign in", b.signIn("li", tok, "/planner"), chromedp.WaitVisible("#unassigned"))
 	b.waitIdle(t)
 	openSite(t, b, pool, code)
 
@@ -431,12 +426,7 @@ func TestDrillDownEditPage(t *testing.T) {
 
 	b := newBrowser(t, base)
 	b.expectRefusal(item, http.StatusUnprocessableEntity)
-	b.run(t, "sign in",
-		chromedp.Navigate(b.base+"/login?next="+url.QueryEscape("/?region="+code)),
-		chromedp.WaitVisible("#token"),
-		chromedp.SendKeys("#name", "zhang"),
-		chromedp.SendKeys("#token", tok),
-		chromedp.Click(`#login button[type="submit"]`))
+	b.run(t, "sign in", b.signIn("zhang", tok, "/?region="+code))
 	// The drill-down of the village, with the edit button for zhang.
 	b.run(t, "wait for the drill-down", chromedp.WaitVisible("#edit-village"))
 	b.run(t, "wait for the village", chromedp.Poll(fmt.Sprintf(`location.pathname === "/" && !!window.battlemap && !!window.battlemap.region && window.battlemap.region.code === %q`, code),
@@ -597,5 +587,92 @@ WHERE level = 'village' AND poverty_status = 'not_exited' ORDER BY code LIMIT 1`
 	b.run(t, "wait for the wall to follow", chromedp.Poll(fmt.Sprintf(`Number(document.querySelector('.kpi[data-key="villages_not_exited"]').dataset.value) === %v && %s === "exited"`,
 		before-1, dot), nil, chromedp.WithPollingTimeout(2*time.Second)))
 	t.Logf("PATCH on one server → the KPI and the dot on the wall of another process: %s", time.Since(start))
+	b.checkClean(t)
+}
+
+// TestPlannerSuitabilityPage is issue 14's planner: a county user of
+// 习水县 shows the suitability surface (drawn under the sites), clicks a
+// spot and reads why it scores as it does, asks for candidates for the
+// county's unassigned villages, and turns the first into a planned site:
+// the site and its assignments are in the database, audited as the
+// user, and its villages leave the page's unassigned list.
+func TestPlannerSuitabilityPage(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	const county = "520330"
+	pgtest.FactorFixture(t, pool, county)
+	if err := account.Add(ctx, pool, geo.Actor{Name: "test", All: true}, account.User{Name: "zhou", Role: account.County, Counties: []string{county}}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := account.Create(ctx, pool, "zhou", account.Token, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const unassigned = `SELECT count(*) FROM unassigned_villages WHERE county_code = '` + county + `'`
+	before := count(t, pool, unassigned)
+
+	b := newBrowser(t, listen(t, pool))
+	b.run(t, "sign in", b.signIn("zhou", tok, "/planner"),
+		chromedp.WaitVisible("#suit-show"),
+		chromedp.Poll(`document.getElementById("unassigned-count").textContent !== ""`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	b.eval(t, `(() => { const s = document.getElementById("county"); s.value = "`+county+`"; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
+	b.run(t, "the county's unassigned villages",
+		chromedp.Poll(fmt.Sprintf(`document.getElementById("unassigned-count").textContent === "%d 个"`, before), nil, chromedp.WithPollingTimeout(30*time.Second)))
+	b.run(t, "show the surface", chromedp.Click("#suit-show"))
+	b.waitIdle(t)
+	if n := b.rendered(t, "suitability-fill")["suitability-fill"]; n == 0 {
+		b.screenshot(t, "planner-suitability")
+		t.Fatal("no suitability cells drawn")
+	}
+	var above bool
+	b.eval(t, `(() => { const layers = window.battlemap.map.getStyle().layers;
+		const sites = layers.findIndex((l) => l["source-layer"] === "sites");
+		return layers.findIndex((l) => l.id === "suitability-fill") < sites; })()`, &above)
+	if !above {
+		t.Error("the suitability surface is drawn over the sites, want under")
+	}
+
+	lon, lat := point(t, pool, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = $1`, county)
+	b.clickAt(t, lon, lat)
+	b.run(t, "the spot explained", chromedp.Poll(`document.querySelectorAll("#suit-explain tr[data-factor]").length === 4`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	var heading string
+	b.eval(t, `document.querySelector("#suit-explain h3").textContent`, &heading)
+	if !strings.Contains(heading, "习水县") {
+		t.Errorf("the explanation's heading %q does not name the county", heading)
+	}
+
+	b.run(t, "ask for candidates", chromedp.Click("#suit-candidates"),
+		chromedp.Poll(`document.querySelectorAll("#suit-list li").length > 0`, nil, chromedp.WithPollingTimeout(60*time.Second)))
+	b.waitIdle(t)
+	b.screenshot(t, "planner-suitability")
+	var first struct {
+		Code     string
+		Villages int
+	}
+	b.eval(t, `(() => { const li = document.querySelector("#suit-list li");
+		return {Code: li.dataset.siteCode, Villages: li.querySelector("p").textContent.split("、").length}; })()`, &first)
+	b.run(t, "create the first candidate's site", chromedp.Click("#suit-list li button.create"),
+		chromedp.Poll(`/^(已创建|未能创建)/.test(document.getElementById("suit-status").textContent)`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	var created string
+	b.eval(t, `document.getElementById("suit-status").textContent`, &created)
+	if !strings.HasPrefix(created, "已创建安置点") {
+		t.Fatalf("creating the candidate's site: %q", created)
+	}
+
+	var status, actor string
+	var assigned int
+	if err := pool.QueryRow(ctx, `SELECT s.status, (SELECT count(*) FROM relocation_assignments a WHERE a.site_code = s.code),
+		(SELECT actor FROM audit_log WHERE table_name = 'sites' AND row_key = s.code ORDER BY id DESC LIMIT 1)
+		FROM sites s WHERE s.code = $1`, first.Code).Scan(&status, &assigned, &actor); err != nil {
+		t.Fatalf("the created site %s: %v", first.Code, err)
+	}
+	if status != "planned" || assigned != first.Villages || actor != "zhou" {
+		t.Errorf("site %s: status %s, %d assignments, written by %q; want planned, %d, zhou", first.Code, status, assigned, actor, first.Villages)
+	}
+	after := count(t, pool, unassigned)
+	if after != before-int64(first.Villages) {
+		t.Errorf("unassigned villages of the county: %d after, %d before, want %d fewer", after, before, first.Villages)
+	}
+	b.run(t, "the list follows", chromedp.Poll(fmt.Sprintf(`document.getElementById("unassigned-count").textContent === "%d 个"`, after), nil, chromedp.WithPollingTimeout(30*time.Second)))
 	b.checkClean(t)
 }

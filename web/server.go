@@ -94,11 +94,12 @@ type Server struct {
 	// reads need a login, so that no shared cache hands one user's answer
 	// to someone who has not signed in.
 	apiCacheControl string
-	// writing holds a token per write under way (edits and imports): a
-	// quarter of the pool at most. Writes to one city queue behind one
-	// another in PostgreSQL (its rollups are refreshed one change at a
-	// time), and queued there each would hold a connection that reads,
-	// tiles' version checks among them, are left waiting for.
+	// writing holds a token per write under way (edits and imports): half
+	// the pool at most. Writes to one county queue behind one another in
+	// PostgreSQL (its rollups are refreshed one change at a time), and
+	// queued there each would hold a connection that reads, version
+	// checks among them, would be left waiting for; writes to different
+	// counties run side by side, as many as there are tokens.
 	writing chan struct{}
 	changes *geo.Changes
 	// regionBoxes holds the box of each region whose drill-down answer was
@@ -134,7 +135,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	s.importing = make(chan struct{}, 1)
 	s.changes = cfg.Changes
 	s.streams = make(chan struct{}, cfg.MaxEventStreams)
-	s.writing = make(chan struct{}, max(1, pool.Config().MaxConns/4))
+	s.writing = make(chan struct{}, max(1, pool.Config().MaxConns/2))
 	// An import arrives as one request body, so its byte limit is the body limit.
 	s.importer = importer.New(importer.Config{MaxBytes: int64(cfg.BodyLimit)}, log)
 	if cfg.TileMaxAge > 0 {

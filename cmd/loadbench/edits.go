@@ -31,6 +31,9 @@ const (
 	// rows to deal out to the writers.
 	sqlBusiestCounty  = `SELECT county_code FROM villages GROUP BY county_code ORDER BY count(*) DESC, county_code LIMIT 1`
 	sqlCountyVillages = `SELECT code, cooperatives FROM villages WHERE county_code = $1 ORDER BY code`
+	// sqlOtherVillages is every village outside the busiest county, by
+	// county: the spread runs' rows.
+	sqlOtherVillages = `SELECT code, cooperatives, county_code FROM villages WHERE county_code <> $1 ORDER BY county_code, code`
 	// sqlSetCooperatives is the raw edit: the row only, its triggers
 	// doing the rest.
 	sqlSetCooperatives = `UPDATE villages SET cooperatives = $2 WHERE code = $1`
@@ -46,6 +49,8 @@ const (
 	tilesAloneRun  = "tiles alone (cache warm, default flags)"
 	tilesBesideRun = "tiles beside 16 writers"
 	patchBesideRun = "PATCH, 16 writers beside tiles"
+	rawSpreadRun   = "raw PostGIS: UPDATE in a transaction, 16 writers, a county each (no HTTP)"
+	patchSpreadRun = "PATCH, 16 writers, a county each"
 )
 
 // village is a village one writer owns, and its cooperatives as that
@@ -63,10 +68,17 @@ type edits struct {
 	owned    [][]village // each writer's villages, disjoint
 	actor    geo.Actor   // the user's, for the raw run
 	token    string      // the user's Bearer token
-	role     string      // the database role the raw run and the server connect as
-	roleNote string      // markdown: which role that is, and why
-	items    string      // the path of the villages' items, ending in "/"
-	tiles    []request   // the tiles scenario's list
+	// The spread runs': the villages of the other counties as found,
+	// dealt out a county to a writer, and an admin who may edit them all.
+	others        []village
+	otherCounties int
+	spread        [][]village
+	admin         geo.Actor
+	adminToken    string
+	role          string    // the database role the raw run and the server connect as
+	roleNote      string    // markdown: which role that is, and why
+	items         string    // the path of the villages' items, ending in "/"
+	tiles         []request // the tiles scenario's list
 }
 
 // editsScenario edits the villages of the county that has the most, with
@@ -97,10 +109,14 @@ func editsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) {
 		"and the writers, for the same time. Every edit moves the versions of the counties whose box meets the edited "+
 		"village, so beside the writers the cached tiles over those counties are stale as soon as the next edit commits, "+
 		"and the others stay warm. Afterwards the villages' `cooperatives` are put back as they "+
-		"were found (the audit log keeps the edits).",
+		"were found (the audit log keeps the edits). The spread runs, %s and %s, have the same 16 writers edit "+
+		"the villages of the other counties instead, as an admin, each writer those of one county (%d counties; "+
+		"writers that share one take its villages in turn): writes in different counties take no lock in "+
+		"common, so these show what the database does when staff of several counties edit at once, beside one "+
+		"county's staff above, whose edits queue for their county's rollups.",
 		len(e.original), e.county, editWriters, editWriters, len(e.original)/editWriters,
 		(len(e.original)+editWriters-1)/editWriters, e.county, rawUpdateRun, editWriters, sqlSetCooperatives, e.roleNote,
-		len(e.tiles))
+		len(e.tiles), rawSpreadRun, patchSpreadRun, e.otherCounties)
 	return &scenario{
 		title:    "Edits beside tiles",
 		unit:     "requests",
@@ -116,7 +132,12 @@ func editsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) {
 			noStatus(patchBesideRun, http.StatusPreconditionFailed),
 			none(tilesBesideRun, failed, "errors"),
 			none(tilesBesideRun, other, "non-2xx answers"),
+			none(patchSpreadRun, failed, "errors"),
+			none(patchSpreadRun, other, "non-2xx answers"),
+			noStatus(patchSpreadRun, http.StatusPreconditionFailed),
 			ratio(patchAloneRun, rawUpdateRun),
+			ratio(patchSpreadRun, rawSpreadRun),
+			ratio(rawSpreadRun, rawUpdateRun),
 			ratio(tilesBesideRun, tilesAloneRun),
 		},
 	}, nil
@@ -159,6 +180,9 @@ func newEdits(ctx context.Context, pool *pgxpool.Pool) (*edits, error) {
 	for i, v := range e.original {
 		e.owned[i%editWriters] = append(e.owned[i%editWriters], v)
 	}
+	if err := e.dealOthers(ctx, pool); err != nil {
+		return nil, err
+	}
 	if err := e.signUp(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -173,26 +197,72 @@ func newEdits(ctx context.Context, pool *pgxpool.Pool) (*edits, error) {
 	return e, nil
 }
 
-// signUp makes the county user the writers edit as, unless an earlier
-// run on the database made it, and a token for it. The token lasts an
-// hour, so that one left in a database that is not thrown away soon
-// stops working.
-func (e *edits) signUp(ctx context.Context, pool *pgxpool.Pool) error {
-	u := account.User{Name: "loadbench-" + e.county, Role: account.County, Counties: []string{e.county}}
+// dealOthers reads the villages outside the busiest county and gives each
+// writer those of one county, writer i the county i modulo their number;
+// writers that share a county take its villages in turn.
+func (e *edits) dealOthers(ctx context.Context, pool *pgxpool.Pool) error {
+	rows, err := pool.Query(ctx, sqlOtherVillages, e.county)
+	if err != nil {
+		return fmt.Errorf("villages of the other counties: %w", err)
+	}
+	var byCounty [][]village
+	var v village
+	var county, last string
+	_, err = pgx.ForEachRow(rows, []any{&v.code, &v.cooperatives, &county}, func() error {
+		if county != last {
+			byCounty, last = append(byCounty, nil), county
+		}
+		byCounty[len(byCounty)-1] = append(byCounty[len(byCounty)-1], v)
+		e.others = append(e.others, v)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("villages of the other counties: %w", err)
+	}
+	if len(byCounty) == 0 {
+		return errors.New("no village outside the busiest county")
+	}
+	n := len(byCounty)
+	e.otherCounties = n
+	e.spread = make([][]village, editWriters)
+	for i := range e.spread {
+		sharing := (editWriters-1-i%n)/n + 1
+		for k := i / n; k < len(byCounty[i%n]); k += sharing {
+			e.spread[i] = append(e.spread[i], byCounty[i%n][k])
+		}
+	}
+	return nil
+}
+
+// signUp makes the users the writers edit as, a county user of the
+// busiest county and an admin, unless an earlier run on the database
+// made them, and a token for each. Tokens last an hour, so that one left
+// in a database that is not thrown away soon stops working.
+func (e *edits) signUp(ctx context.Context, pool *pgxpool.Pool) (err error) {
+	county := account.User{Name: "loadbench-" + e.county, Role: account.County, Counties: []string{e.county}}
+	admin := account.User{Name: "loadbench-admin", Role: account.Admin}
+	if e.actor, e.token, err = signUpOne(ctx, pool, county); err != nil {
+		return err
+	}
+	e.admin, e.adminToken, err = signUpOne(ctx, pool, admin)
+	return err
+}
+
+// signUpOne makes user u, unless it is there already, and a token for it.
+func signUpOne(ctx context.Context, pool *pgxpool.Pool, u account.User) (geo.Actor, string, error) {
 	if err := account.Add(ctx, pool, geo.Actor{Name: "loadbench", All: true}, u); err != nil {
 		users, lerr := account.List(ctx, pool)
 		if lerr != nil || !slices.ContainsFunc(users, func(o account.User) bool {
 			return o.Name == u.Name && o.Role == u.Role && o.Disabled == nil && slices.Equal(o.Counties, u.Counties)
 		}) {
-			return fmt.Errorf("bench user: %w", err)
+			return geo.Actor{}, "", fmt.Errorf("bench user: %w", err)
 		}
 	}
-	e.actor = u.Actor()
-	var err error
-	if e.token, err = account.Create(ctx, pool, u.Name, account.Token, time.Hour); err != nil {
-		return fmt.Errorf("bench token: %w", err)
+	token, err := account.Create(ctx, pool, u.Name, account.Token, time.Hour)
+	if err != nil {
+		return geo.Actor{}, "", fmt.Errorf("bench token: %w", err)
 	}
-	return nil
+	return u.Actor(), token, nil
 }
 
 // run measures the raw edits, then starts one server and measures the
@@ -207,13 +277,20 @@ func (e *edits) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg int)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	raw, err := measure(ctx, cfg, procs{postmaster: pg}, e.updateLoad(pool))
-	pool.Close()
+	raw, err := measure(ctx, cfg, procs{postmaster: pg}, updateLoad(pool, e.actor, e.owned))
 	if err != nil {
+		pool.Close()
 		return nil, fmt.Errorf("%s: %w", rawUpdateRun, err)
 	}
 	raw[0].name = rawUpdateRun
 	printRun(raw[0], "requests")
+	rawSpread, err := measure(ctx, cfg, procs{postmaster: pg}, updateLoad(pool, e.admin, e.spread))
+	pool.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rawSpreadRun, err)
+	}
+	rawSpread[0].name = rawSpreadRun
+	printRun(rawSpread[0], "requests")
 
 	srv, err := e.startServer(ctx, cfg, pc)
 	if err != nil {
@@ -227,11 +304,16 @@ func (e *edits) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg int)
 	p := procs{server: srv.pid(), postmaster: pg}
 	tiles := requestLoad(readers, e.tiles, cfg.connections, 0)
 
-	alone, err := measure(ctx, cfg, p, e.patchLoad(writers))
+	alone, err := measure(ctx, cfg, p, e.patchLoad(writers, e.token, e.owned))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", patchAloneRun, err)
 	}
 	alone[0].name = patchAloneRun
+	spread, err := measure(ctx, cfg, p, e.patchLoad(writers, e.adminToken, e.spread))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", patchSpreadRun, err)
+	}
+	spread[0].name = patchSpreadRun
 	if err := warmPass(ctx, readers, e.tiles, cfg.connections); err != nil {
 		return nil, err
 	}
@@ -240,13 +322,13 @@ func (e *edits) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg int)
 		return nil, fmt.Errorf("%s: %w", tilesAloneRun, err)
 	}
 	tilesAlone[0].name = tilesAloneRun
-	both, err := measure(ctx, cfg, p, tiles, e.patchLoad(writers))
+	both, err := measure(ctx, cfg, p, tiles, e.patchLoad(writers, e.token, e.owned))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tilesBesideRun, err)
 	}
 	both[0].name, both[1].name = tilesBesideRun, patchBesideRun
-	runs = []*result{raw[0], alone[0], tilesAlone[0], both[0], both[1]}
-	for _, r := range runs[1:] {
+	runs = []*result{raw[0], rawSpread[0], alone[0], spread[0], tilesAlone[0], both[0], both[1]}
+	for _, r := range runs[2:] {
 		printRun(r, "requests")
 	}
 	return runs, nil
@@ -300,20 +382,21 @@ func withUser(dbURL, role string, pc *pgxpool.Config) (string, error) {
 	return u.String(), nil
 }
 
-// updateLoad is the raw run's workers: one per writer, each flipping the
-// lowest bit of its villages' cooperatives in turn, one transaction
-// each, as e's user. Its workers remember what they set, across runs.
-func (e *edits) updateLoad(pool *pgxpool.Pool) workload {
+// updateLoad is a raw run's workers: one per writer of owned, each
+// flipping the lowest bit of its villages' cooperatives in turn, one
+// transaction each, as actor. Its workers remember what they set, across
+// runs.
+func updateLoad(pool *pgxpool.Pool, actor geo.Actor, owned [][]village) workload {
 	return func() []worker {
-		workers := make([]worker, len(e.owned))
-		for i, vs := range e.owned {
+		workers := make([]worker, len(owned))
+		for i, vs := range owned {
 			next := 0
 			workers[i] = func(ctx context.Context) (attempt, bool) {
 				v := &vs[next%len(vs)]
 				next++
 				to := v.cooperatives ^ 1
 				t0 := time.Now()
-				_, err := geo.Change(ctx, pool, e.actor, nil, func(tx pgx.Tx) error {
+				_, err := geo.Change(ctx, pool, actor, nil, func(tx pgx.Tx) error {
 					tag, err := tx.Exec(ctx, sqlSetCooperatives, v.code, to)
 					if err == nil && tag.RowsAffected() != 1 {
 						// Row-level security hides a row it refuses.
@@ -333,18 +416,19 @@ func (e *edits) updateLoad(pool *pgxpool.Pool) workload {
 	}
 }
 
-// patchLoad is the PATCH runs' workers: one per writer, each reading one
-// of its villages and patching it, in turn. A worker's attempt is the
-// PATCH's; a GET that does not give the village and its ETag is an error.
-func (e *edits) patchLoad(c *httpClient) workload {
+// patchLoad is a PATCH run's workers: one per writer of owned, each
+// reading one of its villages and patching it with token, in turn. A
+// worker's attempt is the PATCH's; a GET that does not give the village
+// and its ETag is an error.
+func (e *edits) patchLoad(c *httpClient, token string, owned [][]village) workload {
 	return func() []worker {
-		workers := make([]worker, len(e.owned))
-		for i, vs := range e.owned {
+		workers := make([]worker, len(owned))
+		for i, vs := range owned {
 			next := 0
 			workers[i] = func(ctx context.Context) (attempt, bool) {
 				v := vs[next%len(vs)]
 				next++
-				return e.edit(ctx, c, v.code), true
+				return e.edit(ctx, c, token, v.code), true
 			}
 		}
 		return workers
@@ -352,8 +436,9 @@ func (e *edits) patchLoad(c *httpClient) workload {
 }
 
 // edit reads the village code and flips the lowest bit of its
-// cooperatives with a PATCH naming the ETag read, timing the PATCH.
-func (e *edits) edit(ctx context.Context, c *httpClient, code string) attempt {
+// cooperatives with a PATCH naming the ETag read, sent with token, timing
+// the PATCH.
+func (e *edits) edit(ctx context.Context, c *httpClient, token, code string) attempt {
 	path := c.base + e.items + url.PathEscape(code)
 	get, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
 	if err != nil {
@@ -381,26 +466,26 @@ func (e *edits) edit(ctx context.Context, c *httpClient, code string) attempt {
 	}
 	req.Header.Set("Content-Type", "application/merge-patch+json")
 	req.Header.Set("If-Match", etag)
-	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	t0 := time.Now()
 	out, n, _, err := c.send(req, io.Discard)
 	return attempt{out: out, n: n, latency: time.Since(t0), err: err}
 }
 
-// restore puts back the cooperatives of the county's villages as the
-// scenario found them, as its user, on a connection like pc's.
+// restore puts back the cooperatives of the villages as the scenario
+// found them, as its admin, on a connection like pc's.
 func (e *edits) restore(ctx context.Context, pc *pgxpool.Config) error {
 	conn, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("restore villages: %w", err)
 	}
 	defer conn.Close(ctx)
-	codes := make([]string, len(e.original))
-	values := make([]int32, len(e.original))
-	for i, v := range e.original {
-		codes[i], values[i] = v.code, v.cooperatives
+	var codes []string
+	var values []int32
+	for _, v := range slices.Concat(e.original, e.others) {
+		codes, values = append(codes, v.code), append(values, v.cooperatives)
 	}
-	_, err = geo.Change(ctx, conn, e.actor, nil, func(tx pgx.Tx) error {
+	_, err = geo.Change(ctx, conn, e.admin, nil, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, sqlRestoreCooperatives, codes, values)
 		return err
 	})

@@ -201,7 +201,7 @@ func (r *eventRuns) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg 
 		return nil, fmt.Errorf("%s: %w", warmBeforeRun, err)
 	}
 	before[0].name = warmBeforeRun
-	if a := r.edit(ctx, writer, r.warmEdit); a.out != full {
+	if a := r.edit(ctx, writer, r.token, r.warmEdit); a.out != full {
 		return nil, fmt.Errorf("the edit between the warm runs: %v", a.err)
 	}
 	after, err := measure(ctx, warmCfg, p, requestLoad(readers, r.tiles, cfg.connections, 0))
@@ -271,7 +271,7 @@ func (r *eventRuns) changes(ctx context.Context, cfg config, pc *pgxpool.Config,
 			if err != nil {
 				return attempt{out: failed, err: fmt.Errorf("tile before the change: %w", err)}, true
 			}
-			a := r.edit(ctx, writer, v.code)
+			a := r.edit(ctx, writer, r.token, v.code)
 			answered := time.Now()
 			if a.out != full {
 				return a, true

@@ -7,11 +7,12 @@ import (
 )
 
 // sqlTruncate clears all map data (not the audit log, which is
-// append-only, nor the data version, which only moves forward). The
-// counties' versions go with their counties; the load gives them new
-// ones, from a sequence that only moves forward.
+// append-only, nor the data versions, which only move forward: the
+// counties' rows stay, and the load moves them on). The factor layers
+// of the suitability analysis, terrain included, lie in regions too, and
+// go with them.
 const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, hazard_zones, roads, services,
-    terrain, terrain_slope, county_versions, regions`
+    terrain, terrain_slope, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
 // columns are the files' header rows, so COPY … HEADER MATCH checks them.

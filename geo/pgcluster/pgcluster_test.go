@@ -196,8 +196,8 @@ func TestMissingBinaries(t *testing.T) {
 }
 
 // TestRoles: the cluster's owner and app roles exist, neither is a
-// superuser, the owner owns the battlemap database, and the app role may
-// not create anything in it.
+// superuser, the owner owns the battlemap database, the app role may not
+// create anything in it but may read a GeoTIFF through PostGIS.
 func TestRoles(t *testing.T) {
 	c := startCluster(t, t.TempDir())
 	ctx := context.Background()
@@ -229,6 +229,17 @@ func TestRoles(t *testing.T) {
 	}
 	if _, err := app.Exec(ctx, `CREATE TABLE intruder (v int)`); err == nil {
 		t.Errorf("%s created a table in the battlemap database; want permission denied", AppRole)
+	}
+	// The DEM import's needs: PostGIS raster, made by the superuser, and
+	// GDAL's GTiff driver alone, which only a superuser may enable; the
+	// app role reads a GeoTIFF with it.
+	var drivers string
+	var width int
+	err = app.QueryRow(ctx, `SELECT current_setting('postgis.gdal_enabled_drivers'),
+		ST_Width(ST_FromGDALRaster(ST_AsGDALRaster(ST_AddBand(ST_MakeEmptyRaster(3, 2, 0, 0, 1, -1, 0, 0, 32648), '32BF'::text, 7, 0), 'GTiff')))`).
+		Scan(&drivers, &width)
+	if err != nil || drivers != "GTiff" || width != 3 {
+		t.Errorf("GeoTIFF through PostGIS as %s: drivers %q, width %d (%v); want GTiff alone and a raster 3 wide", AppRole, drivers, width, err)
 	}
 }
 

@@ -35,6 +35,14 @@ const Layer = "terrain"
 // million. The resampled raster is held in the database's memory whole.
 const MaxCells = 20_000_000
 
+// MinElevation and MaxElevation bound the values a DEM may hold, in
+// metres: below the Dead Sea or above Everest, a value is not an
+// elevation (often an undeclared no-data value such as -32768).
+const (
+	MinElevation = -500
+	MaxElevation = 9000
+)
+
 // Report is the outcome of a DEM import.
 type Report struct {
 	Layer string `json:"layer"`
@@ -126,7 +134,8 @@ var tiffMagics = [][]byte{{'I', 'I', 42, 0}, {'M', 'M', 0, 42}, {'I', 'I', 43, 0
 // Errors: ETooLarge for a file over maxBytes or covering more than
 // MaxCells terrain cells; EInvalid naming what is wrong for a file that is
 // not a TIFF, that GDAL cannot read, that names no coordinate reference
-// system, has no band, or lies outside the city; geo.Change's errors
+// system, has no band, lies outside the city, holds no value or values
+// that are no elevations in metres; geo.Change's errors
 // (42501 out of scope is EForbidden there). Nothing is written unless
 // the error is nil.
 func Import(ctx context.Context, db geo.DB, actor geo.Actor, r io.Reader, maxBytes int64) (_ *Report, err error) {
@@ -232,8 +241,12 @@ func Load(ctx context.Context, tx pgx.Tx, data []byte) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("terrain: summary: %w", err)
 	}
-	if rep.Tiles == 0 {
+	switch {
+	case rep.Tiles == 0:
 		return nil, geo.Errorf(geo.EInvalid, "the DEM holds no value: every cell is its no-data value")
+	case rep.MinElevation < MinElevation || rep.MaxElevation > MaxElevation:
+		return nil, geo.Errorf(geo.EInvalid, "the DEM's values run from %.0f to %.0f: not elevations in metres "+
+			"(between %d and %d; is a no-data value not declared?)", rep.MinElevation, rep.MaxElevation, MinElevation, MaxElevation)
 	}
 	return rep, nil
 }

@@ -185,6 +185,12 @@ func TestImportRejects(t *testing.T) {
 	outside := grid(hills)
 	outside.OriginX, outside.OriginY = 200_000, 5_000_000
 	empty := grid(func(int, int) float64 { return -9999 })
+	undeclared := grid(func(c, r int) float64 {
+		if c < 10 {
+			return -32768 // SRTM's no-data value, not declared as such
+		}
+		return hills(c, r)
+	})
 	noCRS := grid(hills)
 	noCRS.EPSG = 65000 // no such EPSG code
 	tests := []struct {
@@ -201,6 +207,7 @@ func TestImportRejects(t *testing.T) {
 		{"no known CRS", tiff(t, noCRS), admin, 64 << 20, geo.EInvalid, "no coordinate reference system"},
 		{"outside the city", tiff(t, outside), admin, 64 << 20, geo.EInvalid, "outside the city"},
 		{"no value", tiff(t, empty), admin, 64 << 20, geo.EInvalid, "holds no value"},
+		{"no-data not declared", tiff(t, undeclared), admin, 64 << 20, geo.EInvalid, "not elevations in metres"},
 		{"too large", good, admin, 1000, geo.ETooLarge, "larger than 1000 bytes"},
 		{"a county user", good, geo.Actor{Name: "county user", Counties: []string{"520302"}}, 64 << 20, geo.EForbidden, "outside what you may change"},
 	}

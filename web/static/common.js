@@ -168,6 +168,21 @@ export function followChanges({ onChange, onDown = () => {}, onUp = () => {} }) 
 }
 
 /**
+ * changeInView says whether a change (an event of followChanges) lay in a
+ * county whose box the map shows, counties being the top region's
+ * children with their bbox; a change in no known county may lie anywhere,
+ * so it counts as in view. Tiles out of view are not drawn, so a change
+ * elsewhere needs no tiles reloaded.
+ */
+export function changeInView(map, counties, change) {
+  const county = (counties ?? []).find((c) => (change.regions ?? []).includes(c.code));
+  if (!county?.bbox) return true;
+  const v = map.getBounds();
+  const [w, s, e, n] = county.bbox;
+  return w <= v.getEast() && e >= v.getWest() && s <= v.getNorth() && n >= v.getSouth();
+}
+
+/**
  * coalesce returns a function that runs f once, delay ms after the first
  * of a burst of calls: a screen redraws once for a burst of changes.
  */
@@ -202,11 +217,13 @@ export async function renderLegend(node, ids) {
   return schemes;
 }
 
-/** legendColor is the colour the legend gives value in scheme id. */
+/** legendColor is the colour the legend gives value in scheme id: the
+ * class named value (categorical and fixed schemes), or the class whose
+ * range holds it (ramps). */
 export function legendColor(schemes, id, value) {
   const s = schemes.find((s) => s.id === id);
   if (!s) return null;
-  if (s.kind === "categorical") return (s.classes.find((c) => c.value === value) || {}).color ?? null;
+  if (s.kind !== "ramp") return (s.classes.find((c) => c.value === value) || {}).color ?? null;
   let color = s.classes[0].color;
   for (const c of s.classes) if (value >= c.min) color = c.color;
   return color;

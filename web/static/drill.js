@@ -3,7 +3,7 @@
 // back/forward work; every number comes from /api/regions. Changes that
 // commit while it is open (the server's event stream) redraw the figures
 // of the region shown when they touch it, and the tiles.
-import { coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
+import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
 
 const $ = (id) => document.getElementById(id);
@@ -288,6 +288,8 @@ async function main() {
   [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
   renderUser($("user"));
   top = (await learnt).code;
+  // The counties with their boxes, to tell whether a change lay in view.
+  const { children: counties } = await fetchJSON(`/api/regions/${top}`);
   state = readState();
   await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
   setupFilters();
@@ -304,13 +306,14 @@ async function main() {
   window.addEventListener("popstate", () => { state = readState(); setupFiltersValues(); load(false); });
   await load(false);
   // A change redraws the region shown when it lies in it (its lineage
-  // names the region), and the tiles in any case; a burst redraws once.
+  // names the region), and the tiles when it lay in a county in view; a
+  // burst redraws once.
   const redrawRegion = coalesce(show, 300);
   const redrawTiles = coalesce(() => reloadTiles(map), 300);
   followChanges({
     onChange: (change) => {
       if ((change.regions ?? []).includes(state.region) || change.feature === state.region) redrawRegion();
-      redrawTiles();
+      if (changeInView(map, counties, change)) redrawTiles();
     },
   });
 }

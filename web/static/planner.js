@@ -1,10 +1,10 @@
 // The planner's view: relocation sites sized by capacity and coloured by
 // progress, the flows from villages to their sites, a site's panel with
-// its source villages, and the poverty villages still without a site.
-// (Site-suitability analysis comes later: it will add a layer and a
-// section to this panel.)
+// its source villages, the poverty villages still without a site, and
+// where a new site should go (suitability.js).
 import { createMap, el, fetchJSON, filterLayers, fitBBox, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
+import { setupSuitability } from "./suitability.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -72,19 +72,34 @@ async function main() {
   const learnt = topRegion().then((top) => fetchJSON(`/api/regions/${top.code}`));
   const [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
   renderUser($("user"));
-  await renderLegend($("legend"), ["completion"]);
+  await renderLegend($("legend"), ["completion", "suitability"]);
   const city = await learnt;
   fitBBox(map, city.bbox, { animate: false });
   for (const c of city.children) $("county").append(el("option", { value: c.code }, c.name));
+  const sites = styleLayers(map, "sites", "circle");
+  const suitability = await setupSuitability({
+    map, user,
+    // A site made from a candidate takes its villages off the list and
+    // opens in the panel; the tiles draw it.
+    onCreated: async (code) => {
+      await showUnassigned(map, $("county").value);
+      await showSite(map, catalogue, user, code);
+      reloadTiles(map);
+    },
+  });
   $("county").addEventListener("change", async (e) => {
     const code = e.target.value;
     const region = code ? city.children.find((c) => c.code === code) : city;
     fitBBox(map, region.bbox);
+    suitability.setCounty(code);
     await showUnassigned(map, code);
   });
   await showUnassigned(map, "");
 
-  const sites = styleLayers(map, "sites", "circle");
+  // A click beside the sites explains the spot, when the surface is shown.
+  map.on("click", (e) => {
+    if (map.queryRenderedFeatures(e.point, { layers: sites }).length === 0) suitability.explain(e.lngLat);
+  });
   map.on("click", sites, async (e) => {
     const f = e.features[0];
     if (f.properties.cluster) {

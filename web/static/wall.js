@@ -3,7 +3,7 @@
 // the changes as they commit (the server's event stream) and refreshes
 // its figures and tiles; when the server is away it says so and keeps
 // trying, and catches up on what it missed when it is back.
-import { coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
+import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
 // are measured against (they are the campaign's starting line, not data).
@@ -103,21 +103,13 @@ async function main() {
       $("status").textContent = `刷新失败：${err.message}`;
     }
   }, 300);
-  const inView = (change) => {
-    const county = city?.children.find((c) => (change.regions ?? []).includes(c.code));
-    if (!county?.bbox) return true;
-    const v = map.getBounds();
-    const [w, s, e, n] = county.bbox;
-    return w <= v.getEast() && e >= v.getWest() && s <= v.getNorth() && n >= v.getSouth();
-  };
-
   changedAt((await fetchJSON("/api/version")).changed_at);
   await refresh();
   await tour();
   followChanges({
     onChange: (change) => {
       changedAt(change.at);
-      tilesTouched ||= inView(change);
+      tilesTouched ||= changeInView(map, city?.children, change);
       redraw();
     },
     onDown: () => {
