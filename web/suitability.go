@@ -45,24 +45,25 @@ func (s *Server) suitabilityParameters(c *fiber.Ctx) error {
 		"exclusions": geo.Exclusions})
 }
 
-// countyParam is the required county of a query.
-func countyParam(given map[string]string) (string, error) {
+// countyQuery reads the query string of an answer about one county: the
+// parameters of params, and the county, which is required.
+func countyQuery(c *fiber.Ctx, params []geo.Param) (geo.ParamValues, string, error) {
+	p, given, err := suitabilityQuery(c, params, "county")
+	if err != nil {
+		return nil, "", err
+	}
 	county, ok := given["county"]
 	if !ok {
-		return "", &geo.Error{Code: geo.EInvalid, Message: "county is required: a 6-digit county code such as 520330",
+		return nil, "", &geo.Error{Code: geo.EInvalid, Message: "county is required: a 6-digit county code such as 520330",
 			Fields: []geo.FieldError{{Field: "county", Reason: "required"}}}
 	}
-	return county, nil
+	return p, county, nil
 }
 
 // suitabilitySurface serves GET /api/suitability?county=: the county's
 // cells as GeoJSON, each with its factors, parts and score.
 func (s *Server) suitabilitySurface(c *fiber.Ctx) error {
-	p, given, err := suitabilityQuery(c, geo.SuitabilityParams, "county")
-	if err != nil {
-		return err
-	}
-	county, err := countyParam(given)
+	p, county, err := countyQuery(c, geo.SuitabilityParams)
 	if err != nil {
 		return err
 	}
@@ -164,11 +165,7 @@ func proposal(county string, c geo.Candidate) siteProposal {
 // proposed sites that together reach the most unassigned poor people,
 // each with the body that creates it (POST /api/suitability/sites).
 func (s *Server) suitabilityCandidates(c *fiber.Ctx) error {
-	p, given, err := suitabilityQuery(c, slices.Concat(geo.SuitabilityParams, geo.CandidateParams), "county")
-	if err != nil {
-		return err
-	}
-	county, err := countyParam(given)
+	p, county, err := countyQuery(c, slices.Concat(geo.SuitabilityParams, geo.CandidateParams))
 	if err != nil {
 		return err
 	}

@@ -161,6 +161,26 @@ func unprocessable(problems []geo.FieldError) error {
 		Message: "the change was not made: " + strings.Join(names, ", ") + " cannot take the values given"}
 }
 
+// checkOne checks one feature f of layer l as an import checks its
+// features, its regions included: the record to write, or the rejections
+// as an EUnprocessable error naming each field at fault.
+func (im *Importer) checkOne(ctx context.Context, tx pgx.Tx, l *layer, f feature) (record, error) {
+	extent, err := im.extent(ctx, tx)
+	if err != nil {
+		return record{}, err
+	}
+	rec, rejected := l.check(f, extent)
+	if len(rejected) == 0 {
+		if rejected, err = im.checkRegions(ctx, tx, []record{rec}); err != nil {
+			return record{}, err
+		}
+	}
+	if len(rejected) > 0 {
+		return record{}, rejectionsError(rejected)
+	}
+	return rec, nil
+}
+
 // rejectionsError turns the rejections of one feature into its
 // EUnprocessable error.
 func rejectionsError(rs []Rejection) error {
@@ -228,18 +248,9 @@ func (im *Importer) Update(ctx context.Context, db geo.DB, actor geo.Actor, coll
 		if len(problems) > 0 {
 			return unprocessable(problems)
 		}
-		extent, err := im.extent(ctx, tx)
+		rec, err := im.checkOne(ctx, tx, l, f)
 		if err != nil {
 			return err
-		}
-		rec, rejected := l.check(f, extent)
-		if len(rejected) == 0 {
-			if rejected, err = im.checkRegions(ctx, tx, []record{rec}); err != nil {
-				return err
-			}
-		}
-		if len(rejected) > 0 {
-			return rejectionsError(rejected)
 		}
 		if _, err := l.apply(ctx, tx, []record{rec}); err != nil {
 			return fieldOfConstraint(err, l.Table)

@@ -51,18 +51,9 @@ func (im *Importer) CreateSite(ctx context.Context, db geo.DB, actor geo.Actor, 
 	l := layerNamed(geo.SiteTable.Name)
 	var site *geo.Site
 	_, err = geo.Change(ctx, db, actor, nil, func(tx pgx.Tx) error {
-		extent, err := im.extent(ctx, tx)
+		rec, err := im.checkOne(ctx, tx, l, f)
 		if err != nil {
-			return err
-		}
-		rec, rejected := l.check(f, extent)
-		if len(rejected) == 0 {
-			if rejected, err = im.checkRegions(ctx, tx, []record{rec}); err != nil {
-				return err
-			}
-		}
-		if len(rejected) > 0 {
-			return prefixFields(rejectionsError(rejected), "site.")
+			return prefixFields(err, "site.")
 		}
 		if _, err := tx.Exec(ctx, sqlLockSiteCode, rec.code); err != nil {
 			return fmt.Errorf("create site %s: %w", rec.code, err)
