@@ -475,8 +475,9 @@ func storedColumns(t *Table, alias string, names ...string) []Column {
 }
 
 // figureColumns are a region's figures rolled up from everything inside
-// it, read from region_figures (alias f), where they are defined. County
-// and township features carry them all; the drill-down shows them.
+// it, read from region_figures or rollup_figures (alias f), where they are
+// defined (migrations/011_figures_for_tiles.sql). County and township
+// features carry them all; the drill-down shows them.
 var figureColumns = []Column{
 	{Name: "villages", Type: "integer", Unit: "个", Description: "villages and communities", sql: "f.villages"},
 	{Name: "villages_not_exited", Type: "integer", Unit: "个", Description: "poverty villages not yet exited (未出列)", sql: "f.villages_not_exited"},
@@ -570,8 +571,15 @@ func percentFilters(name, column string) []Filter {
 	}
 }
 
-// regionFrom is a level's regions with their figures.
-const regionFrom = `region_figures f JOIN regions g ON g.code = f.code`
+// rollupFrom is the regions of counties and below with their figures, as
+// the collections (and the tiles) read them: rollup_figures is a plain
+// view of the stored rollups, which a join by code looks up by key.
+// regionFrom is any region's, a city's included (its figures are summed
+// from its counties' when read), as the drill-down reads them.
+const (
+	rollupFrom = `rollup_figures f JOIN regions g ON g.code = f.code`
+	regionFrom = `region_figures f JOIN regions g ON g.code = f.code`
+)
 
 // The feature collections served.
 var (
@@ -582,7 +590,7 @@ var (
 		GeometryType: "MultiPolygon",
 		Columns:      slices.Concat(regionColumns(), figureColumns),
 		Filters:      []Filter{statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
-		from:         regionFrom, where: `f.level = 'county'`, key: "f.code", geom: "g.boundary",
+		from:         rollupFrom, where: `f.level = 'county'`, key: "f.code", geom: "g.boundary",
 	}
 	// Townships are the township polygons with their rolled-up figures.
 	Townships = &Collection{
@@ -591,7 +599,7 @@ var (
 		GeometryType: "MultiPolygon",
 		Columns:      slices.Concat(regionColumns(parentColumn("county", "f.parent_code")), figureColumns),
 		Filters:      []Filter{countyFilter("f.parent_code"), statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
-		from:         regionFrom, where: `f.level = 'township'`, key: "f.code", geom: "g.boundary",
+		from:         rollupFrom, where: `f.level = 'township'`, key: "f.code", geom: "g.boundary",
 	}
 	// Villages are the villages and communities with their registry figures.
 	Villages = &Collection{
@@ -606,7 +614,7 @@ var (
 				"funds_planned", "funds_disbursed")),
 		Filters: []Filter{countyFilter("v.county_code"), townshipFilter("v.township_code"),
 			statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
-		from: regionFrom + ` JOIN villages v ON v.code = f.code`, where: "true", key: "f.code", geom: "g.point",
+		from: rollupFrom + ` JOIN villages v ON v.code = f.code`, where: "true", key: "f.code", geom: "g.point",
 	}
 	// Sites are the relocation sites, each property a stored field.
 	Sites = &Collection{

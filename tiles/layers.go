@@ -74,7 +74,7 @@ func regionBands(c *geo.Collection, level string, minZoom int) []band {
 			continue
 		}
 		bands = append(bands, featureBand(max(b.min, minZoom), b.max, c, source{
-			from:   "region_shapes sh JOIN region_figures f ON f.code = sh.code",
+			from:   "region_shapes sh JOIN rollup_figures f ON f.code = sh.code",
 			inTile: "sh.level = '" + level + "' AND sh.shape && " + envMargin,
 			geom:   "sh." + b.shape, code: "f.code", id: true,
 		}))
@@ -88,7 +88,7 @@ func regionBands(c *geo.Collection, level string, minZoom int) []band {
 func clusterBand(minZoom, maxZoom int, level, columns, nonEmpty string) band {
 	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
 SELECT r.code AS region_code, r.name AS region_name, true AS cluster, ` + columns + `, ` + mvtGeom("r.point") + `
-FROM region_figures r
+FROM rollup_figures r
 WHERE r.level = '` + level + `' AND ` + nonEmpty + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
 }
@@ -203,7 +203,7 @@ ORDER BY f.village_code, f.site_code`}},
 		MinZoom:     9, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Villages), shortName.Field),
 		bands: []band{featureBand(9, MaxZoom, geo.Villages, source{
-			from:   "region_figures f JOIN villages v ON v.code = f.code",
+			from:   "rollup_figures f JOIN villages v ON v.code = f.code",
 			inTile: "f.level = 'village' AND f.point && " + envMargin,
 			geom:   "f.point", code: "f.code", id: true,
 		}, shortName)},
@@ -219,14 +219,14 @@ var shortName = attribute{Field{"short_name", "String", "name as people say it, 
 func labelBand(minZoom, maxZoom int, levels string) band {
 	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
 SELECT r.code, r.name, r.level, ` + mvtGeom("r.point") + `
-FROM region_figures r
+FROM rollup_figures r
 WHERE ` + levels + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
 }
 
 // source is where a band reads the features of a collection: the tables,
 // under the aliases the collection's column expressions use (f for
-// region_figures, v villages, s sites, p projects, h hazard zones, r
+// rollup_figures, v villages, s sites, p projects, h hazard zones, r
 // roads, sv services); which rows fall in the
 // tile, by a test a spatial index serves; their geometry in EPSG:3857; and
 // the feature's code, which orders the rows.
