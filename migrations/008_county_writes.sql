@@ -144,6 +144,7 @@ CREATE OR REPLACE FUNCTION bump_county_versions() RETURNS trigger LANGUAGE plpgs
 DECLARE
     drawn    text := 'SELECT NULL::geometry AS g WHERE false';
     counties boolean;
+    met      text[];
     bumped   bigint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -165,14 +166,14 @@ BEGIN
             PERFORM county_versions_follow_regions();
         END IF;
     END IF;
-    -- In the order of codes, so that two writes reaching the same
-    -- counties lock them in the same order.
     EXECUTE format($f$
-        UPDATE county_versions v SET version = nextval('county_version_seq'), changed_at = now()
-        FROM (SELECT c.code FROM regions c
-              WHERE c.level = 'county' AND EXISTS (SELECT FROM (%s) d WHERE d.g && c.boundary)
-              ORDER BY c.code) m
-        WHERE v.code = m.code$f$, drawn);
+        SELECT coalesce(array_agg(c.code), '{}') FROM regions c
+        WHERE c.level = 'county' AND EXISTS (SELECT FROM (%s) d WHERE d.g && c.boundary)$f$, drawn) INTO met;
+    -- Locked in the order of codes first, so that two writes reaching the
+    -- same counties wait for each other instead of deadlocking (an UPDATE
+    -- locks rows in the order it finds them, which moves as they do).
+    PERFORM FROM county_versions WHERE code = ANY (met) ORDER BY code FOR UPDATE;
+    UPDATE county_versions SET version = nextval('county_version_seq'), changed_at = now() WHERE code = ANY (met);
     GET DIAGNOSTICS bumped = ROW_COUNT;
     IF bumped = 0 THEN
         UPDATE other_version SET version = version + 1, changed_at = now();
