@@ -1,0 +1,121 @@
+package migrations_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/zunyi/battlemap/geo/pgtest"
+)
+
+// TestHistoryKeepsEveryVersion makes a village's figure change in several
+// transactions, twice in one, and once not at all, and an assignment go
+// and come back, recording what each transaction left; then reads each
+// back from the history as of the time it was made. Each version holds
+// from its transaction to the next change, no two versions of a row
+// overlap, a statement that changes nothing writes no version, and the
+// servers' role may read the history but not write it.
+func TestHistoryKeepsEveryVersion(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	a, _ := pgtest.ApartVillages(t, pool)
+	var site string
+	var households, people int
+	if err := pool.QueryRow(ctx, `SELECT site_code, households, people FROM relocation_assignments ORDER BY village_code, site_code LIMIT 1`).
+		Scan(&site, &households, &people); err != nil {
+		t.Fatal(err)
+	}
+	var village string
+	if err := pool.QueryRow(ctx, `SELECT village_code FROM relocation_assignments WHERE site_code = $1 ORDER BY village_code LIMIT 1`, site).Scan(&village); err != nil {
+		t.Fatal(err)
+	}
+	versions := func() (n int64) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM villages_history WHERE code = $1`, a).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	type state struct {
+		at           time.Time
+		cooperatives int
+		assigned     bool
+	}
+	var states []state
+	// change runs statements in one transaction and records what it left.
+	change := func(statements ...string) {
+		t.Helper()
+		var s state
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&s.at); err != nil {
+				return err
+			}
+			for _, sql := range statements {
+				if _, err := tx.Exec(ctx, sql, a); err != nil {
+					return err
+				}
+			}
+			return tx.QueryRow(ctx, `SELECT (SELECT cooperatives FROM villages WHERE code = $1),
+				EXISTS (SELECT FROM relocation_assignments WHERE village_code = $2 AND site_code = $3)`, a, village, site).
+				Scan(&s.cooperatives, &s.assigned)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, s)
+		time.Sleep(2 * time.Millisecond) // transactions' times apart
+	}
+	change() // as loaded
+	before := versions()
+	change(`UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`)
+	change(`UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`,
+		`UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`)
+	if got := versions(); got != before+2 {
+		t.Errorf("versions after two changes, the second of two statements: %d, want %d", got, before+2)
+	}
+	change(`UPDATE villages SET cooperatives = cooperatives WHERE code = $1`)
+	if got := versions(); got != before+2 {
+		t.Errorf("versions after a statement that changed nothing: %d, want %d", got, before+2)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM relocation_assignments WHERE village_code = $1 AND site_code = $2`, village, site); err != nil {
+		t.Fatal(err)
+	}
+	change()
+	if _, err := pool.Exec(ctx, `INSERT INTO relocation_assignments (village_code, site_code, households, people) VALUES ($1, $2, $3, $4)`,
+		village, site, households, people); err != nil {
+		t.Fatal(err)
+	}
+	change(`UPDATE villages SET cooperatives = cooperatives - 3 WHERE code = $1`)
+
+	for i, s := range states {
+		var cooperatives int
+		var assigned bool
+		err := pool.QueryRow(ctx, `SELECT (SELECT cooperatives FROM villages_history WHERE code = $1 AND valid @> $4::timestamptz),
+			EXISTS (SELECT FROM relocation_assignments_history WHERE village_code = $2 AND site_code = $3 AND valid @> $4::timestamptz)`,
+			a, village, site, s.at).Scan(&cooperatives, &assigned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cooperatives != s.cooperatives || assigned != s.assigned {
+			t.Errorf("as of change %d: cooperatives %d, assigned %v; the change left %d, %v", i, cooperatives, assigned, s.cooperatives, s.assigned)
+		}
+	}
+	var overlaps int
+	if err := pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM villages_history x JOIN villages_history y USING (code) WHERE x.ctid <> y.ctid AND x.valid && y.valid)
+		+ (SELECT count(*) FROM relocation_assignments_history x JOIN relocation_assignments_history y USING (village_code, site_code)
+		   WHERE x.ctid <> y.ctid AND x.valid && y.valid)`).Scan(&overlaps); err != nil || overlaps != 0 {
+		t.Errorf("overlapping versions: %d (%v), want none", overlaps, err)
+	}
+
+	app := pgtest.AsApp(t, pool)
+	if _, err := app.Exec(ctx, `SELECT count(*) FROM villages_history`); err != nil {
+		t.Errorf("the servers' role reading the history: %v", err)
+	}
+	if _, err := app.Exec(ctx, `DELETE FROM villages_history WHERE code = $1`, a); err == nil {
+		t.Error("the servers' role deleted history")
+	}
+}
