@@ -10,6 +10,11 @@
 -- A version's range starts at its transaction's time (now()): all the
 -- rows one change writes share it. A row changed twice in one
 -- transaction keeps only its last version (the first held for no time).
+-- A change may be dated earlier, to load a past (the demo's months, a
+-- registry's records): the setting battlemap.valid_from, for the
+-- transaction, gives the time it took effect. It may not be later than
+-- now, nor earlier than the start of a version it replaces, so that
+-- versions never overlap and the past is only ever extended.
 --
 -- The history tables are written by the triggers only: they run as the
 -- owner, and the servers' role may read the history but not rewrite it.
@@ -21,41 +26,64 @@ SET search_path = public, pg_temp AS $$
 DECLARE
     hist text := TG_TABLE_NAME || '_history';
     key  text := (SELECT string_agg(format('%I', k), ', ') FROM unnest(TG_ARGV) k);
+    -- When the change took effect.
+    at   timestamptz := coalesce(nullif(current_setting('battlemap.valid_from', true), '')::timestamptz, now());
     -- Rows the statement changed: old and new differ, or one is missing.
     changed text;
+    later   timestamptz;
 BEGIN
+    IF at > now() THEN
+        RAISE invalid_parameter_value USING
+            MESSAGE = format('battlemap.valid_from %s is in the future: a change takes effect by now at the latest', at);
+    END IF;
+    -- The latest moment a version of the rows concerned holds or held:
+    -- the change must not come before it.
     IF TG_OP = 'TRUNCATE' THEN
-        EXECUTE format('DELETE FROM %I WHERE upper_inf(valid) AND lower(valid) = now()', hist);
-        EXECUTE format('UPDATE %I SET valid = tstzrange(lower(valid), now()) WHERE upper_inf(valid)', hist);
+        EXECUTE format('SELECT max(coalesce(upper(valid), lower(valid))) FROM %I', hist) INTO later;
+    ELSE
+        EXECUTE format('SELECT max(coalesce(upper(h.valid), lower(h.valid))) FROM %1$I h JOIN (%2$s) o ON (%3$s) = (%4$s)',
+                       hist,
+                       CASE TG_OP WHEN 'INSERT' THEN 'SELECT * FROM new_rows' WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
+                                  ELSE 'SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows' END,
+                       (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k),
+                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k)) INTO later;
+        changed := CASE TG_OP
+            WHEN 'UPDATE' THEN format('SELECT (o.o).* FROM (SELECT o, (%1$s) AS k FROM old_rows o) o
+                                       LEFT JOIN (SELECT n, (%1$s) AS k FROM new_rows n) n USING (k)
+                                       WHERE n IS NULL OR to_jsonb(o.o) <> to_jsonb(n.n)', key)
+            WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
+        END;
+    END IF;
+    IF later > at THEN
+        RAISE invalid_parameter_value USING
+            MESSAGE = format('a change dated %s comes before a version of the same rows that held until or began at %s', at, later);
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        EXECUTE format('DELETE FROM %I WHERE upper_inf(valid) AND lower(valid) = $1', hist) USING at;
+        EXECUTE format('UPDATE %I SET valid = tstzrange(lower(valid), $1) WHERE upper_inf(valid)', hist) USING at;
         RETURN NULL;
     END IF;
-    changed := CASE TG_OP
-        WHEN 'UPDATE' THEN format('SELECT (o.o).* FROM (SELECT o, (%1$s) AS k FROM old_rows o) o
-                                   LEFT JOIN (SELECT n, (%1$s) AS k FROM new_rows n) n USING (k)
-                                   WHERE n IS NULL OR to_jsonb(o.o) <> to_jsonb(n.n)', key)
-        WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
-    END;
     IF changed IS NOT NULL THEN
         -- A version begun in this transaction held for no time: it goes;
         -- any other ends now.
         EXECUTE format('DELETE FROM %1$I h USING (%2$s) o
-                        WHERE (%3$s) = (%4$s) AND upper_inf(h.valid) AND lower(h.valid) = now()',
+                        WHERE (%3$s) = (%4$s) AND upper_inf(h.valid) AND lower(h.valid) = $1',
                        hist, changed,
                        (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k),
-                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k));
-        EXECUTE format('UPDATE %1$I h SET valid = tstzrange(lower(h.valid), now()) FROM (%2$s) o
+                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k)) USING at;
+        EXECUTE format('UPDATE %1$I h SET valid = tstzrange(lower(h.valid), $1) FROM (%2$s) o
                         WHERE (%3$s) = (%4$s) AND upper_inf(h.valid)',
                        hist, changed,
                        (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k),
-                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k));
+                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k)) USING at;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        EXECUTE format('INSERT INTO %I SELECT n.*, tstzrange(now(), NULL) FROM new_rows n', hist);
+        EXECUTE format('INSERT INTO %I SELECT n.*, tstzrange($1, NULL) FROM new_rows n', hist) USING at;
     ELSIF TG_OP = 'UPDATE' THEN
-        EXECUTE format('INSERT INTO %1$I SELECT (n.n).*, tstzrange(now(), NULL)
+        EXECUTE format('INSERT INTO %1$I SELECT (n.n).*, tstzrange($1, NULL)
                         FROM (SELECT n, (%2$s) AS k FROM new_rows n) n
                         LEFT JOIN (SELECT o, (%2$s) AS k FROM old_rows o) o USING (k)
-                        WHERE o IS NULL OR to_jsonb(o.o) <> to_jsonb(n.n)', hist, key);
+                        WHERE o IS NULL OR to_jsonb(o.o) <> to_jsonb(n.n)', hist, key) USING at;
     END IF;
     RETURN NULL;
 END

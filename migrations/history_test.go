@@ -119,3 +119,53 @@ func TestHistoryKeepsEveryVersion(t *testing.T) {
 		t.Error("the servers' role deleted history")
 	}
 }
+
+// TestHistoryDatedChanges loads a past: changes dated by
+// battlemap.valid_from take effect at that time, and a date in the
+// future, or before a version the change would replace (or before a
+// deleted row's end, for its return), is refused with nothing written.
+func TestHistoryDatedChanges(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	a, _ := pgtest.ApartVillages(t, pool)
+	// A moment between the version loaded and now.
+	var at time.Time
+	if err := pool.QueryRow(ctx, `SELECT lower(valid) + (clock_timestamp() - lower(valid)) / 2
+		FROM villages_history WHERE code = $1 AND upper_inf(valid)`, a).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	dated := func(at time.Time, sql string) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('battlemap.valid_from', $1, true)`, at.Format(time.RFC3339Nano)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, sql, a)
+			return err
+		})
+	}
+	if err := dated(at, `UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`); err != nil {
+		t.Fatalf("a change dated after the version it replaces: %v", err)
+	}
+	var from time.Time
+	if err := pool.QueryRow(ctx, `SELECT lower(valid) FROM villages_history WHERE code = $1 AND upper_inf(valid)`, a).Scan(&from); err != nil {
+		t.Fatal(err)
+	}
+	if !from.Equal(at) {
+		t.Errorf("the new version begins at %v, want %v", from, at)
+	}
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"in the future", time.Now().Add(time.Hour)},
+		{"before the version it replaces", at.Add(-time.Second)},
+	} {
+		if err := dated(tt.at, `UPDATE villages SET cooperatives = cooperatives + 1 WHERE code = $1`); err == nil {
+			t.Errorf("a change dated %s was taken", tt.name)
+		}
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM villages_history WHERE code = $1 AND lower(valid) > $2`, a, at).Scan(&n); err != nil || n != 0 {
+		t.Errorf("versions after the refused changes: %d (%v), want none", n, err)
+	}
+}
