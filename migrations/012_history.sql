@@ -64,8 +64,8 @@ BEGIN
         RETURN NULL;
     END IF;
     IF changed IS NOT NULL THEN
-        -- A version begun in this transaction held for no time: it goes;
-        -- any other ends now.
+        -- A version begun at the change's time held for no time: it
+        -- goes; any other ends then.
         EXECUTE format('DELETE FROM %1$I h USING (%2$s) o
                         WHERE (%3$s) = (%4$s) AND upper_inf(h.valid) AND lower(h.valid) = $1',
                        hist, changed,
