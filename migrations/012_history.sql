@@ -26,6 +26,9 @@ SET search_path = public, pg_temp AS $$
 DECLARE
     hist text := TG_TABLE_NAME || '_history';
     key  text := (SELECT string_agg(format('%I', k), ', ') FROM unnest(TG_ARGV) k);
+    -- The key's columns in the history (h) and in the rows changed (o).
+    hkey text := (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k);
+    okey text := (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k);
     -- When the change took effect.
     at   timestamptz := coalesce(nullif(current_setting('battlemap.valid_from', true), '')::timestamptz, now());
     -- Rows the statement changed: old and new differ, or one is missing.
@@ -45,8 +48,7 @@ BEGIN
                        hist,
                        CASE TG_OP WHEN 'INSERT' THEN 'SELECT * FROM new_rows' WHEN 'DELETE' THEN 'SELECT * FROM old_rows'
                                   ELSE 'SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows' END,
-                       (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k),
-                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k)) INTO later;
+                       hkey, okey) INTO later;
         changed := CASE TG_OP
             WHEN 'UPDATE' THEN format('SELECT (o.o).* FROM (SELECT o, (%1$s) AS k FROM old_rows o) o
                                        LEFT JOIN (SELECT n, (%1$s) AS k FROM new_rows n) n USING (k)
@@ -69,13 +71,11 @@ BEGIN
         EXECUTE format('DELETE FROM %1$I h USING (%2$s) o
                         WHERE (%3$s) = (%4$s) AND upper_inf(h.valid) AND lower(h.valid) = $1',
                        hist, changed,
-                       (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k),
-                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k)) USING at;
+                       hkey, okey) USING at;
         EXECUTE format('UPDATE %1$I h SET valid = tstzrange(lower(h.valid), $1) FROM (%2$s) o
                         WHERE (%3$s) = (%4$s) AND upper_inf(h.valid)',
                        hist, changed,
-                       (SELECT string_agg(format('h.%I', k), ', ') FROM unnest(TG_ARGV) k),
-                       (SELECT string_agg(format('o.%I', k), ', ') FROM unnest(TG_ARGV) k)) USING at;
+                       hkey, okey) USING at;
     END IF;
     IF TG_OP = 'INSERT' THEN
         EXECUTE format('INSERT INTO %I SELECT n.*, tstzrange($1, NULL) FROM new_rows n', hist) USING at;
