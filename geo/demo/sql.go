@@ -11,7 +11,7 @@ import (
 // counties' rows stay, and the load moves them on). The factor layers
 // of the suitability analysis, terrain included, lie in regions too, and
 // go with them.
-const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, hazard_zones, roads, services,
+const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, hazard_zones, roads, services, region_targets,
     terrain, terrain_slope, regions`
 
 // sqlStaging makes the staging tables the data files are copied into. Their
