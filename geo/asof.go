@@ -32,6 +32,9 @@ const dayLayout = time.DateOnly
 // as the day closed — or now, for today. A moment after now is EInvalid:
 // the map does not know the future.
 func ParseMoment(s string, now time.Time) (time.Time, error) {
+	// PostgreSQL keeps microseconds: a finer moment would not come back
+	// as it was given, in links and cache keys.
+	now = now.Truncate(time.Microsecond)
 	if d, err := time.ParseInLocation(dayLayout, s, DataZone); err == nil {
 		end := d.AddDate(0, 0, 1).Add(-time.Microsecond)
 		if d.After(now) {
@@ -46,6 +49,7 @@ func ParseMoment(s string, now time.Time) (time.Time, error) {
 	if err != nil || t.Year() < 1 {
 		return time.Time{}, Errorf(EInvalid, "a moment is a day (YYYY-MM-DD, China Standard Time) or an RFC 3339 date-time such as 2016-03-31T18:00:00+08:00 (got %s)", Quote(s))
 	}
+	t = t.Truncate(time.Microsecond)
 	if t.After(now) {
 		return time.Time{}, Errorf(EInvalid, "the moment %s is in the future: the map is known up to now, %s", s, now.In(DataZone).Format(time.RFC3339))
 	}
@@ -149,4 +153,20 @@ func (r Reads) At(ctx context.Context, at *time.Time) (context.Context, DB) {
 		return ctx, r.Now
 	}
 	return AtMoment(ctx, *at), r.Past
+}
+
+// OpenPast opens a pool that reads the past beside pool: pool's
+// configuration made by PastConfig, with a quarter of its connections
+// (two at least), since reads of the past are the rarer. It connects only
+// when first used.
+func OpenPast(pool *pgxpool.Pool) *pgxpool.Pool {
+	pc := PastConfig(pool.Config())
+	pc.MaxConns = max(2, pc.MaxConns/4)
+	pc.MinConns = 0
+	past, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		// A copy of a configuration a pool was made with is valid.
+		panic("geo: past pool: " + err.Error())
+	}
+	return past
 }

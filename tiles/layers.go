@@ -3,7 +3,6 @@ package tiles
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -327,6 +326,10 @@ type Tileset struct {
 	// args are what the SQL reads after z, x and y: those of the one
 	// layer that has any.
 	args []any
+	// past: the tileset is served as of past moments too. Its layers
+	// read only tables and views that keep their history (the as_of
+	// schema, migrations/014_as_of.sql); the overlays do not.
+	past bool
 }
 
 // CompositeName is the tileset holding every layer, the one pages use.
@@ -407,7 +410,12 @@ func Tilesets() map[string]*Tileset {
 	sets := map[string]*Tileset{
 		CompositeName: newTileset(CompositeName, "The battle map: every layer in one tile", Layers),
 	}
-	for _, l := range slices.Concat(Layers, Overlays) {
+	sets[CompositeName].past = true
+	for _, l := range Layers {
+		sets[l.Name] = newTileset(l.Name, l.Description, []*Layer{l})
+		sets[l.Name].past = true
+	}
+	for _, l := range Overlays {
 		sets[l.Name] = newTileset(l.Name, l.Description, []*Layer{l})
 	}
 	return sets

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb/maptile"
@@ -17,19 +18,27 @@ import (
 type Config struct {
 	// Attribution is shown by map clients for the data.
 	Attribution string
+	// Past is the pool that makes tiles as of a past moment (made by
+	// geo.PastConfig from the tile pool's configuration); nil makes one
+	// from the tile pool's, which opens no connection until one is asked.
+	Past *pgxpool.Pool
 }
 
 // Service makes tiles in PostGIS. It keeps none: the web server's answer
 // cache keeps tiles as it keeps every other answer, on the data version.
 type Service struct {
-	cfg  Config
-	pool *pgxpool.Pool
-	sets map[string]*Tileset
+	cfg   Config
+	reads geo.Reads
+	sets  map[string]*Tileset
 }
 
-// NewService builds every tileset's SQL.
+// NewService builds every tileset's SQL, to run on pool (and cfg.Past for
+// tiles of the past).
 func NewService(cfg Config, pool *pgxpool.Pool) *Service {
-	return &Service{cfg: cfg, pool: pool, sets: Tilesets()}
+	if cfg.Past == nil {
+		cfg.Past = geo.OpenPast(pool)
+	}
+	return &Service{cfg: cfg, reads: geo.Reads{Now: pool, Past: cfg.Past}, sets: Tilesets()}
 }
 
 // Tileset returns the tileset called name, or a geo.ENotFound error that
@@ -47,12 +56,30 @@ func (s *Service) Tileset(name string) (*Tileset, error) {
 	return ts, nil
 }
 
+// tileset is Tileset, and when at is not nil an EInvalid error for a
+// tileset that is not drawn as of the past.
+func (s *Service) tileset(name string, at *time.Time) (*Tileset, error) {
+	ts, err := s.Tileset(name)
+	if err == nil && at != nil && !ts.past {
+		return nil, geo.Errorf(geo.EInvalid, "tile layer %s is an analysis of today's data: it is not drawn as of a past moment", name)
+	}
+	return ts, err
+}
+
+// PastPath is the path under which the tiles of tileset name as of moment
+// are served, before /{z}/{x}/{y}.mvt: a path segment, not a query, so
+// that each moment's tiles are cached as any tile is.
+func PastPath(name, moment string) string {
+	return "/tiles/" + name + "/at/" + moment
+}
+
 // Tile returns tile t of the tileset called name as MVT bytes, empty when
-// no feature falls in the tile. Above the tileset's maximum zoom it
+// no feature falls in the tile; as of a past moment when at is not nil
+// (the same SQL, on the pool that reads the past: geo.PastConfig). Above the tileset's maximum zoom it
 // returns a geo.ENotFound error (clients overzoom the deepest tiles);
 // below its minimum zoom, an empty tile.
-func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) ([]byte, error) {
-	ts, err := s.Tileset(name)
+func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile, at *time.Time) ([]byte, error) {
+	ts, err := s.tileset(name, at)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +93,8 @@ func (s *Service) Tile(ctx context.Context, name string, t maptile.Tile) ([]byte
 	}
 	var data []byte
 	args := append([]any{int32(z), int32(t.X), int32(t.Y)}, ts.Args()...)
-	if err := s.pool.QueryRow(ctx, query, args...).Scan(&data); err != nil {
+	ctx, db := s.reads.At(ctx, at)
+	if err := db.QueryRow(ctx, query, args...).Scan(&data); err != nil {
 		return nil, fmt.Errorf("tiles: %s %d/%d/%d: %w", name, z, t.X, t.Y, err)
 	}
 	return data, nil
@@ -98,21 +126,30 @@ type VectorLayer struct {
 }
 
 // TileJSON describes the tileset called name, with tile URLs under
-// baseURL (scheme and host, no trailing slash). Bounds are those of the
-// data; with no data, the whole Web Mercator world.
-func (s *Service) TileJSON(ctx context.Context, name, baseURL string) (*TileJSON, error) {
-	ts, err := s.Tileset(name)
+// baseURL (scheme and host, no trailing slash): the map of today, or the
+// map as of at when it is not nil. Bounds are those of the data; with no
+// data, the whole Web Mercator world.
+func (s *Service) TileJSON(ctx context.Context, name, baseURL string, at *time.Time) (*TileJSON, error) {
+	ts, err := s.tileset(name, at)
 	if err != nil {
 		return nil, err
 	}
+	tiles, description := baseURL+"/tiles/"+ts.Name+"/{z}/{x}/{y}.mvt", ts.Description
+	switch {
+	case at != nil:
+		tiles = baseURL + PastPath(ts.Name, geo.FormatMoment(*at)) + "/{z}/{x}/{y}.mvt"
+		description += "; as of " + geo.FormatMoment(*at)
+	case ts.past:
+		description += "; as of a past day or moment: " + PastPath(ts.Name, "{YYYY-MM-DD or RFC 3339}") + "/{z}/{x}/{y}.mvt, described by this document with ?at="
+	}
 	tj := &TileJSON{
-		TileJSON: "3.0.0", Name: ts.Name, Description: ts.Description, Version: "1.0.0",
+		TileJSON: "3.0.0", Name: ts.Name, Description: description, Version: "1.0.0",
 		Attribution: s.cfg.Attribution, Scheme: "xyz",
-		Tiles:   []string{baseURL + "/tiles/" + ts.Name + "/{z}/{x}/{y}.mvt"},
+		Tiles:   []string{tiles},
 		MinZoom: ts.MinZoom(), MaxZoom: ts.MaxZoom(),
 		Bounds: [4]float64{-180, -85.0511, 180, 85.0511},
 	}
-	switch b, err := geo.CountyBounds(ctx, s.pool); {
+	switch b, err := geo.CountyBounds(ctx, s.reads.Now); {
 	case err == nil:
 		for i, v := range []float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]} {
 			tj.Bounds[i] = math.Round(v*1e4) / 1e4

@@ -12,10 +12,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/zunyi/battlemap/geo"
@@ -30,7 +33,7 @@ var update = flag.Bool("update", false, "rewrite the golden tiles in testdata/")
 // fetch returns a tile of tileset name from svc, decoded.
 func fetch(t *testing.T, svc *tiles.Service, name string, tile maptile.Tile) ([]byte, map[string]*mvt.Layer) {
 	t.Helper()
-	m, err := svc.Tile(context.Background(), name, tile)
+	m, err := svc.Tile(context.Background(), name, tile, nil)
 	if err != nil {
 		t.Fatalf("Tile(%s, %v): %v", name, tile, err)
 	}
@@ -158,7 +161,7 @@ func TestLayersMatchSQL(t *testing.T) {
 		}
 	})
 	t.Run("empty tile", func(t *testing.T) {
-		m, err := svc.Tile(context.Background(), tiles.CompositeName, maptile.New(0, 0, 14))
+		m, err := svc.Tile(context.Background(), tiles.CompositeName, maptile.New(0, 0, 14), nil)
 		if err != nil || len(m) != 0 {
 			t.Errorf("tile far from the data: %d bytes, %v; want empty", len(m), err)
 		}
@@ -262,7 +265,7 @@ func TestTileSizes(t *testing.T) {
 		lo, hi := maptile.At(orb.Point{b.Min[0], b.Max[1]}, maptile.Zoom(z)), maptile.At(orb.Point{b.Max[0], b.Min[1]}, maptile.Zoom(z))
 		for x := lo.X; x <= hi.X; x++ {
 			for y := lo.Y; y <= hi.Y; y++ {
-				m, err := svc.Tile(context.Background(), tiles.CompositeName, maptile.New(x, y, maptile.Zoom(z)))
+				m, err := svc.Tile(context.Background(), tiles.CompositeName, maptile.New(x, y, maptile.Zoom(z)), nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -394,13 +397,13 @@ func TestTileErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := svc.Tile(ctx, tt.set, tt.tile)
+			_, err := svc.Tile(ctx, tt.set, tt.tile, nil)
 			if geo.ErrorCode(err) != tt.code {
 				t.Errorf("got %v, want a %s error", err, tt.code)
 			}
 		})
 	}
-	m, err := svc.Tile(ctx, "villages", maptile.New(0, 0, 3))
+	m, err := svc.Tile(ctx, "villages", maptile.New(0, 0, 3), nil)
 	if err != nil || len(m) != 0 {
 		t.Errorf("villages below their min zoom: %v, %d bytes; want an empty tile", err, len(m))
 	}
@@ -476,4 +479,102 @@ func TestSuitabilityTile(t *testing.T) {
 			t.Errorf("zoom %d: no cell of %s compared", z, county)
 		}
 	}
+}
+
+// TestTilesAsOf decodes tiles as of a moment before an edit and after it,
+// and checks them against SQL over the history: a deleted project is
+// still drawn as of before, a village's and its county's figures are
+// those that held then.
+func TestTilesAsOf(t *testing.T) {
+	pool := pgtest.New(t)
+	svc := tiles.NewService(tiles.Config{}, pool)
+	ctx := context.Background()
+	const village, county = "520304116203", "520304"
+	var project string
+	var lon, lat float64
+	if err := pool.QueryRow(ctx, `SELECT code, ST_X(geom), ST_Y(geom) FROM projects
+		WHERE GeometryType(geom) = 'POINT' AND county_code = $1 ORDER BY code LIMIT 1`, county).Scan(&project, &lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time {
+		var now time.Time
+		if err := pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+			t.Fatal(err)
+		}
+		return now
+	}
+	before := clock()
+	_, err := geo.Change(ctx, pool, geo.Actor{Name: "test", All: true}, nil, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM projects WHERE code = $1`, project); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE villages SET poor_population = poor_households WHERE code = $1`, village)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := clock()
+	projectTile := at(lon, lat, 12)
+	villageTile := featureTile(t, pool, `SELECT ST_X(point), ST_Y(point) FROM regions WHERE code = '`+village+`'`, 12)
+	countyTile := at(106.93, 27.72, 5)
+	for _, m := range []time.Time{before, after} {
+		past := func(name string, tile maptile.Tile) map[string]*mvt.Layer {
+			b, err := svc.Tile(ctx, name, tile, &m)
+			if err != nil {
+				t.Fatalf("Tile(%s, %v) as of %s: %v", name, tile, m, err)
+			}
+			layers, err := mvt.Unmarshal(b)
+			if err != nil {
+				t.Fatalf("Tile(%s, %v) as of %s does not decode: %v", name, tile, m, err)
+			}
+			byName := map[string]*mvt.Layer{}
+			for _, l := range layers {
+				byName[l.Name] = l
+			}
+			return byName
+		}
+		truth := func(sql string, args ...any) int64 {
+			var n int64
+			if err := pool.QueryRow(ctx, sql, append([]any{m}, args...)...).Scan(&n); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+			return n
+		}
+		layers := past(tiles.CompositeName, projectTile)
+		want := truth(`SELECT count(*) FROM projects_history WHERE valid @> $1::timestamptz
+			AND ST_Intersects(ST_Transform(geom, 3857), ST_TileEnvelope($2, $3, $4, margin => 0.015625))`,
+			int(projectTile.Z), int(projectTile.X), int(projectTile.Y))
+		got := 0
+		if l := layers["projects"]; l != nil {
+			got = len(l.Features)
+		}
+		if int64(got) != want || (want == 0 && m.Equal(before)) {
+			t.Errorf("projects as of %s: %d, want %d", m, got, want)
+		}
+		if _, drawn := featureByProperty(layers["projects"], "code", project); drawn != m.Equal(before) {
+			t.Errorf("deleted project drawn as of %s: %v", m, drawn)
+		}
+		f, ok := featureByProperty(past(tiles.CompositeName, villageTile)["villages"], "code", village)
+		if want := truth(`SELECT poor_population FROM villages_history WHERE valid @> $1::timestamptz AND code = $2`, village); !ok || int64(f.Properties["poor_population"].(float64)) != want {
+			t.Errorf("village as of %s: %v, want poor_population %d", m, f, want)
+		}
+		f, ok = featureByProperty(past(tiles.CompositeName, countyTile)["counties"], "code", county)
+		if want := truth(`SELECT poor_population FROM region_rollups_history WHERE valid @> $1::timestamptz AND code = $2`, county); !ok || int64(f.Properties["poor_population"].(float64)) != want {
+			t.Errorf("county as of %s: %v, want poor_population %d", m, f, want)
+		}
+	}
+}
+
+// featureByProperty is the feature of l whose property name is value.
+func featureByProperty(l *mvt.Layer, name, value string) (*geojson.Feature, bool) {
+	if l == nil {
+		return nil, false
+	}
+	for _, f := range l.Features {
+		if f.Properties[name] == value {
+			return f, true
+		}
+	}
+	return nil, false
 }

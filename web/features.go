@@ -234,7 +234,8 @@ func datetimeDoc(coll *geo.Collection) queryableDoc {
 
 // items serves GET /collections/{collection}/items: a page of features
 // as GeoJSON, or as CSV with f=csv, written by the database and passed on
-// as it comes.
+// as it comes; with at=, the features as they stood then (the same
+// query, on the pool that reads the past: geo.PastConfig).
 func (s *Server) items(c *fiber.Ctx) error {
 	coll, err := geo.CollectionByID(c.Params("collection"))
 	if err != nil {
@@ -254,7 +255,11 @@ func (s *Server) items(c *fiber.Ctx) error {
 		stamp = s.coveringStamp(*b)
 	}
 	return s.cachedStream(c, stamp, func(ctx context.Context) (parts, error) {
-		features, err := geo.Items(ctx, s.pool, q.Selection, ogc.Encoding(q.Format))
+		ctx, db, err := s.readAt(ctx, q.At)
+		if err != nil {
+			return nil, err
+		}
+		features, err := geo.Items(ctx, db, q.Selection, ogc.Encoding(q.Format))
 		if err != nil {
 			return nil, err
 		}
@@ -263,13 +268,14 @@ func (s *Server) items(c *fiber.Ctx) error {
 }
 
 // item serves GET /collections/{collection}/items/{feature}: one feature
-// as GeoJSON, or as CSV with f=csv.
+// as GeoJSON, or as CSV with f=csv; as it stood at a past moment with
+// at= (a day or an RFC 3339 date-time).
 func (s *Server) item(c *fiber.Ctx) error {
 	coll, err := geo.CollectionByID(c.Params("collection"))
 	if err != nil {
 		return err
 	}
-	format, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON, ogc.FormatCSV)
+	format, at, err := ogc.ParseFormatAt(rawQuery(c), ogc.FormatJSON, ogc.FormatCSV)
 	if err != nil {
 		return err
 	}
@@ -279,7 +285,11 @@ func (s *Server) item(c *fiber.Ctx) error {
 		id = c.Params("feature")
 	}
 	return s.cached(c, func(ctx context.Context) ([]byte, map[string]string, error) {
-		f, err := geo.Item(ctx, s.pool, coll, id, ogc.Encoding(format))
+		ctx, db, err := s.readAt(ctx, at)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := geo.Item(ctx, db, coll, id, ogc.Encoding(format))
 		if err != nil {
 			return nil, nil, err
 		}

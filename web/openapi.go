@@ -1,6 +1,7 @@
 package web
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -144,12 +145,13 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		}}))
 	get("/api/regions/{code}", "getRegion", "Drill-down",
 		"one drill-down step: a region, its breadcrumb, figures, project counts and children; a village's projects and relocation",
-		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f},
+		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f, atParam("query")},
 		jsonOf("the region", object))
 	get("/api/search", "search", "Drill-down", "regions by name (村民委员会 / 居民委员会 optional) or code prefix, best first",
 		[]parameter{
 			{Name: "q", In: "query", Required: true, Description: "a name, part of one, or the first digits of a code", Schema: schema{"type": "string", "maxLength": geo.MaxSearchRunes}},
 			{Name: "limit", In: "query", Description: "most matches", Schema: schema{"type": "integer", "minimum": 1, "maximum": geo.MaxSearchLimit, "default": geo.DefaultSearchLimit}},
+			atParam("query"),
 		}, jsonOf("the matches with level, breadcrumb and bbox", object))
 	get("/api/version", "getDataVersion", "Live", "the data version and when it last moved; screens poll it", nil,
 		jsonOf("the version", object))
@@ -169,7 +171,11 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	tile := answers("the tile", mvtType, schema{"type": "string", "format": "binary"})
 	tile["204"] = response{Description: "no feature in this tile"}
 	get("/tiles/{layer}/{z}/{x}/{y}.mvt", "getTile", "Tiles", "a Mapbox Vector Tile; 204 when empty, 304 for a known ETag", tileParams, tile)
-	get("/tiles/{layer}.json", "getTileJSON", "Tiles", "TileJSON 3.0.0 of a layer", []parameter{layer}, jsonOf("TileJSON", object))
+	get("/tiles/{layer}/at/{at}/{z}/{x}/{y}.mvt", "getPastTile", "Tiles",
+		"a Mapbox Vector Tile of the map as of a past moment (not the analysis overlays); 204 when empty, 304 for a known ETag",
+		slices.Insert(slices.Clone(tileParams), 1, atParam("path")), tile)
+	get("/tiles/{layer}.json", "getTileJSON", "Tiles", "TileJSON 3.0.0 of a layer; with at, of its tiles as of that moment",
+		[]parameter{layer, atParam("query")}, jsonOf("TileJSON", object))
 	get("/style.json", "getStyle", "Tiles", "the MapLibre style of the battle map", nil, jsonOf("a MapLibre style, spec v8", object))
 	get("/legend.json", "getLegend", "Tiles", "the colour classes the style uses", nil, jsonOf("the legend", object))
 	get("/api/catalogue", "getCatalogue", "Catalogue",
@@ -296,7 +302,7 @@ func addCollection(paths map[string]pathItem, c *geo.Collection) {
 	featureID := parameter{Name: "featureId", In: "path", Required: true, Description: "the feature's id, its code", Schema: schema{"type": "string"}}
 	paths[self+"/items/{featureId}"] = pathItem{"get": {
 		Summary: c.Title + ": one feature; its ETag is what an edit names in If-Match", OperationID: "get" + name + "Feature", Tags: []string{c.Title},
-		Parameters: []parameter{featureID, formatParam(ogc.FormatJSON, ogc.FormatCSV)},
+		Parameters: []parameter{featureID, formatParam(ogc.FormatJSON, ogc.FormatCSV), atParam("query")},
 		Responses:  one,
 	}}
 	options := func(id, methods string, params []parameter) operation {
@@ -364,6 +370,8 @@ func itemsParam(c *geo.Collection, name string) parameter {
 		return parameter{Name: name, In: "query", Description: "where the page starts: given by the previous page's next link", Schema: schema{"type": "string"}}
 	case "f":
 		return formatParam(ogc.FormatJSON, ogc.FormatCSV)
+	case "at":
+		return atParam("query")
 	}
 	for _, f := range c.Filters {
 		if f.Param == name {
@@ -375,6 +383,13 @@ func itemsParam(c *geo.Collection, name string) parameter {
 		}
 	}
 	panic("web: collection " + c.ID + " takes a parameter the API definition does not know: " + name)
+}
+
+// atParam is the moment a read is as of, in the query or the path.
+func atParam(in string) parameter {
+	return parameter{Name: "at", In: in, Required: in == "path", Schema: schema{"type": "string"},
+		Description: "read the map as of this moment: a day (YYYY-MM-DD, China Standard Time: the map as that day closed; today: now) " +
+			"or an RFC 3339 date-time; before the map's history begins or in the future it is a 400 that names the span there is"}
 }
 
 // formatParam is the f parameter taking formats, the first the default.

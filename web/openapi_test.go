@@ -61,6 +61,7 @@ func TestAPIDefinition(t *testing.T) {
 	// and the routes whose last segment carries more are written out.
 	spelled := map[string]string{
 		"/tiles/:layer/:z/:x/:y":                  "/tiles/{layer}/{z}/{x}/{y}.mvt",
+		"/tiles/:layer/at/:at/:z/:x/:y":           "/tiles/{layer}/at/{at}/{z}/{x}/{y}.mvt",
 		"/tiles/:file":                            "/tiles/{layer}.json",
 		"/collections/:collection/items/:feature": "/collections/{collectionId}/items/{featureId}",
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb"
@@ -37,9 +38,10 @@ func (s *Server) topRegions(c *fiber.Ctx) error {
 // counties its region's box meets (regionStamp): everything it says lies
 // in that box — the region's rows, its children, its projects, the lines
 // of its people's moves, and its ancestors, whose boundaries hold it — so
-// an edit elsewhere leaves it valid.
+// an edit elsewhere leaves it valid. With at=, the step as it stood then.
 func (s *Server) region(c *fiber.Ctx) error {
-	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
+	_, at, err := ogc.ParseFormatAt(rawQuery(c), ogc.FormatJSON)
+	if err != nil {
 		return err
 	}
 	// A copy: Fiber's parameters are the request's bytes, reused after it,
@@ -51,7 +53,11 @@ func (s *Server) region(c *fiber.Ctx) error {
 	key := s.baseURL(c) + c.OriginalURL() + "\x00" + fmt.Sprint(box)
 	return s.answer(c, s.cache, key, s.apiCacheControl, stamp,
 		func(ctx context.Context) ([]byte, map[string]string, error) {
-			r, err := geo.DrillDown(ctx, s.pool, code)
+			ctx, db, err := s.readAt(ctx, at)
+			if err != nil {
+				return nil, nil, err
+			}
+			r, err := geo.DrillDown(ctx, db, code)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -86,31 +92,42 @@ type searchResult struct {
 	Matches []geo.Match `json:"matches"`
 }
 
-// search serves GET /api/search?q=&limit=: regions by name or code prefix.
+// search serves GET /api/search?q=&limit=&at=: regions by name or code
+// prefix, as they were named at a past moment with at=.
 func (s *Server) search(c *fiber.Ctx) error {
-	q, err := parseSearch(rawQuery(c))
+	q, at, err := parseSearch(rawQuery(c))
 	if err != nil {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		matches, err := geo.Search(ctx, s.pool, q)
+		ctx, db, err := s.readAt(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		matches, err := geo.Search(ctx, db, q)
 		return searchResult{Query: q.Q, Matches: matches}, err
 	})
 }
 
-// parseSearch reads the query string raw of a search: q (required) and
-// limit (1 to geo.MaxSearchLimit). Anything else, or a bad value, is an
-// EInvalid error naming the parameter.
-func parseSearch(raw string) (geo.SearchQuery, error) {
-	v, err := ogc.Params(raw, "q", "limit")
+// parseSearch reads the query string raw of a search: q (required),
+// limit (1 to geo.MaxSearchLimit) and at (a past moment; nil for now).
+// Anything else, or a bad value, is an EInvalid error naming the
+// parameter.
+func parseSearch(raw string) (geo.SearchQuery, *time.Time, error) {
+	v, err := ogc.Params(raw, "q", "limit", "at")
 	if err != nil {
-		return geo.SearchQuery{}, err
+		return geo.SearchQuery{}, nil, err
 	}
 	q := geo.SearchQuery{Q: v["q"], Limit: geo.DefaultSearchLimit}
 	if s, ok := v["limit"]; ok {
 		if q.Limit, err = ogc.ParseLimit(s, geo.MaxSearchLimit); err != nil {
-			return geo.SearchQuery{}, err
+			return geo.SearchQuery{}, nil, err
 		}
 	}
-	return q.Check()
+	at, err := ogc.ParseAt(v)
+	if err != nil {
+		return geo.SearchQuery{}, nil, err
+	}
+	q, err = q.Check()
+	return q, at, err
 }

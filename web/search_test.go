@@ -24,10 +24,13 @@ func TestParseSearch(t *testing.T) {
 		{"q=x&limit=0", "", 0, "limit"},
 		{"q=x&limit=51", "", 0, "limit"},
 		{"q=x&page=2", "", 0, `"page"`},
+		{"q=x&at=2016-13-01", "", 0, "a moment is a day"},
+		{"q=x&at=9999-01-01", "", 0, "in the future"},
+		{"q=x&at=2016-03-31", "x", geo.DefaultSearchLimit, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
-			q, err := parseSearch(tt.raw)
+			q, _, err := parseSearch(tt.raw)
 			if tt.mention != "" {
 				if geo.ErrorCode(err) != geo.EInvalid || !strings.Contains(err.Error(), tt.mention) {
 					t.Errorf("parseSearch(%q): got %v, want an %s error mentioning %q", tt.raw, err, geo.EInvalid, tt.mention)

@@ -72,15 +72,23 @@ type Config struct {
 	// 503 with that word while it is not "running". nil means a database
 	// run by someone else, judged by a ping alone.
 	DatabaseState func() string
+	// Past is the pool that reads the map as of a past moment (made by
+	// geo.PastConfig); nil makes one from the server's pool's
+	// configuration, closed by Shutdown.
+	Past *pgxpool.Pool
 }
 
 // Server is the HTTP server. Build it with New.
 type Server struct {
-	cfg   Config
-	pool  *pgxpool.Pool
-	tiles *tiles.Service
-	log   *slog.Logger
-	app   *fiber.App
+	cfg  Config
+	pool *pgxpool.Pool
+	// reads are pool and the pool that reads the past (?at=).
+	reads geo.Reads
+	// ownPast: reads.Past was made here, and Shutdown closes it.
+	ownPast bool
+	tiles   *tiles.Service
+	log     *slog.Logger
+	app     *fiber.App
 
 	tileCacheControl string
 	importer         *importer.Importer
@@ -131,6 +139,10 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		verifier: account.NewVerifier(pool, credentialCacheFor), logins: newLoginLimits(), apiCacheControl: "no-cache"}
 	if s.versions == nil {
 		s.versions = geo.NewVersions(pool, log)
+	}
+	s.reads = geo.Reads{Now: pool, Past: cfg.Past}
+	if s.reads.Past == nil {
+		s.reads.Past, s.ownPast = geo.OpenPast(pool), true
 	}
 	s.importing = make(chan struct{}, 1)
 	s.changes = cfg.Changes
@@ -196,6 +208,7 @@ func (s *Server) routes() {
 	s.app.Get("/api/suitability/candidates", s.suitabilityCandidates)
 	s.app.Post("/api/suitability/sites", s.write, s.createSite)
 	s.app.Get("/tiles/:layer/:z/:x/:y", s.tile)
+	s.app.Get("/tiles/:layer/at/:at/:z/:x/:y", s.tile)
 	s.app.Get("/tiles/:file", s.tileJSON)
 	s.app.Get("/style.json", s.style)
 	s.app.Get("/legend.json", s.legend)
@@ -245,7 +258,11 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // for in-flight requests to finish, or for ctx to end.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.changes.Close()
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	if s.ownPast {
+		s.reads.Past.Close()
+	}
+	return err
 }
 
 // withDeadline gives every request a context that ends after

@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb"
@@ -11,12 +13,17 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/tiles"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // mvtType is the media type of Mapbox Vector Tiles.
 const mvtType = "application/vnd.mapbox-vector-tile"
 
-// tile serves GET /tiles/{layer}/{z}/{x}/{y}.mvt. An empty tile is 204; a
+// tile serves GET /tiles/{layer}/{z}/{x}/{y}.mvt, and the same tile as of
+// a past moment at /tiles/{layer}/at/{day or date-time}/{z}/{x}/{y}.mvt
+// (tiles.PastPath), cached under the moment and stamped as today's: a
+// change dated back into the past moves the same county versions. An
+// empty tile is 204; a
 // tile whose ETag the client already holds is 304. Tiles are kept in
 // their own cache, keyed by layer and z/x/y (a tile does not depend on
 // the host it is asked through) and stamped with the versions of the
@@ -29,8 +36,27 @@ func (s *Server) tile(c *fiber.Ctx) error {
 	}
 	layer := c.Params("layer")
 	key := layer + "/" + strconv.Itoa(int(t.Z)) + "/" + strconv.FormatUint(uint64(t.X), 10) + "/" + strconv.FormatUint(uint64(t.Y), 10)
+	var at *time.Time
+	if s := c.Params("at"); s != "" {
+		// Fiber leaves path parameters escaped; a date-time's "+" may come
+		// as %2B.
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+		m, err := geo.ParseMoment(s, time.Now())
+		if err != nil {
+			return err
+		}
+		at = &m
+		key = geo.FormatMoment(m) + "/" + key
+	}
 	return s.answer(c, s.tileCache, key, s.tileCacheControl, s.tileStamp(t), func(ctx context.Context) ([]byte, map[string]string, error) {
-		data, err := s.tiles.Tile(ctx, layer, t)
+		if at != nil {
+			if err := geo.CheckMoment(ctx, s.pool, *at); err != nil {
+				return nil, nil, err
+			}
+		}
+		data, err := s.tiles.Tile(ctx, layer, t, at)
 		if err != nil || len(data) == 0 {
 			return data, nil, err
 		}
@@ -67,13 +93,27 @@ func (s *Server) coveringStamp(box orb.Bound) func(context.Context) (int64, erro
 // which lon/lat boxes of Web Mercator tiles take with room to spare.
 const tileMarginFraction = 16
 
-// tileJSON serves GET /tiles/{layer}.json.
+// tileJSON serves GET /tiles/{layer}.json, and with ?at= the description
+// of the tiles as of that moment.
 func (s *Server) tileJSON(c *fiber.Ctx) error {
 	name, ok := strings.CutSuffix(c.Params("file"), ".json")
 	if !ok {
 		return geo.Errorf(geo.ENotFound, "no such resource %q: tiles are at /tiles/{layer}/{z}/{x}/{y}.mvt, their description at /tiles/{layer}.json", c.Params("file"))
 	}
-	tj, err := s.tiles.TileJSON(c.UserContext(), name, s.baseURL(c))
+	v, err := ogc.Params(rawQuery(c), "at")
+	if err != nil {
+		return err
+	}
+	at, err := ogc.ParseAt(v)
+	if err != nil {
+		return err
+	}
+	if at != nil {
+		if err := geo.CheckMoment(c.UserContext(), s.pool, *at); err != nil {
+			return err
+		}
+	}
+	tj, err := s.tiles.TileJSON(c.UserContext(), name, s.baseURL(c), at)
 	if err != nil {
 		return err
 	}

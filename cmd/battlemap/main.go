@@ -112,7 +112,10 @@ func newLogger(cfg Config) *slog.Logger {
 type database struct {
 	pool     *pgxpool.Pool
 	tilePool *pgxpool.Pool
-	cluster  *pgcluster.Cluster
+	// pastPool and pastTilePool read the map as of a past moment, beside
+	// pool and tilePool (geo.OpenPast).
+	pastPool, pastTilePool *pgxpool.Pool
+	cluster                *pgcluster.Cluster
 }
 
 // openDatabase connects to DATABASE_URL or starts the private cluster,
@@ -157,6 +160,7 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, role string
 		db.close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	db.pastPool, db.pastTilePool = geo.OpenPast(db.pool), geo.OpenPast(db.tilePool)
 	if err := migrateSchema(ctx, db.pool, migrateURL); err != nil {
 		db.close()
 		return nil, err
@@ -214,7 +218,7 @@ func (db *database) state() func() string {
 }
 
 func (db *database) close() {
-	for _, p := range []*pgxpool.Pool{db.pool, db.tilePool} {
+	for _, p := range []*pgxpool.Pool{db.pool, db.tilePool, db.pastPool, db.pastTilePool} {
 		if p != nil {
 			p.Close()
 		}
@@ -245,7 +249,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 	if cfg.VersionCheck == "notify" {
 		go versions.Listen(ctx)
 	}
-	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution}, db.tilePool)
+	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution, Past: db.pastTilePool}, db.tilePool)
 	srv := web.New(web.Config{
 		RequestTimeout:  cfg.Server.RequestTimeout,
 		BodyLimit:       cfg.Server.BodyLimit,
@@ -254,6 +258,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		TileMaxAge:      cfg.Tiles.MaxAge,
 		ImportEnabled:   cfg.Import.Enabled,
 		ReadAccess:      cfg.ReadAccess,
+		Past:            db.pastPool,
 		MaxEventStreams: cfg.MaxEventStreams,
 		CacheBytes:      cfg.API.CacheBytes,
 		TileCacheBytes:  cfg.Tiles.CacheBytes,

@@ -34,7 +34,7 @@ const (
 
 // general are the parameters every collection's items take, before its
 // filters.
-var general = []string{"bbox", "datetime", "limit", "cursor", "f"}
+var general = []string{"bbox", "datetime", "limit", "cursor", "f", "at"}
 
 // Query is a validated request for a collection's items: the features it
 // selects, and the format to write them in. ParseItems makes one; Encode
@@ -46,6 +46,9 @@ type Query struct {
 	// Datetime is the datetime parameter as given, "" for none; the
 	// selection holds the days it covers.
 	Datetime string
+	// At is the moment the features are read as of (the at parameter);
+	// nil for now.
+	At *time.Time
 }
 
 // ItemsParams are the query parameters c's items take, in a fixed order:
@@ -95,6 +98,9 @@ func ParseItems(c *geo.Collection, raw string) (Query, error) {
 			return Query{}, err
 		}
 	}
+	if q.At, err = ParseAt(v); err != nil {
+		return Query{}, err
+	}
 	for i, f := range c.Filters {
 		if s, ok := v[f.Param]; ok {
 			if q.Values[i], err = f.Parse(s); err != nil {
@@ -129,6 +135,9 @@ func (q Query) params() []param {
 	}
 	if q.Format != FormatJSON {
 		params = append(params, param{"f", q.Format})
+	}
+	if q.At != nil {
+		params = append(params, param{"at", geo.FormatMoment(*q.At)})
 	}
 	for i, f := range q.Collection.Filters {
 		if q.Values[i] != nil {
@@ -182,6 +191,40 @@ func ParseFormat(raw string, formats ...string) (string, error) {
 		return parseFormat(s, formats...)
 	}
 	return formats[0], nil
+}
+
+// ParseFormatAt checks the query string raw of a request that takes no
+// parameter but f and at, and returns f (one of formats, the first when
+// raw has none) and the moment at names (nil for none: now).
+func ParseFormatAt(raw string, formats ...string) (string, *time.Time, error) {
+	v, err := Params(raw, "f", "at")
+	if err != nil {
+		return "", nil, err
+	}
+	at, err := ParseAt(v)
+	if err != nil {
+		return "", nil, err
+	}
+	if s, ok := v["f"]; ok {
+		f, err := parseFormat(s, formats...)
+		return f, at, err
+	}
+	return formats[0], at, nil
+}
+
+// ParseAt reads the at parameter of v (see geo.ParseMoment): nil when
+// there is none. Whether the map's history holds at the moment is the
+// database's to say (geo.CheckMoment).
+func ParseAt(v map[string]string) (*time.Time, error) {
+	s, ok := v["at"]
+	if !ok {
+		return nil, nil
+	}
+	t, err := geo.ParseMoment(s, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 // Params splits the query string raw into its parameters, each given once
