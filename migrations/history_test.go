@@ -2,6 +2,7 @@ package migrations_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -167,5 +168,68 @@ func TestHistoryDatedChanges(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM villages_history WHERE code = $1 AND lower(valid) > $2`, a, at).Scan(&n); err != nil || n != 0 {
 		t.Errorf("versions after the refused changes: %d (%v), want none", n, err)
+	}
+}
+
+// TestAsOfFollowsToday holds the as_of schema to what it shows: each of
+// its views of a table has the table's columns, of the same types, in the
+// same order; each table whose history is kept is there; and its views
+// of figures are today's definitions naming the as_of relations. A
+// migration that changes one without running as_of_views() again fails
+// here.
+func TestAsOfFollowsToday(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	columns := func(schema, rel string) string {
+		t.Helper()
+		var cols string
+		err := pool.QueryRow(ctx, `SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+			FROM pg_attribute a WHERE a.attrelid = (quote_ident($1) || '.' || quote_ident($2))::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+			schema, rel).Scan(&cols)
+		if err != nil {
+			t.Fatalf("columns of %s.%s: %v", schema, rel, err)
+		}
+		return cols
+	}
+	rows, err := pool.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'as_of' AND c.relkind = 'v' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range views {
+		if got, want := columns("as_of", v), columns("public", v); got != want {
+			t.Errorf("as_of.%s has columns %s; public.%s has %s", v, got, v, want)
+		}
+	}
+	rows, err = pool.Query(ctx, `SELECT left(c.relname, -length('_history')) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE '%\_history' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) < 12 {
+		t.Fatalf("only %d tables keep their history: %v", len(kept), kept)
+	}
+	for _, table := range kept {
+		if !slices.Contains(views, table) {
+			t.Errorf("%s keeps its history, but as_of has no view of it", table)
+		}
+	}
+	for _, v := range []string{"rollup_figures", "region_figures"} {
+		var today, past string
+		if err := pool.QueryRow(ctx, `SELECT pg_get_viewdef(('public.' || $1)::regclass), replace(pg_get_viewdef(('as_of.' || $1)::regclass), 'as_of.', '')`,
+			v).Scan(&today, &past); err != nil {
+			t.Fatal(err)
+		}
+		if today != past {
+			t.Errorf("as_of.%s is not today's definition:\n%s\ntoday:\n%s", v, past, today)
+		}
 	}
 }
