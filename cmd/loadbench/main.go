@@ -90,7 +90,7 @@ func parseFlags(args []string) (config, string, error) {
 	var cfg config
 	var list string
 	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
-	fs.StringVar(&list, "scenario", "tiles,geojson,mixed,edits,events", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
+	fs.StringVar(&list, "scenario", "tiles,pasttiles,geojson,mixed,edits,events", "what to measure, comma-separated, in order; there are: "+strings.Join(scenarioNames(), ", "))
 	fs.StringVar(&cfg.databaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostGIS database (default $DATABASE_URL)")
 	fs.StringVar(&cfg.serverBin, "server-bin", "bin/battlemap", "battlemap binary to serve with")
 	fs.IntVar(&cfg.connections, "connections", 16, fmt.Sprintf("concurrent connections, HTTP and SQL alike, of the scenarios that do not set their own (mixed: %d; edits: its tiles, beside %d writers)", mixedConnections, editWriters))
@@ -196,6 +196,9 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 		settings := fmt.Sprintf("%d connections; %s; server `%s`", scCfg.connections, timing, cfg.serverBin)
 		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s\n", name, len(sc.requests), scCfg.connections, timing)
 		runs, err := runScenario(ctx, scCfg, sc, pc, pg)
+		if sc.close != nil {
+			sc.close()
+		}
 		if err != nil {
 			return false, fmt.Errorf("scenario %s: %w", name, err)
 		}

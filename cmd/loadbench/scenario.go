@@ -83,6 +83,9 @@ type scenario struct {
 	// timing, when set, says how run times its runs, for the Settings
 	// line, in place of -duration and -warmup, which that run does not use.
 	timing string
+	// close, when set, releases what the scenario holds (a pool of its
+	// own) once it is measured.
+	close func()
 	// session is what the server's connections for these requests add to
 	// geo.SessionParams (tiles.SessionParams for tiles); the ceiling's
 	// connections get the same.
@@ -101,11 +104,12 @@ const (
 // scenarios builds each scenario by its -scenario name, on a database
 // that holds the map data (a list may depend on where the data lies).
 var scenarios = map[string]func(ctx context.Context, pool *pgxpool.Pool) (*scenario, error){
-	"tiles":   tileScenario,
-	"geojson": geoJSONScenario,
-	"mixed":   mixedScenario,
-	"edits":   editsScenario,
-	"events":  eventsScenario,
+	"tiles":     tileScenario,
+	"pasttiles": pastTileScenario,
+	"geojson":   geoJSONScenario,
+	"mixed":     mixedScenario,
+	"edits":     editsScenario,
+	"events":    eventsScenario,
 }
 
 // zunyi is the area the lists cover: the city's extent, rounded out.
