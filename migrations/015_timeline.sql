@@ -53,9 +53,11 @@ $$;
 --   included; villages_exit, villages whose status went from not_exited
 --   to exited; villages_returned, from exited back to not_exited (返贫);
 --   villages_entered, villages that became not_exited from none or from
---   nothing (a new village). A village row with no version before it is
---   new only when it begins after the history does: the rows the history
---   starts with are where it starts, not a change.
+--   nothing (a new village). (villages_exit is the answer's flows'
+--   villages_exited, named apart from the stock here.) A village row
+--   with no version before it is new only when it begins after the
+--   history does: the rows the history starts with are where it starts,
+--   not a change.
 -- * from the region's own rows (the counties' for a city): the rises,
 --   never the falls, of site_moved_in_people (people_moved_in),
 --   projects_completed, funds_disbursed, projects (projects_funded) and
@@ -66,9 +68,9 @@ RETURNS TABLE (step_start timestamptz, step_end timestamptz,
                people_out bigint, people_in bigint, villages_exit bigint, villages_returned bigint, villages_entered bigint,
                people_moved_in bigint, projects_completed bigint, funds_disbursed bigint, projects_funded bigint,
                funds_planned bigint)
--- A timeline reads a few thousand versions: compiling its plan (JIT,
--- which the planner's estimates of the steps' joins call for) took
--- longer than running it.
+-- A timeline reads some thousands of versions: compiling its plan (JIT,
+-- which the planner's estimates of a city's versions over a year call
+-- for) takes longer than running it.
 LANGUAGE sql STABLE PARALLEL SAFE SET jit = off AS $$
     -- The versions of the region's villages that held in the period or
     -- ended at its start, each with the version of the same village

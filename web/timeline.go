@@ -28,16 +28,15 @@ import (
 func (s *Server) timeline(c *fiber.Ctx) error {
 	code := strings.Clone(c.Params("code"))
 	ctx := c.UserContext()
-	span, ok, err := geo.HistorySpan(ctx, s.pool)
+	// Where the history begins bounds the default period; without one,
+	// CheckPeriod says so.
+	span, _, err := geo.HistorySpan(ctx, s.pool)
 	if err != nil {
 		return err
 	}
 	p, err := parseTimeline(rawQuery(c), time.Now(), span.From)
 	if err != nil {
 		return err
-	}
-	if !ok {
-		return geo.Errorf(geo.EInvalid, "the map has no history yet: it has no timeline")
 	}
 	if err := geo.CheckPeriod(ctx, s.pool, p); err != nil {
 		return err
@@ -79,8 +78,9 @@ func (s *Server) targets(c *fiber.Ctx) error {
 // isTargetPath reports whether path is a region's target for a year,
 // /api/regions/{code}/targets/{year}, which takes PUT.
 func isTargetPath(path string) bool {
-	parts := strings.Split(strings.TrimPrefix(path, "/api/regions/"), "/")
-	return strings.HasPrefix(path, "/api/regions/") && len(parts) == 3 && parts[1] == "targets"
+	rest, ok := strings.CutPrefix(path, "/api/regions/")
+	parts := strings.Split(rest, "/")
+	return ok && len(parts) == 3 && parts[1] == "targets"
 }
 
 // maxTargetBytes bounds a target's body: three numbers.
@@ -190,8 +190,8 @@ func (s *Server) regionChanges(c *fiber.Ctx) error {
 		return err
 	}
 	to := now
-	if s, ok := v["to"]; ok {
-		if to, err = geo.ParseMoment(s, now); err != nil {
+	if raw, ok := v["to"]; ok {
+		if to, err = geo.ParseMoment(raw, now); err != nil {
 			return err
 		}
 	}
