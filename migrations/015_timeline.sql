@@ -73,17 +73,18 @@ RETURNS TABLE (step_start timestamptz, step_end timestamptz,
 -- for) takes longer than running it.
 LANGUAGE sql STABLE PARALLEL SAFE SET jit = off AS $$
     -- The versions of the region's villages that held in the period or
-    -- ended at its start, each with the version of the same village
-    -- before it (p_…, NULL for none): those that began in the period are
-    -- its changes, and the version before each of them ends where it
-    -- begins, so is among these.
+    -- up to its start (the range from a microsecond before it: one index
+    -- condition, the time's, which for a city is the one that selects),
+    -- each with the version of the same village before it (p_…, NULL for
+    -- none): those that began in the period are its changes, and the
+    -- version before each of them ends where it begins, so is among these.
     WITH villages AS (
         SELECT lower(v.valid) AS at, v.poverty_status AS now, v.poor_population,
                lag(v.poor_population) OVER w AS p_poor_population, lag(v.poverty_status) OVER w AS was,
                lag(v.code) OVER w AS p_code
         FROM region_rollups_history v
         WHERE v.level = 'village' AND v.lineage @> ARRAY[region]
-          AND (v.valid && tstzrange(bounds[1], bounds[cardinality(bounds)], '[)') OR upper(v.valid) = bounds[1])
+          AND v.valid && tstzrange(bounds[1] - interval '1 microsecond', bounds[cardinality(bounds)])
         WINDOW w AS (PARTITION BY v.code ORDER BY lower(v.valid))
     ),
     village_changes AS (
@@ -108,7 +109,7 @@ LANGUAGE sql STABLE PARALLEL SAFE SET jit = off AS $$
         WHERE (v.code = region
                OR (v.level = 'county' AND v.lineage @> ARRAY[region]
                    AND EXISTS (SELECT FROM regions g WHERE g.code = region AND g.level = 'city')))
-          AND (v.valid && tstzrange(bounds[1], bounds[cardinality(bounds)], '[)') OR upper(v.valid) = bounds[1])
+          AND v.valid && tstzrange(bounds[1] - interval '1 microsecond', bounds[cardinality(bounds)])
         WINDOW w AS (PARTITION BY v.code ORDER BY lower(v.valid))
     ),
     own_changes AS (

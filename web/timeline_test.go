@@ -22,8 +22,9 @@ import (
 const historyBegins = "2016-01-01T00:00:00+08:00"
 
 // dated is a small history written on past days over the demo data: in
-// one county, village a loses 5 poor people on February 10 and 3 on
-// March 15; village b exits on March 5, losing 8; village c, exited,
+// one county, village a loses 5 poor people on February 10, 3 on March
+// 15 and 1 at the very start of April; village b exits on March 5,
+// losing 8; village c, exited,
 // returns to poverty on April 2 with 4 more poor people; project p (in
 // none of those villages) completes on March 20 with 1,000 more yuan
 // disbursed; and the county's 2016 target, set on January 5, is 32 poor
@@ -46,6 +47,7 @@ var datedChanges = []struct {
 	{"2016-03-15T10:00:00+08:00", []string{`UPDATE villages SET poor_population = poor_population - 3 WHERE code = @a`}},
 	{"2016-03-20T10:00:00+08:00", []string{`UPDATE projects SET status = 'completed', completion = 100,
 	  funds_disbursed = funds_disbursed + 1000 WHERE code = @p`}},
+	{"2016-04-01T00:00:00+08:00", []string{`UPDATE villages SET poor_population = poor_population - 1 WHERE code = @a`}},
 	{"2016-04-02T10:00:00+08:00", []string{
 		`UPDATE regions SET poverty_status = 'not_exited', exit_year = NULL WHERE code = @c`,
 		`UPDATE villages SET poor_population = poor_population + 4 WHERE code = @c`}},
@@ -184,7 +186,7 @@ func TestTimeline(t *testing.T) {
 		{"2016-02-01", "2016-03-01", moved(-5, 0, 0), geo.Flows{PeopleOut: 5}},
 		{"2016-03-01", "2016-04-01", moved(-16, -1, 1),
 			geo.Flows{PeopleOut: 11, VillagesExited: 1, ProjectsCompleted: 1, FundsDisbursed: 1000}},
-		{"2016-04-01", "2016-05-01", moved(-12, 0, 0), geo.Flows{PeopleIn: 4, VillagesReturned: 1}},
+		{"2016-04-01", "2016-05-01", moved(-13, 0, 0), geo.Flows{PeopleOut: 1, PeopleIn: 4, VillagesReturned: 1}},
 	}
 	if len(tl.Steps) != len(want) {
 		t.Fatalf("%d steps, want %d: %+v", len(tl.Steps), len(want), tl.Steps)
@@ -201,15 +203,15 @@ func TestTimeline(t *testing.T) {
 			t.Errorf("step %d flows %+v, want %+v", i, g.Flows, w.flows)
 		}
 	}
-	wantTotals := geo.Flows{PeopleOut: 16, PeopleIn: 4, VillagesExited: 1, VillagesReturned: 1, ProjectsCompleted: 1, FundsDisbursed: 1000}
-	if tl.Totals.Flows != wantTotals || tl.Totals.Stocks != moved(-12, 0, 0) {
+	wantTotals := geo.Flows{PeopleOut: 17, PeopleIn: 4, VillagesExited: 1, VillagesReturned: 1, ProjectsCompleted: 1, FundsDisbursed: 1000}
+	if tl.Totals.Flows != wantTotals || tl.Totals.Stocks != moved(-13, 0, 0) {
 		t.Errorf("totals %+v, want flows %+v and the last step's stocks", tl.Totals, wantTotals)
 	}
 	if tl.Target == nil || tl.Target.Year != 2016 || *tl.Target.PoorPeopleOut != 32 || *tl.Target.VillagesExit != 4 || *tl.Target.RelocationPeople != 10 {
 		t.Fatalf("target %+v, want 2016: 32, 4, 10", tl.Target)
 	}
-	if p := tl.Progress; p == nil || *p.PoorPeopleOut != 0.5 || *p.VillagesExit != 0.25 || *p.RelocationPeople != 0 {
-		t.Errorf("progress %+v, want 0.5, 0.25, 0", p)
+	if p := tl.Progress; p == nil || *p.PoorPeopleOut != 0.5313 || *p.VillagesExit != 0.25 || *p.RelocationPeople != 0 {
+		t.Errorf("progress %+v, want 0.5313 (17 of 32), 0.25, 0", p)
 	}
 
 	// A city's flows are its counties' (only this county moved); a
@@ -244,6 +246,12 @@ func TestTimeline(t *testing.T) {
 	days := getTimeline(t, e, "/api/regions/"+d.county+"/timeline?from=2016-03-05&to=2016-03-05&step=day")
 	if len(days.Steps) != 1 || days.Steps[0].Flows.VillagesExited != 1 || days.Steps[0].Flows.PeopleOut != 8 {
 		t.Errorf("March 5: %+v", days.Steps)
+	}
+	// A change at the very start of a period is in it: the version it
+	// replaced ended where the period begins.
+	april := getTimeline(t, e, "/api/regions/"+d.county+"/timeline?from=2016-04-01&to=2016-04-01&step=day")
+	if len(april.Steps) != 1 || april.Steps[0].Flows.PeopleOut != 1 {
+		t.Errorf("April 1: %+v", april.Steps)
 	}
 }
 
@@ -391,7 +399,7 @@ func TestChanges(t *testing.T) {
 		code, field   string
 		before, after any
 	}{
-		{d.a, "poor_population", nil, -8.0}, {d.b, "status", "not_exited", "exited"}, {d.b, "exit_year", nil, 2016.0},
+		{d.a, "poor_population", nil, -9.0}, {d.b, "status", "not_exited", "exited"}, {d.b, "exit_year", nil, 2016.0},
 		{d.c, "status", "exited", "not_exited"}, {d.c, "poor_population", nil, 4.0}, {d.b, "poor_population", nil, -8.0},
 	} {
 		b, f := states[c.code][0][c.field], states[c.code][1][c.field]
@@ -408,8 +416,8 @@ func TestChanges(t *testing.T) {
 	var before, after map[string]int64
 	json.Unmarshal(got.Figures.Before, &before)
 	json.Unmarshal(got.Figures.After, &after)
-	if after["poor_population"]-before["poor_population"] != -12 || after["villages_exited"] != before["villages_exited"] {
-		t.Errorf("figures %v → %v: want 12 fewer poor people and as many villages exited", before, after)
+	if after["poor_population"]-before["poor_population"] != -13 || after["villages_exited"] != before["villages_exited"] {
+		t.Errorf("figures %v → %v: want 13 fewer poor people and as many villages exited", before, after)
 	}
 
 	// Between two moments of one day, nothing; moments are days or RFC 3339.
@@ -470,6 +478,7 @@ func TestVillageHistory(t *testing.T) {
 		want    []version
 	}{
 		{d.a, []version{
+			{"2016-04-01T00:00:00+08:00", []string{"poor_population"}, auditIDs(d.a, "2016-04-01T00:00:00+08:00")},
 			{"2016-03-15T10:00:00+08:00", []string{"poor_population"}, auditIDs(d.a, "2016-03-15T10:00:00+08:00")},
 			{"2016-02-10T10:00:00+08:00", []string{"poor_population"}, auditIDs(d.a, "2016-02-10T10:00:00+08:00")},
 			{historyBegins, nil, []int64{}},
