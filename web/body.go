@@ -18,8 +18,8 @@ import (
 // checked — a 2 KB "gzip, gzip" body became 4 GB that way.
 
 // takesBody reports whether the request goes to an endpoint that reads a
-// request body: the import, the login, the edits of features, and the
-// creation of a site with its assignments.
+// request body: the import, the login, the edits of features, the
+// creation of a site with its assignments, and a region's targets.
 func takesBody(c *fiber.Ctx) bool {
 	p := c.Path()
 	switch c.Method() {
@@ -28,6 +28,8 @@ func takesBody(c *fiber.Ctx) bool {
 			(strings.HasPrefix(p, "/collections/") && strings.HasSuffix(p, "/items"))
 	case fiber.MethodPatch:
 		return strings.HasPrefix(p, "/collections/")
+	case fiber.MethodPut:
+		return isTargetPath(p)
 	}
 	return false
 }

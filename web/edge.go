@@ -41,6 +41,8 @@ func allowedMethods(path string) string {
 	switch {
 	case strings.HasPrefix(path, "/api/import/"), path == "/api/login", path == "/api/logout":
 		return fiber.MethodPost
+	case isTargetPath(path):
+		return fiber.MethodPut
 	case strings.HasPrefix(path, "/collections/"):
 		parts := strings.Split(strings.TrimPrefix(path, "/collections/"), "/")
 		switch {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -162,6 +163,7 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		jsonOf("the villages and their count", object))
 
 	addSuitability(d.Paths, jsonOf, object)
+	addHistory(d.Paths, jsonOf, code)
 
 	layer := parameter{Name: "layer", In: "path", Required: true, Description: "a tile layer, or battlemap for all in one tile", Schema: schema{"type": "string"}}
 	tileParams := []parameter{layer}
@@ -482,4 +484,126 @@ func addSuitability(paths map[string]pathItem, jsonOf func(string, schema) map[s
 			}}}}},
 		Responses: created,
 	}}
+}
+
+// addHistory adds the paths of a region's history: its timeline, its
+// targets, what changed under it, and a village's versions.
+func addHistory(paths map[string]pathItem, jsonOf func(string, schema) map[string]response, code func(string) parameter) {
+	region := code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)")
+	integer := schema{"type": "integer"}
+	ints := func(names ...string) schema {
+		props := schema{}
+		for _, n := range names {
+			props[n] = integer
+		}
+		return schema{"type": "object", "required": names, "properties": props}
+	}
+	stocks := ints("poor_households", "poor_population", "villages_not_exited", "villages_exited")
+	flows := ints("people_out", "people_in", "villages_exited", "villages_returned", "villages_entered",
+		"people_moved_in", "projects_completed", "funds_disbursed", "projects_funded", "funds_planned")
+	nullableInt := schema{"type": "integer", "minimum": 0, "nullable": true}
+	share := schema{"type": "number", "nullable": true}
+	target := schema{"type": "object", "properties": schema{
+		"poor_people_out": nullableInt, "villages_exit": nullableInt, "relocation_people": nullableInt}}
+	moment := schema{"type": "string", "format": "date-time"}
+	day := schema{"type": "string", "format": "date"}
+	get := func(path, id, summary string, ps []parameter, r map[string]response) {
+		paths[path] = pathItem{"get": {Summary: summary, OperationID: id, Tags: []string{"History"}, Parameters: ps, Responses: r}}
+	}
+
+	get("/api/regions/{code}/timeline", "getRegionTimeline",
+		"a region's timeline over a period of whole days (China Standard Time), cut into calendar months, ISO weeks "+
+			"(from Monday) or days, the first and last cut short by the period, at most "+strconv.Itoa(geo.MaxSteps)+" steps. "+
+			"Each step has the stocks at its close (poor_households, poor_population, villages_not_exited, villages_exited: "+
+			"the region's rollup row as it stood just before the step's end; a city's, its counties' summed) and the flows "+
+			"during it, from the versions of the rollup rows that began in it, each against the version before: "+
+			"from the region's villages, people_out (the falls of a village's poor population), people_in (its rises: "+
+			"returns to poverty and new registrations, a village added after the history began included), villages_exited "+
+			"(not_exited → exited), villages_returned (exited → not_exited, 返贫), villages_entered (none or new → not_exited); "+
+			"from the region's own row (a city's counties'), the rises of site_moved_in_people (people_moved_in), "+
+			"projects_completed, funds_disbursed, projects (projects_funded) and funds_planned. totals sums the flows and "+
+			"gives the stocks at the period's close; target is the region's target for the year of to as it stood at the "+
+			"period's close (null when none), progress the share of it reached to four places: people_out of "+
+			"poor_people_out, villages_exited of villages_exit, people_moved_in of relocation_people",
+		[]parameter{region,
+			{Name: "from", In: "query", Description: "the first day, YYYY-MM-DD (from its start); default January 1 of to's year, " +
+				"or the day the history begins if later; the history must have begun by its end", Schema: day},
+			{Name: "to", In: "query", Description: "the last day, YYYY-MM-DD (to its end); default today; not in the future", Schema: day},
+			{Name: "step", In: "query", Description: "the steps", Schema: schema{"type": "string", "enum": geo.Steps, "default": geo.StepMonth}},
+		},
+		jsonOf("the timeline", schema{"type": "object", "required": []string{"code", "name", "level", "from", "to", "step", "steps", "totals", "target", "progress"},
+			"properties": schema{
+				"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
+				"from": day, "to": day, "step": schema{"type": "string", "enum": geo.Steps},
+				"steps": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
+					"start": moment, "end": moment, "stocks": stocks, "flows": flows}}},
+				"totals": schema{"type": "object", "properties": schema{"stocks": stocks, "flows": flows}},
+				"target": schema{"type": "object", "nullable": true, "properties": schema{"year": integer,
+					"poor_people_out": nullableInt, "villages_exit": nullableInt, "relocation_people": nullableInt}},
+				"progress": schema{"type": "object", "nullable": true, "properties": schema{
+					"poor_people_out": share, "villages_exit": share, "relocation_people": share}},
+			}}))
+
+	version := schema{"type": "object", "properties": schema{
+		"valid_from": moment, "valid_to": schema{"type": "string", "format": "date-time", "nullable": true},
+		"poor_people_out": nullableInt, "villages_exit": nullableInt, "relocation_people": nullableInt,
+		"changed_by": schema{"type": "string", "nullable": true}, "audit_id": schema{"type": "integer", "nullable": true}}}
+	get("/api/regions/{code}/targets", "getRegionTargets",
+		"a region's yearly targets (poor people to lift out of poverty, villages to exit, people to relocate; null: none set), "+
+			"each with its versions, newest first, and who set each when the audit says",
+		[]parameter{region}, jsonOf("the targets by year", schema{"type": "object", "properties": schema{
+			"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
+			"targets": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
+				"year": integer, "poor_people_out": nullableInt, "villages_exit": nullableInt, "relocation_people": nullableInt,
+				"history": schema{"type": "array", "items": version}}}}}}))
+	put := jsonOf("the target as stored", schema{"type": "object", "properties": schema{"year": integer,
+		"poor_people_out": nullableInt, "villages_exit": nullableInt, "relocation_people": nullableInt}})
+	for status, why := range map[string]string{
+		"401": "no signed-in user", "403": "not an admin, or a cookie session without " + csrfHeader, "415": "not JSON",
+		"409": "a concurrent change got in the way; nothing was written, send it again",
+	} {
+		put[status] = response{Description: why}
+	}
+	paths["/api/regions/{code}/targets/{year}"] = pathItem{"put": {
+		Summary: "set a region's target for a year (admins only; audited, and kept with its history). A figure left out " +
+			"or null sets none; an unknown field or a value that is not a whole number from 0 up is a 400 naming it in invalid-params",
+		OperationID: "putRegionTarget", Tags: []string{"History"},
+		Parameters: []parameter{region, {Name: "year", In: "path", Required: true, Description: "the year",
+			Schema: schema{"type": "integer", "minimum": geo.MinTargetYear, "maximum": geo.MaxTargetYear}}},
+		RequestBody: &requestBody{Required: true, Content: map[string]mediaType{fiber.MIMEApplicationJSON: {Schema: schema{
+			"type": "object", "additionalProperties": false, "properties": target["properties"]}}}},
+		Responses: put,
+	}}
+
+	state := schema{"type": "object", "nullable": true, "description": "null when the village did not exist then",
+		"properties": schema{"status": schema{"type": "string"}, "poor_households": integer, "poor_population": integer,
+			"population": integer, "exit_year": schema{"type": "integer", "nullable": true}}}
+	figures := ints("population", "poor_households", "poor_population", "villages_not_exited", "villages_exited")
+	get("/api/regions/{code}/changes", "getRegionChanges",
+		"the villages under a region whose rollup row differs between two moments (status, poor households and population, "+
+			"population, exit year), before and after, by code; and the region's own figures at both",
+		[]parameter{region,
+			{Name: "from", In: "query", Required: true, Description: "the earlier moment: a day (its end, China Standard Time) " +
+				"or an RFC 3339 date-time, within the history", Schema: schema{"type": "string"}},
+			{Name: "to", In: "query", Description: "the later moment, the same way; default now", Schema: schema{"type": "string"}},
+		},
+		jsonOf("the changes", schema{"type": "object", "properties": schema{
+			"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
+			"from": moment, "to": moment,
+			"figures": schema{"type": "object", "properties": schema{"before": figures, "after": figures}},
+			"villages": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
+				"code": schema{"type": "string"}, "name": schema{"type": "string"}, "before": state, "after": state}}}}}))
+	get("/api/villages/{code}/history", "getVillageHistory",
+		"a village's versions over time, newest first: its status, poor figures, population, exit year, cooperatives, "+
+			"relocation people, projects, projects completed and funds disbursed as they stood from valid_from to valid_to "+
+			"(null: still), the fields that changed from the version before (null for the first), and the audit entries "+
+			"of the change that made it",
+		[]parameter{code("the village's statistical code, 12 digits")},
+		jsonOf("the versions", schema{"type": "object", "properties": schema{
+			"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
+			"versions": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
+				"valid_from": moment, "valid_to": schema{"type": "string", "format": "date-time", "nullable": true},
+				"record":    schema{"type": "object"},
+				"changed":   schema{"type": "array", "nullable": true, "items": schema{"type": "string"}},
+				"audit_ids": schema{"type": "array", "items": integer}}}}}}))
 }
