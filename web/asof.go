@@ -4,7 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // readAt is where a read as of at (nil: now) runs: the context carrying
@@ -20,4 +23,34 @@ func (s *Server) readAt(ctx context.Context, at *time.Time) (context.Context, ge
 	}
 	ctx, db := s.reads.At(ctx, at)
 	return ctx, db, nil
+}
+
+// historyDoc is the body of GET /api/history.
+type historyDoc struct {
+	// From and To are RFC 3339 instants; null while the map has no
+	// history.
+	From *time.Time `json:"from"`
+	To   *time.Time `json:"to"`
+	// Zone is the time zone a day without a time is read in.
+	Zone string `json:"zone"`
+}
+
+// history serves GET /api/history: when the map's history begins and
+// that it runs to now, the range a date control offers and ?at= takes.
+// Never cached: its end is now.
+func (s *Server) history(c *fiber.Ctx) error {
+	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
+		return err
+	}
+	span, ok, err := geo.HistorySpan(c.UserContext(), s.pool)
+	if err != nil {
+		return err
+	}
+	d := historyDoc{Zone: "+08:00"}
+	if ok {
+		from, to := span.From.In(geo.DataZone), span.To.In(geo.DataZone)
+		d.From, d.To = &from, &to
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(d)
 }

@@ -51,6 +51,10 @@ func TestAsOfReads(t *testing.T) {
 	poor0 = count(t, pool, `SELECT poor_population FROM villages WHERE code = $1`, village)
 	countyPoor0 = count(t, pool, `SELECT poor_population FROM region_rollups WHERE code = $1`, county)
 	m0 := change(t, pool, `SELECT 1`)
+	span := fetchJSON(t, s, "/api/history", http.StatusOK, "application/json")
+	if from, err := time.Parse(time.RFC3339, span["from"].(string)); err != nil || from.After(m0) || span["zone"] != "+08:00" {
+		t.Errorf("history span %v (%v): want it to begin before %s", span, err, m0)
+	}
 	m1 := change(t, pool, `UPDATE villages SET poor_population = poor_population - 40, poor_households = least(poor_households, poor_population - 40) WHERE code = $1`, village)
 	m2 := change(t, pool, `UPDATE regions SET name = '花茂新村村民委员会' WHERE code = $1`, village)
 

@@ -154,6 +154,10 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 			{Name: "limit", In: "query", Description: "most matches", Schema: schema{"type": "integer", "minimum": 1, "maximum": geo.MaxSearchLimit, "default": geo.DefaultSearchLimit}},
 			atParam("query"),
 		}, jsonOf("the matches with level, breadcrumb and bbox", object))
+	get("/api/history", "getHistorySpan", "History", "when the map's history begins and that it runs to now: the span ?at= takes",
+		[]parameter{f}, jsonOf("from and to (RFC 3339, null while there is no history) and the zone of days", schema{"type": "object",
+			"properties": schema{"from": schema{"type": "string", "nullable": true}, "to": schema{"type": "string", "nullable": true},
+				"zone": schema{"type": "string"}}}))
 	get("/api/version", "getDataVersion", "Live", "the data version and when it last moved; screens poll it", nil,
 		jsonOf("the version", object))
 	get("/api/sites/{code}", "getSite", "Relocation", "a relocation site and the villages whose people move there",

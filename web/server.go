@@ -232,6 +232,7 @@ func (s *Server) routes() {
 	s.app.Get("/api/me", s.me)
 	s.app.Get("/api/audit", s.audit)
 	s.app.Get("/api/events", s.events)
+	s.app.Get("/api/history", s.history)
 	s.app.Get("/api/regions", s.topRegions)
 	s.app.Get("/api/regions/:code", s.region)
 	s.app.Get("/api/regions/:code/timeline", s.timeline)
