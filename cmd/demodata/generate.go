@@ -86,6 +86,7 @@ func generate(src sources) (*dataset, error) {
 		{"relocation", planRelocation},
 		{"projects", planProjects},
 		{"factors", planFactors},
+		{"history", planHistory},
 	}
 	for _, s := range steps {
 		if err := s.run(ds, ix); err != nil {

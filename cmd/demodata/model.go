@@ -88,6 +88,7 @@ type dataset struct {
 	HazardZones []hazardZone
 	Roads       []road
 	Services    []service
+	History     history // the half-year that led to the rows above
 }
 
 // isCommunity reports whether a village-level unit is an urban community

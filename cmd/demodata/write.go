@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paulmach/orb"
 )
@@ -17,14 +18,18 @@ import (
 // Header rows of the CSV files. The loader's staging tables have these
 // columns, and COPY … HEADER MATCH checks them.
 var (
-	townshipsHeader   = []string{"code", "name", "county_code", "lon", "lat", "poverty_status", "exit_year", "demonstration"}
-	villagesHeader    = []string{"code", "name", "township_code", "county_code", "lon", "lat", "poverty_status", "exit_year", "poor_households", "poor_population", "population", "demonstration", "pairing_level", "pairing_unit", "cooperatives"}
-	sitesHeader       = []string{"code", "name", "type", "county_code", "township_code", "lon", "lat", "capacity_households", "capacity_people", "moved_in_households", "moved_in_people", "progress", "status", "planned_completion"}
-	projectsHeader    = []string{"code", "name", "category", "fund_use", "county_code", "village_code", "wkt", "funds_planned", "funds_disbursed", "completion", "status", "start_date", "end_date"}
-	assignmentsHeader = []string{"village_code", "site_code", "households", "people"}
-	hazardZonesHeader = []string{"code", "name", "kind", "risk_level", "county_code", "wkt"}
-	roadsHeader       = []string{"code", "name", "class", "county_code", "wkt"}
-	servicesHeader    = []string{"code", "name", "kind", "county_code", "township_code", "lon", "lat"}
+	townshipsHeader       = []string{"code", "name", "county_code", "lon", "lat", "poverty_status", "exit_year", "demonstration"}
+	villagesHeader        = []string{"code", "name", "township_code", "county_code", "lon", "lat", "poverty_status", "exit_year", "poor_households", "poor_population", "population", "demonstration", "pairing_level", "pairing_unit", "cooperatives"}
+	sitesHeader           = []string{"code", "name", "type", "county_code", "township_code", "lon", "lat", "capacity_households", "capacity_people", "moved_in_households", "moved_in_people", "progress", "status", "planned_completion"}
+	projectsHeader        = []string{"code", "name", "category", "fund_use", "county_code", "village_code", "wkt", "funds_planned", "funds_disbursed", "completion", "status", "start_date", "end_date"}
+	assignmentsHeader     = []string{"village_code", "site_code", "households", "people"}
+	hazardZonesHeader     = []string{"code", "name", "kind", "risk_level", "county_code", "wkt"}
+	roadsHeader           = []string{"code", "name", "class", "county_code", "wkt"}
+	servicesHeader        = []string{"code", "name", "kind", "county_code", "township_code", "lon", "lat"}
+	historyVillagesHeader = []string{"date", "code", "poverty_status", "exit_year", "poor_households", "poor_population"}
+	historySitesHeader    = []string{"date", "code", "moved_in_households", "moved_in_people", "progress", "status"}
+	historyProjectsHeader = []string{"date", "code", "funds_disbursed", "completion", "status"}
+	targetsHeader         = []string{"region_code", "year", "poor_people_out", "villages_exit", "relocation_people"}
 )
 
 // writeDataset writes every output file into dir, creating it if needed.
@@ -45,6 +50,10 @@ func writeDataset(dir string, ds *dataset) error {
 		{"hazard_zones.csv", func() ([]byte, error) { return csvBytes(hazardZonesHeader, hazardZoneRows(ds)) }},
 		{"roads.csv", func() ([]byte, error) { return csvBytes(roadsHeader, roadRows(ds)) }},
 		{"services.csv", func() ([]byte, error) { return csvBytes(servicesHeader, serviceRows(ds)) }},
+		{"history_villages.csv", func() ([]byte, error) { return csvBytes(historyVillagesHeader, historyVillageRows(ds)) }},
+		{"history_sites.csv", func() ([]byte, error) { return csvBytes(historySitesHeader, historySiteRows(ds)) }},
+		{"history_projects.csv", func() ([]byte, error) { return csvBytes(historyProjectsHeader, historyProjectRows(ds)) }},
+		{"targets.csv", func() ([]byte, error) { return csvBytes(targetsHeader, targetRows(ds)) }},
 	}
 	for _, f := range files {
 		b, err := f.body()
@@ -59,7 +68,8 @@ func writeDataset(dir string, ds *dataset) error {
 }
 
 // csvBytes writes a header and rows, the rows sorted by their first
-// column and then the rest (only assignments repeat a first column).
+// column and then the rest (assignments, the histories by date and code,
+// and the targets repeat a first column).
 func csvBytes(header []string, rows [][]string) ([]byte, error) {
 	slices.SortFunc(rows, func(a, b []string) int { return slices.Compare(a, b) })
 	var buf bytes.Buffer
@@ -158,6 +168,59 @@ func serviceRows(ds *dataset) [][]string {
 	rows := make([][]string, 0, len(ds.Services))
 	for _, s := range ds.Services {
 		rows = append(rows, []string{s.Code, s.Name, s.Kind, s.CountyCode, s.TownshipCode, lonText(s.Point), latText(s.Point)})
+	}
+	return rows
+}
+
+// historyVillageRows formats the rows of history_villages.csv.
+func historyVillageRows(ds *dataset) [][]string {
+	rows := make([][]string, 0, len(ds.History.Villages))
+	for _, v := range ds.History.Villages {
+		rows = append(rows, []string{
+			v.Date.Format(time.DateOnly), v.Code, v.Poverty, optInt(v.ExitYear),
+			strconv.Itoa(v.PoorHouseholds), strconv.Itoa(v.PoorPopulation),
+		})
+	}
+	return rows
+}
+
+// historySiteRows formats the rows of history_sites.csv.
+func historySiteRows(ds *dataset) [][]string {
+	rows := make([][]string, 0, len(ds.History.Sites))
+	for _, s := range ds.History.Sites {
+		rows = append(rows, []string{
+			s.Date.Format(time.DateOnly), s.Code, strconv.Itoa(s.MovedInHouseholds), strconv.Itoa(s.MovedInPeople),
+			strconv.Itoa(s.Progress), s.Status,
+		})
+	}
+	return rows
+}
+
+// historyProjectRows formats the rows of history_projects.csv.
+func historyProjectRows(ds *dataset) [][]string {
+	rows := make([][]string, 0, len(ds.History.Projects))
+	for _, p := range ds.History.Projects {
+		rows = append(rows, []string{
+			p.Date.Format(time.DateOnly), p.Code, strconv.Itoa(p.FundsDisbursed), strconv.Itoa(p.Completion), p.Status,
+		})
+	}
+	return rows
+}
+
+// targetRows formats the rows of targets.csv: a figure not set is empty,
+// which COPY reads as NULL.
+func targetRows(ds *dataset) [][]string {
+	figure := func(v int) string {
+		if v == noTarget {
+			return ""
+		}
+		return strconv.Itoa(v)
+	}
+	rows := make([][]string, 0, len(ds.History.Targets))
+	for _, t := range ds.History.Targets {
+		rows = append(rows, []string{
+			t.RegionCode, strconv.Itoa(t.Year), figure(t.PoorPeopleOut), figure(t.VillagesExit), figure(t.RelocationPeople),
+		})
 	}
 	return rows
 }

@@ -3,7 +3,11 @@
 // from public packages (see data/SOURCES.md): real county boundaries and
 // real township and village names and codes, with generated township
 // seats, village points and synthetic figures that add up to Zunyi's
-// published mid-2016 totals.
+// published mid-2016 totals. With them comes a synthetic first half of
+// 2016, day by day, that ends at those totals and reproduces the
+// published progress (103,000 people lifted out of poverty in
+// January–June, 85,000 by the end of May), and the 2016–2017 targets it
+// is measured against; the load writes it into the history tables.
 package demo
 
 import (
@@ -13,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twpayne/go-geom"
@@ -53,8 +58,21 @@ func Files() fs.FS {
 // geo.Change (so the load is in the audit log under actor): either all of
 // it is there afterwards or none of it. With replace false it refuses, with ErrNotEmpty, to touch
 // a database that already has regions; with replace true it deletes all
-// map data first.
+// map data first, and its history.
+//
+// The data set comes with its past: the load writes the state of
+// 2016-01-01, dated then, and each later day's changes dated that day
+// (battlemap.valid_from), so that the history tables hold the first half
+// of 2016 day by day, ending at the data set. Dating a change before a
+// version it follows is refused, so a load without replace fails on a
+// database whose history still holds versions of the same rows; a load
+// with replace clears the history, which only the owner may do (as
+// `battlemap seed` and the tests connect). The actor must be allowed
+// everything (geo.Actor.All): the load sets the region targets too.
 func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
+	if !actor.All {
+		return errors.New("demo: the load sets region targets, which only an actor allowed everything may")
+	}
 	audit := &geo.Audit{Action: "seed", Table: "regions", RowKey: CityCode}
 	_, err := geo.Change(ctx, db, actor, audit, func(tx pgx.Tx) error {
 		if replace {
@@ -84,6 +102,16 @@ func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
 				return err
 			}
 		}
+		if _, err := tx.Exec(ctx, sqlStartState); err != nil {
+			return fmt.Errorf("demo: start state: %w", err)
+		}
+		days, err := historyDays(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := setDay(ctx, tx, days[0].date, 0); err != nil {
+			return err
+		}
 		for _, step := range loadSteps {
 			if _, err := tx.Exec(ctx, step.sql); err != nil {
 				return fmt.Errorf("demo: %s: %w", step.what, err)
@@ -91,6 +119,24 @@ func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
 		}
 		if err := loadTerrain(ctx, tx); err != nil {
 			return err
+		}
+		if _, err := tx.Exec(ctx, sqlAnalyze); err != nil {
+			return fmt.Errorf("demo: analyze: %w", err)
+		}
+		for i, d := range days {
+			if i > 0 {
+				if err := setDay(ctx, tx, d.date, changesHour); err != nil {
+					return err
+				}
+			}
+			for _, step := range daySteps {
+				if !step.when(d) {
+					continue
+				}
+				if _, err := tx.Exec(ctx, step.sql); err != nil {
+					return fmt.Errorf("demo: %s of %s: %w", step.what, d.date.Format(time.DateOnly), err)
+				}
+			}
 		}
 		var counts map[string]int64
 		if err := tx.QueryRow(ctx, sqlCounts).Scan(&counts); err != nil {
@@ -100,6 +146,48 @@ func Load(ctx context.Context, db geo.DB, actor geo.Actor, replace bool) error {
 		return nil
 	})
 	return err
+}
+
+// The history's days are Zunyi's (UTC+8). The start state is dated the
+// first day at midnight, as everything on it held from the day's start;
+// a later day's changes at the end of the working day, when the day's
+// records are in.
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+const changesHour = 18
+
+// setDay dates the statements that follow date at hour, Zunyi's time,
+// and stages the day for them.
+func setDay(ctx context.Context, tx pgx.Tx, date time.Time, hour int) error {
+	at := time.Date(date.Year(), date.Month(), date.Day(), hour, 0, 0, 0, chinaTime)
+	if _, err := tx.Exec(ctx, sqlValidFrom, at.Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("demo: date %s: %w", at.Format(time.RFC3339), err)
+	}
+	if _, err := tx.Exec(ctx, sqlDay, date); err != nil {
+		return fmt.Errorf("demo: date %s: %w", at.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// historyDays reads the days of the staged history, the start first.
+func historyDays(ctx context.Context, tx pgx.Tx) ([]day, error) {
+	rows, err := tx.Query(ctx, sqlHistoryDays)
+	if err != nil {
+		return nil, fmt.Errorf("demo: history days: %w", err)
+	}
+	var days []day
+	var d day
+	_, err = pgx.ForEachRow(rows, []any{&d.date, &d.statuses, &d.villages, &d.sites, &d.funded, &d.projects}, func() error {
+		days = append(days, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo: history days: %w", err)
+	}
+	if len(days) == 0 {
+		return nil, errors.New("demo: the history files hold no day")
+	}
+	return days, nil
 }
 
 // loadTerrain writes the synthetic terrain (DEM) as a GeoTIFF and loads it

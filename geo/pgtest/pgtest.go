@@ -277,7 +277,7 @@ func fill(ctx context.Context, dbURL string) error {
 	if err != nil {
 		return err
 	}
-	if err := demo.Load(ctx, pool, geo.Actor{Name: "pgtest template"}, false); err != nil {
+	if err := demo.Load(ctx, pool, geo.Actor{Name: "pgtest template", All: true}, false); err != nil {
 		return err
 	}
 	_, err = pool.Exec(ctx, "VACUUM ANALYZE")
