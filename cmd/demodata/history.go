@@ -524,8 +524,8 @@ func mustDate(s string) time.Time {
 
 // projectHistory funds each project on a working day of the half-year
 // and grows its completion and disbursements to today's. A project is
-// funded up to 40 days before it starts (on 1 January, in the start
-// state, when it started by then); one that starts after June was funded
+// funded up to 40 days before it starts (on the first working day of the
+// year when it started by then); one that starts after June was funded
 // from March on. Work, and the funds paid for it, start on the first
 // working day from its start date and rise in steps; a completed project
 // is finished on the last working day by its end date.
@@ -538,7 +538,9 @@ func projectHistory(ds *dataset) {
 		case p.Status == statusPlanned:
 			funded = pickDays(r, workingDays(day(2016, time.March, 1), historyEnd), 1)[0]
 		case start.Before(day(2016, time.January, 4)):
-			funded = historyStart
+			// Started by the new year, funded on its first working day:
+			// every project of the half-year was funded in it (published).
+			funded = firstWorkingDayFrom(historyStart)
 		default:
 			from := start.AddDate(0, 0, -40)
 			if from.Before(day(2016, time.January, 4)) {
