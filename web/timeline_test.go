@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"reflect"
 	"slices"
@@ -27,8 +28,9 @@ const historyBegins = "2016-01-01T00:00:00+08:00"
 // losing 8; village c, exited,
 // returns to poverty on April 2 with 4 more poor people; project p (in
 // none of those villages) completes on March 20 with 1,000 more yuan
-// disbursed; and the county's 2016 target, set on January 5, is 32 poor
-// people out, 4 villages exited and 10 people relocated.
+// disbursed; and the county's 2016 target, set (or, over the demo's
+// own, set again) on January 5, is 32 poor people out, 4 villages exited
+// and 10 people relocated.
 type dated struct {
 	county, township, city, a, b, c, p string
 }
@@ -39,7 +41,8 @@ var datedChanges = []struct {
 	sql []string // naming @a, @b, @c, @p and @county
 }{
 	{"2016-01-05T09:00:00+08:00", []string{`INSERT INTO region_targets (region_code, year, poor_people_out, villages_exit, relocation_people)
-	  VALUES (@county, 2016, 32, 4, 10)`}},
+	  VALUES (@county, 2016, 32, 4, 10) ON CONFLICT (region_code, year) DO UPDATE
+	  SET poor_people_out = 32, villages_exit = 4, relocation_people = 10`}},
 	{"2016-02-10T10:00:00+08:00", []string{`UPDATE villages SET poor_population = poor_population - 5 WHERE code = @a`}},
 	{"2016-03-05T10:00:00+08:00", []string{
 		`UPDATE villages SET poor_population = poor_population - 8 WHERE code = @b`,
@@ -217,8 +220,11 @@ func TestTimeline(t *testing.T) {
 	// A city's flows are its counties' (only this county moved); a
 	// village's and a township's are their own villages'.
 	city := getTimeline(t, e, "/api/regions/"+d.city+"/timeline?from=2016-01-01&to=2016-04-30")
-	if city.Level != "city" || city.Totals.Flows != wantTotals || city.Target != nil || city.Progress != nil {
-		t.Errorf("city %s: level %s, totals %+v, target %+v", d.city, city.Level, city.Totals.Flows, city.Target)
+	// The city's own 2016 target is the demo's, as it stood then.
+	cityTarget := count(t, e.pool, `SELECT poor_people_out FROM region_targets WHERE region_code = $1 AND year = 2016`, d.city)
+	if city.Level != "city" || city.Totals.Flows != wantTotals || city.Target == nil || city.Target.PoorPeopleOut == nil ||
+		int64(*city.Target.PoorPeopleOut) != cityTarget || city.Progress == nil {
+		t.Errorf("city %s: level %s, totals %+v, target %+v, want its target of %d", d.city, city.Level, city.Totals.Flows, city.Target, cityTarget)
 	}
 	if got, want := city.Totals.Stocks, stocksAt(t, e.pool, d.city, "2016-04-30T23:59:59+08:00"); got != want {
 		t.Errorf("city stocks %+v, want %+v", got, want)
@@ -331,8 +337,9 @@ func TestTargets(t *testing.T) {
 		t.Errorf("PUT of an unknown region's target: %d %s, want 404", a.status, a.body)
 	}
 	// The county user's refusals changed nothing.
-	if n := count(t, e.pool, `SELECT count(*) FROM region_targets_history WHERE region_code = $1`, d.county); n != 1 {
-		t.Fatalf("%d versions of the target before the admin's PUT, want 1", n)
+	// (The demo's own 2016 target, then the one set on January 5.)
+	if n := count(t, e.pool, `SELECT count(*) FROM region_targets_history WHERE region_code = $1 AND year = 2016`, d.county); n != 2 {
+		t.Fatalf("%d versions of the target before the admin's PUT, want 2", n)
 	}
 
 	a := e.do(t, http.MethodPut, path, e.tokens["admin"], `{"poor_people_out": 40, "villages_exit": null}`, "Content-Type", jsonType)
@@ -351,8 +358,9 @@ func TestTargets(t *testing.T) {
 	if err := json.Unmarshal(a.body, &got); a.status != 200 || err != nil {
 		t.Fatalf("GET targets: %d %s (%v)", a.status, a.body, err)
 	}
-	if len(got.Targets) != 1 || got.Targets[0].Year != 2016 || *got.Targets[0].PoorPeopleOut != 40 ||
-		got.Targets[0].VillagesExit != nil || len(got.Targets[0].History) != 2 {
+	// 2016's, with the demo's first version, then the demo's 2017.
+	if len(got.Targets) != 2 || got.Targets[0].Year != 2016 || *got.Targets[0].PoorPeopleOut != 40 ||
+		got.Targets[0].VillagesExit != nil || len(got.Targets[0].History) != 3 || got.Targets[1].Year != 2017 {
 		t.Fatalf("targets %+v", got.Targets)
 	}
 	now, old := got.Targets[0].History[0], got.Targets[0].History[1]
@@ -481,11 +489,12 @@ func TestVillageHistory(t *testing.T) {
 			{"2016-04-01T00:00:00+08:00", []string{"poor_population"}, auditIDs(d.a, "2016-04-01T00:00:00+08:00")},
 			{"2016-03-15T10:00:00+08:00", []string{"poor_population"}, auditIDs(d.a, "2016-03-15T10:00:00+08:00")},
 			{"2016-02-10T10:00:00+08:00", []string{"poor_population"}, auditIDs(d.a, "2016-02-10T10:00:00+08:00")},
-			{historyBegins, nil, []int64{}},
+			// The first version is the demo's load of January 1: its audit rows.
+			{historyBegins, nil, auditIDs(d.a, historyBegins)},
 		}},
 		{d.b, []version{
 			{"2016-03-05T10:00:00+08:00", []string{"exit_year", "poor_population", "status"}, auditIDs(d.b, "2016-03-05T10:00:00+08:00")},
-			{historyBegins, nil, []int64{}},
+			{historyBegins, nil, auditIDs(d.b, historyBegins)},
 		}},
 	} {
 		h := history(c.village)
@@ -513,5 +522,38 @@ func TestVillageHistory(t *testing.T) {
 		if a := e.do(t, http.MethodGet, "/api/villages/"+c.code+"/history", "", ""); a.status != c.status {
 			t.Errorf("history of %s: %d, want %d", c.code, a.status, c.status)
 		}
+	}
+}
+
+// TestTimelineOfTheSeed reads the published figures of Zunyi's first half
+// of 2016 off the timeline of the demo data, as the headquarters would:
+// 103,000 people lifted out of poverty in January–June, 85,000 of them by
+// the end of May, 51% of the year's target of 202,000; 544 projects
+// funded with 464 million yuan; the 2016–2017 relocation targets adding
+// up to 181,000 people.
+func TestTimelineOfTheSeed(t *testing.T) {
+	e := newEditSite(t, web.Config{})
+	tl := getTimeline(t, e, "/api/regions/520300/timeline?from=2016-01-01&to=2016-06-30&step=month")
+	if len(tl.Steps) != 6 {
+		t.Fatalf("%d steps, want the 6 months", len(tl.Steps))
+	}
+	var byMay int64
+	for _, s := range tl.Steps[:5] {
+		byMay += s.Flows.PeopleOut
+	}
+	f := tl.Totals.Flows
+	if f.PeopleOut != 103_000 || byMay != 85_000 || f.ProjectsFunded != 544 || f.FundsPlanned != 464_000_000 {
+		t.Errorf("January–June: %d out (%d by May), %d projects funded with %d yuan; want 103,000 (85,000), 544, 464,000,000",
+			f.PeopleOut, byMay, f.ProjectsFunded, f.FundsPlanned)
+	}
+	if tl.Totals.Stocks.PoorPopulation != 558_300 || tl.Totals.Stocks.VillagesNotExited != 645 {
+		t.Errorf("at the end of June: %+v, want 558,300 poor people and 645 villages not exited", tl.Totals.Stocks)
+	}
+	if tl.Target == nil || tl.Target.PoorPeopleOut == nil || *tl.Target.PoorPeopleOut != 202_000 ||
+		tl.Progress == nil || tl.Progress.PoorPeopleOut == nil || math.Round(*tl.Progress.PoorPeopleOut*100) != 51 {
+		t.Errorf("target %+v, progress %+v: want 202,000 and 51%%", tl.Target, tl.Progress)
+	}
+	if n := count(t, e.pool, `SELECT sum(relocation_people) FROM region_targets WHERE region_code = '520300' AND year IN (2016, 2017)`); n != 181_000 {
+		t.Errorf("relocation targets 2016–2017: %d, want 181,000", n)
 	}
 }
