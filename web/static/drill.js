@@ -293,8 +293,13 @@ async function showDates() {
   presentTiles ??= src.url;
   const want = state.at ? `${presentTiles}?at=${state.at}` : presentTiles;
   if (src.url !== want) src.setUrl(want);
-  schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", ...(state.compare ? ["compare"] : [])]);
+  if (schemes && legendCompares === !!state.compare) return;
+  legendCompares = !!state.compare;
+  schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", ...(legendCompares ? ["compare"] : [])]);
 }
+
+// Whether the legend drawn shows the comparison's colours.
+let legendCompares;
 
 /** period is the comparison's two days in order, the later "" for now. */
 function period() {
