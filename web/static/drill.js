@@ -90,6 +90,7 @@ function figureValue(name, v) {
   if (v == null) return "（无）";
   if (name === "status") return catalogue.label("poverty_status", v);
   if (name === "funds_disbursed") return yuan(v);
+  if (name === "exit_year") return String(v); // a year, not a count: no separator
   return typeof v === "number" ? int(v) : String(v);
 }
 

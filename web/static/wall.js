@@ -122,7 +122,7 @@ function monthChart(year, steps) {
 function renderProgress({ year, goal, timeline }) {
   const node = $("progress");
   if (!timeline) {
-    node.replaceChildren(el("h2", {}, `${year}年减贫进度`), el("p", { class: "muted" }, "历史数据尚未覆盖本年度"));
+    node.replaceChildren(el("h2", {}, `${year}年减贫进度`), el("p", { class: "muted" }, `历史数据未覆盖${year}年`));
     return;
   }
   const out = timeline.totals.flows.people_out;
