@@ -72,17 +72,19 @@ let sortBy = { column: 1, descending: true };
 let schemes;
 
 // Labels of the figures the history and the comparison show that no edit
-// form labels (those come from catalogue.edits.villages).
+// form labels (the others' come from catalogue.edits).
 const FIGURE_LABELS = {
-  population: "人口", poor_households: "贫困户", poor_population: "贫困人口",
   villages_not_exited: "未出列贫困村", villages_exited: "已出列贫困村",
-  relocation_people: "搬迁人口", projects: "项目", projects_completed: "完工项目", funds_disbursed: "已拨付资金",
+  relocation_people: "搬迁人口", projects: "项目", projects_completed: "完工项目",
 };
 
-/** figureLabel names a figure or a village record's field. */
+/** figureLabel names a figure or a village record's field: as the edit
+ * forms label the stored field of that name (a village's first), else
+ * from FIGURE_LABELS. */
 function figureLabel(name) {
   const stored = name === "status" ? "poverty_status" : name;
-  return (catalogue.edits?.villages ?? []).find((f) => f.name === stored)?.label ?? FIGURE_LABELS[name] ?? name;
+  const { villages = [], ...others } = catalogue.edits ?? {};
+  return [...villages, ...Object.values(others).flat()].find((f) => f.name === stored)?.label ?? FIGURE_LABELS[name] ?? name;
 }
 
 /** figureValue writes a village record's value of field name. */
