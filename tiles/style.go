@@ -93,6 +93,19 @@ var Legend = []Scheme{
 		},
 	},
 	{
+		// Drawn by the drill-down's comparison of two days, not by the
+		// style: blue and orange, the pair that stays apart with every
+		// common colour-vision deficiency, for a figure that fell or rose
+		// (the page adds ▼/▲, so colour is never the only sign), and a
+		// ring round each village that changed.
+		ID: "compare", Title: "两日对比", Kind: "fixed",
+		Classes: []Class{
+			{Value: "decrease", Label: "减少", Color: "#56B4E9"},
+			{Value: "increase", Label: "增加", Color: "#E69F00"},
+			{Value: "changed", Label: "两日之间有变化的村", Color: "#CC79A7"},
+		},
+	},
+	{
 		ID: "base", Title: "底图", Kind: "fixed",
 		Classes: []Class{
 			{Value: "background", Label: "背景", Color: "#0B1320"},

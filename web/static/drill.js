@@ -3,7 +3,12 @@
 // back/forward work; every number comes from /api/regions. Changes that
 // commit while it is open (the server's event stream) redraw the figures
 // of the region shown when they touch it, and the tiles.
-import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
+//
+// A date (历史日期) shows the map as that day closed: every read takes
+// ?at=, the tiles are the past's, and live changes leave the view alone.
+// A second date (对比日期) compares the region's figures at both days and
+// rings the villages that changed between them.
+import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, legendColor, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,7 +24,19 @@ function readState() {
     status: q.get("status") ?? "",
     category: q.get("category") ?? "",
     completion: q.get("completion_lt") ?? "",
+    at: day(q.get("at")),
+    compare: day(q.get("compare")),
   };
+}
+
+/** day is s when it is a day (YYYY-MM-DD), else "". */
+function day(s) {
+  return /^\d{4}-\d{2}-\d{2}$/.test(s ?? "") ? s : "";
+}
+
+/** asOf is the query string that reads as of the state's date: "" for now. */
+function asOf(sep = "?") {
+  return state.at ? `${sep}at=${state.at}` : "";
 }
 
 function writeState(state, push) {
@@ -28,6 +45,8 @@ function writeState(state, push) {
   if (state.status) q.set("status", state.status);
   if (state.category) q.set("category", state.category);
   if (state.completion) q.set("completion_lt", state.completion);
+  if (state.at) q.set("at", state.at);
+  if (state.compare) q.set("compare", state.compare);
   const url = `${location.pathname}${q.size ? `?${q}` : ""}`;
   if (push) history.pushState(null, "", url);
   else history.replaceState(null, "", url);
@@ -49,6 +68,39 @@ let region;
 /** Who is signed in (null for nobody), from /api/me. */
 let user = null;
 let sortBy = { column: 1, descending: true };
+/** The legend's schemes, from /legend.json: the comparison's colours. */
+let schemes;
+
+// Labels of the figures the history and the comparison show that no edit
+// form labels (the others' come from catalogue.edits).
+const FIGURE_LABELS = {
+  villages_not_exited: "未出列贫困村", villages_exited: "已出列贫困村",
+  relocation_people: "搬迁人口", projects: "项目", projects_completed: "完工项目",
+};
+
+/** figureLabel names a figure or a village record's field: as the edit
+ * forms label the stored field of that name (a village's first), else
+ * from FIGURE_LABELS. */
+function figureLabel(name) {
+  const stored = name === "status" ? "poverty_status" : name;
+  const { villages = [], ...others } = catalogue.edits ?? {};
+  return [...villages, ...Object.values(others).flat()].find((f) => f.name === stored)?.label ?? FIGURE_LABELS[name] ?? name;
+}
+
+/** figureValue writes a village record's value of field name. */
+function figureValue(name, v) {
+  if (v == null) return "（无）";
+  if (name === "status") return catalogue.label("poverty_status", v);
+  if (name === "funds_disbursed") return yuan(v);
+  if (name === "exit_year") return String(v); // a year, not a count: no separator
+  return typeof v === "number" ? int(v) : String(v);
+}
+
+/** moment writes an RFC 3339 time the server gave in China Standard
+ * Time as "2016-03-05 10:00", as it reads there. */
+function moment(s) {
+  return `${s.slice(0, 10)} ${s.slice(11, 16)}`;
+}
 
 function applyFilters() {
   filterLayers(map, "villages", state.status ? ["==", ["get", "status"], state.status] : null);
@@ -105,6 +157,7 @@ function renderVillage() {
   const { projects, relocation } = region.village;
   const editor = el("section", { id: "village-edit", "aria-live": "polite" });
   const history = el("section", { id: "village-history" });
+  const versions = el("section", { id: "village-versions" });
   const edit = el("button", {
     type: "button", id: "edit-village",
     onclick: () => {
@@ -124,7 +177,8 @@ function renderVillage() {
     },
   }, "编辑");
   $("village").replaceChildren(
-    ...(mayEdit(user, countyOf(region)) ? [edit] : []),
+    // The past is read, never edited.
+    ...(!state.at && mayEdit(user, countyOf(region)) ? [edit] : []),
     editor,
     el("h3", {}, `项目（${projects.length}）`),
     el("table", { class: "grid" }, el("tbody", {}, projects.map((p) => el("tr", {},
@@ -134,10 +188,42 @@ function renderVillage() {
       ? el("table", { class: "grid" }, el("tbody", {}, relocation.map((a) => el("tr", {},
         el("td", {}, a.site_name), el("td", {}, `${int(a.households)} 户`), el("td", {}, `${int(a.people)} 人`)))))
       : el("p", { class: "muted" }, "无搬迁安排"),
+    versions,
     history);
+  renderVersions(versions, region.code);
   // A village's name, status, exit year and demonstration mark are its
   // region's, in table regions; its figures are in table villages.
   renderHistory(history, { tables: ["villages", "regions"], row: region.code, collection: "villages", catalogue });
+}
+
+/**
+ * renderVersions fills node with the village's 变更记录: its versions
+ * over time, newest first, each with the day it took effect, every field
+ * that changed as "label：old → new", and links to the audit entries of
+ * the change that made it.
+ */
+async function renderVersions(node, code) {
+  let versions;
+  try {
+    ({ versions } = await fetchJSON(`/api/villages/${code}/history`));
+  } catch (err) {
+    node.replaceChildren(el("h3", {}, "变更记录"), el("p", { class: "muted" }, `无法载入变更记录：${err.message}`));
+    return;
+  }
+  node.replaceChildren(el("h3", {}, "变更记录"), el("ol", { id: "versions", class: "history" }, versions.map((v, i) => {
+    const before = versions[i + 1]?.record ?? {};
+    const changes = v.changed == null
+      ? [el("li", {}, "建档")]
+      : v.changed.map((k) => el("li", { "data-field": k }, `${figureLabel(k)}：${figureValue(k, before[k])} → ${figureValue(k, v.record[k])}`));
+    // The audit has no page of its own: an entry is its JSON, the one
+    // page of the row's entries that starts at it.
+    const audits = v.audit_ids.map((id) => el("a", {
+      href: `/api/audit?row=${code}&cursor=${id + 1}&limit=1`, "data-audit": id, target: "_blank", rel: "noopener",
+    }, `审计 #${id}`));
+    return el("li", { "data-from": v.valid_from },
+      el("time", { datetime: v.valid_from }, moment(v.valid_from)), " ", audits.flatMap((a, j) => (j ? [" ", a] : [a])),
+      el("ul", {}, changes));
+  })));
 }
 
 function renderChildren() {
@@ -174,20 +260,118 @@ function renderExport() {
   if (region.level === "county") q.set("county", region.code);
   if (region.level === "township") q.set("township", region.code);
   if (state.status) q.set("status", state.status);
-  const base = region.level === "village" ? `/collections/villages/items/${region.code}` : `/collections/villages/items?${q}`;
+  if (state.at) q.set("at", state.at);
+  const base = region.level === "village" ? `/collections/villages/items/${region.code}${asOf()}` : `/collections/villages/items?${q}`;
   const sep = base.includes("?") ? "&" : "?";
   $("export").replaceChildren("导出当前村列表：", el("a", { href: `${base}${sep}f=json`, download: "villages.geojson" }, "GeoJSON"), " · ",
     el("a", { href: `${base}${sep}f=csv`, download: "villages.csv" }, "CSV"));
 }
 
-/** load shows state.region, fetching it; push adds a history entry. */
-async function load(push) {
+/** load shows state.region, fetching it; push adds a history entry; fit
+ * moves the map to the region. */
+async function load(push, { fit = true } = {}) {
   writeState(state, push);
   $("status").textContent = "加载中…";
   if (await show()) {
     $("status").textContent = "";
-    fitBBox(map, region.bbox, { maxZoom: region.level === "village" ? 13 : 12, duration: 800 });
+    if (fit) fitBBox(map, region.bbox, { maxZoom: region.level === "village" ? 13 : 12, duration: 800 });
   }
+}
+
+// The style's description of the present tiles, kept when the map first
+// switches to the past's.
+let presentTiles;
+
+/** showDates draws what the state's dates change around the panels: the
+ * banner of a past view, the date controls, the tiles (the server's
+ * description of the tiles as of the day names the past's), and the
+ * legend (with the comparison's colours while there is one). */
+async function showDates() {
+  $("asof").hidden = !state.at;
+  $("asof").textContent = state.at ? `历史视图：${state.at}（数据不随实时更新变化）` : "";
+  document.body.classList.toggle("past", !!state.at);
+  $("at").value = state.at;
+  $("compare").value = state.compare;
+  const src = map.getSource("battlemap");
+  presentTiles ??= src.url;
+  const want = state.at ? `${presentTiles}?at=${state.at}` : presentTiles;
+  if (src.url !== want) src.setUrl(want);
+  if (schemes && legendCompares === !!state.compare) return;
+  legendCompares = !!state.compare;
+  schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", ...(legendCompares ? ["compare"] : [])]);
+}
+
+// Whether the legend drawn shows the comparison's colours.
+let legendCompares;
+
+/** period is the comparison's two days in order, the later "" for now. */
+function period() {
+  return state.at && state.at < state.compare ? [state.at, state.compare] : [state.compare, state.at];
+}
+
+/** compareRegion reads what changed under the state's region between the
+ * two days; null when there is no comparison. */
+function compareRegion() {
+  if (!state.compare) return Promise.resolve(null);
+  const [from, to] = period();
+  return fetchJSON(`/api/regions/${state.region}/changes?from=${from}${to ? `&to=${to}` : ""}`);
+}
+
+/** diffCell shows after − before, ▲ or ▼ in the legend's colour. */
+function diffCell(before, after) {
+  const d = after - before;
+  if (!d) return el("td", { "data-diff": 0, class: "muted" }, "–");
+  const [sign, cls] = d > 0 ? ["▲", "increase"] : ["▼", "decrease"];
+  return el("td", { "data-diff": d, style: `color:${legendColor(schemes, "compare", cls)}` }, `${sign} ${int(Math.abs(d))}`);
+}
+
+/** renderCompare fills the comparison's panel with the region's figures
+ * at both days and the villages that changed, and rings those villages on
+ * the map. */
+function renderCompare(diff) {
+  const codes = diff ? diff.villages.map((v) => v.code) : [];
+  window.battlemap.changed = codes;
+  map.setPaintProperty(RING, "circle-stroke-opacity", ["case", ["in", ["to-string", ["get", "code"]], ["literal", codes]], 1, 0]);
+  if (!diff) {
+    $("compare-panel").replaceChildren();
+    return;
+  }
+  const [from, to] = period();
+  const { before, after } = diff.figures;
+  const status = (s) => (s ? figureValue("status", s.status) : "（无）");
+  const poor = (s) => (s ? int(s.poor_population) : "（无）");
+  $("compare-panel").replaceChildren(
+    el("h3", {}, `对比：${from} → ${to || "现在"}`),
+    el("table", { class: "grid", id: "compare-figures" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "指标"), el("th", { scope: "col" }, from), el("th", { scope: "col" }, to || "现在"), el("th", { scope: "col" }, "变化"))),
+      el("tbody", {}, Object.keys(before).map((k) => el("tr", { "data-figure": k },
+        el("td", {}, figureLabel(k)), el("td", {}, int(before[k])), el("td", {}, int(after[k])), diffCell(before[k], after[k]))))),
+    el("h3", {}, `有变化的村（${diff.villages.length}）`),
+    diff.villages.length
+      ? el("table", { class: "grid", id: "changed-villages" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "村"), el("th", { scope: "col" }, "贫困状态"), el("th", { scope: "col" }, "贫困人口"))),
+        el("tbody", {}, diff.villages.map((v) => el("tr", {
+          tabindex: 0, "data-code": v.code, onclick: () => go(v.code), onkeydown: (e) => e.key === "Enter" && go(v.code),
+        }, el("td", {}, v.name), el("td", {}, `${status(v.before)} → ${status(v.after)}`), el("td", {}, `${poor(v.before)} → ${poor(v.after)}`)))))
+      : el("p", { class: "muted" }, "两日之间没有村发生变化"));
+}
+
+// The ring round the villages that changed between the two days.
+const RING = "compare-changed";
+
+/** addRing adds the ring's layer over the villages' dots: every village,
+ * its ring shown (renderCompare) only for those that changed. */
+function addRing() {
+  const dots = styleLayers(map, "villages", "circle")[0];
+  const colour = legendColor(schemes, "compare", "changed");
+  map.addLayer({
+    id: RING, type: "circle", source: map.getLayer(dots).source, "source-layer": "villages", minzoom: map.getLayer(dots).minzoom,
+    paint: {
+      "circle-radius": ["interpolate", ["linear"], ["zoom"], 9, 6, 12, 10, 14, 14],
+      "circle-color": colour, "circle-opacity": 0,
+      "circle-stroke-color": colour, "circle-stroke-width": 3, "circle-stroke-opacity": 0,
+    },
+  });
 }
 
 /**
@@ -196,13 +380,16 @@ async function load(push) {
  * must not close under the user's hands. It reports whether it could.
  */
 async function show() {
+  await showDates();
+  let diff;
   try {
-    region = await fetchJSON(`/api/regions/${state.region}`);
+    [region, diff] = await Promise.all([fetchJSON(`/api/regions/${state.region}${asOf()}`), compareRegion()]);
   } catch (err) {
     $("status").textContent = err.message;
     return false;
   }
   window.battlemap.region = region;
+  renderCompare(diff);
   renderCrumbs();
   renderFacts();
   if (!document.querySelector("#village-edit form")) renderVillage();
@@ -252,7 +439,7 @@ function setupSearch() {
     if (!q) { matches = []; show(); return; }
     timer = setTimeout(async () => {
       try {
-        matches = (await fetchJSON(`/api/search?q=${encodeURIComponent(q)}&limit=10`)).matches ?? [];
+        matches = (await fetchJSON(`/api/search?q=${encodeURIComponent(q)}&limit=10${asOf("&")}`)).matches ?? [];
       } catch (err) {
         matches = [];
         $("status").textContent = err.message;
@@ -291,8 +478,10 @@ async function main() {
   // The counties with their boxes, to tell whether a change lay in view.
   const { children: counties } = await fetchJSON(`/api/regions/${top}`);
   state = readState();
-  await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
+  await showDates();
+  addRing();
   setupFilters();
+  await setupDates();
   setupSearch();
   // A click drills into the deepest region under the pointer: the
   // villages' dots are drawn over the townships' and counties' areas.
@@ -307,15 +496,38 @@ async function main() {
   await load(false);
   // A change redraws the region shown when it lies in it (its lineage
   // names the region), and the tiles when it lay in a county in view; a
-  // burst redraws once.
+  // burst redraws once. A past view stays as it was.
   const redrawRegion = coalesce(show, 300);
   const redrawTiles = coalesce(() => reloadTiles(map), 300);
   followChanges({
     onChange: (change) => {
+      if (state.at) return;
       if ((change.regions ?? []).includes(state.region) || change.feature === state.region) redrawRegion();
       if (changeInView(map, counties, change)) redrawTiles();
     },
   });
+}
+
+/** setupDates bounds the date controls by the map's history (they are
+ * off while it has none) and makes them, and their reset buttons, change
+ * the view where it is. */
+async function setupDates() {
+  const { from, to } = await fetchJSON("/api/history");
+  for (const id of ["at", "compare"]) {
+    // The span's ends are written in China Standard Time: their first
+    // ten characters are the days.
+    if (from) Object.assign($(id), { min: from.slice(0, 10), max: to.slice(0, 10) });
+    else $(id).disabled = true;
+  }
+  const set = (key, value) => {
+    if (value === state[key]) return;
+    state = { ...state, [key]: value };
+    load(true, { fit: false });
+  };
+  $("at").addEventListener("change", (e) => set("at", day(e.target.value)));
+  $("compare").addEventListener("change", (e) => set("compare", day(e.target.value)));
+  $("at-now").addEventListener("click", () => set("at", ""));
+  $("compare-clear").addEventListener("click", () => set("compare", ""));
 }
 
 function setupFiltersValues() {

@@ -2,7 +2,9 @@
 // tour of the counties, running all day without a hand on it. It follows
 // the changes as they commit (the server's event stream) and refreshes
 // its figures and tiles; when the server is away it says so and keeps
-// trying, and catches up on what it missed when it is back.
+// trying, and catches up on what it missed when it is back. Above the
+// figures, the year's progress against the city's target: people lifted
+// out so far, a bar, and a bar a month.
 import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
@@ -42,6 +44,103 @@ function renderKPIs(city) {
   );
 }
 
+/** today is the day it is in China Standard Time, YYYY-MM-DD: the
+ * server's days are that zone's. */
+function today() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+}
+
+/** wan1 writes a count in 万 with one decimal (10.3万), as the wall's
+ * headline reads, and smaller counts whole. */
+function wan1(n) {
+  return Math.abs(n) < 10000 ? int(n) : `${(n / 10000).toFixed(1)}万`;
+}
+
+/**
+ * yearProgress reads the year the wall reports on and its timeline: the
+ * latest year up to this one for which the region has a target of people
+ * to lift out (this year when it has none), from January 1 (or the day
+ * the map's history begins) to today or December 31. It resolves to
+ * {year, goal, timeline}: goal is the target's people to lift out as it
+ * is now (null without one), timeline null when the history holds none
+ * of the year.
+ */
+async function yearProgress(code) {
+  const now = today();
+  const [{ targets }, span] = await Promise.all([fetchJSON(`/api/regions/${code}/targets`), fetchJSON("/api/history")]);
+  const thisYear = Number(now.slice(0, 4));
+  const target = targets.filter((t) => t.year <= thisYear && t.poor_people_out != null).at(-1); // by year
+  const year = target?.year ?? thisYear;
+  const goal = target?.poor_people_out ?? null;
+  const begins = span.from ? span.from.slice(0, 10) : null;
+  const from = [`${year}-01-01`, begins].filter(Boolean).sort().at(-1);
+  const to = [`${year}-12-31`, now].sort()[0];
+  if (!begins || from > to) return { year, goal, timeline: null };
+  return { year, goal, timeline: await fetchJSON(`/api/regions/${code}/timeline?from=${from}&to=${to}&step=month`) };
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+/** svg builds an SVG element as el builds an HTML one. */
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+/** monthChart draws people_out of each month of year as bars, twelve
+ * slots so that the year's shape reads at a glance; months not yet
+ * reached are empty. */
+function monthChart(year, steps) {
+  const W = 360, H = 90, top = 14, bottom = 18, slot = W / 12;
+  const byMonth = new Array(12).fill(null);
+  for (const s of steps) {
+    if (Number(s.start.slice(0, 4)) === year) {
+      const m = Number(s.start.slice(5, 7)) - 1;
+      byMonth[m] = (byMonth[m] ?? 0) + s.flows.people_out;
+    }
+  }
+  const most = Math.max(1, ...byMonth.map((n) => n ?? 0));
+  const bars = byMonth.flatMap((n, i) => {
+    const label = svg("text", { x: (i + 0.5) * slot, y: H - 4, class: "month" }, `${i + 1}月`);
+    if (n == null) return [label];
+    const h = ((H - top - bottom) * n) / most;
+    return [
+      svg("rect", { x: i * slot + slot * 0.15, y: H - bottom - h, width: slot * 0.7, height: h, class: "bar", "data-month": i + 1, "data-people-out": n },
+        svg("title", {}, `${i + 1}月 减贫 ${int(n)} 人`)),
+      n ? svg("text", { x: (i + 0.5) * slot, y: H - bottom - h - 3, class: "value" }, wan1(n)) : null,
+      label,
+    ].filter(Boolean);
+  });
+  return svg("svg", { id: "progress-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${year}年逐月减贫人数` }, ...bars);
+}
+
+/** renderProgress shows the year's people lifted out against the target
+ * ("减贫 10.3万 / 20.2万，51%" and a bar), or without a target the count
+ * alone and a note, and the months' chart. */
+function renderProgress({ year, goal, timeline }) {
+  const node = $("progress");
+  if (!timeline) {
+    node.replaceChildren(el("h2", {}, `${year}年减贫进度`), el("p", { class: "muted" }, `历史数据未覆盖${year}年`));
+    return;
+  }
+  const out = timeline.totals.flows.people_out;
+  const share = goal ? out / goal : null;
+  node.dataset.year = year;
+  node.dataset.peopleOut = out;
+  node.replaceChildren(
+    el("h2", {}, `${year}年减贫进度`, el("span", { class: "muted" }, ` ${timeline.from} 至 ${timeline.to}`)),
+    ...(share != null
+      ? [
+        el("p", { class: "headline", "data-target": goal, "data-share": share }, `减贫 ${wan1(out)} / ${wan1(goal)}，${Math.round(share * 100)}%`),
+        el("div", { class: "meter", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(share * 100) },
+          el("div", { style: `width:${Math.min(100, share * 100).toFixed(1)}%` })),
+      ]
+      : [el("p", { class: "headline" }, `减贫 ${wan1(out)}`), el("p", { class: "muted", id: "no-target" }, "未设定年度目标")]),
+    monthChart(year, timeline.steps));
+}
+
 function renderCounty(c, index, total) {
   const f = c.figures;
   $("tour").replaceChildren(
@@ -64,13 +163,17 @@ async function main() {
   let stop = 0;
 
   async function refresh() {
-    city = await fetchJSON(`/api/regions/${(await topRegion()).code}`);
+    const { code } = await topRegion();
+    let progress;
+    [city, progress] = await Promise.all([fetchJSON(`/api/regions/${code}`), yearProgress(code)]);
     renderKPIs(city);
+    renderProgress(progress);
   }
 
   // The tour: the whole city, then each county in turn, forever. The
-  // legend sits over the map's lower left: keep the view clear of it.
-  const padding = () => ({ top: 30, right: 30, left: 30, bottom: $("legend").offsetHeight + 30 });
+  // progress and the legend sit over the map's upper and lower left: keep
+  // the view clear of them.
+  const padding = () => ({ top: $("progress").offsetHeight + 30, right: 30, left: 30, bottom: $("legend").offsetHeight + 30 });
   async function tour() {
     if (!city) return;
     const counties = city.children;
