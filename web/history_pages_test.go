@@ -297,3 +297,43 @@ func TestWallProgressPage(t *testing.T) {
 	}
 	b.checkClean(t)
 }
+
+// TestDrillDownSeedHistory is what the issue asks a user to be able to
+// do on the demo data: open the city's drill-down at 2016-03-31, compare
+// it with 2016-06-30, and find the figures and the villages that changed
+// as the API gives them.
+func TestDrillDownSeedHistory(t *testing.T) {
+	pool := pgtest.New(t)
+	base := listen(t, pool)
+	const city, day, compare = "520300", "2016-03-31", "2016-06-30"
+	var past regionAnswer
+	getJSON(t, base, "/api/regions/"+city+"?at="+day, &past)
+	var diff struct {
+		Figures  struct{ Before, After map[string]int64 } `json:"figures"`
+		Villages []struct{ Code string }                  `json:"villages"`
+	}
+	getJSON(t, base, "/api/regions/"+city+"/changes?from="+day+"&to="+compare, &diff)
+	if len(diff.Villages) == 0 || diff.Figures.After["poor_population"] != 558_300 {
+		t.Fatalf("the demo's second quarter: %d villages changed, %d poor people at its end", len(diff.Villages), diff.Figures.After["poor_population"])
+	}
+
+	b := newBrowser(t, base)
+	b.open(t, "/?region="+city+"&at="+day+"&compare="+compare)
+	b.run(t, "wait for the comparison", chromedp.Poll(`!!document.querySelector("#compare-figures") && document.querySelectorAll("#changed-villages tbody tr").length > 0`,
+		nil, chromedp.WithPollingTimeout(30*time.Second)))
+	var poor string
+	b.eval(t, `document.querySelector('#facts [data-field="poor_population"]').textContent`, &poor)
+	if want := fmt.Sprintf(" / %s 人", thousands(int(past.Figures.PoorPopulation))); !strings.HasSuffix(poor, want) {
+		t.Errorf("as of %s the city shows %q, want the API's %s", day, poor, want)
+	}
+	var poorDiff int64
+	var listed int
+	b.eval(t, `Number(document.querySelector('#compare-figures tr[data-figure="poor_population"] td[data-diff]').dataset.diff)`, &poorDiff)
+	b.eval(t, `document.querySelectorAll("#changed-villages tbody tr").length`, &listed)
+	if w := diff.Figures.After["poor_population"] - diff.Figures.Before["poor_population"]; poorDiff != w || listed != len(diff.Villages) {
+		t.Errorf("the comparison shows %d poor people and %d villages changed; /changes %d and %d", poorDiff, listed, w, len(diff.Villages))
+	}
+	b.waitIdle(t)
+	b.screenshot(t, "drill-seed-compare")
+	b.checkClean(t)
+}
