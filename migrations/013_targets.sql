@@ -48,17 +48,43 @@ BEGIN
 END
 $$;
 
-CREATE TABLE region_targets_history (LIKE region_targets, valid tstzrange NOT NULL, txid bigint DEFAULT txid_current());
-CREATE INDEX region_targets_history_key_idx ON region_targets_history (region_code, year, lower(valid));
-CREATE INDEX region_targets_history_valid_gix ON region_targets_history USING gist (valid);
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON region_targets_history FROM battlemap_app;
-SELECT create_statement_triggers('region_targets', 'history', 'keep_history', ARRAY['region_code', 'year']);
-CREATE TRIGGER region_targets_history_trunc AFTER TRUNCATE ON region_targets
-    FOR EACH STATEMENT EXECUTE FUNCTION keep_history();
+-- keep_history_of makes a table keep its history as 012 made the map
+-- tables keep theirs (its rows as they are become their first version),
+-- with the transaction of each version; key is the table's key.
+-- drop_history_of undoes it. Tables that keep their history from here on
+-- are made to this way.
+CREATE FUNCTION keep_history_of(tbl text, key text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    hist text := tbl || '_history';
+BEGIN
+    EXECUTE format('CREATE TABLE %I (LIKE %I, valid tstzrange NOT NULL, txid bigint DEFAULT txid_current())', hist, tbl);
+    EXECUTE format('CREATE INDEX %I ON %I (%s, lower(valid))', hist || '_key_idx', hist,
+                   (SELECT string_agg(format('%I', k), ', ') FROM unnest(key) k));
+    EXECUTE format('CREATE INDEX %I ON %I USING gist (valid)', hist || '_valid_gix', hist);
+    EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %I FROM battlemap_app', hist);
+    EXECUTE format('INSERT INTO %I SELECT r.*, tstzrange(now(), NULL) FROM %I r', hist, tbl);
+    PERFORM create_statement_triggers(tbl, 'history', 'keep_history', key);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION keep_history()',
+                   hist || '_trunc', tbl);
+END
+$$;
+CREATE FUNCTION drop_history_of(tbl text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM drop_statement_triggers(tbl, 'history');
+    EXECUTE format('DROP TRIGGER %I ON %I', tbl || '_history_trunc', tbl);
+    EXECUTE format('DROP TABLE %I', tbl || '_history');
+END
+$$;
+-- They are the migrations' tools, as create_statement_triggers is.
+REVOKE EXECUTE ON FUNCTION keep_history_of(text, text[]), drop_history_of(text) FROM PUBLIC;
+
+SELECT keep_history_of('region_targets', ARRAY['region_code', 'year']);
 
 ---- create above / drop below ----
 
-DROP TABLE region_targets_history;
+SELECT drop_history_of('region_targets');
+DROP FUNCTION drop_history_of(text);
+DROP FUNCTION keep_history_of(text, text[]);
 DROP TABLE region_targets;
 DO $$
 DECLARE

@@ -25,27 +25,9 @@
 
 -- The history of the derived tables, as 012 keeps the others'. What they
 -- held before this migration is their first version.
-DO $$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN SELECT * FROM (VALUES
-        ('region_rollups', ARRAY['code']), ('region_shapes', ARRAY['code']),
-        ('flows', ARRAY['village_code', 'site_code'])) v (tbl, key)
-    LOOP
-        EXECUTE format('CREATE TABLE %I (LIKE %I, valid tstzrange NOT NULL, txid bigint DEFAULT txid_current())',
-                       t.tbl || '_history', t.tbl);
-        EXECUTE format('CREATE INDEX %I ON %I (%s, lower(valid))', t.tbl || '_history_key_idx', t.tbl || '_history',
-                       (SELECT string_agg(format('%I', k), ', ') FROM unnest(t.key) k));
-        EXECUTE format('CREATE INDEX %I ON %I USING gist (valid)', t.tbl || '_history_valid_gix', t.tbl || '_history');
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON %I FROM battlemap_app', t.tbl || '_history');
-        EXECUTE format('INSERT INTO %I SELECT r.*, tstzrange(now(), NULL) FROM %I r', t.tbl || '_history', t.tbl);
-        PERFORM create_statement_triggers(t.tbl, 'history', 'keep_history', t.key);
-        EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION keep_history()',
-                       t.tbl || '_history_trunc', t.tbl);
-    END LOOP;
-END
-$$;
+SELECT keep_history_of('region_rollups', ARRAY['code']);
+SELECT keep_history_of('region_shapes', ARRAY['code']);
+SELECT keep_history_of('flows', ARRAY['village_code', 'site_code']);
 
 -- What the reads of the past look up: each index pairs what a read of
 -- today's table filters on with the version's range, so that one index
@@ -153,9 +135,7 @@ BEGIN
         EXECUTE format('DROP INDEX %I, %I', t || '_history_geom_gix', t || '_history_geom_3857_gix');
     END LOOP;
     FOREACH t IN ARRAY ARRAY['region_rollups', 'region_shapes', 'flows'] LOOP
-        PERFORM drop_statement_triggers(t, 'history');
-        EXECUTE format('DROP TRIGGER %I ON %I', t || '_history_trunc', t);
-        EXECUTE format('DROP TABLE %I', t || '_history');
+        PERFORM drop_history_of(t);
     END LOOP;
 END
 $$;
