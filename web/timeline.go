@@ -149,7 +149,8 @@ func parseTarget(body []byte) (geo.Target, error) {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber()
 		var x any
-		n, isNumber := x.(json.Number)
+		var n json.Number
+		isNumber := false
 		if dec.Decode(&x) == nil {
 			n, isNumber = x.(json.Number)
 		}
