@@ -113,7 +113,10 @@ type VillageHistory struct {
 // follow made the later ones); a village gone for a while and back starts
 // a version too. A version's audit entries are those its change wrote for
 // the village's rows (villages, regions): the same transaction, and the
-// same time of effect.
+// latest time of effect by the version's start (a transaction dated in
+// steps writes several; one that waited for another's change to the same
+// rows began its versions a little after its own start, which its audit
+// rows keep: migrations/016_history_under_contention.sql).
 const sqlVillageHistory = `
 WITH v AS (
     SELECT h.valid, h.txid, h.name, village_record(h) AS r,
@@ -139,7 +142,10 @@ SELECT g.name, g.valid_from, g.valid_to, g.r,
        END,
        (SELECT coalesce(array_agg(a.id ORDER BY a.id), '{}') FROM audit_log a
         WHERE a.txid = g.txid AND a.row_key = $1 AND a.table_name IN ('villages', 'regions')
-          AND coalesce(a.valid_from, a.at) = g.valid_from)
+          AND coalesce(a.valid_from, a.at) = (
+              SELECT max(coalesce(b.valid_from, b.at)) FROM audit_log b
+              WHERE b.txid = g.txid AND b.row_key = $1 AND b.table_name IN ('villages', 'regions')
+                AND coalesce(b.valid_from, b.at) <= g.valid_from))
 FROM versions g
 ORDER BY g.valid_from DESC`
 

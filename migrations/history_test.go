@@ -233,3 +233,69 @@ func TestAsOfFollowsToday(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryUnderContention: a change whose transaction started first
+// but reached the rows second — another edit of the same county (whose
+// rollup rows both refresh) or of the same village committed meanwhile —
+// commits too, and the history stays one line of versions per row, no
+// gap and no overlap, in the order the changes reached the rows.
+func TestHistoryUnderContention(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var a, b, county string
+	// Two villages of one county with poor people to take off.
+	if err := pool.QueryRow(ctx, `SELECT min(code), max(code), county_code FROM villages WHERE poor_population >= 16
+		GROUP BY county_code ORDER BY county_code LIMIT 1`).Scan(&a, &b, &county); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(tx pgx.Tx, village string) {
+		t.Helper()
+		if tag, err := tx.Exec(ctx, `UPDATE villages SET poor_households = 0, poor_population = poor_population / 2
+			WHERE code = $1 AND poor_population >= 2`, village); err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("edit %s: %v (%d rows)", village, err, tag.RowsAffected())
+		}
+	}
+	begin := func() pgx.Tx {
+		t.Helper()
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A test that fails half-way leaves no transaction open, which
+		// would hold the pool from closing. (After a commit it does nothing.)
+		t.Cleanup(func() { tx.Rollback(ctx) })
+		// The transaction's start, now(), is fixed by its first statement.
+		if _, err := tx.Exec(ctx, `SELECT set_config('battlemap.scope', '*', true), now()`); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	for _, second := range []string{b, a} { // another village of the county; the same village
+		first := begin()
+		other := begin()
+		edit(other, second)
+		if err := other.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		edit(first, a)
+		if err := first.Commit(ctx); err != nil {
+			t.Fatalf("the change that started first, committed second (other edit of %s): %v", second, err)
+		}
+	}
+	for _, c := range []struct{ table, key, code string }{
+		{"region_rollups_history", "code", county}, {"region_rollups_history", "code", a}, {"villages_history", "code", a},
+	} {
+		var broken int64
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM (
+			SELECT valid, lead(lower(valid)) OVER (ORDER BY lower(valid)) AS next FROM `+c.table+` WHERE `+c.key+` = $1) v
+			WHERE (next IS NULL) <> upper_inf(valid) OR upper(valid) <> next OR isempty(valid)`, c.code).Scan(&broken)
+		if err != nil || broken != 0 {
+			t.Errorf("%s of %s: %d versions that do not meet the next (%v)", c.table, c.code, broken, err)
+		}
+	}
+	var current, last int64
+	if err := pool.QueryRow(ctx, `SELECT (SELECT poor_population FROM region_rollups WHERE code = $1),
+		(SELECT poor_population FROM region_rollups_history WHERE code = $1 AND upper_inf(valid))`, county).Scan(&current, &last); err != nil || current != last {
+		t.Errorf("county %s: %d poor people, its last version %d (%v)", county, current, last, err)
+	}
+}
