@@ -41,7 +41,10 @@ type Column struct {
 	// Enum is the enumeration its values come from, for their labels and
 	// colours; nil when they are not enumerated.
 	Enum *Enum
-	sql  string
+	// Label names it in Chinese, for the pages; "" where the pages name
+	// it by the stored field it reads (Field.Label).
+	Label string
+	sql   string
 }
 
 // Field is a stored field of a table that can be imported: a column of
@@ -479,30 +482,30 @@ func storedColumns(t *Table, alias string, names ...string) []Column {
 // defined (migrations/011_figures_for_tiles.sql). County and township
 // features carry them all; the drill-down shows them.
 var figureColumns = []Column{
-	{Name: "villages", Type: "integer", Unit: "个", Description: "villages and communities", sql: "f.villages"},
-	{Name: "villages_not_exited", Type: "integer", Unit: "个", Description: "poverty villages not yet exited (未出列)", sql: "f.villages_not_exited"},
-	{Name: "villages_exited", Type: "integer", Unit: "个", Description: "poverty villages exited (已出列)", sql: "f.villages_exited"},
-	{Name: "villages_none", Type: "integer", Unit: "个", Description: "villages never registered as poverty villages",
+	{Name: "villages", Label: "村（社区）", Type: "integer", Unit: "个", Description: "villages and communities", sql: "f.villages"},
+	{Name: "villages_not_exited", Label: "未出列贫困村", Type: "integer", Unit: "个", Description: "poverty villages not yet exited (未出列)", sql: "f.villages_not_exited"},
+	{Name: "villages_exited", Label: "已出列贫困村", Type: "integer", Unit: "个", Description: "poverty villages exited (已出列)", sql: "f.villages_exited"},
+	{Name: "villages_none", Label: "非贫困村", Type: "integer", Unit: "个", Description: "villages never registered as poverty villages",
 		sql: "f.villages - f.villages_not_exited - f.villages_exited"},
-	{Name: "villages_demonstration", Type: "integer", Unit: "个", Description: "demonstration villages", sql: "f.villages_demonstration"},
-	{Name: "share_exited", Type: "number", Description: "exited ÷ all poverty villages (0–1)", sql: "f.share_exited"},
-	{Name: "population", Type: "integer", Unit: "人", Description: "registered population", sql: "f.population"},
-	{Name: "poor_households", Type: "integer", Unit: "户", Description: "registered poor households", sql: "f.poor_households"},
-	{Name: "poor_population", Type: "integer", Unit: "人", Description: "registered poor people", sql: "f.poor_population"},
-	{Name: "poverty_incidence", Type: "number", Description: "poor people ÷ population (0–1)", sql: "f.poverty_incidence"},
-	{Name: "cooperatives", Type: "integer", Unit: "个", Description: "cooperatives", sql: "f.cooperatives"},
-	{Name: "relocation_households", Type: "integer", Unit: "户", Description: "households assigned to move out", sql: "f.relocation_households"},
-	{Name: "relocation_people", Type: "integer", Unit: "人", Description: "people assigned to move out", sql: "f.relocation_people"},
-	{Name: "sites", Type: "integer", Unit: "个", Description: "relocation sites in the region", sql: "f.sites"},
-	{Name: "site_capacity_people", Type: "integer", Unit: "人", Description: "people the region's sites are planned for", sql: "f.site_capacity_people"},
-	{Name: "site_moved_in_people", Type: "integer", Unit: "人", Description: "people moved into the region's sites", sql: "f.site_moved_in_people"},
-	{Name: "site_progress_avg", Type: "number", Unit: "%", Description: "average construction progress of the region's sites (%)",
+	{Name: "villages_demonstration", Label: "示范村", Type: "integer", Unit: "个", Description: "demonstration villages", sql: "f.villages_demonstration"},
+	{Name: "share_exited", Label: "贫困村出列率", Type: "number", Description: "exited ÷ all poverty villages (0–1)", sql: "f.share_exited"},
+	{Name: "population", Label: "户籍人口", Type: "integer", Unit: "人", Description: "registered population", sql: "f.population"},
+	{Name: "poor_households", Label: "贫困户", Type: "integer", Unit: "户", Description: "registered poor households", sql: "f.poor_households"},
+	{Name: "poor_population", Label: "贫困人口", Type: "integer", Unit: "人", Description: "registered poor people", sql: "f.poor_population"},
+	{Name: "poverty_incidence", Label: "贫困发生率", Type: "number", Description: "poor people ÷ population (0–1)", sql: "f.poverty_incidence"},
+	{Name: "cooperatives", Label: "合作社", Type: "integer", Unit: "个", Description: "cooperatives", sql: "f.cooperatives"},
+	{Name: "relocation_households", Label: "搬迁户数", Type: "integer", Unit: "户", Description: "households assigned to move out", sql: "f.relocation_households"},
+	{Name: "relocation_people", Label: "搬迁人口", Type: "integer", Unit: "人", Description: "people assigned to move out", sql: "f.relocation_people"},
+	{Name: "sites", Label: "安置点", Type: "integer", Unit: "个", Description: "relocation sites in the region", sql: "f.sites"},
+	{Name: "site_capacity_people", Label: "安置点规划人数", Type: "integer", Unit: "人", Description: "people the region's sites are planned for", sql: "f.site_capacity_people"},
+	{Name: "site_moved_in_people", Label: "安置点入住人数", Type: "integer", Unit: "人", Description: "people moved into the region's sites", sql: "f.site_moved_in_people"},
+	{Name: "site_progress_avg", Label: "安置点平均建设进度", Type: "number", Unit: "%", Description: "average construction progress of the region's sites (%)",
 		sql: "round(f.site_progress_avg::numeric, 1)::float8"},
-	{Name: "projects", Type: "integer", Unit: "个", Description: "funded projects", sql: "f.projects"},
-	{Name: "projects_completed", Type: "integer", Unit: "个", Description: "projects completed", sql: "f.projects_completed"},
-	{Name: "completion_avg", Type: "number", Unit: "%", Description: "average project completion (%)", sql: "round(f.completion_avg::numeric, 1)::float8"},
-	{Name: "funds_planned", Type: "integer", Unit: "元", Description: "special funds planned (yuan)", sql: "f.funds_planned"},
-	{Name: "funds_disbursed", Type: "integer", Unit: "元", Description: "special funds disbursed (yuan)", sql: "f.funds_disbursed"},
+	{Name: "projects", Label: "项目", Type: "integer", Unit: "个", Description: "funded projects", sql: "f.projects"},
+	{Name: "projects_completed", Label: "完工项目", Type: "integer", Unit: "个", Description: "projects completed", sql: "f.projects_completed"},
+	{Name: "completion_avg", Label: "平均项目完成度", Type: "number", Unit: "%", Description: "average project completion (%)", sql: "round(f.completion_avg::numeric, 1)::float8"},
+	{Name: "funds_planned", Label: "计划资金", Type: "integer", Unit: "元", Description: "special funds planned (yuan)", sql: "f.funds_planned"},
+	{Name: "funds_disbursed", Label: "拨付资金", Type: "integer", Unit: "元", Description: "special funds disbursed (yuan)", sql: "f.funds_disbursed"},
 }
 
 // figures picks figureColumns by name.

@@ -253,3 +253,21 @@ func TestRulesNameFields(t *testing.T) {
 		}
 	}
 }
+
+// TestFiguresHaveLabels: every rolled-up figure has its Chinese name,
+// which the pages write beside it (GET /api/catalogue); a county carries
+// them all.
+func TestFiguresHaveLabels(t *testing.T) {
+	// A county's own columns end with demonstration; its figures follow.
+	first := slices.IndexFunc(geo.Counties.Columns, func(c geo.Column) bool { return c.Name == "demonstration" }) + 1
+	if first == 0 || first == len(geo.Counties.Columns) {
+		t.Fatal("no figures after a county's demonstration column")
+	}
+	seen := map[string]bool{}
+	for _, c := range geo.Counties.Columns[first:] {
+		if c.Label == "" || seen[c.Label] {
+			t.Errorf("figure %s: label %q missing or given twice", c.Name, c.Label)
+		}
+		seen[c.Label] = true
+	}
+}

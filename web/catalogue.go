@@ -75,7 +75,9 @@ type catalogueCollectionDoc struct {
 // cataloguePropertyDoc is a property; Enum names the enumeration of its
 // values, "" when they are not enumerated.
 type cataloguePropertyDoc struct {
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// Label is the Chinese name of a rolled-up figure (geo.Column.Label).
+	Label       string `json:"label,omitempty"`
 	Type        string `json:"type"`
 	Description string `json:"description"`
 	Unit        string `json:"unit,omitempty"`
@@ -95,7 +97,7 @@ func newCatalogueDoc() catalogueDoc {
 	for _, c := range geo.Collections {
 		cd := catalogueCollectionDoc{ID: c.ID, Title: c.Title}
 		for _, col := range c.Columns {
-			p := cataloguePropertyDoc{Name: col.Name, Type: col.Type, Description: col.Description, Unit: col.Unit}
+			p := cataloguePropertyDoc{Name: col.Name, Label: col.Label, Type: col.Type, Description: col.Description, Unit: col.Unit}
 			if col.Enum != nil {
 				p.Enum = col.Enum.Name
 			}

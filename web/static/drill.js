@@ -71,20 +71,16 @@ let sortBy = { column: 1, descending: true };
 /** The legend's schemes, from /legend.json: the comparison's colours. */
 let schemes;
 
-// Labels of the figures the history and the comparison show that no edit
-// form labels (the others' come from catalogue.edits).
-const FIGURE_LABELS = {
-  villages_not_exited: "未出列贫困村", villages_exited: "已出列贫困村",
-  relocation_people: "搬迁人口", projects: "项目", projects_completed: "完工项目",
-};
-
 /** figureLabel names a figure or a village record's field: as the edit
- * forms label the stored field of that name (a village's first), else
- * from FIGURE_LABELS. */
+ * forms label the stored field of that name (a village's first), else as
+ * the catalogue labels the rolled-up figure (a county's properties carry
+ * them all). */
 function figureLabel(name) {
   const stored = name === "status" ? "poverty_status" : name;
   const { villages = [], ...others } = catalogue.edits ?? {};
-  return [...villages, ...Object.values(others).flat()].find((f) => f.name === stored)?.label ?? FIGURE_LABELS[name] ?? name;
+  const figures = catalogue.collections?.find((c) => c.id === "counties")?.properties ?? [];
+  return [...villages, ...Object.values(others).flat()].find((f) => f.name === stored)?.label
+    ?? figures.find((p) => p.name === name && p.label)?.label ?? name;
 }
 
 /** figureValue writes a village record's value of field name. */
