@@ -208,6 +208,10 @@ type EnumValue struct {
 	// colour by it. Categorical colours are Okabe & Ito's palette, which
 	// stays distinguishable with the common colour-vision deficiencies.
 	Color string `json:"color,omitempty"`
+	// Share is the part of the whole the value is meant to take (0–1),
+	// where a rule sets one: the "33112" split of the special funds. 0
+	// where none does.
+	Share float64 `json:"share,omitempty"`
 }
 
 // Strings are e's values, in order.
@@ -256,11 +260,13 @@ var (
 		{Value: "telecom", Label: "讯"}, {Value: "housing", Label: "房"}, {Value: "renovation", Label: "寨"},
 		{Value: "industry", Label: "产业"}, {Value: "training", Label: "培训"}, {Value: "other", Label: "其他"},
 	}}
-	// ProjectFundUses are the "33112" split of the special funds.
+	// ProjectFundUses are the "33112" split of the special funds: 30% to
+	// industry, 30% to cooperatives, 10% to interest subsidies, 10% to
+	// training, 20% to public facilities (each value's Share).
 	ProjectFundUses = &Enum{Name: "fund_use", Title: "资金用途（33112）", Constraint: "projects_fund_use_known", Values: []EnumValue{
-		{Value: "industry", Label: "产业发展"}, {Value: "cooperative", Label: "合作社"},
-		{Value: "interest_subsidy", Label: "贴息"}, {Value: "training", Label: "培训"},
-		{Value: "public_facilities", Label: "公益设施"},
+		{Value: "industry", Label: "产业发展", Share: 0.30}, {Value: "cooperative", Label: "合作社", Share: 0.30},
+		{Value: "interest_subsidy", Label: "贴息", Share: 0.10}, {Value: "training", Label: "培训", Share: 0.10},
+		{Value: "public_facilities", Label: "公益设施", Share: 0.20},
 	}}
 	// HazardKinds are the kinds of geological hazard a hazard zone
 	// (地质灾害隐患区) is exposed to.

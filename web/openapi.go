@@ -148,6 +148,12 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		"one drill-down step: a region, its breadcrumb, figures, project counts and children; a village's projects and relocation",
 		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f, atParam("query")},
 		jsonOf("the region", object))
+	get("/api/regions/{code}/funds", "getRegionFunds", "Drill-down",
+		`the special funds of the projects counted in a region: planned, disbursed, disbursement rate and average completion, `+
+			`whole and by "33112" use (industry 30%, cooperatives 30%, interest subsidies 10%, training 10%, public facilities 20%) `+
+			`with each use's share of the planned funds and its deviation from the rule's; and the key projects, those of 2,000,000 yuan or more (重点检查), largest first`,
+		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f, atParam("query")},
+		jsonOf("the region's funds", object))
 	get("/api/search", "search", "Drill-down", "regions by name (村民委员会 / 居民委员会 optional) or code prefix, best first",
 		[]parameter{
 			{Name: "q", In: "query", Required: true, Description: "a name, part of one, or the first digits of a code", Schema: schema{"type": "string", "maxLength": geo.MaxSearchRunes}},
