@@ -56,19 +56,19 @@ func yuanText(n float64) string {
 }
 
 // deviationText is how the drill-down writes a use's deviation from the
-// rule's share, in percentage points.
+// rule's share, in percentage points (its column's heading says so).
 func deviationText(d *float64) string {
 	if d == nil {
 		return "–"
 	}
-	p := math.Round(1000**d) / 10
+	p := math.Copysign(math.Round(math.Abs(1000**d)), *d) / 10
 	switch {
 	case p > 0:
-		return fmt.Sprintf("▲ %.1f 个百分点", p)
+		return fmt.Sprintf("▲ %.1f", p)
 	case p < 0:
-		return fmt.Sprintf("▼ %.1f 个百分点", -p)
+		return fmt.Sprintf("▼ %.1f", -p)
 	}
-	return "0.0 个百分点"
+	return "0.0"
 }
 
 // TestFundsDrillDownPage: the drill-down's 资金（33112） panel of the city
@@ -121,9 +121,10 @@ func TestFundsDrillDownPage(t *testing.T) {
 		}
 	}
 	check("/", city, "")
-	b.waitIdle(t)
-	b.screenshot(t, "funds")
 	check("/?region="+county, county, "")
+	b.waitIdle(t)
+	b.eval(t, `document.getElementById("funds").scrollIntoView(), true`, new(bool))
+	b.screenshot(t, "funds")
 	const day = "2016-03-31"
 	check("/?region="+county+"&at="+day, county, "?at="+day)
 	var asked bool

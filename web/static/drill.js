@@ -160,14 +160,14 @@ function shareBar(share, rule, scale) {
 }
 
 /** deviationCell shows a use's share minus the rule's in percentage
- * points, ▲ above the rule and ▼ below, in the legend's comparison
+ * points (the column says so), ▲ above the rule and ▼ below, in the legend's comparison
  * colours (the arrow says it without them). */
 function deviationCell(d) {
   if (d == null) return el("td", { class: "muted" }, "–");
-  const points = Math.round(1000 * d) / 10;
-  if (!points) return el("td", { "data-deviation": d, class: "muted" }, "0.0 个百分点");
+  const points = (Math.sign(d) * Math.round(Math.abs(1000 * d))) / 10; // half away from zero
+  if (!points) return el("td", { "data-deviation": d, class: "muted" }, "0.0");
   const [sign, cls] = points > 0 ? ["▲", "increase"] : ["▼", "decrease"];
-  return el("td", { "data-deviation": d, style: `color:${legendColor(schemes, "compare", cls)}` }, `${sign} ${Math.abs(points).toFixed(1)} 个百分点`);
+  return el("td", { "data-deviation": d, style: `color:${legendColor(schemes, "compare", cls)}` }, `${sign} ${Math.abs(points).toFixed(1)}`);
 }
 
 // Which reading of the funds is the latest asked for: an answer to an
@@ -203,11 +203,12 @@ async function renderFunds() {
       el("dt", {}, "拨付率"), el("dd", { "data-field": "disbursement_rate" }, pct(funds.disbursement_rate)),
       el("dt", {}, "项目 / 平均完成度"), el("dd", {}, `${int(funds.projects)} 个 / ${funds.completion_avg == null ? "–" : `${funds.completion_avg.toFixed(1)}%`}`)),
     el("table", { class: "grid funds-uses", id: "fund-uses" },
-      el("thead", {}, el("tr", {}, ["用途", "计划", "占比 / 规定", "偏差", "拨付率"].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, ["用途", "计划", "占比（规定）", "偏差（百分点）", "拨付率"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, funds.uses.map((u) => el("tr", { "data-use": u.fund_use, "data-planned": u.planned },
         el("td", {}, catalogue.values("fund_use").find((v) => v.value === u.fund_use)?.label ?? u.label),
         el("td", { class: "planned" }, yuan(u.planned)),
-        el("td", { class: "share" }, shareBar(u.share, rule(u), scale), ` ${pct(u.share)}`, el("span", { class: "muted" }, ` / ${pct(rule(u), 0)}`)),
+        el("td", { class: "share", title: `占计划 ${pct(u.share)}，33112 规定 ${pct(rule(u), 0)}` }, shareBar(u.share, rule(u), scale), ` ${pct(u.share)}`,
+          el("span", { class: "muted" }, `（${pct(rule(u), 0)}）`)),
         deviationCell(u.deviation),
         el("td", {}, pct(u.disbursement_rate)))))),
     el("h3", {}, `重点检查项目（≥ ${wanYuan(funds.key_threshold)}万元，${funds.key_projects.length} 个）`),
