@@ -140,6 +140,91 @@ function bar(v) {
   return el("span", { class: "bar-bg", role: "img", "aria-label": `${v}%` }, el("span", { class: "bar-fg", style: `display:block;width:${v}%` }));
 }
 
+/** pct writes a share (0–1) as a percentage; null is "–". */
+function pct(v, digits = 1) {
+  return v == null ? "–" : `${(100 * v).toFixed(digits)}%`;
+}
+
+/** wanYuan writes an amount in 万元 without the unit (326.5). */
+function wanYuan(n) {
+  return n == null ? "–" : (n / 1e4).toLocaleString("zh-CN", { maximumFractionDigits: 1 });
+}
+
+/** shareBar draws a use's share of the planned funds against the rule's
+ * (a mark across the bar), both on a scale of at most scale. */
+function shareBar(share, rule, scale) {
+  const w = (v) => `${Math.min(100, (100 * (v ?? 0)) / scale).toFixed(1)}%`;
+  return el("span", { class: "share-bar", role: "img", "aria-label": `占比 ${pct(share)}，规定 ${pct(rule, 0)}` },
+    el("span", { class: "share-fg", style: `width:${w(share)}` }),
+    el("span", { class: "rule-mark", style: `left:${w(rule)}` }));
+}
+
+/** deviationCell shows a use's share minus the rule's in percentage
+ * points (the column says so), ▲ above the rule and ▼ below, in the legend's comparison
+ * colours (the arrow says it without them). */
+function deviationCell(d) {
+  if (d == null) return el("td", { class: "muted" }, "–");
+  const points = (Math.sign(d) * Math.round(Math.abs(1000 * d))) / 10; // half away from zero
+  if (!points) return el("td", { "data-deviation": d, class: "muted" }, "0.0");
+  const [sign, cls] = points > 0 ? ["▲", "increase"] : ["▼", "decrease"];
+  return el("td", { "data-deviation": d, style: `color:${legendColor(schemes, "compare", cls)}` }, `${sign} ${Math.abs(points).toFixed(1)}`);
+}
+
+// Which reading of the funds is the latest asked for: an answer to an
+// earlier one (the user went on) is dropped.
+let fundsAsked = 0;
+
+/**
+ * renderFunds fills the 资金（33112） panel with the region's funds as of
+ * the state's day: the totals, each use's planned share against the
+ * rule's with the deviation and its disbursement rate, and the key
+ * projects to check (≥ the API's threshold), each opening its village.
+ */
+async function renderFunds() {
+  const asked = ++fundsAsked;
+  const node = $("funds");
+  let funds;
+  try {
+    funds = await fetchJSON(`/api/regions/${state.region}/funds${asOf()}`);
+  } catch (err) {
+    if (asked === fundsAsked) node.replaceChildren(el("h3", {}, "资金（33112）"), el("p", { class: "muted" }, `无法载入资金：${err.message}`));
+    return;
+  }
+  if (asked !== fundsAsked) return;
+  window.battlemap.funds = funds;
+  const scale = Math.max(0.4, ...funds.uses.flatMap((u) => [u.share ?? 0, u.rule_share ?? 0]));
+  const rule = (u) => u.rule_share ?? catalogue.values("fund_use").find((v) => v.value === u.fund_use)?.share;
+  const open = (p) => p.village_code && go(p.village_code);
+  node.dataset.code = funds.code;
+  node.replaceChildren(
+    el("h3", {}, "资金（33112）"),
+    el("dl", { class: "facts" },
+      el("dt", {}, "计划 / 拨付"), el("dd", { "data-field": "funds" }, `${yuan(funds.planned)} / ${yuan(funds.disbursed)}`),
+      el("dt", {}, "拨付率"), el("dd", { "data-field": "disbursement_rate" }, pct(funds.disbursement_rate)),
+      el("dt", {}, "项目 / 平均完成度"), el("dd", {}, `${int(funds.projects)} 个 / ${funds.completion_avg == null ? "–" : `${funds.completion_avg.toFixed(1)}%`}`)),
+    el("table", { class: "grid funds-uses", id: "fund-uses" },
+      el("thead", {}, el("tr", {}, ["用途", "计划", "占比（规定）", "偏差（百分点）", "拨付率"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, funds.uses.map((u) => el("tr", { "data-use": u.fund_use, "data-planned": u.planned },
+        el("td", {}, catalogue.values("fund_use").find((v) => v.value === u.fund_use)?.label ?? u.label),
+        el("td", { class: "planned" }, yuan(u.planned)),
+        el("td", { class: "share", title: `占计划 ${pct(u.share)}，33112 规定 ${pct(rule(u), 0)}` }, shareBar(u.share, rule(u), scale), ` ${pct(u.share)}`,
+          el("span", { class: "muted" }, `（${pct(rule(u), 0)}）`)),
+        deviationCell(u.deviation),
+        el("td", {}, pct(u.disbursement_rate)))))),
+    el("h3", {}, `重点检查项目（≥ ${wanYuan(funds.key_threshold)}万元，${funds.key_projects.length} 个）`),
+    funds.key_projects.length
+      ? el("table", { class: "grid", id: "key-projects" },
+        el("thead", {}, el("tr", {}, ["项目", "计划 / 拨付（万元）", "完成度"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, funds.key_projects.map((p) => el("tr", {
+          "data-code": p.code, tabindex: p.village_code ? 0 : null, title: p.village_code ? "打开项目所在村" : null,
+          onclick: () => open(p), onkeydown: (e) => e.key === "Enter" && open(p),
+        },
+        el("td", {}, p.name, el("span", { class: "muted" }, ` ${catalogue.label("project_category", p.category)}`)),
+        el("td", { class: "amounts" }, `${wanYuan(p.funds_planned)} / ${wanYuan(p.funds_disbursed)}`),
+        el("td", {}, `${p.completion}%`)))))
+      : el("p", { class: "muted" }, "无"));
+}
+
 /** countyOf is the code of the county a region lies in, from its breadcrumb. */
 function countyOf(r) {
   return r.breadcrumb.find((b) => b.level === "county")?.code;
@@ -388,6 +473,7 @@ async function show() {
   renderCompare(diff);
   renderCrumbs();
   renderFacts();
+  renderFunds();
   if (!document.querySelector("#village-edit form")) renderVillage();
   renderChildren();
   renderExport();

@@ -4,8 +4,10 @@
 // its figures and tiles; when the server is away it says so and keeps
 // trying, and catches up on what it missed when it is back. Above the
 // figures, the year's progress against the city's target: people lifted
-// out so far, a bar, and a bar a month.
-import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
+// out so far, a bar, and a bar a month. At the map's upper right, the
+// funds: planned and disbursed, and the "33112" uses' shares against the
+// rule's.
+import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, loadCatalogue, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
 // are measured against (they are the campaign's starting line, not data).
@@ -141,6 +143,48 @@ function renderProgress({ year, goal, timeline }) {
     monthChart(year, timeline.steps));
 }
 
+/** share writes a part (0–1) as a whole percentage; null is "–". */
+function share(v) {
+  return v == null ? "–" : `${Math.round(100 * v)}%`;
+}
+
+/**
+ * renderFunds shows the region's funds: disbursed against planned, the
+ * disbursement rate as a bar, and a bar per "33112" use of its share of
+ * the planned funds with the rule's share marked across it (▲/▼ says
+ * which side of the rule it lies). Without an answer it says why.
+ */
+function renderFunds(funds, catalogue, failure) {
+  const node = $("funds");
+  if (!funds) {
+    node.replaceChildren(el("h2", {}, "资金拨付"), el("p", { class: "muted" }, `无法载入：${failure}`));
+    return;
+  }
+  const scale = Math.max(0.4, ...funds.uses.flatMap((u) => [u.share ?? 0, u.rule_share ?? 0]));
+  const w = (v) => `${Math.min(100, (100 * (v ?? 0)) / scale).toFixed(1)}%`;
+  const label = (u) => catalogue.values("fund_use").find((v) => v.value === u.fund_use)?.label ?? u.label;
+  const rate = funds.disbursement_rate;
+  node.dataset.planned = funds.planned;
+  node.dataset.disbursed = funds.disbursed;
+  node.replaceChildren(
+    el("h2", {}, "资金拨付", el("span", { class: "muted" }, " 33112")),
+    el("p", { class: "headline" }, el("span", { class: "disbursed" }, yuan(funds.disbursed)), el("span", { class: "muted" }, " / 计划 "),
+      el("span", { class: "planned" }, yuan(funds.planned))),
+    el("div", { class: "rate" },
+      el("div", { class: "meter", role: "progressbar", "aria-label": "拨付率", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(100 * (rate ?? 0)) },
+        el("div", { style: `width:${Math.min(100, 100 * (rate ?? 0)).toFixed(1)}%` })),
+      el("span", { class: "rate-value" }, `拨付率 ${rate == null ? "–" : `${(100 * rate).toFixed(1)}%`}`)),
+    el("div", { class: "uses" }, funds.uses.map((u) => {
+      const d = u.deviation == null ? "" : Math.round(1000 * u.deviation) / 10;
+      return el("div", { class: "use", "data-use": u.fund_use, "data-share": u.share ?? "" },
+        el("span", {}, label(u)),
+        el("span", { class: "share-bar", role: "img", "aria-label": `占计划 ${share(u.share)}，规定 ${share(u.rule_share)}` },
+          el("span", { class: "share-fg", style: `width:${w(u.share)}` }), el("span", { class: "rule-mark", style: `left:${w(u.rule_share)}` })),
+        el("span", { class: "share-value" }, `${share(u.share)}${d === "" || !d ? "" : d > 0 ? " ▲" : " ▼"}`,
+          el("span", { class: "muted" }, ` /${share(u.rule_share)}`)));
+    })));
+}
+
 function renderCounty(c, index, total) {
   const f = c.figures;
   $("tour").replaceChildren(
@@ -158,6 +202,7 @@ async function main() {
   setInterval(tick, 1000);
   const map = await createMap("map", { interactive: false });
   await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
+  const catalogue = await loadCatalogue();
 
   let city = null;
   let stop = 0;
@@ -165,15 +210,19 @@ async function main() {
   async function refresh() {
     const { code } = await topRegion();
     let progress;
-    [city, progress] = await Promise.all([fetchJSON(`/api/regions/${code}`), yearProgress(code)]);
+    let funds, failure;
+    [city, progress, funds] = await Promise.all([fetchJSON(`/api/regions/${code}`), yearProgress(code),
+      // The funds are a panel of their own: without them the rest still shows.
+      fetchJSON(`/api/regions/${code}/funds`).catch((err) => { failure = err.message; return null; })]);
     renderKPIs(city);
     renderProgress(progress);
+    renderFunds(funds, catalogue, failure);
   }
 
   // The tour: the whole city, then each county in turn, forever. The
-  // progress and the legend sit over the map's upper and lower left: keep
-  // the view clear of them.
-  const padding = () => ({ top: $("progress").offsetHeight + 30, right: 30, left: 30, bottom: $("legend").offsetHeight + 30 });
+  // progress and the legend sit over the map's upper and lower left, the
+  // funds over its upper right: keep the view clear of them.
+  const padding = () => ({ top: $("progress").offsetHeight + 30, right: $("funds").offsetWidth + 30, left: 30, bottom: $("legend").offsetHeight + 30 });
   async function tour() {
     if (!city) return;
     const counties = city.children;
