@@ -490,10 +490,12 @@ func TestDrillDownEditPage(t *testing.T) {
 	if want := thousands(cooperatives+1) + " 个"; panel != want {
 		t.Errorf("the panel shows %q cooperatives, want %q", panel, want)
 	}
-	b.run(t, "wait for the history", chromedp.Poll(`document.querySelectorAll("#history > li").length > 0`, nil, chromedp.WithPollingTimeout(20*time.Second)))
+	// Read in the poll itself: the panel is drawn again as the change's
+	// event arrives, and its history refills a moment after.
 	var first struct{ Actor, Change string }
-	b.eval(t, `(() => { const li = document.querySelector("#history > li"); const c = li.querySelector('[data-field="cooperatives"]');
-		return {Actor: li.dataset.actor, Change: c ? c.textContent : ""}; })()`, &first)
+	b.run(t, "wait for the history", chromedp.Poll(`(() => { const li = document.querySelector("#history > li");
+		const c = li && li.querySelector('[data-field="cooperatives"]');
+		return c ? {Actor: li.dataset.actor, Change: c.textContent} : null; })()`, &first, chromedp.WithPollingTimeout(20*time.Second)))
 	if want := fmt.Sprintf("合作社：%s → %s", thousands(cooperatives), thousands(cooperatives+1)); first.Actor != "zhang" || first.Change != want {
 		t.Errorf("first history entry: %+v, want actor zhang and %q", first, want)
 	}
