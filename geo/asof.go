@@ -89,11 +89,17 @@ func HistorySpan(ctx context.Context, db DB) (span Span, ok bool, err error) {
 // CheckMoment says, as an EInvalid error, when the map's history does not
 // hold at t: before it begins, or when there is none.
 func CheckMoment(ctx context.Context, db DB, t time.Time) error {
-	span, ok, err := HistorySpan(ctx, db)
+	span, _, err := HistorySpan(ctx, db)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	return span.Check(t)
+}
+
+// Check is CheckMoment over span as HistorySpan read it (the zero Span
+// when there is no history), for a caller that has read it already.
+func (span Span) Check(t time.Time) error {
+	if span.From.IsZero() {
 		return Errorf(EInvalid, "the map has no history yet: nothing can be read as of %s", FormatMoment(t))
 	}
 	if t.Before(span.From) {

@@ -46,7 +46,7 @@ type Period struct {
 // history begins later that year (then, if that is after to, to's day).
 // It returns an EInvalid error naming the parameter for a malformed day,
 // an unknown step, a day after today, from after to, or a period of more
-// than MaxSteps steps. Whether the history holds the days is CheckPeriod's
+// than MaxSteps steps. Whether the history holds the days is Period.Check's
 // to say.
 func NewPeriod(from, to, step string, now, historyBegins time.Time) (Period, error) {
 	today := dayOf(now)
@@ -141,11 +141,11 @@ func nextStep(t time.Time, step string) time.Time {
 	return t.AddDate(0, 0, 1)
 }
 
-// CheckPeriod says, as an EInvalid error, when the map's history does not
-// hold p's days: From must be a day on which the history had begun by its
-// end (CheckMoment).
-func CheckPeriod(ctx context.Context, db DB, p Period) error {
-	return CheckMoment(ctx, db, p.From.AddDate(0, 0, 1).Add(-time.Microsecond))
+// Check says, as an EInvalid error, when span (the map's history, as
+// HistorySpan read it) does not hold p's days: From must be a day on
+// which the history had begun by its end (Span.Check).
+func (p Period) Check(span Span) error {
+	return span.Check(p.From.AddDate(0, 0, 1).Add(-time.Microsecond))
 }
 
 // Stocks are what a region counted at a moment.

@@ -29,7 +29,7 @@ func (s *Server) timeline(c *fiber.Ctx) error {
 	code := strings.Clone(c.Params("code"))
 	ctx := c.UserContext()
 	// Where the history begins bounds the default period; without one,
-	// CheckPeriod says so.
+	// Period.Check says so.
 	span, _, err := geo.HistorySpan(ctx, s.pool)
 	if err != nil {
 		return err
@@ -38,7 +38,7 @@ func (s *Server) timeline(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := geo.CheckPeriod(ctx, s.pool, p); err != nil {
+	if err := p.Check(span); err != nil {
 		return err
 	}
 	key := s.baseURL(c) + c.OriginalURL() + "\x00" + p.From.String() + "\x00" + p.To.String() + "\x00" + p.Step
