@@ -78,11 +78,7 @@ func deviationText(d *float64) string {
 func TestFundsDrillDownPage(t *testing.T) {
 	pool := pgtest.New(t)
 	base := listen(t, pool)
-	var top struct {
-		Regions []struct{ Code string } `json:"regions"`
-	}
-	getJSON(t, base, "/api/regions", &top)
-	city := top.Regions[0].Code
+	city := topRegion(t, base)
 	var cityRegion struct {
 		Children []struct{ Code string } `json:"children"`
 	}
@@ -141,12 +137,9 @@ func TestFundsDrillDownPage(t *testing.T) {
 func TestFundsWallPage(t *testing.T) {
 	pool := pgtest.New(t)
 	base := listen(t, pool)
-	var top struct {
-		Regions []struct{ Code string } `json:"regions"`
-	}
-	getJSON(t, base, "/api/regions", &top)
+	city := topRegion(t, base)
 	var want fundsAnswer
-	getJSON(t, base, "/api/regions/"+top.Regions[0].Code+"/funds", &want)
+	getJSON(t, base, "/api/regions/"+city+"/funds", &want)
 
 	b := newBrowser(t, base)
 	b.open(t, "/wall")

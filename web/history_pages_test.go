@@ -35,6 +35,20 @@ func getJSON(t *testing.T, base, path string, out any) {
 	}
 }
 
+// topRegion is the code of the first region without a parent (the demo's
+// city), where the pages start.
+func topRegion(t *testing.T, base string) string {
+	t.Helper()
+	var top struct {
+		Regions []struct{ Code string } `json:"regions"`
+	}
+	getJSON(t, base, "/api/regions", &top)
+	if len(top.Regions) == 0 {
+		t.Fatal("no top region")
+	}
+	return top.Regions[0].Code
+}
+
 // regionAnswer is what the pages read of GET /api/regions/{code}.
 type regionAnswer struct {
 	Figures struct {
@@ -222,11 +236,7 @@ func wan1(n int64) string {
 func TestWallProgressPage(t *testing.T) {
 	pool := pgtest.New(t)
 	base := listen(t, pool)
-	var top struct {
-		Regions []struct{ Code string } `json:"regions"`
-	}
-	getJSON(t, base, "/api/regions", &top)
-	city := top.Regions[0].Code
+	city := topRegion(t, base)
 	b := newBrowser(t, base)
 	const goal = 202_000
 
