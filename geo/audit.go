@@ -82,13 +82,17 @@ func AuditLog(ctx context.Context, db DB, q AuditQuery) ([]AuditEntry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEntry, error) {
-		var e AuditEntry
-		err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Table, &e.RowKey, &e.Before, &e.After, &e.DBRole, &e.DataVersion)
-		return e, err
-	})
+	entries, err := pgx.CollectRows(rows, scanAuditEntry)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	return entries, nil
+}
+
+// scanAuditEntry scans a row of audit_log's columns as sqlAuditLog reads
+// them.
+func scanAuditEntry(row pgx.CollectableRow) (AuditEntry, error) {
+	var e AuditEntry
+	err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Table, &e.RowKey, &e.Before, &e.After, &e.DBRole, &e.DataVersion)
+	return e, err
 }

@@ -301,7 +301,7 @@ var (
 
 // Enums are every enumeration of the catalogue.
 var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, SiteStatuses, ProjectStatuses, ProjectCategories, ProjectFundUses,
-	HazardKinds, HazardRiskLevels, RoadClasses, ServiceKinds}
+	HazardKinds, HazardRiskLevels, RoadClasses, ServiceKinds, FlagRuleCodes, FlagSeverities, FlagSubjects, RegistryEventKinds}
 
 // The tables of map data that can be imported. The demo data loads
 // through the same SQL (Table.UpsertSQL), so its files name the same
@@ -734,7 +734,7 @@ func AssignmentID(id string) (village, site string, ok bool) {
 }
 
 // Collections are the feature collections served, in the order listed.
-var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects, Assignments, HazardZones, Roads, Services}
+var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects, Assignments, HazardZones, Roads, Services, Flags}
 
 // EditableCollection is a collection whose features can be changed, and
 // the table that stores their fields.

@@ -2,6 +2,7 @@ package geo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -181,6 +182,12 @@ const (
 	sqlstateSerialization = "40001" // serialization_failure
 )
 
+// sqlstateRule is the SQLSTATE a rule of the data raises in PostgreSQL
+// when it refuses a change (a class of battlemap's own): its message is
+// written for clients, its column is the field at fault, its detail the
+// facts as JSON (migrations/017_exits.sql).
+const sqlstateRule = "BR001"
+
 // sqlstateDenied is insufficient_privilege: a grant, or a row-level
 // security policy, refused a statement.
 const sqlstateDenied = "42501"
@@ -217,6 +224,13 @@ func constraintError(err error) error {
 		return err
 	}
 	switch {
+	case pgErr.Code == sqlstateRule:
+		e := &Error{Code: EUnprocessable, Message: pgErr.Message,
+			Fields: []FieldError{{Field: pgErr.ColumnName, Reason: "breaks the rule " + pgErr.ConstraintName}}}
+		if json.Valid([]byte(pgErr.Detail)) {
+			e.Facts = json.RawMessage(pgErr.Detail)
+		}
+		return e
 	case pgErr.Code == sqlstateDenied:
 		// Row-level security refused a row outside the actor's scope.
 		return Errorf(EForbidden, "the change reaches rows outside what you may change")

@@ -4,6 +4,7 @@
 package geo
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -33,6 +34,10 @@ type Error struct {
 	Message string
 	// Fields are the fields at fault and why, when the input has fields.
 	Fields []FieldError
+	// Facts are what a rule of the data judged, as JSON, when a rule
+	// refused the change: the rule, its standard and the figures it
+	// found (an exit below the standard). nil otherwise.
+	Facts json.RawMessage
 }
 
 // FieldError is one field of an input at fault, and why.

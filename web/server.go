@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -397,6 +398,9 @@ type problem struct {
 	// InvalidParams names each field at fault and why, for input that
 	// has fields (RFC 9457's example extension member).
 	InvalidParams []geo.FieldError `json:"invalid-params,omitempty"`
+	// Facts are what a rule of the data judged when it refused a change
+	// (the rule, its standard, the figures found).
+	Facts json.RawMessage `json:"facts,omitempty"`
 }
 
 // statusOf maps domain error codes to HTTP statuses: the one table.
@@ -463,7 +467,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		p.Detail = err.Error()
 		var gerr *geo.Error
 		if errors.As(err, &gerr) {
-			p.InvalidParams = gerr.Fields
+			p.InvalidParams, p.Facts = gerr.Fields, gerr.Facts
 		}
 	case errors.As(err, &serr):
 		p.Status, p.Detail = serr.status, serr.msg

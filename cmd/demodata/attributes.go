@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/paulmach/orb/planar"
 )
@@ -41,7 +40,8 @@ func canBePoor(ds *dataset, ix *index, v *village) bool {
 // most remote villages, with some noise, are the poor ones, and the next
 // most remote are those that have exited. Then the five poverty townships
 // are the townships of remote counties with the highest share of poor
-// villages, and a few others with many exited villages have exited.
+// villages (the exited ones are chosen once the population is drawn:
+// markExitedTownships).
 func assignPoverty(ds *dataset, ix *index) error {
 	n := len(ds.Counties)
 	eligible := make([][]int, n)
@@ -89,58 +89,99 @@ func assignPoverty(ds *dataset, ix *index) error {
 	return markPovertyTownships(ds, ix)
 }
 
-// markPovertyTownships picks, in each county, the rural township with
-// the largest share of villages of a status, away from the county town;
-// the remote counties' best for not_exited, the other non-urban
-// counties' best for exited; and keeps the strongest few city-wide.
+// markPovertyTownships picks, in each remote, non-urban county, the rural
+// township with the largest share of not_exited villages, away from the
+// county town, and keeps the strongest few city-wide as the poverty
+// townships.
 func markPovertyTownships(ds *dataset, ix *index) error {
-	share := func(ti int, statuses ...string) float64 {
+	best, scores := bestTownshipPer(ds, ix, func(c sourceCounty) bool {
+		p := profiles[c.Code]
+		return p.Remote && !p.Urban
+	}, func(ti int) (float64, bool) {
 		vis := ix.townshipVillages[ds.Townships[ti].Code]
 		k := 0
 		for _, vi := range vis {
-			if slices.Contains(statuses, ds.Villages[vi].Poverty) {
+			if ds.Villages[vi].Poverty == statusNotExited {
 				k++
 			}
 		}
-		return float64(k) / float64(len(vis))
-	}
-	bestPer := func(remote bool, statuses ...string) (best []int, scores []float64) {
-		for _, c := range ds.Counties {
-			p := profiles[c.Code]
-			if p.Remote != remote || p.Urban {
-				continue
-			}
-			bi, bs := -1, 0.0
-			town := ix.seats[c.Code][0]
-			for _, ti := range ix.countyTownships[c.Code] {
-				// The county town and its suburbs are not poverty
-				// townships, however poor their villages.
-				t := &ds.Townships[ti]
-				if isSubdistrict(t.Name) || planar.Distance(t.Seat, town) < urbanRadius {
-					continue
-				}
-				if s := share(ti, statuses...); s > bs {
-					bi, bs = ti, s
-				}
-			}
-			if bi >= 0 {
-				best, scores = append(best, bi), append(scores, bs)
-			}
-		}
-		return best, scores
-	}
-
-	best, scores := bestPer(true, statusNotExited)
+		return float64(k) / float64(len(vis)), true
+	})
 	if len(best) < notExitedTownships {
 		return fmt.Errorf("only %d remote counties with poor villages for %d poverty townships", len(best), notExitedTownships)
 	}
 	for _, k := range topK(scores, notExitedTownships) {
 		ds.Townships[best[k]].Poverty = statusNotExited
 	}
+	return nil
+}
 
-	best, scores = bestPer(false, statusExited, statusNotExited)
+// bestTownshipPer is, for each county that counts, its rural township
+// away from the county town with the highest score (those score says do
+// not qualify left out), with that score. The county town and its
+// suburbs are never poverty townships, however poor their villages.
+func bestTownshipPer(ds *dataset, ix *index, counts func(sourceCounty) bool, score func(ti int) (float64, bool)) (best []int, scores []float64) {
+	for _, c := range ds.Counties {
+		if !counts(c) {
+			continue
+		}
+		bi, bs := -1, 0.0
+		town := ix.seats[c.Code][0]
+		for _, ti := range ix.countyTownships[c.Code] {
+			t := &ds.Townships[ti]
+			if isSubdistrict(t.Name) || planar.Distance(t.Seat, town) < urbanRadius {
+				continue
+			}
+			if s, ok := score(ti); ok && s > bs {
+				bi, bs = ti, s
+			}
+		}
+		if bi >= 0 {
+			best, scores = append(best, bi), append(scores, bs)
+		}
+	}
+	return best, scores
+}
+
+// Exit standards the data set keeps to: those the database enforces on
+// every exit (migrations/017_exits.sql, exit_standards): a village's
+// poverty incidence below 3%; a township's, over its villages, below 3%
+// with at least 90% of its poverty villages exited. An exited township
+// is chosen with a margin (below 2.5%), so that it met the standard on
+// 1 January too, when its villages had more poor people.
+const (
+	exitIncidence       = 0.03
+	townshipExitMargin  = 0.025
+	townshipExitedShare = 0.9
+)
+
+// markExitedTownships marks exitedTownships townships exited: in each
+// non-urban county the rural township that meets the exit
+// standard with the most exited villages, and the strongest few of those
+// city-wide. It runs once the population is drawn, as the standard is
+// one of poor people.
+func markExitedTownships(ds *dataset, ix *index) error {
+	best, scores := bestTownshipPer(ds, ix, func(c sourceCounty) bool {
+		return !profiles[c.Code].Urban
+	}, func(ti int) (float64, bool) {
+		var people, poor, poverty, exited int
+		for _, vi := range ix.townshipVillages[ds.Townships[ti].Code] {
+			v := &ds.Villages[vi]
+			people, poor = people+v.Population, poor+v.PoorPopulation
+			switch v.Poverty {
+			case statusExited:
+				poverty, exited = poverty+1, exited+1
+			case statusNotExited:
+				poverty++
+			}
+		}
+		meets := exited > 0 && float64(poor) < townshipExitMargin*float64(people) &&
+			float64(exited) >= townshipExitedShare*float64(poverty)
+		// More exited villages first; the lower incidence breaks ties.
+		return float64(exited) + 1 - float64(poor)/float64(people), meets
+	})
 	if len(best) < exitedTownships {
-		return fmt.Errorf("only %d counties for %d exited townships", len(best), exitedTownships)
+		return fmt.Errorf("only %d counties with a township that meets the exit standard for %d exited townships", len(best), exitedTownships)
 	}
 	r := newRand(seedPoverty, "townships")
 	for _, k := range topK(scores, exitedTownships) {
@@ -188,8 +229,11 @@ func assignPopulation(ds *dataset, ix *index) error {
 		return err
 	}
 	for i := range ds.Villages {
+		ds.Villages[i].PoorPopulation = poor[i]
+	}
+	keepExitsBelowStandard(ds, ix)
+	for i := range ds.Villages {
 		v := &ds.Villages[i]
-		v.PoorPopulation = poor[i]
 		if v.PoorPopulation > v.Population {
 			return fmt.Errorf("village %s: %d poor of %d people", v.Code, v.PoorPopulation, v.Population)
 		}
@@ -200,6 +244,30 @@ func assignPopulation(ds *dataset, ix *index) error {
 		}
 	}
 	return nil
+}
+
+// keepExitsBelowStandard keeps every exited village below the exit
+// standard: the apportionment's scaling can lift a share drawn just below
+// 3% to just above it, and the database refuses such an exit. The people
+// above the standard move to the poverty village of the same county with
+// the most poor people, so the city's total stays exact.
+func keepExitsBelowStandard(ds *dataset, ix *index) {
+	for i := range ds.Villages {
+		v := &ds.Villages[i]
+		// The most poor people below the standard: 100·poor < 3·population.
+		most := (int(exitIncidence*100)*v.Population - 1) / 100
+		if v.Poverty != statusExited || v.PoorPopulation <= most {
+			continue
+		}
+		to := -1
+		for _, vi := range ix.countyVillages[v.CountyCode] {
+			if w := &ds.Villages[vi]; w.Poverty == statusNotExited && (to < 0 || w.PoorPopulation > ds.Villages[to].PoorPopulation) {
+				to = vi
+			}
+		}
+		ds.Villages[to].PoorPopulation += v.PoorPopulation - most
+		v.PoorPopulation = most
+	}
 }
 
 // assignDemonstration marks demoVillages villages and demoTownships

@@ -80,6 +80,7 @@ func generate(src sources) (*dataset, error) {
 		{"place township seats and villages", placeAll},
 		{"poverty status", assignPoverty},
 		{"population", assignPopulation},
+		{"exited townships", markExitedTownships},
 		{"demonstration points", assignDemonstration},
 		{"pairing", assignPairing},
 		{"cooperatives", assignCooperatives},

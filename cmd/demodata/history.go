@@ -249,6 +249,7 @@ func villageHistory(ds *dataset) error {
 	janMay := workingDays(day(2016, time.January, 4), day(2016, time.May, 31))
 	june := workingDays(day(2016, time.June, 1), historyEnd)
 	all := workingDays(day(2016, time.January, 4), historyEnd)
+	firstQuarter := workingDays(day(2016, time.January, 4), day(2016, time.March, 31))
 	for i, v := range ds.Villages {
 		vr := newRand(seedHistory, v.Code)
 		// change is one dated change in the number of poor people.
@@ -264,7 +265,9 @@ func villageHistory(ds *dataset) error {
 			changes = append(changes, change{pickDays(vr, all, 1)[0], v.PoorPopulation - start.PoorPopulation})
 		} else {
 			used := map[time.Time]bool{}
-			split := func(amount int, days []time.Time) error {
+			// split spreads amount over k of days; when first is given,
+			// one of them falls in it.
+			split := func(amount int, days, first []time.Time) error {
 				if amount == 0 {
 					return nil
 				}
@@ -279,6 +282,10 @@ func villageHistory(ds *dataset) error {
 					k = between(vr, 1, 3)
 				}
 				picked := pickDays(vr, free, k)
+				if len(first) > 0 && !slices.ContainsFunc(picked, func(d time.Time) bool { return slices.Contains(first, d) }) {
+					picked[0] = pickDays(vr, first, 1)[0]
+					slices.SortFunc(picked, time.Time.Compare)
+				}
 				w := make([]float64, len(picked))
 				for j := range w {
 					w[j] = uniform(vr, 0.5, 1.5)
@@ -295,10 +302,19 @@ func villageHistory(ds *dataset) error {
 				}
 				return nil
 			}
-			if err := split(byMay[i], janMay); err != nil {
+			// A poverty village's figures are updated every quarter: one
+			// of its changes by May falls in the first quarter, so that
+			// the rule against stale figures (stale_figures, migrations/
+			// 018_flags.sql) finds only the villages with nothing to
+			// report then.
+			var first []time.Time
+			if v.Poverty == statusNotExited {
+				first = firstQuarter
+			}
+			if err := split(byMay[i], janMay, first); err != nil {
 				return err
 			}
-			if err := split(drops[i]-byMay[i], june); err != nil {
+			if err := split(drops[i]-byMay[i], june, nil); err != nil {
 				return err
 			}
 			if rises[i] > 0 {

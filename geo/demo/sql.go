@@ -17,13 +17,16 @@ import (
 // dated before a version it follows, so the versions of the data
 // replaced (which began when it was loaded) would refuse it. Only the
 // owner may do this; the servers' role may neither truncate the tables
-// nor write the history.
+// nor write the history. The registry's events go with the regions they
+// are of. The exit standards are no demo data: they stay, with their
+// history.
 const sqlTruncate = `TRUNCATE projects, relocation_assignments, sites, villages, hazard_zones, roads, services, region_targets,
-    terrain, terrain_slope, regions;
+    terrain, terrain_slope, registry_events, regions;
 DO $$
 BEGIN
     EXECUTE (SELECT 'TRUNCATE ' || string_agg(format('%I', relname), ', ') FROM pg_class
-             WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname LIKE '%\_history');
+             WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname LIKE '%\_history'
+               AND relname <> 'exit_standards_history');
 END
 $$`
 
