@@ -68,6 +68,8 @@ CREATE INDEX flags_subject_idx ON flags (subject_code);
 CREATE INDEX flags_span_idx ON flags USING gist (tstzrange(raised_at, cleared_at));
 CREATE INDEX flags_geom_gix ON flags USING gist (geom);
 CREATE INDEX flags_geom_3857_gix ON flags USING gist (ST_Transform(geom, 3857));
+-- The exited units' versions, which the first rule reads per county.
+CREATE INDEX region_rollups_history_exited_idx ON region_rollups_history (county_code) WHERE poverty_status = 'exited';
 -- Only refresh_flags writes flags.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON flags, flag_rules FROM battlemap_app;
 
@@ -416,6 +418,7 @@ FROM public.flags WHERE tstzrange(raised_at, cleared_at) @> as_of_moment();
 ---- create above / drop below ----
 
 DROP VIEW as_of.flags;
+DROP INDEX region_rollups_history_exited_idx;
 DO $$
 DECLARE
     t text;

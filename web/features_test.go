@@ -61,7 +61,7 @@ func TestOGCDocuments(t *testing.T) {
 			for _, c := range colls {
 				ids = append(ids, c.(map[string]any)["id"].(string))
 			}
-			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services"}; !slices.Equal(ids, want) {
+			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services", "flags"}; !slices.Equal(ids, want) {
 				t.Errorf("collections %v, want %v", ids, want)
 			}
 			if linkHref(doc, "self", "") != "http://example.com/collections" {
@@ -126,6 +126,7 @@ func TestCollectionExtents(t *testing.T) {
 		"hazard_zones": `SELECT ST_Extent(geom) FROM hazard_zones`,
 		"roads":        `SELECT ST_Extent(geom) FROM roads`,
 		"services":     `SELECT ST_Extent(geom) FROM services`,
+		"flags":        `SELECT ST_Extent(geom) FROM flags`,
 	}
 	doc := fetchJSON(t, s, "/collections", 200, jsonType)
 	for _, c := range doc["collections"].([]any) {
@@ -379,6 +380,7 @@ var featureIDs = map[string]string{
 	"hazard_zones": `SELECT code FROM hazard_zones`,
 	"roads":        `SELECT code FROM roads`,
 	"services":     `SELECT code FROM services`,
+	"flags":        `SELECT id FROM flags`,
 }
 
 func TestPagingVisitsEveryFeatureOnce(t *testing.T) {

@@ -581,7 +581,7 @@ WHERE level = 'village' AND poverty_status = 'not_exited' ORDER BY code LIMIT 1`
 	b.run(t, "wait for the village's dot", chromedp.Poll(dot+` === "not_exited"`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	var before float64
 	b.eval(t, `Number(document.querySelector('.kpi[data-key="villages_not_exited"]').dataset.value)`, &before)
-	a := edits.patch(t, edits.tokens["admin"], "villages", village, edits.etag(t, "villages", village), `{"poverty_status": "exited", "exit_year": 2016}`)
+	a := edits.patch(t, edits.tokens["admin"], "villages", village, edits.etag(t, "villages", village), `{"poverty_status": "exited", "exit_year": 2016, "poor_households": 0, "poor_population": 0}`)
 	if a.status != 200 {
 		t.Fatalf("PATCH through the other server: %d %s", a.status, a.body)
 	}

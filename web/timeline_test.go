@@ -25,7 +25,7 @@ const historyBegins = "2016-01-01T00:00:00+08:00"
 // dated is a small history written on past days over the demo data: in
 // one county, village a loses 5 poor people on February 10, 3 on March
 // 15 and 1 at the very start of April; village b exits on March 5,
-// losing 8; village c, exited,
+// losing 8 (an admin's override of the exit standard); village c, exited,
 // returns to poverty on April 2 with 4 more poor people; project p (in
 // none of those villages) completes on March 20 with 1,000 more yuan
 // disbursed; and the county's 2016 target, set (or, over the demo's
@@ -45,6 +45,9 @@ var datedChanges = []struct {
 	  SET poor_people_out = 32, villages_exit = 4, relocation_people = 10`}},
 	{"2016-02-10T10:00:00+08:00", []string{`UPDATE villages SET poor_population = poor_population - 5 WHERE code = @a`}},
 	{"2016-03-05T10:00:00+08:00", []string{
+		// b's incidence stays above the exit standard: its exit is an
+		// admin's override, with the reason written.
+		`SELECT set_config('battlemap.reason', '整村搬迁，经指挥部批准', true)`,
 		`UPDATE villages SET poor_population = poor_population - 8 WHERE code = @b`,
 		`UPDATE regions SET poverty_status = 'exited', exit_year = 2016 WHERE code = @b`}},
 	{"2016-03-15T10:00:00+08:00", []string{`UPDATE villages SET poor_population = poor_population - 3 WHERE code = @a`}},

@@ -86,7 +86,7 @@ WHERE r.level = 'village' AND r.poverty_status = 'not_exited' ORDER BY r.code LI
 
 	_, etag := get(a, item)
 	patch, _ := http.NewRequest(http.MethodPatch, "http://"+a.addr+item,
-		strings.NewReader(`{"properties":{"poverty_status":"exited","exit_year":2016}}`))
+		strings.NewReader(`{"properties":{"poverty_status":"exited","exit_year":2016,"poor_households":0,"poor_population":0}}`))
 	patch.Header.Set("Content-Type", "application/merge-patch+json")
 	patch.Header.Set("If-Match", etag)
 	patch.Header.Set("Authorization", "Bearer "+token)

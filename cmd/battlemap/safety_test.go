@@ -40,7 +40,9 @@ func (s *server) answer(t *testing.T, path string) (int, string, []byte) {
 func TestServeSurvivesKilledPostgres(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "var")
 	s := startServer(t, nil, "--data-dir", dir, "--seed-demo")
-	s.waitReady(t, 2*time.Minute)
+	// The first start loads the demo with its half-year, as in
+	// TestServeEmbeddedCluster (see its allowance).
+	s.waitReady(t, 3*time.Minute)
 	// A tile of the whole city (cached once asked) and a drill-down step.
 	paths := []string{"/tiles/battlemap/5/25/13.mvt", "/api/regions/520300"}
 	want := map[string][]byte{}
