@@ -226,6 +226,16 @@ func (e *Enum) Strings() []string {
 // List writes e's values for a message: "a, b, c".
 func (e *Enum) List() string { return strings.Join(e.Strings(), ", ") }
 
+// Label is value's Chinese label; value itself when e has no such value.
+func (e *Enum) Label(value string) string {
+	for _, v := range e.Values {
+		if v.Value == value {
+			return v.Label
+		}
+	}
+	return value
+}
+
 // Has reports whether value is one of e's values.
 func (e *Enum) Has(value string) bool {
 	return slices.ContainsFunc(e.Values, func(v EnumValue) bool { return v.Value == value })

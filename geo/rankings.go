@@ -14,8 +14,8 @@ import (
 // Rankings (考核排名): the counties, townships or paired units (包保单位)
 // under a region ranked by each of four measures, as of a moment and as
 // of the end of the month before it. Every figure is one SQL aggregate
-// over the rows (sqlRankings); the README's "Rankings" says what each
-// measure is and how ties rank.
+// over the rows (sqlRankings); the README's "Rankings and paired units"
+// says what each measure is and how ties rank.
 
 // What a ranking ranks: the values of RankingGroupings.
 const (
@@ -32,8 +32,8 @@ const (
 	MeasureDisbursement = "disbursement"
 )
 
-// RankingRow is a county, township or paired unit with its figures and
-// its rank by each measure, as of a moment.
+// RankingRow is a county, township, paired unit or (in a Unit) village
+// with its figures and its rank by each measure, as of a moment.
 type RankingRow struct {
 	// Code is the region's statistical code, or the unit's name (a unit
 	// is known by the name its villages give it).
@@ -73,15 +73,15 @@ type RankingRow struct {
 	Guard string `json:"-"`
 }
 
-// Ranking is a ranking's rows as of a moment.
-type Ranking struct {
+// reading is a ranking's rows as of a moment.
+type reading struct {
 	// At is the moment; Year its year (in DataZone), the year whose
 	// exits and people lifted out count; YearStart when the people
 	// lifted out are counted from.
-	At        time.Time    `json:"at"`
-	Year      int          `json:"year"`
-	YearStart time.Time    `json:"year_start"`
-	Rows      []RankingRow `json:"rows"`
+	At        time.Time
+	Year      int
+	YearStart time.Time
+	Rows      []RankingRow
 }
 
 // sqlRankings ranks the groups of kind $2 (county, township, unit, or
@@ -211,9 +211,9 @@ func rankingScope(ctx context.Context, db DB, code, by string) (RegionRef, strin
 // roots (nil: every top region), of unit's villages when by is
 // byVillage, as of at; db reads as of at (Reads.At), so that a past
 // ranking is today's SQL over the rows as they stood.
-func ranking(ctx context.Context, db DB, roots []string, by string, unit *string, at time.Time) (*Ranking, error) {
+func ranking(ctx context.Context, db DB, roots []string, by string, unit *string, at time.Time) (*reading, error) {
 	start := yearStart(at)
-	rk := &Ranking{At: at.In(DataZone), Year: start.Year(), YearStart: start}
+	rk := &reading{At: at.In(DataZone), Year: start.Year(), YearStart: start}
 	rows, err := db.Query(ctx, sqlRankings, roots, by, start, at, rk.Year, unit)
 	if err != nil {
 		return nil, fmt.Errorf("ranking by %s: %w", by, err)
@@ -260,7 +260,8 @@ type Rankings struct {
 	Region  RegionRef `json:"region"`
 	By      string    `json:"by"`
 	Measure string    `json:"measure"`
-	// At, Year and YearStart are as Ranking's.
+	// At is the moment; Year its year (in DataZone), whose exits and
+	// people lifted out count; YearStart when those are counted from.
 	At        time.Time `json:"at"`
 	Year      int       `json:"year"`
 	YearStart time.Time `json:"year_start"`
@@ -365,6 +366,7 @@ func sortByRank(rows []RankedRow) {
 // and each village's, ranked among the unit's villages.
 type Unit struct {
 	RankingRow
+	// At, Year and YearStart are as Rankings'.
 	At        time.Time    `json:"at"`
 	Year      int          `json:"year"`
 	YearStart time.Time    `json:"year_start"`

@@ -89,8 +89,9 @@ var rankingsHeader = []string{"排名", "上月排名", "名次变化", "代码"
 // rankingsCSV writes rs as CSV that Excel opens as it is: a UTF-8 byte
 // order mark, CRLF line ends, a record per row in rank order. Text cells
 // begin with the guard the database chose (geo's csvFormulaGuard), so
-// that a unit named =… stays text; numbers are bare, ratios as decimals,
-// and a figure there is none of is an empty cell.
+// that a unit named =… stays text; levels are in Chinese; numbers are
+// bare, ratios as decimals, and a figure there is none of is an empty
+// cell.
 func rankingsCSV(rs *geo.Rankings) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("\ufeff")
@@ -100,11 +101,11 @@ func rankingsCSV(rs *geo.Rankings) ([]byte, error) {
 		return nil, err
 	}
 	for _, r := range rs.Rows {
-		code := r.Code
-		if rs.By == geo.ByUnit { // a unit's code is its name
-			code = r.Guard + code
+		code, level := r.Code, geo.RegionLevels.Label(r.Level)
+		if rs.By == geo.ByUnit { // a unit's code is its name; its level, its pairing's
+			code, level = r.Guard+code, geo.PairingLevels.Label(r.Level)
 		}
-		rec := []string{intCell(r.Rank), intCell(r.PreviousRank), intCell(r.Change), code, r.Guard + r.Name, r.Level,
+		rec := []string{intCell(r.Rank), intCell(r.PreviousRank), intCell(r.Change), code, r.Guard + r.Name, level,
 			strconv.FormatInt(r.VillagesExited, 10), strconv.FormatInt(r.VillagesToExit, 10), floatCell(r.ExitRate),
 			strconv.FormatInt(r.PoorAtStart, 10), strconv.FormatInt(r.PoorNow, 10), strconv.FormatInt(r.PeopleOut, 10),
 			strconv.FormatInt(r.Projects, 10), floatCell(r.CompletionAvg), strconv.FormatInt(r.Planned, 10),

@@ -256,7 +256,7 @@ func TestRankings(t *testing.T) {
 				name = "'" + name
 				guarded++
 			}
-			if rec[4] != name || rec[11] != jsonNumber(r.PeopleOut) || (r.Rank != nil) != (rec[0] != "") {
+			if rec[4] != name || rec[5] != geo.PairingLevels.Label(r.Level) || rec[11] != jsonNumber(r.PeopleOut) || (r.Rank != nil) != (rec[0] != "") {
 				t.Errorf("%s record %d: %q; want %s, %d people out", path, i+1, rec, name, r.PeopleOut)
 			}
 		}
