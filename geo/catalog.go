@@ -223,6 +223,19 @@ func (e *Enum) Strings() []string {
 	return out
 }
 
+// List writes e's values for a message: "a, b, c".
+func (e *Enum) List() string { return strings.Join(e.Strings(), ", ") }
+
+// Label is value's Chinese label; value itself when e has no such value.
+func (e *Enum) Label(value string) string {
+	for _, v := range e.Values {
+		if v.Value == value {
+			return v.Label
+		}
+	}
+	return value
+}
+
 // Has reports whether value is one of e's values.
 func (e *Enum) Has(value string) bool {
 	return slices.ContainsFunc(e.Values, func(v EnumValue) bool { return v.Value == value })
@@ -297,6 +310,22 @@ var (
 		{Value: "clinic", Label: "卫生院（室）", Color: "#CC79A7"},
 		{Value: "market", Label: "集市", Color: "#E69F00"},
 	}}
+)
+
+// The enumerations of the rankings (geo/rankings.go), which no stored
+// field takes, so no CHECK constraint guards and Enums does not list.
+var (
+	// RankingGroupings are what a ranking ranks.
+	RankingGroupings = &Enum{Name: "ranking_by", Title: "排名对象", Values: []EnumValue{
+		{Value: ByCounty, Label: "县（区、市）"}, {Value: ByTownship, Label: "乡镇（街道）"}, {Value: ByUnit, Label: "包保单位"},
+	}}
+	// RankingMeasures are what a ranking ranks by, the default first.
+	RankingMeasures = &Enum{Name: "ranking_measure", Title: "考核指标", Values: []EnumValue{
+		{Value: MeasureExits, Label: "出列进度"}, {Value: MeasurePeopleOut, Label: "脱贫人数"},
+		{Value: MeasureCompletion, Label: "项目完成度"}, {Value: MeasureDisbursement, Label: "资金拨付率"},
+	}}
+	// RankingEnums are the rankings' enumerations.
+	RankingEnums = []*Enum{RankingGroupings, RankingMeasures}
 )
 
 // Enums are every enumeration of the catalogue.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -88,10 +89,11 @@ type cataloguePropertyDoc struct {
 // made once.
 var servedCatalogue = newCatalogueDoc()
 
-// newCatalogueDoc is geo.Enums and geo.Collections as catalogueDoc.
+// newCatalogueDoc is geo.Enums, the rankings' enumerations (what is
+// ranked, by which measure) and geo.Collections as catalogueDoc.
 func newCatalogueDoc() catalogueDoc {
 	var d catalogueDoc
-	for _, e := range geo.Enums {
+	for _, e := range append(slices.Clone(geo.Enums), geo.RankingEnums...) {
 		d.Enums = append(d.Enums, enumDoc{Name: e.Name, Title: e.Title, Values: e.Values})
 	}
 	for _, c := range geo.Collections {

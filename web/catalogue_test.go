@@ -53,10 +53,11 @@ func TestCatalogue(t *testing.T) {
 	s := newServer(t, pgtest.New(t), 32<<20)
 	cat := readCatalogue(t, s)
 
-	if len(cat.Enums) != len(geo.Enums) {
-		t.Errorf("%d enumerations served, the catalogue has %d", len(cat.Enums), len(geo.Enums))
+	enums := append(slices.Clone(geo.Enums), geo.RankingEnums...)
+	if len(cat.Enums) != len(enums) {
+		t.Errorf("%d enumerations served, the catalogue has %d", len(cat.Enums), len(enums))
 	}
-	for _, e := range geo.Enums {
+	for _, e := range enums {
 		i := slices.IndexFunc(cat.Enums, func(got enumAnswer) bool { return got.Name == e.Name })
 		if i < 0 {
 			t.Errorf("enumeration %s is not served", e.Name)

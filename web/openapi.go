@@ -154,6 +154,21 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 			`with each use's share of the planned funds and its deviation from the rule's; and the key projects, those of 2,000,000 yuan or more (重点检查), largest first`,
 		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f, atParam("query")},
 		jsonOf("the region's funds", object))
+	ranked := jsonOf("the rows by rank, each with its figures, its ranks by every measure, its rank and figures at the end of the month before, and the change", object)
+	ranked["200"].Content[csvType] = mediaType{Schema: schema{"type": "string", "description": "UTF-8 with a byte order mark, CRLF line ends, a header row in Chinese"}}
+	get("/api/regions/{code}/rankings", "getRegionRankings", "Rankings",
+		"the counties, townships or paired units (包保单位) under a region ranked by a measure (考核排名): exits in the year against the villages to exit, "+
+			"poor people lifted out since the year began, the projects' average completion, or the funds' disbursement rate; equal figures share a rank. "+
+			"Each rank is compared with the rank at the end of the month before (China Standard Time), read by the same SQL as of then",
+		[]parameter{code("statistical code of a city, county or township"),
+			{Name: "by", In: "query", Description: "what is ranked; the default is the level below the region's (units under a township)", Schema: schema{"type": "string", "enum": geo.RankingGroupings.Strings()}},
+			{Name: "measure", In: "query", Description: "what it is ranked by", Schema: schema{"type": "string", "enum": geo.RankingMeasures.Strings(), "default": geo.RankingMeasures.Strings()[0]}},
+			atParam("query"), formatParam(ogc.FormatJSON, ogc.FormatCSV)},
+		ranked)
+	get("/api/units/{name}", "getPairedUnit", "Rankings",
+		"a paired unit (包保单位) with its figures and its villages' (each ranked among them), as in the rankings",
+		[]parameter{{Name: "name", In: "path", Required: true, Description: "the unit's name, as its villages give it", Schema: schema{"type": "string"}}, f, atParam("query")},
+		jsonOf("the unit and its villages", object))
 	get("/api/search", "search", "Drill-down", "regions by name (村民委员会 / 居民委员会 optional) or code prefix, best first",
 		[]parameter{
 			{Name: "q", In: "query", Required: true, Description: "a name, part of one, or the first digits of a code", Schema: schema{"type": "string", "maxLength": geo.MaxSearchRunes}},

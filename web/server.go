@@ -238,6 +238,8 @@ func (s *Server) routes() {
 	s.app.Get("/api/regions/:code", s.region)
 	s.app.Get("/api/regions/:code/timeline", s.timeline)
 	s.app.Get("/api/regions/:code/funds", s.funds)
+	s.app.Get("/api/regions/:code/rankings", s.rankings)
+	s.app.Get("/api/units/:name", s.unit)
 	s.app.Get("/api/regions/:code/targets", s.targets)
 	s.app.Put("/api/regions/:code/targets/:year", s.write, s.putTarget)
 	s.app.Get("/api/regions/:code/changes", s.regionChanges)

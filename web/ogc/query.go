@@ -187,6 +187,12 @@ func ParseFormat(raw string, formats ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return FormatOf(v, formats...)
+}
+
+// FormatOf reads the f parameter of v, split by Params: one of formats,
+// the first when v has none; another is an EInvalid error.
+func FormatOf(v map[string]string, formats ...string) (string, error) {
 	if s, ok := v["f"]; ok {
 		return parseFormat(s, formats...)
 	}
@@ -205,11 +211,8 @@ func ParseFormatAt(raw string, formats ...string) (string, *time.Time, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if s, ok := v["f"]; ok {
-		f, err := parseFormat(s, formats...)
-		return f, at, err
-	}
-	return formats[0], at, nil
+	f, err := FormatOf(v, formats...)
+	return f, at, err
 }
 
 // ParseAt reads the at parameter of v (see geo.ParseMoment): nil when

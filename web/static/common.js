@@ -57,6 +57,32 @@ export function percent(part, whole, digits = 1) {
   return `${((100 * part) / whole).toFixed(digits)}%`;
 }
 
+/**
+ * rankFigure writes a ranking row's figure for a measure, as
+ * /api/regions/{code}/rankings gives it: "–" where the row has none.
+ */
+export function rankFigure(r, measure) {
+  const share = (v) => (v == null ? "–" : `${(100 * v).toFixed(1)}%`);
+  switch (measure) {
+    case "exits": return r.exit_rate == null ? "–" : `${share(r.exit_rate)}（${int(r.villages_exited)}/${int(r.villages_to_exit)}村）`;
+    case "people_out": return `${int(r.people_out)} 人`;
+    case "completion": return r.completion_avg == null ? "–" : `${r.completion_avg.toFixed(1)}%`;
+    default: return share(r.disbursement_rate);
+  }
+}
+
+/**
+ * rankChange writes a rank's change since the end of the month before:
+ * [text, the legend's comparison class], ▲ up and ▼ down by that many
+ * places (the arrow says it without the colour), "0" for none, "–" when
+ * either rank is missing.
+ */
+export function rankChange(change) {
+  if (change == null) return ["–", null];
+  if (change === 0) return ["0", null];
+  return change > 0 ? [`▲${change}`, "increase"] : [`▼${-change}`, "decrease"];
+}
+
 /** el builds an element: el("td", {class: "x"}, "text", child…). */
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);

@@ -8,7 +8,7 @@
 // ?at=, the tiles are the past's, and live changes leave the view alone.
 // A second date (对比日期) compares the region's figures at both days and
 // rings the villages that changed between them.
-import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, legendColor, loadCatalogue, mayEdit, me, percent, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
+import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, legendColor, loadCatalogue, mayEdit, me, percent, rankChange, rankFigure, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
 
 const $ = (id) => document.getElementById(id);
@@ -223,6 +223,109 @@ async function renderFunds() {
         el("td", { class: "amounts" }, `${wanYuan(p.funds_planned)} / ${wanYuan(p.funds_disbursed)}`),
         el("td", {}, `${p.completion}%`)))))
       : el("p", { class: "muted" }, "无"));
+}
+
+// The ranking the panel shows: what is ranked and by which measure, kept
+// as the user drills ("" for the first that fits).
+let rankingBy = "";
+let rankingMeasure = "";
+// Which reading of the ranking is the latest asked for, as fundsAsked.
+let rankingAsked = 0;
+
+/** What can be ranked under a region of each level, the default first. */
+const RANKABLE = { city: ["county", "township", "unit"], county: ["township", "unit"], township: ["unit"] };
+
+/** momentDay is the day of a moment the API wrote in China Standard Time. */
+function momentDay(t) {
+  return t ? t.slice(0, 10) : "";
+}
+
+/** changeCell shows a rank's change in the legend's comparison colours. */
+function changeCell(change) {
+  const [text, cls] = rankChange(change);
+  return el("td", { class: cls ? "change" : "change muted", "data-change": change ?? "", style: cls ? `color:${legendColor(schemes, "compare", cls)}` : null }, text);
+}
+
+/**
+ * renderRankings fills the 考核排名 panel: the counties, townships or
+ * paired units under the region ranked by the chosen measure as of the
+ * state's day, each with its rank at the end of the month before and the
+ * change, and a link to the same ranking as CSV. A region's row drills
+ * into it; a unit's opens its villages (renderUnit).
+ */
+async function renderRankings() {
+  const asked = ++rankingAsked;
+  const node = $("rankings");
+  const groupings = RANKABLE[region.level] ?? [];
+  if (!groupings.length) {
+    node.replaceChildren();
+    return;
+  }
+  const by = groupings.includes(rankingBy) ? rankingBy : groupings[0];
+  const measure = rankingMeasure || catalogue.values("ranking_measure")[0].value;
+  const url = `/api/regions/${state.region}/rankings?by=${by}&measure=${measure}${asOf("&")}`;
+  let rs;
+  try {
+    rs = await fetchJSON(url);
+  } catch (err) {
+    if (asked === rankingAsked) node.replaceChildren(el("h3", {}, "考核排名"), el("p", { class: "muted" }, `无法载入排名：${err.message}`));
+    return;
+  }
+  if (asked !== rankingAsked) return;
+  window.battlemap.rankings = rs;
+  const choose = (id, name, values, value, set) => el("label", {}, `${catalogue.enums.find((e) => e.name === name)?.title ?? ""} `,
+    el("select", { id, onchange: (e) => { set(e.target.value); renderRankings(); } },
+      values.map((v) => el("option", { value: v.value, selected: v.value === value }, v.label))));
+  const open = (r) => (by === "unit" ? renderUnit(r.code) : go(r.code));
+  node.dataset.code = rs.region.code;
+  node.replaceChildren(
+    el("h3", {}, "考核排名"),
+    el("div", { class: "ranking-controls" },
+      choose("ranking-by", "ranking_by", catalogue.values("ranking_by").filter((v) => groupings.includes(v.value)), by, (v) => { rankingBy = v; }),
+      choose("ranking-measure", "ranking_measure", catalogue.values("ranking_measure"), measure, (v) => { rankingMeasure = v; }),
+      el("a", { id: "ranking-csv", href: `${url}&f=csv`, download: "" }, "导出 CSV")),
+    el("p", { class: "muted", id: "ranking-moments" }, `${rs.year}年，截至 ${momentDay(rs.at)}；`,
+      rs.previous_at ? `名次变化对比 ${momentDay(rs.previous_at)}（上月末）` : "上月末早于历史数据，无对比"),
+    el("table", { class: "grid rankings", id: "ranking-rows" },
+      el("thead", {}, el("tr", {}, ["名次", catalogue.label("ranking_by", by), catalogue.label("ranking_measure", measure), "上月", "变化"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rs.rows.map((r) => el("tr", {
+        "data-code": r.code, "data-rank": r.rank ?? "", tabindex: 0, onclick: () => open(r), onkeydown: (e) => e.key === "Enter" && open(r),
+      },
+      el("td", { class: "rank" }, r.rank ?? "–"),
+      el("td", {}, r.name),
+      el("td", { class: "figure" }, rankFigure(r, measure)),
+      el("td", { class: "rank" }, r.previous_rank ?? "–"),
+      changeCell(r.change))))),
+    el("section", { id: "unit", "aria-live": "polite" }));
+}
+
+/**
+ * renderUnit shows a paired unit under the ranking: its figures and its
+ * villages with their progress as of the state's day, each opening its
+ * village.
+ */
+async function renderUnit(name) {
+  const node = $("unit");
+  let u;
+  try {
+    u = await fetchJSON(`/api/units/${encodeURIComponent(name)}${asOf()}`);
+  } catch (err) {
+    node.replaceChildren(el("p", { class: "muted" }, `无法载入包保单位：${err.message}`));
+    return;
+  }
+  window.battlemap.unit = u;
+  node.dataset.name = u.name;
+  node.replaceChildren(
+    el("h3", {}, `包保单位：${u.name}`, el("span", { class: "muted" }, `（${catalogue.label("pairing_level", u.level)}，${u.villages.length} 个村）`)),
+    el("dl", { class: "facts" },
+      ...catalogue.values("ranking_measure").flatMap((m) => [el("dt", {}, m.label), el("dd", { "data-measure": m.value }, rankFigure(u, m.value))])),
+    el("table", { class: "grid rankings", id: "unit-villages" },
+      el("thead", {}, el("tr", {}, ["村", ...catalogue.values("ranking_measure").map((m) => m.label)].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, u.villages.map((v) => el("tr", {
+        "data-code": v.code, tabindex: 0, onclick: () => go(v.code), onkeydown: (e) => e.key === "Enter" && go(v.code),
+      },
+      el("td", {}, v.name),
+      ...catalogue.values("ranking_measure").map((m) => el("td", { "data-measure": m.value }, rankFigure(v, m.value))))))));
 }
 
 /** countyOf is the code of the county a region lies in, from its breadcrumb. */
@@ -474,6 +577,7 @@ async function show() {
   renderCrumbs();
   renderFacts();
   renderFunds();
+  renderRankings();
   if (!document.querySelector("#village-edit form")) renderVillage();
   renderChildren();
   renderExport();

@@ -6,8 +6,10 @@
 // figures, the year's progress against the city's target: people lifted
 // out so far, a bar, and a bar a month. At the map's upper right, the
 // funds: planned and disbursed, and the "33112" uses' shares against the
-// rule's.
-import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, loadCatalogue, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
+// rule's. The tour's second stop is the counties' ranking (考核排名), by
+// a measure that changes each time round, in place of the headline
+// figures.
+import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, legendColor, loadCatalogue, percent, rankChange, rankFigure, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
 // are measured against (they are the campaign's starting line, not data).
@@ -185,6 +187,31 @@ function renderFunds(funds, catalogue, failure) {
     })));
 }
 
+/**
+ * renderRanking shows the counties' ranking in the tour's panel: each
+ * county's rank, its figure, and its change since the end of the month
+ * before in the legend's comparison colours (▲/▼ says it without them).
+ * Without an answer it says why.
+ */
+function renderRanking(rs, catalogue, schemes, failure) {
+  if (!rs) {
+    $("tour").replaceChildren(el("h2", {}, "考核排名"), el("p", { class: "muted" }, `无法载入：${failure}`));
+    return;
+  }
+  $("tour").replaceChildren(
+    el("h2", {}, "考核排名", el("span", { class: "muted" }, ` ${catalogue.label("ranking_measure", rs.measure)}`)),
+    el("p", { class: "muted" }, `${rs.year}年，截至 ${rs.at.slice(0, 10)}；${rs.previous_at ? `名次对比 ${rs.previous_at.slice(0, 10)}` : "无上月对比"}`),
+    el("table", { class: "ranking", id: "ranking", "data-measure": rs.measure },
+      el("tbody", {}, rs.rows.map((r) => {
+        const [text, cls] = rankChange(r.change);
+        return el("tr", { "data-code": r.code, "data-rank": r.rank ?? "" },
+          el("td", { class: "rank" }, r.rank ?? "–"),
+          el("td", {}, r.name),
+          el("td", { class: "figure" }, rankFigure(r, rs.measure)),
+          el("td", { class: "change", "data-change": r.change ?? "", style: cls ? `color:${legendColor(schemes, "compare", cls)}` : null }, text));
+      }))));
+}
+
 function renderCounty(c, index, total) {
   const f = c.figures;
   $("tour").replaceChildren(
@@ -201,11 +228,16 @@ async function main() {
   tick();
   setInterval(tick, 1000);
   const map = await createMap("map", { interactive: false });
-  await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
+  const schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
   const catalogue = await loadCatalogue();
 
   let city = null;
   let stop = 0;
+  // The ranking's moment: the end of the progress's period (its year's
+  // end, or today), so that both speak of one year; and how many times
+  // the tour has shown it, which picks the measure.
+  let rankedAt = null;
+  let rankings = 0;
 
   async function refresh() {
     const { code } = await topRegion();
@@ -214,27 +246,39 @@ async function main() {
     [city, progress, funds] = await Promise.all([fetchJSON(`/api/regions/${code}`), yearProgress(code),
       // The funds are a panel of their own: without them the rest still shows.
       fetchJSON(`/api/regions/${code}/funds`).catch((err) => { failure = err.message; return null; })]);
+    rankedAt = progress.timeline?.to ?? null;
     renderKPIs(city);
     renderProgress(progress);
     renderFunds(funds, catalogue, failure);
   }
 
-  // The tour: the whole city, then each county in turn, forever. The
-  // progress and the legend sit over the map's upper and lower left, the
-  // funds over its upper right: keep the view clear of them.
+  // The tour: the whole city, the counties' ranking, then each county in
+  // turn, forever. The progress and the legend sit over the map's upper
+  // and lower left, the funds over its upper right: keep the view clear
+  // of them.
   const padding = () => ({ top: $("progress").offsetHeight + 30, right: $("funds").offsetWidth + 30, left: 30, bottom: $("legend").offsetHeight + 30 });
   async function tour() {
     if (!city) return;
     const counties = city.children;
+    // The ranking's stop takes the whole side panel: its fourteen rows
+    // need the height of the headline figures too.
+    document.querySelector("aside.side").classList.toggle("ranking", stop === 1);
     if (stop === 0) {
       fitBBox(map, city.bbox, { duration: 2000, padding: padding() });
       $("tour").replaceChildren(el("h2", {}, city.name), el("p", { class: "muted" }, `${counties.length} 个县（区、市）轮巡`));
+    } else if (stop === 1) {
+      const measures = catalogue.values("ranking_measure");
+      const measure = measures[rankings++ % measures.length].value;
+      let failure;
+      const rs = await fetchJSON(`/api/regions/${city.code}/rankings?by=county&measure=${measure}${rankedAt ? `&at=${rankedAt}` : ""}`)
+        .catch((err) => { failure = err.message; return null; });
+      renderRanking(rs, catalogue, schemes, failure);
     } else {
-      const c = counties[(stop - 1) % counties.length];
+      const c = counties[(stop - 2) % counties.length];
       fitBBox(map, c.bbox, { duration: 3000, padding: padding() });
-      renderCounty(c, (stop - 1) % counties.length, counties.length);
+      renderCounty(c, (stop - 2) % counties.length, counties.length);
     }
-    stop = (stop + 1) % (counties.length + 1);
+    stop = (stop + 1) % (counties.length + 2);
   }
 
   // The time of the last change applied, as the change log has it.
