@@ -124,14 +124,30 @@ WITH roots AS (
 ), stocks_now AS (
     SELECT h.code, h.poor_population FROM region_rollups_history h
     WHERE h.level = 'village' AND h.valid @> $4::timestamptz
+), falls AS (
+    -- People lifted out: each fall of a village's poor people from one
+    -- version to the next that began since the start, as the timeline
+    -- counts them (region_timeline's people_out), so that the rankings'
+    -- and the wall's 减贫 are one figure.
+    SELECT x.code, sum(greatest(x.before - x.poor_population, 0))::bigint AS people_out
+    FROM (SELECT h.code, lower(h.valid) AS at, h.poor_population,
+                 lag(h.poor_population) OVER (PARTITION BY h.code ORDER BY lower(h.valid)) AS before
+          FROM region_rollups_history h
+          WHERE h.level = 'village'
+            AND h.valid && tstzrange(greatest($3::timestamptz, (SELECT lower(history_span()))) - interval '1 microsecond',
+                                     $4::timestamptz, '[]')) x
+    WHERE x.at >= greatest($3::timestamptz, (SELECT lower(history_span()))) AND x.at <= $4::timestamptz
+    GROUP BY x.code
 ), village_figures AS (
     SELECT m.key,
            count(*) FILTER (WHERE g.poverty_status = 'exited' AND g.exit_year = $5) AS exited,
            count(*) FILTER (WHERE g.poverty_status = 'not_exited' OR (g.poverty_status = 'exited' AND g.exit_year = $5)) AS to_exit,
-           coalesce(sum(a.poor_population), 0)::bigint AS poor_at_start, coalesce(sum(b.poor_population), 0)::bigint AS poor_now
+           coalesce(sum(a.poor_population), 0)::bigint AS poor_at_start, coalesce(sum(b.poor_population), 0)::bigint AS poor_now,
+           coalesce(sum(o.people_out), 0)::bigint AS people_out
     FROM members m JOIN regions g ON g.code = m.village_code
     LEFT JOIN stocks_at_start a ON a.code = m.village_code
     LEFT JOIN stocks_now b ON b.code = m.village_code
+    LEFT JOIN falls o ON o.code = m.village_code
     GROUP BY m.key
 ), project_figures AS (
     SELECT m.key, count(*)::bigint AS projects, sum(p.completion)::bigint AS completion_total,
@@ -142,7 +158,7 @@ WITH roots AS (
     SELECT g.key, g.name, g.level,
            coalesce(v.exited, 0) AS exited, coalesce(v.to_exit, 0) AS to_exit, share_of(v.exited, v.to_exit) AS exit_rate,
            coalesce(v.poor_at_start, 0) AS poor_at_start, coalesce(v.poor_now, 0) AS poor_now,
-           coalesce(v.poor_at_start - v.poor_now, 0) AS people_out,
+           coalesce(v.people_out, 0) AS people_out,
            coalesce(p.projects, 0) AS projects,
            round(average_of(p.completion_total, p.projects::int)::numeric, 1)::float8 AS completion_avg,
            coalesce(p.planned, 0) AS planned, coalesce(p.disbursed, 0) AS disbursed,

@@ -22,8 +22,9 @@ import (
 // sqlRankingTruth is each figure of a ranking row, written apart from
 // geo's SQL: over the villages of county, township, unit or village $1
 // (by $2) and the projects serving them (for a county also those filed
-// under it without a village), the exits of year $3, and the poor people
-// of the villages' registry rows as they stood at $4 and $5
+// under it without a village), the exits of year $3, the poor people
+// of the villages' registry rows as they stood at $4 and $5, and the
+// falls of those between the versions that began from $4 to $5
 // (villages_history, not the rollups).
 const sqlRankingTruth = `
 WITH vs AS (
@@ -39,6 +40,11 @@ SELECT (SELECT count(*) FROM regions g WHERE g.code IN (SELECT code FROM vs) AND
           AND (g.poverty_status = 'not_exited' OR (g.poverty_status = 'exited' AND g.exit_year = $3))),
        (SELECT coalesce(sum(h.poor_population), 0) FROM public.villages_history h WHERE h.code IN (SELECT code FROM vs) AND h.valid @> $4::timestamptz),
        (SELECT coalesce(sum(h.poor_population), 0) FROM public.villages_history h WHERE h.code IN (SELECT code FROM vs) AND h.valid @> $5::timestamptz),
+       (SELECT coalesce(sum(greatest(x.before - x.poor_population, 0)), 0) FROM (
+            SELECT h.poor_population, lower(h.valid) AS at,
+                   lag(h.poor_population) OVER (PARTITION BY h.code ORDER BY lower(h.valid)) AS before
+            FROM public.villages_history h WHERE h.code IN (SELECT code FROM vs)) x
+        WHERE x.at >= $4::timestamptz AND x.at <= $5::timestamptz),
        (SELECT count(*) FROM ps), (SELECT coalesce(sum(completion), 0) FROM ps),
        (SELECT coalesce(sum(funds_planned), 0) FROM ps), (SELECT coalesce(sum(funds_disbursed), 0) FROM ps)`
 
@@ -63,9 +69,9 @@ func asOf(t *testing.T, pool *pgxpool.Pool, at time.Time) pgx.Tx {
 // of at counting from start, against sqlRankingTruth on db.
 func checkRankingRow(t *testing.T, db geo.DB, by string, r geo.RankingRow, at, start time.Time) {
 	t.Helper()
-	var exited, toExit, poorStart, poorNow, projects, completion, planned, disbursed int64
+	var exited, toExit, poorStart, poorNow, out, projects, completion, planned, disbursed int64
 	if err := db.QueryRow(context.Background(), sqlRankingTruth, r.Code, by, start.Year(), start, at).Scan(
-		&exited, &toExit, &poorStart, &poorNow, &projects, &completion, &planned, &disbursed); err != nil {
+		&exited, &toExit, &poorStart, &poorNow, &out, &projects, &completion, &planned, &disbursed); err != nil {
 		t.Fatal(err)
 	}
 	ratio := func(got *float64, part, whole int64, places float64) bool {
@@ -76,7 +82,7 @@ func checkRankingRow(t *testing.T, db geo.DB, by string, r geo.RankingRow, at, s
 		return got != nil && math.Abs(*got-math.Round(float64(part)/float64(whole)*p)/p) < 1e-9
 	}
 	if r.VillagesExited != exited || r.VillagesToExit != toExit || !ratio(r.ExitRate, exited, toExit, 4) ||
-		r.PoorAtStart != poorStart || r.PoorNow != poorNow || r.PeopleOut != poorStart-poorNow ||
+		r.PoorAtStart != poorStart || r.PoorNow != poorNow || r.PeopleOut != out ||
 		r.Projects != projects || !ratio(r.CompletionAvg, completion, projects, 1) ||
 		r.Planned != planned || r.Disbursed != disbursed || !ratio(r.DisbursementRate, disbursed, planned, 4) {
 		t.Errorf("%s %s as of %s: %+v; want exits %d of %d, poor %d → %d, %d projects (completion %d), %d planned, %d disbursed",
