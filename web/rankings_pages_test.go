@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
 )
 
@@ -157,6 +158,13 @@ func TestRankingsWallPage(t *testing.T) {
 	u, err := url.Parse(asked)
 	if err != nil || u.Query().Get("by") != "county" || u.Query().Get("measure") != measure {
 		t.Fatalf("the wall asked for %s", asked)
+	}
+	// The wall ranks as of the end of the last month anyone was lifted
+	// out of poverty: in the demo, June 2016 (the history's last month),
+	// compared with the end of May.
+	if at, err := time.Parse(time.RFC3339, u.Query().Get("at")); err != nil ||
+		at.In(geo.DataZone).Format("2006-01-02") != "2016-06-30" || at.In(geo.DataZone).Add(time.Millisecond).Day() != 1 {
+		t.Errorf("the wall ranks as of %q, want the last moment of June 2016", u.Query().Get("at"))
 	}
 	var a rankingsAnswer
 	getJSON(t, base, "/api/regions/"+city+"/rankings?"+u.RawQuery, &a)

@@ -120,6 +120,15 @@ function monthChart(year, steps) {
   return svg("svg", { id: "progress-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${year}年逐月减贫人数` }, ...bars);
 }
 
+/** latestActive is the last moment of the timeline's last step in which
+ * people were lifted out (a step's end is its next one's start), else the
+ * timeline's end; null without a timeline. */
+function latestActive(timeline) {
+  if (!timeline) return null;
+  const active = timeline.steps.filter((s) => s.flows.people_out > 0).at(-1);
+  return active ? new Date(Date.parse(active.end) - 1).toISOString() : timeline.to;
+}
+
 /** renderProgress shows the year's people lifted out against the target
  * ("减贫 10.3万 / 20.2万，51%" and a bar), or without a target the count
  * alone and a note, and the months' chart. */
@@ -233,9 +242,11 @@ async function main() {
 
   let city = null;
   let stop = 0;
-  // The ranking's moment: the end of the progress's period (its year's
-  // end, or today), so that both speak of one year; and how many times
-  // the tour has shown it, which picks the measure.
+  // The ranking's moment: the end of the progress's latest month in
+  // which anyone was lifted out (the period's end when none was), so
+  // that both speak of one year and the month before it is one with
+  // news to compare with; and how many times the tour has shown it,
+  // which picks the measure.
   let rankedAt = null;
   let rankings = 0;
 
@@ -246,7 +257,7 @@ async function main() {
     [city, progress, funds] = await Promise.all([fetchJSON(`/api/regions/${code}`), yearProgress(code),
       // The funds are a panel of their own: without them the rest still shows.
       fetchJSON(`/api/regions/${code}/funds`).catch((err) => { failure = err.message; return null; })]);
-    rankedAt = progress.timeline?.to ?? null;
+    rankedAt = latestActive(progress.timeline);
     renderKPIs(city);
     renderProgress(progress);
     renderFunds(funds, catalogue, failure);
