@@ -47,9 +47,11 @@ CREATE POLICY exit_standards_write ON exit_standards
     WITH CHECK (coalesce(current_setting('battlemap.scope', true) = '*', false));
 CREATE TRIGGER exit_standards_announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON exit_standards
     FOR EACH STATEMENT EXECUTE FUNCTION announce_change();
-CREATE TRIGGER exit_standards_versions_trunc AFTER TRUNCATE ON exit_standards
+-- A standard judges every unit: its change may raise or clear flags
+-- (018) anywhere, so it moves every county's version, and the answers
+-- and tiles keyed on them follow.
+CREATE TRIGGER exit_standards_versions AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON exit_standards
     FOR EACH STATEMENT EXECUTE FUNCTION bump_all_versions();
-SELECT create_statement_triggers('exit_standards', 'county_versions', 'bump_county_versions', ARRAY['NULL::geometry']);
 SELECT create_statement_triggers('exit_standards', 'row_audit', 'audit_rows', ARRAY['r.level', 'NULL::text']);
 SELECT keep_history_of('exit_standards', ARRAY['level']);
 -- The first standards held before any data: the history's past is judged
@@ -242,5 +244,4 @@ DROP FUNCTION meets_exit_standard(numeric, integer, integer, numeric, numeric);
 DROP FUNCTION exit_figures(text);
 SELECT drop_history_of('exit_standards');
 SELECT drop_statement_triggers('exit_standards', 'row_audit');
-SELECT drop_statement_triggers('exit_standards', 'county_versions');
 DROP TABLE exit_standards;
