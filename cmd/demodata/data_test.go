@@ -146,6 +146,11 @@ func TestCommittedData(t *testing.T) {
 }
 
 func checkDataset(t *testing.T, dir string) {
+	// The rows a planted inconsistency changed (plants) are let off the
+	// checks of a status its figures allow and of assignments filling a
+	// site: breaking them is what was planted, and the consistency rules
+	// find it (geo/demo TestFlagsOfTheDemo). Every other check holds.
+	planted := plantedCodes()
 	// Counties. Read with encoding/json rather than orb/geojson, whose
 	// BSON support would pull a database driver into the module graph.
 	b, err := os.ReadFile(filepath.Join(dir, "counties.geojson"))
@@ -429,7 +434,7 @@ func checkDataset(t *testing.T, dir string) {
 		case statusOccupied:
 			ok = progress == 100 && mp > 0 && mh > 0
 		}
-		if !ok {
+		if !ok && !planted[code] {
 			t.Errorf("site %s: status %q with progress %d and %d moved in", code, s["status"], progress, mp)
 		}
 		if _, err := time.Parse(time.DateOnly, s["planned_completion"]); err != nil || !datePattern.MatchString(s["planned_completion"]) {
@@ -474,7 +479,7 @@ func checkDataset(t *testing.T, dir string) {
 		t.Errorf("people assigned: got %d, want %d", people, relocationPeople)
 	}
 	for code, s := range siteByCode {
-		if siteHH[code] != num(t, s, "capacity_households") || sitePeople[code] != num(t, s, "capacity_people") {
+		if !planted[code] && (siteHH[code] != num(t, s, "capacity_households") || sitePeople[code] != num(t, s, "capacity_people")) {
 			t.Errorf("site %s: assigned %d households, %d people; capacity %s, %s",
 				code, siteHH[code], sitePeople[code], s["capacity_households"], s["capacity_people"])
 		}
@@ -557,7 +562,7 @@ func checkDataset(t *testing.T, dir string) {
 		case statusCompleted:
 			ok = completion == 100 && paid >= planned*8/10
 		}
-		if !ok {
+		if !ok && !planted[code] {
 			t.Errorf("project %s: status %q, completion %d, %d of %d disbursed", code, pr["status"], completion, paid, planned)
 		}
 		start, err1 := time.Parse(time.DateOnly, pr["start_date"])

@@ -88,6 +88,7 @@ func generate(src sources) (*dataset, error) {
 		{"projects", planProjects},
 		{"factors", planFactors},
 		{"history", planHistory},
+		{"planted inconsistencies", plantInconsistencies},
 	}
 	for _, s := range steps {
 		if err := s.run(ds, ix); err != nil {

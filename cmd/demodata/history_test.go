@@ -53,6 +53,7 @@ func checkVersionDates(t *testing.T, what, code string, versions table, fromStar
 // allow, figures of sites and projects that only grow, and targets that
 // add up.
 func checkHistory(t *testing.T, dir string) {
+	planted := plantedCodes() // as in checkDataset
 	villages := map[string]map[string]string{}
 	for _, v := range readTable(t, dir, "villages.csv", villagesHeader) {
 		villages[v["code"]] = v
@@ -156,7 +157,7 @@ func checkHistory(t *testing.T, dir string) {
 			case statusOccupied:
 				ok = progress == 100 && mp > 0 && mh > 0
 			}
-			if !ok || mh > mp || mp > num(t, s, "capacity_people") || mh > num(t, s, "capacity_households") {
+			if !ok && !planted[code] || mh > mp || mp > num(t, s, "capacity_people") || mh > num(t, s, "capacity_households") {
 				t.Errorf("site %s on %s: status %q, progress %d, %d/%d moved in", code, h["date"], h["status"], progress, mh, mp)
 			}
 			if progress < progressWas || mp < peopleWas {
@@ -201,7 +202,7 @@ func checkHistory(t *testing.T, dir string) {
 			case statusCompleted:
 				ok = completion == 100 && h["date"] >= p["start_date"]
 			}
-			if !ok || paid > planned {
+			if !ok && !planted[code] || paid > planned {
 				t.Errorf("project %s on %s: status %q, completion %d, %d of %d paid (starts %s)", code, h["date"], h["status"], completion, paid, planned, p["start_date"])
 			}
 			if completion < completionWas || paid < paidWas {
