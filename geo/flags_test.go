@@ -22,22 +22,24 @@ type flagStep struct {
 }
 
 // run makes the change, and returns the moments around it, between
-// which an undated change takes effect.
-func (s flagStep) run(t *testing.T, pool geo.DB, code string) (from, to time.Time) {
+// which an undated change takes effect, and its transaction.
+func (s flagStep) run(t *testing.T, pool geo.DB, code string) (from, to time.Time, txid int64) {
 	t.Helper()
 	from = time.Now()
-	if err := s.change(pool, code, s.reason); err != nil {
+	txid, err := s.change(pool, code, s.reason)
+	if err != nil {
 		t.Fatalf("change dated %q: %v", s.at, err)
 	}
-	return from, time.Now()
+	return from, time.Now(), txid
 }
 
-// change makes the change with reason as the admin's written reason.
-func (s flagStep) change(pool geo.DB, code, reason string) error {
+// change makes the change with reason as the admin's written reason, and
+// returns its transaction.
+func (s flagStep) change(pool geo.DB, code, reason string) (txid int64, err error) {
 	ctx := context.Background()
-	_, err := geo.Change(ctx, pool, flagAdmin, nil, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('battlemap.valid_from', $1, true), set_config('battlemap.reason', $2, true)`,
-			s.at, reason); err != nil {
+	_, err = geo.Change(ctx, pool, flagAdmin, nil, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT txid_current(), set_config('battlemap.valid_from', $1, true), set_config('battlemap.reason', $2, true)`,
+			s.at, reason).Scan(&txid, nil, nil); err != nil {
 			return err
 		}
 		for _, q := range s.sql {
@@ -47,7 +49,7 @@ func (s flagStep) change(pool geo.DB, code, reason string) error {
 		}
 		return nil
 	})
-	return err
+	return txid, err
 }
 
 // flagAdmin makes the scenarios' changes: an admin, who alone may
@@ -260,17 +262,19 @@ func TestFlagRules(t *testing.T) {
 				cleared *time.Time
 				facts   string
 				holds   bool
+				// The transactions that raised and cleared it.
+				raisedBy, clearedBy *int64
 			}
 			flags := func() []span {
 				t.Helper()
-				rows, err := pool.Query(ctx, `SELECT raised_at, cleared_at, facts::text, facts @> $3::jsonb
+				rows, err := pool.Query(ctx, `SELECT raised_at, cleared_at, facts::text, facts @> $3::jsonb, raised_txid, cleared_txid
 					FROM flags WHERE rule = $1 AND subject_code = $2 ORDER BY raised_at`, tt.rule, code, want)
 				if err != nil {
 					t.Fatal(err)
 				}
 				spans, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (span, error) {
 					var s span
-					return s, r.Scan(&s.raised, &s.cleared, &s.facts, &s.holds)
+					return s, r.Scan(&s.raised, &s.cleared, &s.facts, &s.holds, &s.raisedBy, &s.clearedBy)
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -291,12 +295,12 @@ func TestFlagRules(t *testing.T) {
 				t.Fatalf("%s of %s before the scenario: %+v", tt.rule, code, got)
 			}
 			if tt.refused != "" {
-				err := flagStep{sql: []string{tt.refused}}.change(pool, code, "")
+				_, err := flagStep{sql: []string{tt.refused}}.change(pool, code, "")
 				if c := geo.ErrorCode(err); c != geo.EInvalid && c != geo.EUnprocessable {
 					t.Fatalf("%s: %v, want it refused", tt.refused, err)
 				}
 			}
-			from, to := tt.raise.run(t, pool, code)
+			from, to, raisedBy := tt.raise.run(t, pool, code)
 			got := flags()
 			if tt.none {
 				if len(got) != 0 {
@@ -309,16 +313,24 @@ func TestFlagRules(t *testing.T) {
 			}
 			raised := got[0].raised
 			checkMoment(t, "raised", raised, tt.raised, tt.raise.at, from, to)
+			// A flag raised by a change links to it (its audit rows);
+			// one raised by a quarter's end, by no change, to none.
+			if tt.raised == "" && (got[0].raisedBy == nil || *got[0].raisedBy != raisedBy) {
+				t.Errorf("raised by transaction %v, want %d", got[0].raisedBy, raisedBy)
+			}
 			if heldAt(raised.Add(-time.Microsecond)) || !heldAt(raised) {
 				t.Errorf("as of the moment before it was raised, and then: want it only then")
 			}
-			from, to = tt.clear.run(t, pool, code)
+			from, to, clearedBy := tt.clear.run(t, pool, code)
 			got = flags()
 			if len(got) != 1 || got[0].cleared == nil || !got[0].raised.Equal(raised) {
 				t.Fatalf("%s of %s after the clearing change: %+v, want the flag raised at %v cleared", tt.rule, code, got, raised)
 			}
 			cleared := *got[0].cleared
 			checkMoment(t, "cleared", cleared, "", tt.clear.at, from, to)
+			if got[0].clearedBy == nil || *got[0].clearedBy != clearedBy {
+				t.Errorf("cleared by transaction %v, want %d", got[0].clearedBy, clearedBy)
+			}
 			if !heldAt(cleared.Add(-time.Microsecond)) || heldAt(cleared) {
 				t.Errorf("as of the moment before it was cleared, and then: want it held before only")
 			}

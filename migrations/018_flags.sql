@@ -146,29 +146,35 @@ assigned_rows AS (
 ),
 -- The assignments' versions, by the side they are compared on.
 assignment_sides AS (
-    SELECT 'site' AS subject, a.site_code AS code, a.valid, a.people
+    SELECT 'site' AS subject, a.site_code AS code, a.valid, a.txid, a.people
     FROM relocation_assignments_history a
     WHERE a.site_code IN (SELECT code FROM assigned_rows WHERE subject = 'site')
     UNION ALL
-    SELECT 'village', a.village_code, a.valid, a.people
+    SELECT 'village', a.village_code, a.valid, a.txid, a.people
     FROM relocation_assignments_history a
     WHERE a.village_code IN (SELECT code FROM assigned_rows WHERE subject = 'village')
 ),
+-- The moments either side changed, each with the transaction of the
+-- version that began then (none for an assignment deleted: its history
+-- keeps when it ended, not who ended it).
 assigned_moments AS (
-    SELECT r.subject, r.code, lower(r.valid) AS t FROM assigned_rows r
-    UNION
-    SELECT a.subject, a.code, e.t
-    FROM assignment_sides a, LATERAL (VALUES (lower(a.valid)), (upper(a.valid))) e (t)
-    WHERE e.t IS NOT NULL
+    SELECT subject, code, t, max(txid) AS txid FROM (
+        SELECT r.subject, r.code, lower(r.valid) AS t, r.txid FROM assigned_rows r
+        UNION ALL
+        SELECT a.subject, a.code, lower(a.valid), a.txid FROM assignment_sides a
+        UNION ALL
+        SELECT a.subject, a.code, upper(a.valid), NULL FROM assignment_sides a WHERE NOT upper_inf(a.valid)
+    ) e
+    GROUP BY subject, code, t
 ),
 assigned_sums AS (
-    SELECT m.subject, m.code, m.t, coalesce(sum(a.people), 0) AS people
+    SELECT m.subject, m.code, m.t, m.txid, coalesce(sum(a.people), 0) AS people
     FROM assigned_moments m
     LEFT JOIN assignment_sides a ON a.subject = m.subject AND a.code = m.code AND a.valid @> m.t
-    GROUP BY m.subject, m.code, m.t
+    GROUP BY m.subject, m.code, m.t, m.txid
 ),
 assigned AS (
-    SELECT m.subject, r.code, r.county_code, r.txid, r.figure, m.people,
+    SELECT m.subject, r.code, r.county_code, m.txid, r.figure, m.people,
            tstzrange(m.t, lead(m.t) OVER (PARTITION BY m.subject, m.code ORDER BY m.t)) * r.valid AS valid
     FROM assigned_sums m
     JOIN assigned_rows r ON r.subject = m.subject AND r.code = m.code AND r.valid @> m.t
@@ -298,6 +304,8 @@ SELECT flag_id(f.rule, f.code, f.raised), f.rule, f.subject, f.code, coalesce(n.
             UNION ALL SELECT h.txid, lower(h.valid) FROM villages_history h WHERE f.subject = 'village' AND h.code = f.code
             UNION ALL SELECT h.txid, lower(h.valid) FROM projects_history h WHERE f.subject = 'project' AND h.code = f.code
             UNION ALL SELECT h.txid, lower(h.valid) FROM sites_history h WHERE f.subject = 'site' AND h.code = f.code
+            UNION ALL SELECT h.txid, lower(h.valid) FROM relocation_assignments_history h
+            WHERE (f.subject = 'site' AND h.site_code = f.code) OR (f.subject = 'village' AND h.village_code = f.code)
             UNION ALL SELECT e.txid, e.at FROM registry_events e WHERE e.region_code = f.code) t
         WHERE t.t = f.cleared LIMIT 1),
        f.facts, n.geom
