@@ -171,14 +171,6 @@ type returnBody struct {
 	PoorPopulation *int64 `json:"poor_population,omitempty"`
 }
 
-// standardBody is the body of a standard: every field, as a PUT
-// replaces it whole.
-type standardBody struct {
-	MaxIncidence      float64  `json:"max_incidence"`
-	MinVillagesExited *float64 `json:"min_villages_exited"`
-	PoliciesUntil     string   `json:"policies_until"`
-}
-
 // parseExit reads an exit's body: {"exit_year": a whole number, "reason":
 // text (optional)}.
 func parseExit(body []byte) (exitBody, error) {
