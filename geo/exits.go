@@ -297,6 +297,8 @@ const MaxRegistryEvents = 200
 // and its level's standard, and whether the figures meet it
 // (meets_exit_standard): the very functions the database judges an exit
 // by, so that what the page says of an exit is what the database will do.
+// A region without a rollup row of its own (the city, no poverty unit)
+// has its children's figures summed, as region_figures does.
 const sqlRegistry = `
 SELECT r.code, r.name, r.level, r.poverty_status, r.exit_year,
        coalesce(f.population, 0), coalesce(f.poor_population, 0), f.incidence::float8,
@@ -305,7 +307,13 @@ SELECT r.code, r.name, r.level, r.poverty_status, r.exit_year,
        CASE WHEN s.level IS NOT NULL
             THEN meets_exit_standard(f.incidence, f.poverty_villages, f.exited_villages, s.max_incidence, s.min_villages_exited) END
 FROM regions r
-LEFT JOIN LATERAL exit_figures(r.code) f ON true
+LEFT JOIN LATERAL (
+    SELECT sum(x.population)::bigint AS population, sum(x.poor_population)::bigint AS poor_population,
+           round(sum(x.poor_population)::numeric / nullif(sum(x.population), 0), 5) AS incidence,
+           sum(x.poverty_villages)::int AS poverty_villages, sum(x.exited_villages)::int AS exited_villages
+    FROM regions k CROSS JOIN LATERAL exit_figures(k.code) x
+    WHERE k.code = r.code OR (k.parent_code = r.code AND NOT EXISTS (SELECT FROM region_rollups WHERE code = r.code))
+) f ON true
 LEFT JOIN exit_standards s ON s.level = r.level
 WHERE r.code = $1`
 
@@ -333,19 +341,20 @@ func RegistryOf(ctx context.Context, db DB, code string) (*Registry, error) {
 	g := &Registry{Events: []RegistryEvent{}}
 	b := snapshot(db)
 	b.Queue(sqlRegistry, code).QueryRow(func(row pgx.Row) error {
-		var s ExitStandard
-		var level *string
+		// A level without a standard (the city) reads NULLs for it.
+		var level, until *string
+		var maxIncidence *float64
+		var minShare *float64
 		f := &g.Figures
 		if err := row.Scan(&g.Code, &g.Name, &g.Level, &g.Status, &g.ExitYear,
 			&f.Population, &f.PoorPopulation, &f.Incidence, &f.PovertyVillages, &f.ExitedVillages,
-			&level, &s.MaxIncidence, &s.MinVillagesExited, &s.PoliciesUntil, &g.MeetsStandard); err != nil {
+			&level, &maxIncidence, &minShare, &until, &g.MeetsStandard); err != nil {
 			return err
 		}
 		if level != nil {
-			s.Level = *level
-			g.Standard = &s
+			g.Standard = &ExitStandard{Level: *level, MaxIncidence: *maxIncidence, MinVillagesExited: minShare, PoliciesUntil: *until}
 			if g.Status == "exited" {
-				g.PoliciesUntil = &s.PoliciesUntil
+				g.PoliciesUntil = until
 			}
 		}
 		return nil
@@ -448,8 +457,9 @@ func registryChange(ctx context.Context, db DB, actor Actor, code, reason string
 	return RegistryOf(ctx, db, code)
 }
 
-// updated is EForbidden when tag changed no row: the region exists (it
-// was read), so row-level security kept it from the actor.
+// updated is EForbidden when an update of region code (of level) changed
+// n = 0 rows: the region exists (it was read), so row-level security
+// kept it from the actor.
 func updated(n int64, code, level string) error {
 	if n == 0 {
 		return Errorf(EForbidden, "%s %s lies outside what you may change (a county user changes the townships and villages of their counties, not the county itself)", level, code)

@@ -495,8 +495,12 @@ func TestExitStandards(t *testing.T) {
 // villages, and its events those the database holds under it.
 func TestRegistryFigures(t *testing.T) {
 	e := newEditSite(t, web.Config{})
-	for _, code := range []string{e.a.code, e.b.code, e.a.village} {
+	for _, code := range []string{"520300", e.a.code, e.b.code, e.a.village} {
 		g := e.registryOf(t, "/api/regions/"+code+"/registry")
+		// The city is no poverty unit: it has no standard to meet.
+		if city := code == "520300"; city != (g.Standard == nil) || city != (g.MeetsStandard == nil) {
+			t.Errorf("%s: standard %+v, meets %v", code, g.Standard, g.MeetsStandard)
+		}
 		want := figuresOf(t, e.pool, code)
 		f := g.Figures
 		if f.Population != want.population || f.PoorPopulation != want.poor || int64(f.PovertyVillages) != want.poverty ||
