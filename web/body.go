@@ -19,9 +19,13 @@ import (
 
 // takesBody reports whether the request goes to an endpoint that reads a
 // request body: the import, the login, the edits of features, the
-// creation of a site with its assignments, and a region's targets.
+// creation of a site with its assignments, a region's targets, and the
+// changes of the registry and its standards.
 func takesBody(c *fiber.Ctx) bool {
 	p := c.Path()
+	if m := registryWriteMethod(p); m != "" {
+		return c.Method() == m
+	}
 	switch c.Method() {
 	case fiber.MethodPost:
 		return strings.HasPrefix(p, "/api/import/") || p == "/api/login" || p == "/api/suitability/sites" ||

@@ -35,14 +35,18 @@ var pageHeaders = [][2]string{
 }
 
 // allowedMethods is the Allow header of a 405 at path: the import, the
-// login and the logout take POST, a collection's items and features what
-// itemsMethods and itemMethods say, every other path GET (and so HEAD).
+// login and the logout take POST, a region's target PUT, the registry's
+// writes theirs (registryWriteMethod), a collection's items and features
+// what itemsMethods and itemMethods say, every other path GET (and so
+// HEAD).
 func allowedMethods(path string) string {
 	switch {
 	case strings.HasPrefix(path, "/api/import/"), path == "/api/login", path == "/api/logout":
 		return fiber.MethodPost
 	case isTargetPath(path):
 		return fiber.MethodPut
+	case registryWriteMethod(path) != "":
+		return registryWriteMethod(path)
 	case strings.HasPrefix(path, "/collections/"):
 		parts := strings.Split(strings.TrimPrefix(path, "/collections/"), "/")
 		switch {

@@ -189,6 +189,7 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 
 	addSuitability(d.Paths, jsonOf, object)
 	addHistory(d.Paths, jsonOf, code)
+	addExits(d.Paths, jsonOf, code)
 
 	layer := parameter{Name: "layer", In: "path", Required: true, Description: "a tile layer, or battlemap for all in one tile", Schema: schema{"type": "string"}}
 	tileParams := []parameter{layer}
@@ -631,4 +632,112 @@ func addHistory(paths map[string]pathItem, jsonOf func(string, schema) map[strin
 				"record":    schema{"type": "object"},
 				"changed":   schema{"type": "array", "nullable": true, "items": schema{"type": "string"}},
 				"audit_ids": schema{"type": "array", "items": integer}}}}}}))
+}
+
+// addExits adds the paths of the exits (有进有出): the standards, a
+// region's place in the registry, its exit and its return to poverty.
+func addExits(paths map[string]pathItem, jsonOf func(string, schema) map[string]response, code func(string) parameter) {
+	region := code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)")
+	integer := schema{"type": "integer"}
+	str := schema{"type": "string"}
+	share := schema{"type": "number", "minimum": 0, "maximum": 1}
+	nullable := func(s schema) schema {
+		n := schema{"nullable": true}
+		for k, v := range s {
+			n[k] = v
+		}
+		return n
+	}
+	moment := schema{"type": "string", "format": "date-time"}
+	day := schema{"type": "string", "format": "date"}
+	levels := schema{"type": "string", "enum": geo.ExitLevels}
+	standardProps := schema{
+		"max_incidence":       share,
+		"min_villages_exited": nullable(share),
+		"policies_until":      day,
+	}
+	standard := schema{"type": "object", "properties": schema{"level": levels, "max_incidence": share,
+		"min_villages_exited": nullable(share), "policies_until": day}}
+	version := schema{"type": "object", "properties": schema{
+		"valid_from": nullable(moment), "valid_to": nullable(moment), "level": levels, "max_incidence": share,
+		"min_villages_exited": nullable(share), "policies_until": day,
+		"changed_by": nullable(str), "audit_id": nullable(integer)}}
+	figures := schema{"type": "object", "properties": schema{"population": integer, "poor_population": integer,
+		"incidence": nullable(share), "poverty_villages": integer, "exited_villages": integer}}
+	event := schema{"type": "object", "properties": schema{
+		"id": integer, "region": schema{"type": "object", "properties": schema{"code": str, "name": str, "level": str}},
+		"kind": schema{"type": "string", "enum": geo.RegistryEventKinds.Strings()}, "at": moment, "actor": str,
+		"exit_year": nullable(integer), "population": nullable(integer), "poor_population": nullable(integer),
+		"incidence": nullable(share), "poverty_villages": nullable(integer), "exited_villages": nullable(integer),
+		"max_incidence": nullable(share), "min_villages_exited": nullable(share), "reason": nullable(str),
+		"override": schema{"type": "boolean"}}}
+	registry := schema{"type": "object", "properties": schema{
+		"code": str, "name": str, "level": str, "status": str, "exit_year": nullable(integer), "figures": figures,
+		"standard": nullable(standard), "meets_standard": nullable(schema{"type": "boolean"}),
+		"policies_until": nullable(day), "events": schema{"type": "array", "items": event}, "events_total": integer}}
+	writes := func(r map[string]response, extra map[string]string) map[string]response {
+		for status, why := range map[string]string{
+			"401": "no signed-in user", "403": "a viewer, a cookie session without " + csrfHeader + ", or a region outside the user's scope",
+			"415": "not JSON", "409": "a concurrent change got in the way; nothing was written, send it again",
+		} {
+			r[status] = response{Description: why}
+		}
+		for status, why := range extra {
+			r[status] = response{Description: why}
+		}
+		return r
+	}
+	body := func(props schema, required ...string) *requestBody {
+		return &requestBody{Required: true, Content: map[string]mediaType{fiber.MIMEApplicationJSON: {Schema: schema{
+			"type": "object", "additionalProperties": false, "required": required, "properties": props}}}}
+	}
+	strict := " The body is one JSON object: a member not listed, one given twice or of the wrong type is a 400 naming it."
+
+	paths["/api/exit-standards"] = pathItem{"get": {
+		Summary: "the exit standard of each level (village, township, county): the poverty incidence a unit must be below, " +
+			"the share of its poverty villages a township or county must have exited, and until when the policies continue " +
+			"after an exit (摘帽不摘政策); each with its versions, newest first, and who set each",
+		OperationID: "getExitStandards", Tags: []string{"Exits"}, Parameters: []parameter{formatParam(ogc.FormatJSON), atParam("query")},
+		Responses: jsonOf("the standards", schema{"type": "object", "properties": schema{"standards": schema{"type": "array",
+			"items": schema{"type": "object", "properties": schema{"level": levels, "max_incidence": share,
+				"min_villages_exited": nullable(share), "policies_until": day, "history": schema{"type": "array", "items": version}}}}}}),
+	}}
+	paths["/api/exit-standards/{level}"] = pathItem{"put": {
+		Summary: "set a level's exit standard (admins only; audited, kept with its history; the flags are computed again " +
+			"against it). max_incidence in (0, 1], min_villages_exited in [0, 1] for townships and counties and null for " +
+			"villages, both to five decimal places; policies_until a day." + strict,
+		OperationID: "putExitStandard", Tags: []string{"Exits"},
+		Parameters:  []parameter{{Name: "level", In: "path", Required: true, Description: "the level", Schema: levels}},
+		RequestBody: body(standardProps, "max_incidence", "min_villages_exited", "policies_until"),
+		Responses:   writes(jsonOf("the standard as stored", standard), nil),
+	}}
+	paths["/api/regions/{code}/registry"] = pathItem{"get": {
+		Summary: "a region's place in the poverty registry: its status and exit year, its figures (SQL exit_figures: a " +
+			"village's own, a township's or county's summed over its villages, with its poverty villages and those exited) " +
+			"against its level's standard and whether it meets it now (meets_exit_standard), until when its policies " +
+			"continue when exited, and the registry events (enter, exit, return, leave) of the region and every region " +
+			"under it, newest first, at most " + strconv.Itoa(geo.MaxRegistryEvents) + " (events_total counts them all)",
+		OperationID: "getRegionRegistry", Tags: []string{"Exits"},
+		Parameters: []parameter{region, formatParam(ogc.FormatJSON), atParam("query")},
+		Responses:  jsonOf("the registry", registry),
+	}}
+	refused := map[string]string{"422": "the change breaks a rule: not a poverty unit, not in the registry or not exited " +
+		"as it must be, or an exit below the standard, whose problem carries facts (rule, standard, figures)"}
+	paths["/api/regions/{code}/exit"] = pathItem{"post": {
+		Summary: "the unit (a village, township or county in the registry) exits (出列、摘帽) in exit_year, if its figures " +
+			"meet its standard; below it, an admin's written reason overrides the standard, recorded with the exit and " +
+			"raising the flag exit_override; anyone else's is refused 422 with the standard and the figures." + strict,
+		OperationID: "postRegionExit", Tags: []string{"Exits"}, Parameters: []parameter{region},
+		RequestBody: body(schema{"exit_year": schema{"type": "integer", "minimum": geo.MinExitYear, "maximum": geo.MaxExitYear},
+			"reason": schema{"type": "string", "maxLength": geo.MaxReasonRunes}}, "exit_year"),
+		Responses: writes(jsonOf("the registry as it now is", registry), refused),
+	}}
+	paths["/api/regions/{code}/return"] = pathItem{"post": {
+		Summary: "the exited unit returns to poverty (返贫) and re-enters the registry, with a written reason; a village " +
+			"with its poor households and people (a township's or county's figures are its villages')." + strict,
+		OperationID: "postRegionReturn", Tags: []string{"Exits"}, Parameters: []parameter{region},
+		RequestBody: body(schema{"reason": schema{"type": "string", "minLength": 1, "maxLength": geo.MaxReasonRunes},
+			"poor_households": schema{"type": "integer", "minimum": 1}, "poor_population": schema{"type": "integer", "minimum": 1}}, "reason"),
+		Responses: writes(jsonOf("the registry as it now is", registry), refused),
+	}}
 }

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,54 +120,29 @@ func (s *Server) putTarget(c *fiber.Ctx) error {
 }
 
 // parseTarget reads a target's body: a JSON object whose members are
-// among targetFields, each a whole number from 0 up or null; one left
-// out is null (no target for it). Anything else is an EInvalid error
-// naming each field at fault.
+// among targetFields, each given once, each a whole number from 0 up or
+// null; one left out is null (no target for it). Anything else is an
+// EInvalid error naming each field at fault (jsonMembers).
 func parseTarget(body []byte) (geo.Target, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil || members == nil {
-		return geo.Target{}, geo.Errorf(geo.EInvalid,
-			"a target is a JSON object of %s, each a whole number from 0 up or null", strings.Join(targetFields, ", "))
-	}
 	var t geo.Target
+	var p fieldProblems
+	m, err := jsonMembers(body, "a target", &p, targetFields...)
+	if err != nil {
+		return geo.Target{}, err
+	}
 	dest := map[string]**int32{targetFields[0]: &t.PoorPeopleOut, targetFields[1]: &t.VillagesExit,
 		targetFields[2]: &t.RelocationPeople}
-	var problems []geo.FieldError
-	for k, raw := range members {
-		d, ok := dest[k]
-		if !ok {
-			problems = append(problems, geo.FieldError{Field: k, Reason: "is not a field of a target; those are " + strings.Join(targetFields, ", ")})
+	for k, d := range dest {
+		if string(m[k]) == "null" {
 			continue
 		}
-		if string(raw) == "null" {
-			continue
+		if n, ok := p.whole(m, k, false, 0, math.MaxInt32); ok {
+			i := int32(n)
+			*d = &i
 		}
-		// A number, not a string that holds one, which json.Number
-		// would take too.
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		var x any
-		var n json.Number
-		isNumber := false
-		if dec.Decode(&x) == nil {
-			n, isNumber = x.(json.Number)
-		}
-		v, err := strconv.ParseInt(n.String(), 10, 32)
-		if !isNumber || err != nil || v < 0 || v > math.MaxInt32 {
-			problems = append(problems, geo.FieldError{Field: k, Reason: "must be a whole number from 0 up, or null"})
-			continue
-		}
-		i := int32(v)
-		*d = &i
 	}
-	if problems != nil {
-		slices.SortFunc(problems, func(a, b geo.FieldError) int { return strings.Compare(a.Field, b.Field) })
-		names := make([]string, len(problems))
-		for i, p := range problems {
-			names[i] = p.Field
-		}
-		return geo.Target{}, &geo.Error{Code: geo.EInvalid, Fields: problems,
-			Message: "the target's fields " + strings.Join(names, ", ") + " are not valid"}
+	if err := p.err("target"); err != nil {
+		return geo.Target{}, err
 	}
 	return t, nil
 }

@@ -286,8 +286,9 @@ export function mayEdit(user, countyCode) {
  * merge patch (RFC 7396), anything else plain JSON. It resolves to
  * {body, etag} (the answer's ETag, for the next write); a non-2xx answer
  * throws an Error with the problem's detail as its message and status,
- * detail and invalidParams (the problem's "invalid-params", [] when none)
- * as properties. */
+ * detail, invalidParams (the problem's "invalid-params", [] when none)
+ * and facts (what a rule of the data judged when it refused the change,
+ * null when none) as properties. */
 export async function sendJSON(method, url, body, { etag, timeoutMs = 15000 } = {}) {
   const { csrf } = await me();
   const headers = { Accept: "application/json, application/problem+json" };
@@ -320,6 +321,7 @@ function problemError(resp, problem) {
   err.status = resp.status;
   err.detail = detail;
   err.invalidParams = Array.isArray(problem?.["invalid-params"]) ? problem["invalid-params"] : [];
+  err.facts = problem?.facts ?? null;
   return err;
 }
 

@@ -10,6 +10,7 @@
 // rings the villages that changed between them.
 import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, legendColor, loadCatalogue, mayEdit, me, percent, rankChange, rankFigure, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
+import { renderRegistry } from "./exits.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -326,6 +327,24 @@ async function renderUnit(name) {
       },
       el("td", {}, v.name),
       ...catalogue.values("ranking_measure").map((m) => el("td", { "data-measure": m.value }, rankFigure(v, m.value))))))));
+/**
+ * renderExits fills the 贫困退出 panel (exits.js) with the region's place
+ * in the registry as of the state's day; an exit or return form open on
+ * the same region stays as it is, as the village's edit form does. Once
+ * an exit or a return is made, the region and the tiles are drawn again.
+ */
+function renderExits() {
+  const node = $("registry");
+  if (node.querySelector("form") && node.dataset.code === region.code) return;
+  renderRegistry(node, region.code, state.at, {
+    catalogue, user, county: countyOf(region),
+    onChanged: async () => {
+      node.replaceChildren();
+      await load(false);
+      reloadTiles(map);
+      $("status").textContent = "已保存";
+    },
+  });
 }
 
 /** countyOf is the code of the county a region lies in, from its breadcrumb. */
@@ -578,6 +597,7 @@ async function show() {
   renderFacts();
   renderFunds();
   renderRankings();
+  renderExits();
   if (!document.querySelector("#village-edit form")) renderVillage();
   renderChildren();
   renderExport();
