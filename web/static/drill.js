@@ -327,6 +327,8 @@ async function renderUnit(name) {
       },
       el("td", {}, v.name),
       ...catalogue.values("ranking_measure").map((m) => el("td", { "data-measure": m.value }, rankFigure(v, m.value))))))));
+}
+
 /**
  * renderExits fills the 贫困退出 panel (exits.js) with the region's place
  * in the registry as of the state's day; an exit or return form open on
