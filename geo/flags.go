@@ -232,52 +232,51 @@ LIMIT $2`
 
 // RegionFlagsOf reads the flags that hold in region code now (or as of
 // the moment db's reads are at), with counts for it, by rule and for its
-// children. ENotFound when there is no such region.
+// children, all from one snapshot so that they agree while changes
+// commit. EInvalid when code is not a statistical code, ENotFound when
+// there is no such region.
 func RegionFlagsOf(ctx context.Context, db DB, code string) (*RegionFlags, error) {
+	if !regionCode.MatchString(code) {
+		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
+	}
 	out := &RegionFlags{ByRule: []FlagCount{}, Children: []RegionFlagTotal{}, Flags: []FlagItem{}}
-	err := db.QueryRow(ctx, `SELECT code, name FROM regions WHERE code = $1`, code).Scan(&out.Code, &out.Name)
+	b := snapshot(db)
+	b.Queue(`SELECT code, name FROM regions WHERE code = $1`, code).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&out.Code, &out.Name)
+	})
+	b.Queue(sqlRegionFlagCounts, code).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var child *string
+			var t RegionFlagTotal
+			if err := rows.Scan(&child, &t.Name, &t.Total, &t.High, &t.Medium, &t.Low); err != nil {
+				return err
+			}
+			if child == nil {
+				out.Total, out.High, out.Medium, out.Low = t.Total, t.High, t.Medium, t.Low
+				continue
+			}
+			t.Code = *child
+			out.Children = append(out.Children, t)
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlRegionFlagRules, code).Query(func(rows pgx.Rows) error {
+		rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FlagCount, error) {
+			var c FlagCount
+			return c, r.Scan(&c.Rule, &c.Severity, &c.Count)
+		})
+		out.ByRule = append(out.ByRule, rules...)
+		return err
+	})
+	b.Queue(sqlRegionFlagList, code, MaxRegionFlags).Query(func(rows pgx.Rows) error {
+		flags, err := pgx.CollectRows(rows, scanFlagItem)
+		out.Flags = append(out.Flags, flags...)
+		return err
+	})
+	err := send(ctx, db, b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, Errorf(ENotFound, "there is no region %s", Quote(code))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	rows, err := db.Query(ctx, sqlRegionFlagCounts, code)
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	for rows.Next() {
-		var child *string
-		var t RegionFlagTotal
-		if err := rows.Scan(&child, &t.Name, &t.Total, &t.High, &t.Medium, &t.Low); err != nil {
-			return nil, fmt.Errorf("flags of %s: %w", code, err)
-		}
-		if child == nil {
-			out.Total, out.High, out.Medium, out.Low = t.Total, t.High, t.Medium, t.Low
-			continue
-		}
-		t.Code = *child
-		out.Children = append(out.Children, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	rows, err = db.Query(ctx, sqlRegionFlagRules, code)
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	out.ByRule, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (FlagCount, error) {
-		var c FlagCount
-		return c, r.Scan(&c.Rule, &c.Severity, &c.Count)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	rows, err = db.Query(ctx, sqlRegionFlagList, code, MaxRegionFlags)
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	out.Flags, err = pgx.CollectRows(rows, scanFlagItem)
 	if err != nil {
 		return nil, fmt.Errorf("flags of %s: %w", code, err)
 	}

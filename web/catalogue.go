@@ -16,6 +16,9 @@ type catalogueDoc struct {
 	// Edits are, by collection, the fields its features' edit forms
 	// show: the stored fields but the id, with what each takes.
 	Edits map[string][]editFieldDoc `json:"edits"`
+	// FlagRules are the consistency rules, worst first: each one's code,
+	// severity, message and statement (geo.FlagRules).
+	FlagRules []geo.FlagRule `json:"flag_rules"`
 }
 
 // editFieldDoc is a field of an edit form. Kind is "text", "integer",
@@ -88,7 +91,8 @@ type cataloguePropertyDoc struct {
 // made once.
 var servedCatalogue = newCatalogueDoc()
 
-// newCatalogueDoc is geo.Enums and geo.Collections as catalogueDoc.
+// newCatalogueDoc is geo.Enums, geo.Collections, the edit forms' fields
+// and geo.FlagRules as catalogueDoc.
 func newCatalogueDoc() catalogueDoc {
 	var d catalogueDoc
 	for _, e := range geo.Enums {
@@ -109,6 +113,7 @@ func newCatalogueDoc() catalogueDoc {
 	for _, e := range geo.Editable {
 		d.Edits[e.Collection] = editDocs(e.Table)
 	}
+	d.FlagRules = geo.FlagRules
 	return d
 }
 
