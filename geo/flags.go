@@ -54,6 +54,47 @@ var FlagRules = []FlagRule{
 		Statement: "贫困村的贫困人口在一个完整的季度（日历季度）内未变，而其项目进度或拨付在该季度有变化；季度结束时提示，贫困人口再次更新时解除。"},
 }
 
+// FlagFact is a figure a rule judged, as a flag's facts name it.
+type FlagFact struct {
+	// Name is its key in flags.facts.
+	Name string `json:"name"`
+	// Label is what the pages call it, in Chinese.
+	Label string `json:"label"`
+	// Kind says how to write it: "count" (with Unit), "percent" (0–100),
+	// "share" (0–1, written as a percentage), "money" (yuan), "status"
+	// (a value of SiteStatuses, which holds the projects' too), "time"
+	// (RFC 3339) or "text".
+	Kind string `json:"kind"`
+	Unit string `json:"unit,omitempty"`
+}
+
+// FlagFacts are the figures the rules put in a flag's facts
+// (migrations/018_flags.sql, flag_spans), in the order pages list them.
+var FlagFacts = []FlagFact{
+	{Name: "population", Label: "户籍人口", Kind: "count", Unit: "人"},
+	{Name: "poor_population_before", Label: "变更前贫困人口", Kind: "count", Unit: "人"},
+	{Name: "poor_population", Label: "贫困人口", Kind: "count", Unit: "人"},
+	{Name: "cut_percent", Label: "减少比例", Kind: "percent"},
+	{Name: "incidence", Label: "贫困发生率", Kind: "share"},
+	{Name: "max_incidence", Label: "退出标准（发生率低于）", Kind: "share"},
+	{Name: "poverty_villages", Label: "贫困村", Kind: "count", Unit: "个"},
+	{Name: "exited_villages", Label: "已出列贫困村", Kind: "count", Unit: "个"},
+	{Name: "min_villages_exited", Label: "贫困村出列比例标准", Kind: "share"},
+	{Name: "status", Label: "状态", Kind: "status"},
+	{Name: "completion", Label: "完成进度", Kind: "percent"},
+	{Name: "progress", Label: "建设进度", Kind: "percent"},
+	{Name: "funds_planned", Label: "计划资金", Kind: "money"},
+	{Name: "funds_disbursed", Label: "已拨付资金", Kind: "money"},
+	{Name: "disbursed_percent", Label: "拨付比例", Kind: "percent"},
+	{Name: "moved_in_people", Label: "已入住", Kind: "count", Unit: "人"},
+	{Name: "assigned_people", Label: "安排搬迁", Kind: "count", Unit: "人"},
+	{Name: "quarter", Label: "季度", Kind: "text"},
+	{Name: "project_moves", Label: "项目进度变化", Kind: "count", Unit: "次"},
+	{Name: "unchanged_since", Label: "贫困人口上次更新", Kind: "time"},
+	{Name: "reason", Label: "批准理由", Kind: "text"},
+	{Name: "actor", Label: "批准人", Kind: "text"},
+}
+
 // The enumerations of the flags.
 var (
 	// FlagSeverities colour the flags on the map, worst first. A flag's
@@ -182,16 +223,19 @@ const MaxRegionFlags = 500
 
 // FlagItem is one flag as the lists show it.
 type FlagItem struct {
-	ID          string          `json:"id"`
-	Rule        string          `json:"rule"`
-	Severity    string          `json:"severity"`
-	Subject     string          `json:"subject"`
-	SubjectCode string          `json:"subject_code"`
-	Name        string          `json:"name"`
-	CountyCode  string          `json:"county_code"`
-	RaisedAt    time.Time       `json:"raised_at"`
-	ClearedAt   *time.Time      `json:"cleared_at"`
-	Facts       json.RawMessage `json:"facts"`
+	ID          string `json:"id"`
+	Rule        string `json:"rule"`
+	Severity    string `json:"severity"`
+	Subject     string `json:"subject"`
+	SubjectCode string `json:"subject_code"`
+	Name        string `json:"name"`
+	CountyCode  string `json:"county_code"`
+	// Lineage are the regions its subject lies in, top down to the
+	// finest: a page selects a project's or a site's by its last.
+	Lineage   []string        `json:"lineage"`
+	RaisedAt  time.Time       `json:"raised_at"`
+	ClearedAt *time.Time      `json:"cleared_at"`
+	Facts     json.RawMessage `json:"facts"`
 }
 
 // The SQL of a region's flags: those that hold, in the region $1 (its
@@ -223,7 +267,7 @@ GROUP BY fl.rule, fr.severity, fr.rank
 ORDER BY fr.rank, fl.rule`
 	// sqlRegionFlagList lists them, worst first, then newest.
 	sqlRegionFlagList = `
-SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.raised_at, fl.cleared_at, fl.facts
+SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.lineage, fl.raised_at, fl.cleared_at, fl.facts
 FROM flags fl JOIN flag_rules fr ON fr.code = fl.rule
 WHERE fl.cleared_at IS NULL AND fl.lineage @> ARRAY[$1]
 ORDER BY fr.rank, fl.raised_at DESC, fl.id
@@ -286,7 +330,7 @@ func RegionFlagsOf(ctx context.Context, db DB, code string) (*RegionFlags, error
 // scanFlagItem scans a row of the columns sqlRegionFlagList reads.
 func scanFlagItem(r pgx.CollectableRow) (FlagItem, error) {
 	var f FlagItem
-	return f, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode, &f.RaisedAt, &f.ClearedAt, &f.Facts)
+	return f, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode, &f.Lineage, &f.RaisedAt, &f.ClearedAt, &f.Facts)
 }
 
 // FlagDetail is one flag with what lies behind it: the audit rows of the
@@ -308,7 +352,7 @@ const (
 	// sqlFlag reads one flag, whether it holds or not (as of a past
 	// moment, only one that held then), and its changes' transactions.
 	sqlFlag = `
-SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.raised_at, fl.cleared_at, fl.facts,
+SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.lineage, fl.raised_at, fl.cleared_at, fl.facts,
        fl.raised_txid, fl.cleared_txid
 FROM flags fl JOIN flag_rules fr ON fr.code = fl.rule
 WHERE fl.id = $1`
@@ -333,7 +377,7 @@ func Flag(ctx context.Context, db DB, id string) (*FlagDetail, error) {
 	d, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (FlagDetail, error) {
 		var d FlagDetail
 		f := &d.FlagItem
-		return d, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode,
+		return d, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode, &f.Lineage,
 			&f.RaisedAt, &f.ClearedAt, &f.Facts, &raised, &cleared)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

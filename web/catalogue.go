@@ -19,6 +19,8 @@ type catalogueDoc struct {
 	// FlagRules are the consistency rules, worst first: each one's code,
 	// severity, message and statement (geo.FlagRules).
 	FlagRules []geo.FlagRule `json:"flag_rules"`
+	// FlagFacts name and write the figures in a flag's facts.
+	FlagFacts []geo.FlagFact `json:"flag_facts"`
 }
 
 // editFieldDoc is a field of an edit form. Kind is "text", "integer",
@@ -92,7 +94,7 @@ type cataloguePropertyDoc struct {
 var servedCatalogue = newCatalogueDoc()
 
 // newCatalogueDoc is geo.Enums, geo.Collections, the edit forms' fields
-// and geo.FlagRules as catalogueDoc.
+// and the flags' rules and facts as catalogueDoc.
 func newCatalogueDoc() catalogueDoc {
 	var d catalogueDoc
 	for _, e := range geo.Enums {
@@ -113,7 +115,7 @@ func newCatalogueDoc() catalogueDoc {
 	for _, e := range geo.Editable {
 		d.Edits[e.Collection] = editDocs(e.Table)
 	}
-	d.FlagRules = geo.FlagRules
+	d.FlagRules, d.FlagFacts = geo.FlagRules, geo.FlagFacts
 	return d
 }
 

@@ -61,7 +61,7 @@ func TestOGCDocuments(t *testing.T) {
 			for _, c := range colls {
 				ids = append(ids, c.(map[string]any)["id"].(string))
 			}
-			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services"}; !slices.Equal(ids, want) {
+			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services", "flags"}; !slices.Equal(ids, want) {
 				t.Errorf("collections %v, want %v", ids, want)
 			}
 			if linkHref(doc, "self", "") != "http://example.com/collections" {
@@ -379,6 +379,8 @@ var featureIDs = map[string]string{
 	"hazard_zones": `SELECT code FROM hazard_zones`,
 	"roads":        `SELECT code FROM roads`,
 	"services":     `SELECT code FROM services`,
+	// A flag's id names its rule, subject and when it was raised.
+	"flags": `SELECT id FROM flags`,
 }
 
 func TestPagingVisitsEveryFeatureOnce(t *testing.T) {

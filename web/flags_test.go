@@ -315,3 +315,48 @@ func auditIDs(t *testing.T, pool *pgxpool.Pool, txid int64, row string) []int64 
 	}
 	return ids
 }
+
+// TestFlagsCollection reads /collections/flags after an edit that raises
+// a flag: its queryables, and for each filter the features (GeoJSON and
+// CSV) against SQL over the table flags.
+func TestFlagsCollection(t *testing.T) {
+	pool := pgtest.New(t)
+	s := newServer(t, pool, 0)
+	project, county, _, _ := flagProject(t, pool)
+	change(t, pool, `UPDATE projects SET completion = 100, status = 'under_construction' WHERE code = $1`, project)
+	doc := fetchJSON(t, s, "/collections/flags", 200, jsonType)
+	var queryables []string
+	for _, q := range doc["queryables"].([]any) {
+		queryables = append(queryables, q.(map[string]any)["name"].(string))
+	}
+	if want := []string{"county", "rule", "severity", "subject", "open", "subject_code", "datetime"}; !slices.Equal(queryables, want) {
+		t.Errorf("queryables %v, want %v", queryables, want)
+	}
+	const flags = `flags fl JOIN flag_rules fr ON fr.code = fl.rule`
+	for _, tt := range []struct{ query, truth string }{
+		{"", `SELECT id FROM ` + flags},
+		{"rule=completion_not_marked", `SELECT id FROM ` + flags + ` WHERE rule = 'completion_not_marked'`},
+		{"severity=medium", `SELECT id FROM ` + flags + ` WHERE severity = 'medium'`},
+		{"subject=project", `SELECT id FROM ` + flags + ` WHERE subject = 'project'`},
+		{"open=true", `SELECT id FROM ` + flags + ` WHERE cleared_at IS NULL`},
+		{"open=false", `SELECT id FROM ` + flags + ` WHERE cleared_at IS NOT NULL`},
+		{"county=" + county, `SELECT id FROM ` + flags + ` WHERE county_code = '` + county + `'`},
+		{"subject_code=" + project, `SELECT id FROM ` + flags + ` WHERE subject_code = '` + project + `'`},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			want := ids(t, pool, tt.truth)
+			got := walk(t, s, "/collections/flags/items?limit=1000&"+tt.query, nil)
+			if !slices.Equal(got, want) {
+				t.Errorf("items?%s: %v, SQL says %v", tt.query, got, want)
+			}
+			resp, body := do(t, s, "/collections/flags/items?limit=1000&f=csv&"+tt.query, nil)
+			lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+			if resp.StatusCode != http.StatusOK || len(lines) != len(want)+1 || !strings.Contains(lines[0], "severity") {
+				t.Errorf("items?f=csv&%s: %d, %d lines (header %q), want %d features", tt.query, resp.StatusCode, len(lines), lines[0], len(want))
+			}
+		})
+	}
+	if n := len(ids(t, pool, `SELECT id FROM flags WHERE subject_code = '`+project+`'`)); n == 0 {
+		t.Error("no flag of the edited project: the filters test nothing new")
+	}
+}

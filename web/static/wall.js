@@ -7,7 +7,7 @@
 // out so far, a bar, and a bar a month. At the map's upper right, the
 // funds: planned and disbursed, and the "33112" uses' shares against the
 // rule's.
-import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, loadCatalogue, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
+import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, legendColor, loadCatalogue, percent, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
 // are measured against (they are the campaign's starting line, not data).
@@ -185,6 +185,30 @@ function renderFunds(funds, catalogue, failure) {
     })));
 }
 
+/**
+ * renderFlagCount reads the top region's consistency flags and says how
+ * many hold: "数据核查：N 条，其中严重 M 条" (the worst severity named as
+ * the catalogue names it), each severity's count in its legend colour.
+ * Without an answer it says why; the rest of the wall still shows.
+ */
+async function renderFlagCount(code, catalogue, schemes) {
+  const node = $("flags");
+  let flags;
+  try {
+    flags = await fetchJSON(`/api/regions/${code}/flags`);
+  } catch (err) {
+    node.replaceChildren(el("p", { class: "muted" }, `数据核查：无法载入（${err.message}）`));
+    return;
+  }
+  const [worst] = catalogue.values("flag_severity");
+  node.dataset.total = flags.total;
+  node.dataset.worst = flags[worst.value];
+  node.replaceChildren(
+    el("p", { class: "headline" }, `数据核查：${int(flags.total)} 条，其中${worst.label} ${int(flags[worst.value])} 条`),
+    el("p", { class: "by-severity" }, catalogue.values("flag_severity").map((s) => el("span", { "data-severity": s.value },
+      el("span", { class: "swatch", style: `background:${legendColor(schemes, "flag_severity", s.value)}` }), `${s.label} ${int(flags[s.value])}`))));
+}
+
 function renderCounty(c, index, total) {
   const f = c.figures;
   $("tour").replaceChildren(
@@ -201,7 +225,7 @@ async function main() {
   tick();
   setInterval(tick, 1000);
   const map = await createMap("map", { interactive: false });
-  await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
+  const schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", "flag_severity"]);
   const catalogue = await loadCatalogue();
 
   let city = null;
@@ -217,6 +241,7 @@ async function main() {
     renderKPIs(city);
     renderProgress(progress);
     renderFunds(funds, catalogue, failure);
+    await renderFlagCount(code, catalogue, schemes);
   }
 
   // The tour: the whole city, then each county in turn, forever. The
