@@ -126,6 +126,7 @@ func TestCollectionExtents(t *testing.T) {
 		"hazard_zones": `SELECT ST_Extent(geom) FROM hazard_zones`,
 		"roads":        `SELECT ST_Extent(geom) FROM roads`,
 		"services":     `SELECT ST_Extent(geom) FROM services`,
+		"flags":        `SELECT ST_Extent(geom) FROM flags`,
 	}
 	doc := fetchJSON(t, s, "/collections", 200, jsonType)
 	for _, c := range doc["collections"].([]any) {
