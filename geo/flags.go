@@ -54,11 +54,55 @@ var FlagRules = []FlagRule{
 		Statement: "贫困村的贫困人口在一个完整的季度（日历季度）内未变，而其项目进度或拨付在该季度有变化；季度结束时提示，贫困人口再次更新时解除。"},
 }
 
+// FlagFact is a figure a rule judged, as a flag's facts name it.
+type FlagFact struct {
+	// Name is its key in flags.facts.
+	Name string `json:"name"`
+	// Label is what the pages call it, in Chinese.
+	Label string `json:"label"`
+	// Kind says how to write it: "count" (with Unit), "percent" (0–100),
+	// "share" (0–1, written as a percentage), "money" (yuan), "status"
+	// (a value of SiteStatuses, which holds the projects' too), "time"
+	// (RFC 3339) or "text".
+	Kind string `json:"kind"`
+	Unit string `json:"unit,omitempty"`
+}
+
+// FlagFacts are the figures the rules put in a flag's facts
+// (migrations/018_flags.sql, flag_spans), in the order pages list them.
+var FlagFacts = []FlagFact{
+	{Name: "population", Label: "户籍人口", Kind: "count", Unit: "人"},
+	{Name: "poor_population_before", Label: "变更前贫困人口", Kind: "count", Unit: "人"},
+	{Name: "poor_population", Label: "贫困人口", Kind: "count", Unit: "人"},
+	{Name: "cut_percent", Label: "减少比例", Kind: "percent"},
+	{Name: "incidence", Label: "贫困发生率", Kind: "share"},
+	{Name: "max_incidence", Label: "退出标准（发生率低于）", Kind: "share"},
+	{Name: "poverty_villages", Label: "贫困村", Kind: "count", Unit: "个"},
+	{Name: "exited_villages", Label: "已出列贫困村", Kind: "count", Unit: "个"},
+	{Name: "min_villages_exited", Label: "贫困村出列比例标准", Kind: "share"},
+	{Name: "status", Label: "状态", Kind: "status"},
+	{Name: "completion", Label: "完成进度", Kind: "percent"},
+	{Name: "progress", Label: "建设进度", Kind: "percent"},
+	{Name: "funds_planned", Label: "计划资金", Kind: "money"},
+	{Name: "funds_disbursed", Label: "已拨付资金", Kind: "money"},
+	{Name: "disbursed_percent", Label: "拨付比例", Kind: "percent"},
+	{Name: "moved_in_people", Label: "已入住", Kind: "count", Unit: "人"},
+	{Name: "assigned_people", Label: "安排搬迁", Kind: "count", Unit: "人"},
+	{Name: "quarter", Label: "季度", Kind: "text"},
+	{Name: "project_moves", Label: "项目进度变化", Kind: "count", Unit: "次"},
+	{Name: "unchanged_since", Label: "贫困人口上次更新", Kind: "time"},
+	{Name: "reason", Label: "批准理由", Kind: "text"},
+	{Name: "actor", Label: "批准人", Kind: "text"},
+}
+
 // The enumerations of the flags.
 var (
-	// FlagSeverities colour the flags on the map, worst first. A flag's
-	// colours stay apart from the poverty statuses' (a flag is drawn
-	// over a village): vermillion, reddish purple, sky blue.
+	// FlagSeverities colour the flags on the map, worst first:
+	// vermillion, reddish purple, sky blue. "High" shares its vermillion
+	// with the villages not exited (Okabe & Ito's eight are all taken):
+	// a flag is drawn as a ring around what it is about, a village as a
+	// dot, and the legend and lists name the severity in words, so shape
+	// and text keep them apart where colour does not.
 	FlagSeverities = &Enum{Name: "flag_severity", Title: "严重程度", Constraint: "flag_rules_severity_known", Values: []EnumValue{
 		{Value: "high", Label: "严重", Color: "#D55E00"},
 		{Value: "medium", Label: "较重", Color: "#CC79A7"},
@@ -182,16 +226,19 @@ const MaxRegionFlags = 500
 
 // FlagItem is one flag as the lists show it.
 type FlagItem struct {
-	ID          string          `json:"id"`
-	Rule        string          `json:"rule"`
-	Severity    string          `json:"severity"`
-	Subject     string          `json:"subject"`
-	SubjectCode string          `json:"subject_code"`
-	Name        string          `json:"name"`
-	CountyCode  string          `json:"county_code"`
-	RaisedAt    time.Time       `json:"raised_at"`
-	ClearedAt   *time.Time      `json:"cleared_at"`
-	Facts       json.RawMessage `json:"facts"`
+	ID          string `json:"id"`
+	Rule        string `json:"rule"`
+	Severity    string `json:"severity"`
+	Subject     string `json:"subject"`
+	SubjectCode string `json:"subject_code"`
+	Name        string `json:"name"`
+	CountyCode  string `json:"county_code"`
+	// Lineage are the regions its subject lies in, top down to the
+	// finest: a page selects a project's or a site's by its last.
+	Lineage   []string        `json:"lineage"`
+	RaisedAt  time.Time       `json:"raised_at"`
+	ClearedAt *time.Time      `json:"cleared_at"`
+	Facts     json.RawMessage `json:"facts"`
 }
 
 // The SQL of a region's flags: those that hold, in the region $1 (its
@@ -223,7 +270,7 @@ GROUP BY fl.rule, fr.severity, fr.rank
 ORDER BY fr.rank, fl.rule`
 	// sqlRegionFlagList lists them, worst first, then newest.
 	sqlRegionFlagList = `
-SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.raised_at, fl.cleared_at, fl.facts
+SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.lineage, fl.raised_at, fl.cleared_at, fl.facts
 FROM flags fl JOIN flag_rules fr ON fr.code = fl.rule
 WHERE fl.cleared_at IS NULL AND fl.lineage @> ARRAY[$1]
 ORDER BY fr.rank, fl.raised_at DESC, fl.id
@@ -232,52 +279,51 @@ LIMIT $2`
 
 // RegionFlagsOf reads the flags that hold in region code now (or as of
 // the moment db's reads are at), with counts for it, by rule and for its
-// children. ENotFound when there is no such region.
+// children, all from one snapshot so that they agree while changes
+// commit. EInvalid when code is not a statistical code, ENotFound when
+// there is no such region.
 func RegionFlagsOf(ctx context.Context, db DB, code string) (*RegionFlags, error) {
+	if !regionCode.MatchString(code) {
+		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
+	}
 	out := &RegionFlags{ByRule: []FlagCount{}, Children: []RegionFlagTotal{}, Flags: []FlagItem{}}
-	err := db.QueryRow(ctx, `SELECT code, name FROM regions WHERE code = $1`, code).Scan(&out.Code, &out.Name)
+	b := snapshot(db)
+	b.Queue(`SELECT code, name FROM regions WHERE code = $1`, code).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&out.Code, &out.Name)
+	})
+	b.Queue(sqlRegionFlagCounts, code).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var child *string
+			var t RegionFlagTotal
+			if err := rows.Scan(&child, &t.Name, &t.Total, &t.High, &t.Medium, &t.Low); err != nil {
+				return err
+			}
+			if child == nil {
+				out.Total, out.High, out.Medium, out.Low = t.Total, t.High, t.Medium, t.Low
+				continue
+			}
+			t.Code = *child
+			out.Children = append(out.Children, t)
+		}
+		return rows.Err()
+	})
+	b.Queue(sqlRegionFlagRules, code).Query(func(rows pgx.Rows) error {
+		rules, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FlagCount, error) {
+			var c FlagCount
+			return c, r.Scan(&c.Rule, &c.Severity, &c.Count)
+		})
+		out.ByRule = append(out.ByRule, rules...)
+		return err
+	})
+	b.Queue(sqlRegionFlagList, code, MaxRegionFlags).Query(func(rows pgx.Rows) error {
+		flags, err := pgx.CollectRows(rows, scanFlagItem)
+		out.Flags = append(out.Flags, flags...)
+		return err
+	})
+	err := send(ctx, db, b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, Errorf(ENotFound, "there is no region %s", Quote(code))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	rows, err := db.Query(ctx, sqlRegionFlagCounts, code)
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	for rows.Next() {
-		var child *string
-		var t RegionFlagTotal
-		if err := rows.Scan(&child, &t.Name, &t.Total, &t.High, &t.Medium, &t.Low); err != nil {
-			return nil, fmt.Errorf("flags of %s: %w", code, err)
-		}
-		if child == nil {
-			out.Total, out.High, out.Medium, out.Low = t.Total, t.High, t.Medium, t.Low
-			continue
-		}
-		t.Code = *child
-		out.Children = append(out.Children, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	rows, err = db.Query(ctx, sqlRegionFlagRules, code)
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	out.ByRule, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (FlagCount, error) {
-		var c FlagCount
-		return c, r.Scan(&c.Rule, &c.Severity, &c.Count)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	rows, err = db.Query(ctx, sqlRegionFlagList, code, MaxRegionFlags)
-	if err != nil {
-		return nil, fmt.Errorf("flags of %s: %w", code, err)
-	}
-	out.Flags, err = pgx.CollectRows(rows, scanFlagItem)
 	if err != nil {
 		return nil, fmt.Errorf("flags of %s: %w", code, err)
 	}
@@ -287,7 +333,7 @@ func RegionFlagsOf(ctx context.Context, db DB, code string) (*RegionFlags, error
 // scanFlagItem scans a row of the columns sqlRegionFlagList reads.
 func scanFlagItem(r pgx.CollectableRow) (FlagItem, error) {
 	var f FlagItem
-	return f, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode, &f.RaisedAt, &f.ClearedAt, &f.Facts)
+	return f, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode, &f.Lineage, &f.RaisedAt, &f.ClearedAt, &f.Facts)
 }
 
 // FlagDetail is one flag with what lies behind it: the audit rows of the
@@ -309,7 +355,7 @@ const (
 	// sqlFlag reads one flag, whether it holds or not (as of a past
 	// moment, only one that held then), and its changes' transactions.
 	sqlFlag = `
-SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.raised_at, fl.cleared_at, fl.facts,
+SELECT fl.id, fl.rule, fr.severity, fl.subject, fl.subject_code, fl.name, fl.county_code, fl.lineage, fl.raised_at, fl.cleared_at, fl.facts,
        fl.raised_txid, fl.cleared_txid
 FROM flags fl JOIN flag_rules fr ON fr.code = fl.rule
 WHERE fl.id = $1`
@@ -334,7 +380,7 @@ func Flag(ctx context.Context, db DB, id string) (*FlagDetail, error) {
 	d, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (FlagDetail, error) {
 		var d FlagDetail
 		f := &d.FlagItem
-		return d, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode,
+		return d, r.Scan(&f.ID, &f.Rule, &f.Severity, &f.Subject, &f.SubjectCode, &f.Name, &f.CountyCode, &f.Lineage,
 			&f.RaisedAt, &f.ClearedAt, &f.Facts, &raised, &cleared)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -34,8 +34,10 @@ func TestTilesAgreeWithCollections(t *testing.T) {
 	hazard := featureTile(t, pool, `SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM hazard_zones ORDER BY code LIMIT 1`, 11)
 	road := featureTile(t, pool, `SELECT ST_X(ST_StartPoint(ST_GeometryN(geom, 1))), ST_Y(ST_StartPoint(ST_GeometryN(geom, 1))) FROM roads ORDER BY code LIMIT 1`, 9)
 	service := featureTile(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM services ORDER BY code LIMIT 1`, 13)
+	// And a flag that holds.
+	flag := featureTile(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM flags WHERE cleared_at IS NULL ORDER BY id LIMIT 1`, 12)
 	for _, tile := range []maptile.Tile{at(106.93, 27.72, 5), at(106.93, 27.72, 8), at(106.93, 27.72, 10),
-		at(106.93, 27.72, 12), borderTile(t, pool), project, hazard, road, service} {
+		at(106.93, 27.72, 12), borderTile(t, pool), project, hazard, road, service, flag} {
 		_, layers := fetch(t, svc, tiles.CompositeName, tile)
 		decoded = append(decoded, valuesOf(layers)...)
 	}
@@ -57,7 +59,11 @@ func TestTilesAgreeWithCollections(t *testing.T) {
 					if f.Properties["cluster"] == true {
 						continue
 					}
-					code, _ := f.Properties["code"].(string)
+					// A feature's key is its code; a flag's, its id.
+					code, ok := f.Properties["code"].(string)
+					if !ok {
+						code, _ = f.Properties["id"].(string)
+					}
 					want := itemProperties(t, pool, l.Collection, code)
 					if want == nil {
 						continue

@@ -207,11 +207,30 @@ ORDER BY f.village_code, f.site_code`}},
 			geom:   "f.point", code: "f.code", id: true,
 		}, shortName)},
 	},
+	{
+		Name: "flags",
+		Description: "Consistency flags that hold (数据核查), each at what it is about, by severity (zoom 7 and up); " +
+			"in a past tile, those that held then",
+		Collection: geo.Flags,
+		MinZoom:    7, MaxZoom: MaxZoom,
+		Fields: append(collectionFields(geo.Flags), flagID.Field),
+		// Open flags only: past reads see the as_of view of flags, whose
+		// rows are the flags that held at the moment, none of them cleared.
+		bands: []band{featureBand(7, MaxZoom, geo.Flags, source{
+			from:   "flags fl JOIN flag_rules fr ON fr.code = fl.rule",
+			inTile: "fl.cleared_at IS NULL AND ST_Transform(fl.geom, 3857) && " + envMargin,
+			geom:   "ST_Transform(fl.geom, 3857)", code: "fl.id",
+		}, flagID)},
+	},
 }
 
 // shortName labels villages on the map: their official names end in a
 // committee (村民委员会), which nobody says.
 var shortName = attribute{Field{"short_name", "String", "name as people say it, without 村民委员会 / 居民委员会"}, "short_name(f.name)"}
+
+// flagID names a flag on the map, so that a page opens its detail: a
+// flag's id is text, which an MVT feature id cannot be.
+var flagID = attribute{Field{"id", "String", "the flag's id (GET /api/flags/{id})"}, "fl.id"}
 
 // labelBand places a name at the representative point of each region
 // that levels selects.
@@ -226,7 +245,7 @@ ORDER BY r.code`}
 // source is where a band reads the features of a collection: the tables,
 // under the aliases the collection's column expressions use (f for
 // rollup_figures, v villages, s sites, p projects, h hazard zones, r
-// roads, sv services); which rows fall in the
+// roads, sv services, fl flags and fr their rules); which rows fall in the
 // tile, by a test a spatial index serves; their geometry in EPSG:3857; and
 // the feature's code, which orders the rows.
 type source struct {

@@ -59,6 +59,7 @@ var Legend = []Scheme{
 	categorical("hazard_risk", "地质灾害隐患区", geo.HazardRiskLevels, map[string]string{"hazard_zones": "risk_level"}),
 	categorical("road_class", "道路", geo.RoadClasses, map[string]string{"roads": "class"}),
 	categorical("service_kind", "公共服务设施", geo.ServiceKinds, map[string]string{"services": "kind"}),
+	categorical("flag_severity", "数据核查", geo.FlagSeverities, map[string]string{"flags": "severity"}),
 	{
 		ID: "poverty_incidence", Title: "贫困发生率", Properties: map[string]string{"counties": "poverty_incidence", "townships": "poverty_incidence"}, Kind: "ramp",
 		Classes: []Class{
@@ -278,12 +279,34 @@ func NewStyle(baseURL string) Style {
 				"circle-stroke-color": []any{"case", []any{"==", []any{"get", "demonstration"}, true}, baseColor("demonstration"), baseColor("background")},
 				"circle-stroke-width": []any{"case", []any{"==", []any{"get", "demonstration"}, true}, 2, 0.5},
 			}, nil),
+			// A ring round what a flag is about, over the villages' dots,
+			// so that the village, site or project stays readable inside
+			// it; the worst drawn on top where rings overlap.
+			map[string]any{"id": "flags-ring", "type": "circle", "source": CompositeName, "source-layer": "flags", "minzoom": 7,
+				"layout": map[string]any{"circle-sort-key": severitySortKey},
+				"paint": map[string]any{
+					"circle-radius":       zoomed(7, 5, 12, 9, 14, 13),
+					"circle-color":        colorBy("flag_severity", "flags"),
+					"circle-opacity":      0.15,
+					"circle-stroke-color": colorBy("flag_severity", "flags"),
+					"circle-stroke-width": zoomed(7, 2, 14, 3),
+				}},
 			label("villages-label", "villages", 12, 12, "short_name"),
 			label("townships-label", "labels", 8, 13, "name", "==", []any{"get", "level"}, "township"),
 			label("counties-label", "labels", 0, 16, "name", "==", []any{"get", "level"}, "county"),
 		},
 	}
 }
+
+// severitySortKey orders the flags' rings: the worst severity (first in
+// geo.FlagSeverities) has the highest key and is drawn last, on top.
+var severitySortKey = func() []any {
+	expr := []any{"match", []any{"get", "severity"}}
+	for i, v := range geo.FlagSeverities.Values {
+		expr = append(expr, v.Value, len(geo.FlagSeverities.Values)-i)
+	}
+	return append(expr, 0)
+}()
 
 // roadWidth is a road's relative width by its class.
 var roadWidth = []any{"match", []any{"get", "class"}, "expressway", 3, "national", 2.5, "provincial", 2, "county", 1.5, "township", 1, 0.75}

@@ -17,6 +17,11 @@ type catalogueDoc struct {
 	// Edits are, by collection, the fields its features' edit forms
 	// show: the stored fields but the id, with what each takes.
 	Edits map[string][]editFieldDoc `json:"edits"`
+	// FlagRules are the consistency rules, worst first: each one's code,
+	// severity, message and statement (geo.FlagRules).
+	FlagRules []geo.FlagRule `json:"flag_rules"`
+	// FlagFacts name and write the figures in a flag's facts.
+	FlagFacts []geo.FlagFact `json:"flag_facts"`
 }
 
 // editFieldDoc is a field of an edit form. Kind is "text", "integer",
@@ -90,7 +95,8 @@ type cataloguePropertyDoc struct {
 var servedCatalogue = newCatalogueDoc()
 
 // newCatalogueDoc is geo.Enums, the rankings' enumerations (what is
-// ranked, by which measure) and geo.Collections as catalogueDoc.
+// ranked, by which measure), geo.Collections, the edit forms' fields and
+// the flags' rules and facts as catalogueDoc.
 func newCatalogueDoc() catalogueDoc {
 	var d catalogueDoc
 	for _, e := range append(slices.Clone(geo.Enums), geo.RankingEnums...) {
@@ -111,6 +117,7 @@ func newCatalogueDoc() catalogueDoc {
 	for _, e := range geo.Editable {
 		d.Edits[e.Collection] = editDocs(e.Table)
 	}
+	d.FlagRules, d.FlagFacts = geo.FlagRules, geo.FlagFacts
 	return d
 }
 

@@ -380,7 +380,8 @@ var featureIDs = map[string]string{
 	"hazard_zones": `SELECT code FROM hazard_zones`,
 	"roads":        `SELECT code FROM roads`,
 	"services":     `SELECT code FROM services`,
-	"flags":        `SELECT id FROM flags`,
+	// A flag's id names its rule, subject and when it was raised.
+	"flags": `SELECT id FROM flags`,
 }
 
 func TestPagingVisitsEveryFeatureOnce(t *testing.T) {

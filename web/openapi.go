@@ -169,6 +169,7 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		"a paired unit (包保单位) with its figures and its villages' (each ranked among them), as in the rankings",
 		[]parameter{{Name: "name", In: "path", Required: true, Description: "the unit's name, as its villages give it", Schema: schema{"type": "string"}}, f, atParam("query")},
 		jsonOf("the unit and its villages", object))
+	addFlags(d.Paths, jsonOf, code)
 	get("/api/search", "search", "Drill-down", "regions by name (村民委员会 / 居民委员会 optional) or code prefix, best first",
 		[]parameter{
 			{Name: "q", In: "query", Required: true, Description: "a name, part of one, or the first digits of a code", Schema: schema{"type": "string", "maxLength": geo.MaxSearchRunes}},
@@ -740,4 +741,46 @@ func addExits(paths map[string]pathItem, jsonOf func(string, schema) map[string]
 			"poor_households": schema{"type": "integer", "minimum": 1}, "poor_population": schema{"type": "integer", "minimum": 1}}, "reason"),
 		Responses: writes(jsonOf("the registry as it now is", registry), refused),
 	}}
+}
+
+// addFlags adds the paths of the consistency flags (数据核查): a region's
+// and one flag's.
+func addFlags(paths map[string]pathItem, jsonOf func(string, schema) map[string]response, code func(string) parameter) {
+	get := func(path, id, summary string, params []parameter, responses map[string]response) {
+		paths[path] = pathItem{"get": {Summary: summary, OperationID: id, Tags: []string{"Consistency flags"}, Parameters: params, Responses: responses}}
+	}
+	str, integer := schema{"type": "string"}, schema{"type": "integer"}
+	nullable := schema{"type": "string", "nullable": true}
+	counts := schema{"code": str, "name": str, "total": integer, "high": integer, "medium": integer, "low": integer}
+	item := schema{"id": str, "rule": schema{"type": "string", "enum": geo.FlagRuleCodes.Strings()},
+		"severity": schema{"type": "string", "enum": geo.FlagSeverities.Strings()},
+		"subject":  schema{"type": "string", "enum": geo.FlagSubjects.Strings()}, "subject_code": str, "name": str, "county_code": str,
+		"raised_at": schema{"type": "string", "format": "date-time"}, "cleared_at": schema{"type": "string", "format": "date-time", "nullable": true},
+		"facts": schema{"type": "object", "description": "the figures the rule judged when the flag was raised"}}
+	region := schema{
+		"by_rule":  schema{"type": "array", "items": schema{"type": "object", "properties": schema{"rule": str, "severity": str, "count": integer}}},
+		"children": schema{"type": "array", "items": schema{"type": "object", "properties": counts}},
+		"flags":    schema{"type": "array", "maxItems": geo.MaxRegionFlags, "items": schema{"type": "object", "properties": item}}}
+	for k, v := range counts {
+		region[k] = v
+	}
+	get("/api/regions/{code}/flags", "getRegionFlags",
+		"the consistency flags (数据核查) that hold in a region and under it: counted by severity, by rule (worst first) and "+
+			"per child region (most severe first; those without flags left out), and listed worst first, then newest "+
+			"(at most "+strconv.Itoa(geo.MaxRegionFlags)+"; total says how many there are). The rules' messages and statements are in /api/catalogue",
+		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), formatParam(ogc.FormatJSON), atParam("query")},
+		jsonOf("the region's flags", schema{"type": "object", "properties": region}))
+	audit := schema{"type": "array", "items": schema{"type": "object", "properties": schema{"id": integer, "at": str, "actor": str,
+		"action": str, "table": str, "row_key": nullable, "before": schema{"type": "object"}, "after": schema{"type": "object"}}}}
+	detail := schema{"message": str, "statement": str, "raised_by": audit, "cleared_by": audit,
+		"links": schema{"type": "array", "items": schema{"$ref": "#/components/schemas/Link"},
+			"description": "about: the subject's feature; related: the audit log of its row; raised-by, cleared-by: the audit entries"}}
+	for k, v := range item {
+		detail[k] = v
+	}
+	get("/api/flags/{id}", "getFlag",
+		"one consistency flag, holding or cleared: its rule's message and statement, the figures judged, and the audit entries "+
+			"of the changes that raised and cleared it (those of its subject and the rows under it)",
+		[]parameter{{Name: "id", In: "path", Required: true, Description: "the flag's id (rule.subject_code.raised microseconds)", Schema: str}},
+		jsonOf("the flag", schema{"type": "object", "properties": detail}))
 }

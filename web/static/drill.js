@@ -349,6 +349,146 @@ function renderExits() {
   });
 }
 
+// Which reading of the flags is the latest asked for: an answer to an
+// earlier one (the user went on) is dropped.
+let flagsAsked = 0;
+
+/** severityLabel names a flag severity as the catalogue does. */
+function severityLabel(s) {
+  return catalogue.label("flag_severity", s);
+}
+
+/** severityBadge is a severity in its legend colour, named in words so
+ * that the colour is never the only sign. */
+function severityBadge(s) {
+  return el("span", { class: "severity", "data-severity": s, style: `border-color:${legendColor(schemes, "flag_severity", s)}` }, severityLabel(s));
+}
+
+/** flagFact writes one figure of a flag's facts, as the catalogue's
+ * flag_facts says to. */
+function flagFact(name, v) {
+  const f = (catalogue.flag_facts ?? []).find((x) => x.name === name) ?? { label: name, kind: "text" };
+  let text;
+  if (v == null) text = "（无）";
+  else if (f.kind === "count") text = `${int(v)} ${f.unit ?? ""}`.trim();
+  else if (f.kind === "percent") text = `${Number(v).toFixed(1)}%`;
+  else if (f.kind === "share") text = pct(v, 2);
+  else if (f.kind === "money") text = yuan(v);
+  else if (f.kind === "status") text = catalogue.label("site_status", v);
+  else if (f.kind === "time") text = moment(v);
+  else text = String(v);
+  return [f.label, text];
+}
+
+/** flagFacts writes a flag's facts in words, in the catalogue's order:
+ * "贫困人口 120 人，完成进度 100.0%". */
+function flagFacts(facts) {
+  const order = (catalogue.flag_facts ?? []).map((f) => f.name);
+  return Object.keys(facts ?? {})
+    .sort((a, b) => order.indexOf(a) - order.indexOf(b))
+    .map((k) => flagFact(k, facts[k]).join(" "))
+    .join("，");
+}
+
+/** flagRule is the catalogue's rule of code. */
+function flagRule(code) {
+  return (catalogue.flag_rules ?? []).find((r) => r.code === code) ?? { code, message: code, statement: "" };
+}
+
+/** selectFlagSubject drills into what a flag is about: its region, or
+ * the finest region a project or site lies in. */
+function selectFlagSubject(f) {
+  go(["village", "township", "county"].includes(f.subject) ? f.subject_code : f.lineage.at(-1));
+}
+
+/**
+ * renderFlags fills the 数据核查 panel with the flags that hold in the
+ * state's region as of its day: the counts by severity, the child regions
+ * worst first (a click drills in), and the list, each flag's message,
+ * what it is about (a click selects it), when it was raised and its facts;
+ * a flag opens its detail.
+ */
+async function renderFlags() {
+  const asked = ++flagsAsked;
+  const node = $("flags");
+  let flags;
+  try {
+    flags = await fetchJSON(`/api/regions/${state.region}/flags${asOf()}`);
+  } catch (err) {
+    if (asked === flagsAsked) node.replaceChildren(el("h3", {}, "数据核查"), el("p", { class: "muted" }, `无法载入数据核查：${err.message}`));
+    return;
+  }
+  if (asked !== flagsAsked) return;
+  window.battlemap.flags = flags;
+  const severities = catalogue.values("flag_severity");
+  const detail = el("section", { id: "flag-detail", "aria-live": "polite" });
+  const row = (f) => el("li", { "data-id": f.id, "data-severity": f.severity },
+    severityBadge(f.severity), " ",
+    el("button", { type: "button", class: "link flag-open", onclick: () => renderFlagDetail(detail, f.id) }, flagRule(f.rule).message),
+    el("div", {},
+      el("button", { type: "button", class: "link flag-subject", "data-code": f.subject_code, onclick: () => selectFlagSubject(f) },
+        `${catalogue.label("flag_subject", f.subject)} ${f.name}`),
+      el("time", { class: "muted", datetime: f.raised_at }, ` 发现于 ${moment(f.raised_at)}`)),
+    el("div", { class: "muted facts-words" }, flagFacts(f.facts)));
+  node.dataset.code = flags.code;
+  node.dataset.total = flags.total;
+  // A part that does not apply is null, which replaceChildren would write.
+  node.replaceChildren(...[
+    el("h3", {}, `数据核查（${int(flags.total)} 条）`),
+    el("p", { class: "flag-counts" }, severities.map((s) => el("span", { "data-severity": s.value, "data-count": flags[s.value] },
+      severityBadge(s.value), ` ${int(flags[s.value])} 条 `))),
+    flags.children.length
+      ? el("table", { class: "grid", id: "flag-children" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "下级"), severities.map((s) => el("th", { scope: "col" }, s.label)), el("th", { scope: "col" }, "合计"))),
+        el("tbody", {}, flags.children.map((c) => el("tr", {
+          tabindex: 0, "data-code": c.code, onclick: () => go(c.code), onkeydown: (e) => e.key === "Enter" && go(c.code),
+        }, el("td", {}, c.name), severities.map((s) => el("td", { "data-severity": s.value }, int(c[s.value]))), el("td", {}, int(c.total))))))
+      : null,
+    flags.flags.length
+      ? el("ol", { id: "flag-list", class: "flag-list" }, flags.flags.map(row))
+      : el("p", { class: "muted" }, "未发现数据问题"),
+    flags.total > flags.flags.length ? el("p", { class: "muted" }, `仅列出前 ${flags.flags.length} 条`) : null,
+    detail].filter((c) => c));
+}
+
+/** renderFlagDetail opens flag id in node: its rule's statement, its
+ * facts, and the audit entries of the change that raised it (and of the
+ * one that cleared it), each linking to its entry of the audit log. */
+async function renderFlagDetail(node, id) {
+  let f;
+  try {
+    f = await fetchJSON(`/api/flags/${encodeURIComponent(id)}`);
+  } catch (err) {
+    node.replaceChildren(el("p", { class: "muted" }, `无法载入：${err.message}`));
+    return;
+  }
+  const entries = (title, list) => [
+    el("h4", {}, title),
+    list.length
+      ? el("ol", { class: "history" }, list.map((e) => el("li", { "data-audit": e.id },
+        el("time", { datetime: e.at }, moment(e.at)), ` ${e.actor} `,
+        el("a", { href: `/api/audit?row=${encodeURIComponent(e.row_key ?? "")}&cursor=${e.id + 1}&limit=1`, target: "_blank", rel: "noopener" }, `审计 #${e.id}`),
+        el("ul", {}, Object.keys(e.after ?? {}).map((k) => el("li", { "data-field": k },
+          `${figureLabel(k)}：${figureValue(k, e.before?.[k])} → ${figureValue(k, e.after[k])}`))))))
+      : el("p", { class: "muted" }, "无审计记录（由导入或历史数据产生）"),
+  ];
+  const about = f.links.find((l) => l.rel === "about");
+  node.dataset.id = f.id;
+  node.replaceChildren(
+    el("h4", {}, severityBadge(f.severity), ` ${f.message}`),
+    el("p", { class: "statement" }, f.statement),
+    el("dl", { class: "facts" }, Object.keys(f.facts).flatMap((k) => {
+      const [label, text] = flagFact(k, f.facts[k]);
+      return [el("dt", {}, label), el("dd", { "data-fact": k }, text)];
+    })),
+    el("p", { class: "muted" }, `${catalogue.label("flag_subject", f.subject)} ${f.name}`,
+      about ? [" · ", el("a", { href: about.href, target: "_blank", rel: "noopener" }, "要素")] : null,
+      ` · 发现于 ${moment(f.raised_at)}`, f.cleared_at ? ` · 解除于 ${moment(f.cleared_at)}` : ""),
+    ...entries("发现该问题的变更", f.raised_by),
+    ...(f.cleared_at ? entries("解除该问题的变更", f.cleared_by) : []),
+    el("button", { type: "button", onclick: () => node.replaceChildren() }, "关闭"));
+}
+
 /** countyOf is the code of the county a region lies in, from its breadcrumb. */
 function countyOf(r) {
   return r.breadcrumb.find((b) => b.level === "county")?.code;
@@ -503,7 +643,7 @@ async function showDates() {
   if (src.url !== want) src.setUrl(want);
   if (schemes && legendCompares === !!state.compare) return;
   legendCompares = !!state.compare;
-  schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", ...(legendCompares ? ["compare"] : [])]);
+  schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", "flag_severity", ...(legendCompares ? ["compare"] : [])]);
 }
 
 // Whether the legend drawn shows the comparison's colours.
@@ -600,6 +740,7 @@ async function show() {
   renderFunds();
   renderRankings();
   renderExits();
+  renderFlags();
   if (!document.querySelector("#village-edit form")) renderVillage();
   renderChildren();
   renderExport();

@@ -8,7 +8,8 @@
 // funds: planned and disbursed, and the "33112" uses' shares against the
 // rule's. The tour's second stop is the counties' ranking (考核排名), by
 // a measure that changes each time round, in place of the headline
-// figures.
+// figures. Under the figures, the count of consistency flags (数据核查)
+// that hold.
 import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, legendColor, loadCatalogue, percent, rankChange, rankFigure, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 // Published figures of Zunyi, first half of 2016: what the live figures
@@ -221,6 +222,30 @@ function renderRanking(rs, catalogue, schemes, failure) {
       }))));
 }
 
+/**
+ * renderFlagCount reads the top region's consistency flags and says how
+ * many hold: "数据核查：N 条，其中严重 M 条" (the worst severity named as
+ * the catalogue names it), each severity's count in its legend colour.
+ * Without an answer it says why; the rest of the wall still shows.
+ */
+async function renderFlagCount(code, catalogue, schemes) {
+  const node = $("flags");
+  let flags;
+  try {
+    flags = await fetchJSON(`/api/regions/${code}/flags`);
+  } catch (err) {
+    node.replaceChildren(el("p", { class: "muted" }, `数据核查：无法载入（${err.message}）`));
+    return;
+  }
+  const [worst] = catalogue.values("flag_severity");
+  node.dataset.total = flags.total;
+  node.dataset.worst = flags[worst.value];
+  node.replaceChildren(
+    el("p", { class: "headline" }, `数据核查：${int(flags.total)} 条，其中${worst.label} ${int(flags[worst.value])} 条`),
+    el("p", { class: "by-severity" }, catalogue.values("flag_severity").map((s) => el("span", { "data-severity": s.value },
+      el("span", { class: "swatch", style: `background:${legendColor(schemes, "flag_severity", s.value)}` }), `${s.label} ${int(flags[s.value])}`))));
+}
+
 function renderCounty(c, index, total) {
   const f = c.figures;
   $("tour").replaceChildren(
@@ -237,7 +262,7 @@ async function main() {
   tick();
   setInterval(tick, 1000);
   const map = await createMap("map", { interactive: false });
-  const schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion"]);
+  const schemes = await renderLegend($("legend"), ["village_status", "poverty_incidence", "completion", "flag_severity"]);
   const catalogue = await loadCatalogue();
 
   let city = null;
@@ -261,6 +286,7 @@ async function main() {
     renderKPIs(city);
     renderProgress(progress);
     renderFunds(funds, catalogue, failure);
+    await renderFlagCount(code, catalogue, schemes);
   }
 
   // The tour: the whole city, the counties' ranking, then each county in
