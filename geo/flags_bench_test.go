@@ -11,18 +11,19 @@ import (
 )
 
 // The costs the consistency flags add to a change: every change
-// computes the flags of the counties it touched again, from their
+// computes the flags of the subjects it touched again, from their
 // history, as its transaction ends (migrations/018_flags.sql).
 
-// BenchmarkRefreshFlagsCounty computes one county's flags again, as a
-// change of one of its villages does at its end (rolled back each time,
-// so each run starts from the same rows).
-func BenchmarkRefreshFlagsCounty(b *testing.B) {
-	benchmarkRefreshFlags(b, `SELECT refresh_flags(ARRAY['520322'])`)
+// BenchmarkRefreshFlagsVillage computes the flags of a village, its
+// township and its county again, as a change of the village's figures
+// does at its end (rolled back each time, so each run starts from the
+// same rows).
+func BenchmarkRefreshFlagsVillage(b *testing.B) {
+	benchmarkRefreshFlags(b, `SELECT refresh_flags(ARRAY['520322101200', '520322101', '520322'])`)
 }
 
-// BenchmarkRefreshFlagsAll computes every county's flags again, as a
-// change of an exit standard or a load of the whole data set does.
+// BenchmarkRefreshFlagsAll computes every flag again, as a change of an
+// exit standard or a load of the whole data set does.
 func BenchmarkRefreshFlagsAll(b *testing.B) {
 	benchmarkRefreshFlags(b, `SELECT refresh_flags(NULL)`)
 }
@@ -45,9 +46,10 @@ func benchmarkRefreshFlags(b *testing.B, sql string) {
 
 // BenchmarkVillageEdit is one edit of a village's figures through
 // geo.Change, committed: the rollups, the history, the audit and the
-// county's flags, as an edit pays for them ("flags"); and the same with
-// the flags' refresh switched off in this throwaway database
-// ("no_flags"), which is what the flags cost an edit.
+// village's, its township's and its county's flags, as an edit pays for
+// them ("flags"); and the same with the flags' refresh switched off in
+// this throwaway database ("no_flags"), which is what the flags cost an
+// edit.
 func BenchmarkVillageEdit(b *testing.B) {
 	for _, refresh := range []bool{true, false} {
 		name := map[bool]string{true: "flags", false: "no_flags"}[refresh]

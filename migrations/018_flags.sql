@@ -11,11 +11,16 @@
 -- Chinese messages and statements in the catalogue (geo/catalog.go,
 -- FlagRules); TestFlagRulesMatch fails when the two differ.
 --
--- flag_spans computes the spans of the counties given, rule by rule;
--- refresh_flags stores them in flags for those counties. Every change
--- to the data a rule reads marks its counties in flags_pending, and at
--- the end of the transaction the marked counties are computed again, once
--- each, so that the flags a transaction leaves are those of its data.
+-- flag_spans computes the spans of the subjects given (villages,
+-- townships, counties, projects, sites, by code), rule by rule;
+-- refresh_flags stores them in flags for those subjects. Every change to
+-- the data a rule reads marks the subjects it touched in flags_pending
+-- (a project marks its village too, whose figures it is compared with;
+-- an assignment its village and its site; a change of the rollups the
+-- township and county it moved), and at the end of the transaction the
+-- marked subjects are computed again, once each, so that the flags a
+-- transaction leaves are those of its data. A subject's flags are
+-- computed from its whole history, which its key index finds.
 
 CREATE TABLE flag_rules (
     code     text PRIMARY KEY CONSTRAINT flag_rules_code_known CHECK (code IN (
@@ -68,8 +73,6 @@ CREATE INDEX flags_subject_idx ON flags (subject_code);
 CREATE INDEX flags_span_idx ON flags USING gist (tstzrange(raised_at, cleared_at));
 CREATE INDEX flags_geom_gix ON flags USING gist (geom);
 CREATE INDEX flags_geom_3857_gix ON flags USING gist (ST_Transform(geom, 3857));
--- The exited units' versions, which the first rule reads per county.
-CREATE INDEX region_rollups_history_exited_idx ON region_rollups_history (county_code) WHERE poverty_status = 'exited';
 -- Only refresh_flags writes flags.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON flags, flag_rules FROM battlemap_app;
 
@@ -81,13 +84,13 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT rule || '.' || subject_code || '.' || (extract(epoch FROM raised_at) * 1000000)::bigint
 $$;
 
--- flag_spans computes every rule over the history of the counties given.
+-- flag_spans computes every rule over the history of the subjects given.
 -- Each rule is a query of the spans over which it held, as rows of
 -- (rule, subject, code, county, raised, cleared, raising transaction,
 -- facts); the name, point and clearing transaction are looked up once,
 -- at the end. Spans are made by range_agg, which merges the versions a
 -- rule held in that touch into one.
-CREATE FUNCTION flag_spans(counties text[]) RETURNS TABLE (
+CREATE FUNCTION flag_spans(subjects text[]) RETURNS TABLE (
     id text, rule text, subject text, subject_code text, name text, county_code text, lineage text[],
     raised_at timestamptz, cleared_at timestamptz, raised_txid bigint, cleared_txid bigint, facts jsonb, geom geometry
 ) LANGUAGE sql STABLE AS $$
@@ -104,7 +107,7 @@ exit_below AS (
                               'min_villages_exited', s.min_villages_exited) AS facts
     FROM region_rollups_history r
     JOIN exit_standards_history s ON s.level = r.level AND s.valid && r.valid
-    WHERE r.county_code = ANY (counties) AND r.poverty_status = 'exited'
+    WHERE r.code = ANY (subjects) AND r.poverty_status = 'exited'
       AND NOT meets_exit_standard(round(r.poor_population::numeric / nullif(r.population, 0), 5),
                                   r.villages_exited + r.villages_not_exited, r.villages_exited,
                                   s.max_incidence, s.min_villages_exited)
@@ -125,24 +128,24 @@ project_rules AS (
         -- completion.
         ('funds_ahead', p.funds_disbursed * 100.0 / nullif(p.funds_planned, 0) - p.completion > 30)
     ) x (rule, holds)
-    WHERE p.county_code = ANY (counties) AND x.holds
+    WHERE p.code = ANY (subjects) AND x.holds
 ),
 -- A site completed or occupied below 100% progress.
 site_unbuilt AS (
     SELECT s.code, s.county_code, s.valid, s.txid,
            jsonb_build_object('status', s.status, 'progress', s.progress) AS facts
     FROM sites_history s
-    WHERE s.county_code = ANY (counties) AND s.status IN ('completed', 'occupied') AND s.progress < 100
+    WHERE s.code = ANY (subjects) AND s.status IN ('completed', 'occupied') AND s.progress < 100
 ),
 -- People assigned to move, summed at each moment an assignment or the
 -- row it is compared with changed: into a site (against those moved in)
 -- and out of a village (against its population).
 assigned_rows AS (
     SELECT 'site' AS subject, s.code, s.county_code, s.valid, s.txid, s.moved_in_people AS figure
-    FROM sites_history s WHERE s.county_code = ANY (counties)
+    FROM sites_history s WHERE s.code = ANY (subjects)
     UNION ALL
     SELECT 'village', v.code, v.county_code, v.valid, v.txid, v.population
-    FROM villages_history v WHERE v.county_code = ANY (counties)
+    FROM villages_history v WHERE v.code = ANY (subjects)
 ),
 -- The assignments' versions, by the side they are compared on.
 assignment_sides AS (
@@ -191,7 +194,7 @@ over_assigned AS (
 poor AS (
     SELECT v.code, v.county_code, v.valid, v.txid, v.poor_population,
            lag(v.poor_population) OVER (PARTITION BY v.code ORDER BY lower(v.valid)) AS before
-    FROM villages_history v WHERE v.county_code = ANY (counties)
+    FROM villages_history v WHERE v.code = ANY (subjects)
 ),
 -- "被脱贫": a change that cut a village's poor population by more than a
 -- third (and by ten people or more) without the village exiting in the
@@ -220,7 +223,7 @@ moved AS (
     FROM (SELECT p.village_code, p.valid, p.completion, p.funds_disbursed,
                  lag(p.completion) OVER w AS c0, lag(p.funds_disbursed) OVER w AS d0
           FROM projects_history p
-          WHERE p.county_code = ANY (counties) AND p.village_code IS NOT NULL
+          WHERE p.village_code = ANY (subjects)
           WINDOW w AS (PARTITION BY p.code ORDER BY lower(p.valid))) x
     WHERE c0 IS NOT NULL AND (completion <> c0 OR funds_disbursed <> d0)
 ),
@@ -292,7 +295,7 @@ all_flags AS (
                               'poverty_villages', e.poverty_villages, 'min_villages_exited', e.min_villages_exited)
     FROM registry_events e
     CROSS JOIN LATERAL (SELECT unnest(region_counties(ARRAY[e.region_code])) AS county) c
-    WHERE e.override AND c.county = ANY (counties)
+    WHERE e.override AND e.region_code = ANY (subjects)
 )
 SELECT flag_id(f.rule, f.code, f.raised), f.rule, f.subject, f.code, coalesce(n.name, f.code), f.county_code,
        coalesce(region_lineage(n.region), region_lineage(f.county_code), ARRAY[f.county_code]),
@@ -325,64 +328,65 @@ CROSS JOIN LATERAL (
 ) n
 $$;
 
--- refresh_flags computes the flags of counties again (NULL: of every
--- county there is or was).
-CREATE FUNCTION refresh_flags(counties text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET jit = off
+-- refresh_flags computes the flags of subjects again (NULL: of every
+-- subject there is or was).
+CREATE FUNCTION refresh_flags(subjects text[]) RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET jit = off
 SET search_path = public, pg_temp AS $$
 BEGIN
-    IF counties IS NULL THEN
-        counties := ARRAY(SELECT DISTINCT county_code FROM region_rollups_history WHERE level = 'county');
+    IF subjects IS NULL THEN
+        subjects := ARRAY(SELECT code FROM region_rollups_history UNION SELECT code FROM projects_history
+                          UNION SELECT code FROM sites_history);
     END IF;
-    DELETE FROM flags f WHERE f.county_code = ANY (counties);
+    DELETE FROM flags f WHERE f.subject_code = ANY (subjects);
     INSERT INTO flags (id, rule, subject, subject_code, name, county_code, lineage, raised_at, cleared_at,
                        raised_txid, cleared_txid, facts, geom)
-    SELECT * FROM flag_spans(counties);
+    SELECT * FROM flag_spans(subjects);
 END
 $$;
 REVOKE EXECUTE ON FUNCTION refresh_flags(text[]) FROM PUBLIC;
 
--- flags_pending: the counties whose flags a transaction must compute
+-- flags_pending: the subjects whose flags a transaction must compute
 -- again before it ends ('*': all). Rows live within their transaction,
 -- which keys them, so that concurrent changes never wait on each other
 -- here.
 CREATE UNLOGGED TABLE flags_pending (
     txid   bigint NOT NULL DEFAULT txid_current(),
-    county text NOT NULL,
-    PRIMARY KEY (txid, county)
+    subject text NOT NULL,
+    PRIMARY KEY (txid, subject)
 );
 REVOKE ALL ON flags_pending FROM battlemap_app;
 
 -- flags_mark, a statement trigger of every table a rule reads, marks the
--- counties of the rows the statement changed. TG_ARGV[0] is the SQL of a
--- row's counties (a text[]) over the transition row r; a TRUNCATE marks
+-- subjects of the rows the statement changed. TG_ARGV[0] is the SQL of
+-- a row's subjects (a text[]) over the transition row r; a TRUNCATE marks
 -- all.
 CREATE FUNCTION flags_mark() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO flags_pending (county) VALUES ('*') ON CONFLICT DO NOTHING;
+        INSERT INTO flags_pending (subject) VALUES ('*') ON CONFLICT DO NOTHING;
         RETURN NULL;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        EXECUTE format('INSERT INTO flags_pending (county) SELECT DISTINCT unnest(%s) FROM new_rows r ON CONFLICT DO NOTHING', TG_ARGV[0]);
+        EXECUTE format('INSERT INTO flags_pending (subject) SELECT DISTINCT s FROM new_rows r, unnest(%s) s WHERE s IS NOT NULL ON CONFLICT DO NOTHING', TG_ARGV[0]);
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        EXECUTE format('INSERT INTO flags_pending (county) SELECT DISTINCT unnest(%s) FROM old_rows r ON CONFLICT DO NOTHING', TG_ARGV[0]);
+        EXECUTE format('INSERT INTO flags_pending (subject) SELECT DISTINCT s FROM old_rows r, unnest(%s) s WHERE s IS NOT NULL ON CONFLICT DO NOTHING', TG_ARGV[0]);
     END IF;
     RETURN NULL;
 END
 $$;
 
 -- flags_refresh_pending runs when the transaction ends (a deferred
--- constraint trigger of each county marked): the first to run computes
--- every county marked, the others find nothing left.
+-- constraint trigger of each subject marked): the first to run computes
+-- every subject marked, the others find nothing left.
 CREATE FUNCTION flags_refresh_pending() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = public, pg_temp AS $$
 DECLARE
     marked text[];
 BEGIN
-    WITH gone AS (DELETE FROM flags_pending WHERE txid = txid_current() RETURNING county)
-    SELECT array_agg(county) INTO marked FROM gone;
+    WITH gone AS (DELETE FROM flags_pending WHERE txid = txid_current() RETURNING subject)
+    SELECT array_agg(subject) INTO marked FROM gone;
     IF marked IS NULL THEN
         RETURN NULL;
     END IF;
@@ -398,16 +402,16 @@ DECLARE
     t record;
 BEGIN
     FOR t IN SELECT * FROM (VALUES
-        ('regions', 'region_counties(ARRAY[r.code])'),
-        ('villages', 'ARRAY[r.county_code]'),
-        ('sites', 'ARRAY[r.county_code]'),
-        ('projects', 'ARRAY[r.county_code]'),
-        ('relocation_assignments', 'region_counties(ARRAY[r.village_code]) || (SELECT array_agg(s.county_code) FROM sites s WHERE s.code = r.site_code)'),
-        ('region_rollups', 'ARRAY[r.county_code]'),
-        ('registry_events', 'region_counties(ARRAY[r.region_code])'),
-        ('exit_standards', 'ARRAY[''*'']')) v (tbl, counties_sql)
+        ('regions', 'ARRAY[r.code]'),
+        ('villages', 'ARRAY[r.code]'),
+        ('sites', 'ARRAY[r.code]'),
+        ('projects', 'ARRAY[r.code, r.village_code]'),
+        ('relocation_assignments', 'ARRAY[r.village_code, r.site_code]'),
+        ('region_rollups', 'ARRAY[r.code]'),
+        ('registry_events', 'ARRAY[r.region_code]'),
+        ('exit_standards', 'ARRAY[''*'']')) v (tbl, subjects_sql)
     LOOP
-        PERFORM create_statement_triggers(t.tbl, 'flags', 'flags_mark', ARRAY[t.counties_sql]);
+        PERFORM create_statement_triggers(t.tbl, 'flags', 'flags_mark', ARRAY[t.subjects_sql]);
         EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION flags_mark()',
                        t.tbl || '_flags_trunc', t.tbl);
     END LOOP;
@@ -426,7 +430,6 @@ FROM public.flags WHERE tstzrange(raised_at, cleared_at) @> as_of_moment();
 ---- create above / drop below ----
 
 DROP VIEW as_of.flags;
-DROP INDEX region_rollups_history_exited_idx;
 DO $$
 DECLARE
     t text;
