@@ -12,8 +12,8 @@ import (
 
 // Consistency flags (数据核查): rules that find figures which cannot all
 // be true. PostgreSQL evaluates them over the data and its history
-// (migrations/018_flags.sql: flag_spans), keeps the flags of every
-// county current at the end of each change, and holds each rule's code
+// (migrations/018_flags.sql: flag_spans), computes the flags of what a
+// change touched again at its end, and holds each rule's code
 // and severity; the catalogue below holds what the pages, the legend
 // and the exports say of each. TestFlagRulesMatch fails when the two
 // differ.

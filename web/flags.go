@@ -20,7 +20,8 @@ import (
 // in the region, counted by severity, by rule and per child region
 // (worst first), and listed; as they held at a past moment with at=.
 // Cached on the data version: every change that can raise or clear a
-// flag computes its county's flags again in the same transaction.
+// flag computes the flags of what it touched again in the same
+// transaction.
 func (s *Server) regionFlags(c *fiber.Ctx) error {
 	_, at, err := ogc.ParseFormatAt(rawQuery(c), ogc.FormatJSON)
 	if err != nil {
