@@ -3,10 +3,13 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/web/answer"
+	"github.com/zunyi/battlemap/web/ogc"
 )
 
 // cached answers c with the body make encodes, or with the same body kept
@@ -61,6 +64,25 @@ func (s *Server) fromCache(c *fiber.Ctx, cache *answer.Cache, key, cacheControl 
 		return version, true, sendBody(c, b, cacheControl)
 	}
 	return version, false, nil
+}
+
+// regionJSON serves a GET of one region's answer (its code the path's
+// :code) that takes only ?at=: read runs on the pool of that moment (now
+// without it), and the answer is cached as cachedJSON's. The funds, the
+// flags and the registry of a region are answered so.
+func regionJSON[T any](s *Server, c *fiber.Ctx, read func(ctx context.Context, db geo.DB, code string) (T, error)) error {
+	_, at, err := ogc.ParseFormatAt(rawQuery(c), ogc.FormatJSON)
+	if err != nil {
+		return err
+	}
+	code := strings.Clone(c.Params("code"))
+	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
+		ctx, db, err := s.readAt(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		return read(ctx, db, code)
+	})
 }
 
 // cachedJSON is cached for an answer that encoding/json writes: the value

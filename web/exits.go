@@ -78,18 +78,7 @@ func (s *Server) putExitStandard(c *fiber.Ctx) error {
 // in the poverty registry, its figures against its standard and the
 // registry events under it; as of a past moment with at=.
 func (s *Server) registry(c *fiber.Ctx) error {
-	_, at, err := ogc.ParseFormatAt(rawQuery(c), ogc.FormatJSON)
-	if err != nil {
-		return err
-	}
-	code := strings.Clone(c.Params("code"))
-	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		ctx, db, err := s.readAt(ctx, at)
-		if err != nil {
-			return nil, err
-		}
-		return geo.RegistryOf(ctx, db, code)
-	})
+	return regionJSON(s, c, geo.RegistryOf)
 }
 
 // postExit serves POST /api/regions/{code}/exit: the unit exits

@@ -23,18 +23,7 @@ import (
 // flag computes the flags of what it touched again in the same
 // transaction.
 func (s *Server) regionFlags(c *fiber.Ctx) error {
-	_, at, err := ogc.ParseFormatAt(rawQuery(c), ogc.FormatJSON)
-	if err != nil {
-		return err
-	}
-	code := strings.Clone(c.Params("code"))
-	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		ctx, db, err := s.readAt(ctx, at)
-		if err != nil {
-			return nil, err
-		}
-		return geo.RegionFlagsOf(ctx, db, code)
-	})
+	return regionJSON(s, c, geo.RegionFlagsOf)
 }
 
 // flagDoc is the answer of GET /api/flags/{id}: the flag, its rule's
