@@ -330,7 +330,7 @@ var (
 
 // Enums are every enumeration of the catalogue.
 var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, SiteStatuses, ProjectStatuses, ProjectCategories, ProjectFundUses,
-	HazardKinds, HazardRiskLevels, RoadClasses, ServiceKinds, FlagRuleCodes, FlagSeverities, FlagSubjects, RegistryEventKinds}
+	HazardKinds, HazardRiskLevels, RoadClasses, ServiceKinds, FlagRuleCodes, FlagSeverities, FlagSubjects, RegistryEventKinds, ExitLevels}
 
 // The tables of map data that can be imported. The demo data loads
 // through the same SQL (Table.UpsertSQL), so its files name the same

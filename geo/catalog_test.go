@@ -19,9 +19,8 @@ import (
 
 // notMapData are the schema's enumerated CHECK constraints (named
 // …_known) that no map data is drawn from, so the catalogue has no Enum
-// for them (the roles of accounts are account.Roles; the levels of the
-// exit standards are RegionLevels').
-var notMapData = []string{"audit_log_action_known", "users_role_known", "credentials_kind_known", "exit_standards_level_known"}
+// for them (the roles of accounts are account.Roles).
+var notMapData = []string{"audit_log_action_known", "users_role_known", "credentials_kind_known"}
 
 // check is a constraint as pg_constraint has it.
 type check struct {

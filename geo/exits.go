@@ -23,8 +23,11 @@ import (
 // returns the pages ask for; the database decides.
 
 // ExitLevels are the levels of the poverty units, which have an exit
-// standard each, in the order the pages list them.
-var ExitLevels = []string{"village", "township", "county"}
+// standard each, in the order the pages list them; the CHECK constraint
+// exit_standards_level_known guards them (TestEnumsMatchConstraints).
+var ExitLevels = &Enum{Name: "exit_level", Title: "退出层级", Constraint: "exit_standards_level_known", Values: []EnumValue{
+	{Value: "village", Label: "村（出列）"}, {Value: "township", Label: "乡镇（摘帽）"}, {Value: "county", Label: "县（摘帽）"},
+}}
 
 // Bounds of an exit year: the range the regions' CHECK takes. A year
 // after the current one is refused as well: a unit cannot have exited in
@@ -106,7 +109,7 @@ func momentParam(ctx context.Context) *time.Time {
 func ExitStandards(ctx context.Context, db DB) ([]ExitStandardHistory, error) {
 	out := []ExitStandardHistory{}
 	b := snapshot(db)
-	b.Queue(sqlExitStandards, ExitLevels).Query(func(rows pgx.Rows) error {
+	b.Queue(sqlExitStandards, ExitLevels.Strings()).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			s := ExitStandardHistory{History: []ExitStandardVersion{}}
 			if err := rows.Scan(&s.Level, &s.MaxIncidence, &s.MinVillagesExited, &s.PoliciesUntil); err != nil {
@@ -116,7 +119,7 @@ func ExitStandards(ctx context.Context, db DB) ([]ExitStandardHistory, error) {
 		}
 		return rows.Err()
 	})
-	b.Queue(sqlExitStandardHistory, momentParam(ctx), ExitLevels).Query(func(rows pgx.Rows) error {
+	b.Queue(sqlExitStandardHistory, momentParam(ctx), ExitLevels.Strings()).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var v ExitStandardVersion
 			if err := rows.Scan(&v.Level, &v.From, &v.To, &v.MaxIncidence, &v.MinVillagesExited, &v.PoliciesUntil,
@@ -162,8 +165,8 @@ RETURNING level, max_incidence::float8, min_villages_exited::float8, to_char(pol
 // years.
 func (s ExitStandard) Check() error {
 	var problems []FieldError
-	if !slices.Contains(ExitLevels, s.Level) {
-		problems = append(problems, FieldError{"level", "must be one of " + strings.Join(ExitLevels, ", ")})
+	if !ExitLevels.Has(s.Level) {
+		problems = append(problems, FieldError{"level", "must be one of " + strings.Join(ExitLevels.Strings(), ", ")})
 	}
 	if !(s.MaxIncidence > 0 && s.MaxIncidence <= 1) || !fiveDecimals(s.MaxIncidence) {
 		problems = append(problems, FieldError{"max_incidence", "must be a share above 0 and at most 1, to five decimal places (0.03 is 3%)"})
@@ -439,7 +442,7 @@ func registryChange(ctx context.Context, db DB, actor Actor, code, reason string
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(ExitLevels, level) {
+		if !ExitLevels.Has(level) {
 			return &Error{Code: EUnprocessable, Fields: []FieldError{{"poverty_status", "only villages, townships and counties are poverty units"}},
 				Message: fmt.Sprintf("%s is a %s: only villages, townships and counties enter and exit the poverty registry", code, level)}
 		}

@@ -54,8 +54,8 @@ func (s *Server) putExitStandard(c *fiber.Ctx) error {
 		return geo.Errorf(geo.EForbidden, "exit standards are set by admins; user %s has the role %s", u.Name, u.Role)
 	}
 	level := strings.Clone(c.Params("level"))
-	if !slices.Contains(geo.ExitLevels, level) {
-		return geo.Errorf(geo.ENotFound, "there is no exit standard for %s; the levels are %s", geo.Quote(level), strings.Join(geo.ExitLevels, ", "))
+	if !geo.ExitLevels.Has(level) {
+		return geo.Errorf(geo.ENotFound, "there is no exit standard for %s; the levels are %s", geo.Quote(level), strings.Join(geo.ExitLevels.Strings(), ", "))
 	}
 	body, err := editBody(c, fiber.MIMEApplicationJSON)
 	if err != nil {

@@ -651,7 +651,7 @@ func addExits(paths map[string]pathItem, jsonOf func(string, schema) map[string]
 	}
 	moment := schema{"type": "string", "format": "date-time"}
 	day := schema{"type": "string", "format": "date"}
-	levels := schema{"type": "string", "enum": geo.ExitLevels}
+	levels := schema{"type": "string", "enum": geo.ExitLevels.Strings()}
 	standardProps := schema{
 		"max_incidence":       share,
 		"min_villages_exited": nullable(share),
