@@ -173,6 +173,19 @@ func (s *Server) writer(c *fiber.Ctx) (*account.User, error) {
 	return u, nil
 }
 
+// admin is writer for what only admins change (the things, plural, named
+// in the refusal): any other user is EForbidden.
+func (s *Server) admin(c *fiber.Ctx, things string) (*account.User, error) {
+	u, err := s.writer(c)
+	if err != nil {
+		return nil, err
+	}
+	if u.Role != account.Admin {
+		return nil, geo.Errorf(geo.EForbidden, "%s are set by admins; user %s has the role %s", things, u.Name, u.Role)
+	}
+	return u, nil
+}
+
 // meDoc is the answer of GET /api/me and POST /api/login.
 type meDoc struct {
 	User       *account.User `json:"user"`

@@ -15,7 +15,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
-	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/web/ogc"
 )
 
@@ -46,12 +45,9 @@ func (s *Server) exitStandards(c *fiber.Ctx) error {
 // putExitStandard serves PUT /api/exit-standards/{level}: admins set a
 // level's standard; the answer is the standard as stored.
 func (s *Server) putExitStandard(c *fiber.Ctx) error {
-	u, err := s.writer(c)
+	u, err := s.admin(c, "exit standards")
 	if err != nil {
 		return err
-	}
-	if u.Role != account.Admin {
-		return geo.Errorf(geo.EForbidden, "exit standards are set by admins; user %s has the role %s", u.Name, u.Role)
 	}
 	level := strings.Clone(c.Params("level"))
 	if !geo.ExitLevels.Has(level) {

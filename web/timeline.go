@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/zunyi/battlemap/geo"
-	"github.com/zunyi/battlemap/geo/account"
 	"github.com/zunyi/battlemap/web/ogc"
 )
 
@@ -91,12 +90,9 @@ var targetFields = []string{"poor_people_out", "villages_exit", "relocation_peop
 // putTarget serves PUT /api/regions/{code}/targets/{year}: admins set a
 // region's target for a year; the answer is the target as stored.
 func (s *Server) putTarget(c *fiber.Ctx) error {
-	u, err := s.writer(c)
+	u, err := s.admin(c, "targets")
 	if err != nil {
 		return err
-	}
-	if u.Role != account.Admin {
-		return geo.Errorf(geo.EForbidden, "targets are set by admins; user %s has the role %s", u.Name, u.Role)
 	}
 	year, err := strconv.Atoi(c.Params("year"))
 	if err != nil || year < geo.MinTargetYear || year > geo.MaxTargetYear {
