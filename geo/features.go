@@ -17,7 +17,8 @@ import (
 // one; Close releases its connection.
 type Features struct {
 	// Matched counts the features that match the selection's bbox and
-	// filters, on all pages together.
+	// filters, on all pages together; -1 when more match than the
+	// selection counts (Selection.CountUpTo), which it does not say.
 	Matched int64
 	// Returned counts the features of this page.
 	Returned int64
@@ -52,10 +53,15 @@ func Items(ctx context.Context, db DB, s Selection, e Encoding) (*Features, erro
 	// says where the next page starts. A row without a feature (a page
 	// after a cursor begins after one) says only the former.
 	for rows.Next() {
+		var matched *int64
 		var next *string
-		if err := rows.Scan(&f.Matched, &f.Returned, &next, nil); err != nil {
+		if err := rows.Scan(&matched, &f.Returned, &next, nil); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+		}
+		f.Matched = -1
+		if matched != nil {
+			f.Matched = *matched
 		}
 		if next != nil {
 			f.NextCursor = *next

@@ -52,7 +52,9 @@ func readPage(t *testing.T, db geo.DB, s geo.Selection, e geo.Encoding) (*geo.Fe
 // TestItemsPages checks what the one statement of a page says around its
 // features (how many matched, how many it holds, where the next page
 // starts) against the sites' codes read apart, for pages at the start,
-// in the middle, at the end and past it, each as GeoJSON and as CSV.
+// in the middle, at the end and past it, each as GeoJSON and as CSV; and
+// with the count stopped below the sites there are, the same pages
+// without numberMatched (Matched -1).
 func TestItemsPages(t *testing.T) {
 	pool := pgtest.New(t)
 	all := []string{}
@@ -94,19 +96,27 @@ func TestItemsPages(t *testing.T) {
 		name string
 		e    geo.Encoding
 	}{{"GeoJSON", geo.GeoJSON}, {"CSV", geo.CSV}}
+	counts := []struct {
+		name    string
+		upTo    int
+		matched int64
+	}{{"counted", 0, int64(n)}, {"counted up to all", n, int64(n)}, {"too many to count", n - 1, -1}}
 	for _, tt := range tests {
 		for _, enc := range encodings {
-			t.Run(tt.name+"/"+enc.name, func(t *testing.T) {
-				s := geo.Sites.Select(tt.limit)
-				s.Cursor = tt.cursor
-				f, ids := readPage(t, pool, s, enc.e)
-				if f.Matched != int64(n) || f.Returned != int64(len(tt.want)) || f.NextCursor != tt.next {
-					t.Errorf("matched %d, returned %d, next %q; want %d, %d, %q", f.Matched, f.Returned, f.NextCursor, n, len(tt.want), tt.next)
-				}
-				if !slices.Equal(ids, tt.want) {
-					t.Errorf("ids %v, want %v", ids, tt.want)
-				}
-			})
+			for _, count := range counts {
+				t.Run(tt.name+"/"+enc.name+"/"+count.name, func(t *testing.T) {
+					s := geo.Sites.Select(tt.limit)
+					s.Cursor = tt.cursor
+					s.CountUpTo = count.upTo
+					f, ids := readPage(t, pool, s, enc.e)
+					if f.Matched != count.matched || f.Returned != int64(len(tt.want)) || f.NextCursor != tt.next {
+						t.Errorf("matched %d, returned %d, next %q; want %d, %d, %q", f.Matched, f.Returned, f.NextCursor, count.matched, len(tt.want), tt.next)
+					}
+					if !slices.Equal(ids, tt.want) {
+						t.Errorf("ids %v, want %v", ids, tt.want)
+					}
+				})
+			}
 		}
 	}
 	t.Run("nothing matches", func(t *testing.T) {

@@ -34,7 +34,17 @@ type Selection struct {
 	Cursor string
 	// Limit is the most features one page holds.
 	Limit int
+	// CountUpTo is the most features Items counts for the page's
+	// numberMatched (0 means MaxMatched): past it, the count would cost
+	// the whole box on every page, and the page says nothing instead.
+	CountUpTo int
 }
+
+// MaxMatched is the most features a page's numberMatched counts unless
+// the selection says otherwise (Selection.CountUpTo). Counting stops
+// there, so a page over a box that holds a province's villages costs
+// what one over a county's does.
+const MaxMatched = 10000
 
 // Select is the selection of c's first page of at most limit features,
 // with no filter.
@@ -62,9 +72,13 @@ func (s Selection) where() []any {
 }
 
 // pageArgs are the parameters of the collection's items SQL: those of
-// where, the cursor and the limit.
+// where, the cursor, the limit and how far to count.
 func (s Selection) pageArgs() []any {
-	return append(s.where(), nullIfEmpty(s.Cursor), s.Limit)
+	upTo := s.CountUpTo
+	if upTo <= 0 {
+		upTo = MaxMatched
+	}
+	return append(s.where(), nullIfEmpty(s.Cursor), s.Limit, upTo)
 }
 
 // ValidID reports whether s can be a feature id: short, UTF-8, no control

@@ -141,9 +141,15 @@ func (w *Items) Close() { w.features.Close() }
 // share worth having of what the server spends on a small page.
 func (w *Items) appendHead(b []byte) []byte {
 	c, f := w.q.Collection, w.features
-	b = append(b, `{"type":"FeatureCollection","numberMatched":`...)
-	b = strconv.AppendInt(b, f.Matched, 10)
-	b = append(b, `,"numberReturned":`...)
+	b = append(b, `{"type":"FeatureCollection",`...)
+	// Past geo.MaxMatched the count is not known, and OGC API – Features
+	// lets the member be left out.
+	if f.Matched >= 0 {
+		b = append(b, `"numberMatched":`...)
+		b = strconv.AppendInt(b, f.Matched, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"numberReturned":`...)
 	b = strconv.AppendInt(b, f.Returned, 10)
 	b = append(b, `,"timeStamp":"`...)
 	b = w.stamp.UTC().AppendFormat(b, time.RFC3339)
