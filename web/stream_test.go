@@ -46,7 +46,7 @@ func addSites(t *testing.T, pool *pgxpool.Pool, n int) {
 // page is an items page as a client reads it.
 type page struct {
 	NumberMatched  *int64 `json:"numberMatched"` // nil when left out
-	NumberReturned int64 `json:"numberReturned"`
+	NumberReturned int64  `json:"numberReturned"`
 	Links          []struct {
 		Href string `json:"href"`
 		Rel  string `json:"rel"`
