@@ -84,9 +84,6 @@ const villageCodeLen = 12
 const bboxColumn = `ARRAY[ST_XMin(coalesce(g.boundary, g.point)), ST_YMin(coalesce(g.boundary, g.point)),
 	ST_XMax(coalesce(g.boundary, g.point)), ST_YMax(coalesce(g.boundary, g.point))]`
 
-// levelOrder ranks region g's level from the city (1) down to villages (4).
-const levelOrder = `array_position(ARRAY['city', 'county', 'township', 'village'], g.level)`
-
 // breadcrumbColumn is the path from the top region down to region g, g
 // included, as a JSON array of {code, name, level}. region_lineage
 // (migrations/003_parents.sql) follows parent_code up: a code says

@@ -55,30 +55,73 @@ func (q SearchQuery) Check() (SearchQuery, error) {
 // matchColumns are what a Match holds, over regions g.
 const matchColumns = `g.code, g.name, g.level, ` + breadcrumbColumn + `, ` + bboxColumn
 
+// matchesSQL reads the Match of each candidate c (its code, and ord, its
+// place among the matches) with the candidates' limit $2: the breadcrumb
+// and the box are made for the matches returned alone.
+func matchesSQL(candidates string) string {
+	return `
+SELECT ` + matchColumns + `
+FROM (
+` + candidates + `
+ORDER BY ord
+LIMIT $2
+) c JOIN regions g ON g.code = c.code
+ORDER BY c.ord`
+}
+
+// rank is the order of matches of the same quality: from the top level
+// down, then shorter names, then codes. level_rank, name_grams and
+// query_grams are migrations/019_search.sql's, and every tier below reads
+// an index of that migration's, so that a search costs about the same
+// over a country's regions as over a city's.
+const rank = `level_rank(g.level), length(g.name), g.code COLLATE "C"`
+
+// rankColumns are rank's keys, as lr, len and c, for ranking the tiers'
+// matches together.
+const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code COLLATE "C" AS c`
+
 // searchNameSQL finds regions whose names contain $1: first those whose
 // name or short name is $1 (the schema's short_name drops the committee
 // suffix people leave off: 花茂村村民委员会 is 花茂村), then those whose
-// name starts with it, then the rest; within each, higher levels first,
-// then shorter names, then codes.
-// strpos and starts_with take $1 as it is, with no pattern to escape.
-const searchNameSQL = `
-SELECT ` + matchColumns + `
-FROM regions g
-WHERE strpos(g.name, $1) > 0
-ORDER BY CASE WHEN g.name = $1 OR short_name(g.name) = $1 THEN 0
-              WHEN starts_with(g.name, $1) THEN 1
-              ELSE 2 END,
-         ` + levelOrder + `, length(g.name), g.code
-LIMIT $2`
+// name starts with it, then the rest; within each, by rank. Each tier
+// takes its first $2 by rank, from its own index, and the best $2 of
+// those are the matches. strpos and the byte-wise range take $1 as it is,
+// with no pattern to escape.
+var searchNameSQL = matchesSQL(`
+SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
+  (SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
+   WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
+   ORDER BY ` + rank + ` LIMIT $2)
+  UNION ALL
+  (SELECT g.code, 1, ` + rankColumns + ` FROM regions g
+   WHERE g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1
+   ORDER BY ` + rank + ` LIMIT $2)
+  UNION ALL
+  (SELECT g.code, 2, ` + rankColumns + ` FROM regions g
+   WHERE name_grams(g.name) @> query_grams($1) AND strpos(g.name, $1) > 1
+   ORDER BY ` + rank + ` LIMIT $2)
+) t`)
 
 // searchCodeSQL finds regions whose codes start with $1: the exact code
-// first, then from the city down, then by code.
-const searchCodeSQL = `
-SELECT ` + matchColumns + `
-FROM regions g
-WHERE starts_with(g.code, $1)
-ORDER BY g.code = $1 DESC, ` + levelOrder + `, g.code
-LIMIT $2`
+// first, then from the top level down, then by code. Codes have 6, 9 or
+// 12 digits, a length per level below the county's; each length is
+// read apart, in byte order, from the index of lengths and codes.
+var searchCodeSQL = matchesSQL(`
+SELECT code, row_number() OVER (ORDER BY code <> $1, level_rank(level), code COLLATE "C") AS ord FROM (
+  (SELECT g.code, g.level FROM regions g WHERE g.code = $1)
+  UNION ALL
+  (SELECT g.code, g.level FROM regions g
+   WHERE length(g.code) = 6 AND g.code COLLATE "C" > $1 AND g.code COLLATE "C" < $1 || chr(1114111)
+   ORDER BY level_rank(g.level), g.code COLLATE "C" LIMIT $2)
+  UNION ALL
+  (SELECT g.code, g.level FROM regions g
+   WHERE length(g.code) = 9 AND g.code COLLATE "C" > $1 AND g.code COLLATE "C" < $1 || chr(1114111)
+   ORDER BY g.code COLLATE "C" LIMIT $2)
+  UNION ALL
+  (SELECT g.code, g.level FROM regions g
+   WHERE length(g.code) = 12 AND g.code COLLATE "C" > $1 AND g.code COLLATE "C" < $1 || chr(1114111)
+   ORDER BY g.code COLLATE "C" LIMIT $2)
+) t`)
 
 // Search finds the regions q names: by code prefix when q is all digits,
 // else by name, best matches first. q is checked first (see Check).
@@ -91,7 +134,10 @@ func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
 	if strings.Trim(q.Q, "0123456789") == "" {
 		sql = searchCodeSQL
 	}
-	rows, err := db.Query(ctx, sql, q.Q, q.Limit)
+	// Planned for q itself, never generically: whether q is a character
+	// most names hold (村) or one few do decides between reading the
+	// regions in rank order and reading the n-gram index.
+	rows, err := db.Query(ctx, sql, pgx.QueryExecModeExec, q.Q, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
