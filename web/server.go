@@ -77,6 +77,12 @@ type Config struct {
 	// geo.PastConfig); nil makes one from the server's pool's
 	// configuration, closed by Shutdown.
 	Past *pgxpool.Pool
+	// Replicas, when set, take the reads of answers made from the
+	// database (tiles, features, drill-down, search…) from the replicas
+	// that have caught up with the request (see fromCache); writes,
+	// sign-ins and event streams stay on the server's pool. Their
+	// checker is the caller's to run; /readyz lists them.
+	Replicas *geo.Replicas
 }
 
 // Server is the HTTP server. Build it with New.
@@ -85,6 +91,8 @@ type Server struct {
 	pool *pgxpool.Pool
 	// reads are pool and the pool that reads the past (?at=).
 	reads geo.Reads
+	// replicas route reads to replicas; nil: none.
+	replicas *geo.Replicas
 	// ownPast: reads.Past was made here, and Shutdown closes it.
 	ownPast bool
 	tiles   *tiles.Service
@@ -135,7 +143,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	if cfg.Changes == nil {
 		cfg.Changes = geo.NewChanges(pool, log)
 	}
-	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
+	s := &Server{cfg: cfg, pool: pool, replicas: cfg.Replicas, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
 		cache: answer.NewCache(cfg.CacheBytes), tileCache: answer.NewCache(cfg.TileCacheBytes), versions: cfg.Versions,
 		verifier: account.NewVerifier(pool, credentialCacheFor), logins: newLoginLimits(), apiCacheControl: "no-cache"}
 	if s.versions == nil {
@@ -342,6 +350,12 @@ type readiness struct {
 	SchemaVersion int32  `json:"schema_version"`
 	SchemaWanted  int32  `json:"schema_wanted"`
 	DataVersion   int64  `json:"data_version,omitempty"`
+	// Replicas are the read replicas and whether reads go to them; one
+	// out of rotation leaves the server ready, reading on the primary.
+	Replicas []geo.ReplicaStatus `json:"replicas,omitempty"`
+	// ReplicaFallbacks counts the reads that waited for a replica to
+	// catch up in vain and went to the primary.
+	ReplicaFallbacks int64 `json:"replica_fallbacks,omitempty"`
 }
 
 // readyz says whether the database answers and carries the schema this
@@ -353,6 +367,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return err
 	}
 	r := readiness{Status: "not_ready", Database: "unreachable", SchemaWanted: want}
+	r.Replicas, r.ReplicaFallbacks = s.replicas.Status()
 	// Every way of not being ready here passes (a database restarting, a
 	// migration still to come), so probes are told when to ask again.
 	notReady := func() error {
