@@ -127,13 +127,15 @@ WHERE r.level = 'village' AND r.poverty_status = 'not_exited' ORDER BY r.code LI
 // timeStamp): the one part of an answer that is the instance's own.
 var pageTime = regexp.MustCompile(`"timeStamp":"[^"]*"`)
 
-// sameAnswers asks a and b for each of paths, gzipped as browsers ask,
-// and fails unless both answer with the same status, the same header
-// but for Date, and the same bytes but for a page's timeStamp.
+// sameAnswers asks a and b for each of paths, gzipped as browsers ask
+// and under one Host as a reverse proxy in front of both would, and
+// fails unless both answer with the same status, the same header but for
+// Date, and the same bytes but for a page's timeStamp.
 func sameAnswers(t *testing.T, a, b *server, paths []string) {
 	t.Helper()
 	fetch := func(s *server, path string) (int, http.Header, []byte) {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+s.addr+path, nil)
+		req.Host = "map.example.org"
 		req.Header.Set("Accept-Encoding", "gzip")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
