@@ -175,6 +175,9 @@ func (r *Replicas) check(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			replay, err := m.position(ctx)
+			// Stored, not advanced: a replica that restarted may be back
+			// at a position before the one noted when it went away.
+			m.replayed.Store(replay)
 			out := outUnreachable
 			if errors.Is(err, errNotReplica) {
 				out = outNotReplica
@@ -211,7 +214,7 @@ func lagBehind(samples []positionSample, replay int64, now time.Time) time.Durat
 	return now.Sub(samples[0].at)
 }
 
-// position reads how far m has replayed, and notes it.
+// position reads how far m has replayed.
 func (m *Replica) position(ctx context.Context) (int64, error) {
 	var standby bool
 	var replay int64
@@ -221,10 +224,16 @@ func (m *Replica) position(ctx context.Context) (int64, error) {
 	if !standby {
 		return 0, errNotReplica
 	}
+	return replay, nil
+}
+
+// advance notes that m has replayed up to replay, unless a newer
+// position is noted already (requests waiting together each read it).
+func (m *Replica) advance(replay int64) {
 	for {
 		old := m.replayed.Load()
 		if replay <= old || m.replayed.CompareAndSwap(old, replay) {
-			return replay, nil
+			return
 		}
 	}
 }
@@ -239,6 +248,11 @@ func (r *Replicas) set(m *Replica, out string, err error) {
 	m.mu.Lock()
 	m.out = out
 	m.mu.Unlock()
+	if out != "" {
+		// What it had replayed is forgotten: once back, it is trusted
+		// with the position it then says.
+		m.replayed.Store(0)
+	}
 	switch was := m.inUse.Swap(out == ""); {
 	case was && out != "":
 		r.log.Warn("replica out of rotation; its reads go to the primary", slog.String("replica", m.name),
@@ -272,7 +286,9 @@ func (r *Replicas) Route(ctx context.Context, fence int64) context.Context {
 				// one quick read on the replica, shared with every request
 				// that waits for the same position.
 				pctx, cancel := context.WithDeadline(ctx, deadline)
-				m.position(pctx)
+				if replay, err := m.position(pctx); err == nil {
+					m.advance(replay)
+				}
 				cancel()
 			}
 			if m.replayed.Load() >= fence {

@@ -88,6 +88,27 @@ func (r *replicated) onStandby(t *testing.T, sql string, dest ...any) {
 	}
 }
 
+// caughtUp waits until the standby has replayed all the primary has
+// written, so that a test's next read finds it current however slowly
+// a loaded machine replays.
+func (r *replicated) caughtUp(t *testing.T) {
+	t.Helper()
+	var lsn string
+	if err := r.pool.QueryRow(context.Background(), `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var done bool
+		r.onStandby(t, `SELECT pg_last_wal_replay_lsn() >= '`+lsn+`'::pg_lsn`, &done)
+		if done {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the standby has not replayed up to %s within 10 s", lsn)
+		}
+	}
+}
+
 // readyBody is the part of /readyz these tests read.
 type readyBody struct {
 	Status           string              `json:"status"`
@@ -163,6 +184,7 @@ func TestReadReplicas(t *testing.T) {
 
 	t.Run("reads go to the replica when it is current", func(t *testing.T) {
 		before := a.awaitReplica(t, true, 10*time.Second)
+		r.caughtUp(t)
 		for _, p := range reads {
 			a.get(t, p)
 		}
@@ -234,6 +256,7 @@ func TestReadReplicas(t *testing.T) {
 		var resumed bool
 		r.onStandby(t, `SELECT pg_wal_replay_resume() IS NULL`, &resumed)
 		a.awaitReplica(t, true, 5*time.Second)
+		r.caughtUp(t)
 		a.get(t, "/api/search?q="+city.Township)
 		if got := a.ready(t).Replicas[0].Reads; got != reads+1 {
 			t.Errorf("replica reads %d → %d after it was put back, want one more", reads, got)
@@ -256,6 +279,7 @@ func TestReadReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		back := a.awaitReplica(t, true, 10*time.Second)
+		r.caughtUp(t)
 		a.get(t, "/api/search?q="+city.Site)
 		if got := a.ready(t).Replicas[0].Reads; got != back.Replicas[0].Reads+1 {
 			t.Errorf("replica reads %d → %d after it came back, want one more", back.Replicas[0].Reads, got)
