@@ -40,6 +40,9 @@ type Config struct {
 	// reverse proxies in front of the server. Only a request from one of
 	// them has its X-Forwarded-Proto and X-Forwarded-Host believed; from
 	// anyone else those headers could point every link at another site.
+	// Its X-Real-IP, when an IP address, is then the client's address,
+	// which sign-in failures are counted by: behind a proxy every client
+	// would otherwise share the proxy's address, and its limit.
 	TrustedProxies []string
 	// TileMaxAge is how long clients may use a tile without asking again;
 	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
@@ -188,6 +191,11 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		// by default); Fiber trusts anyone unless the check is on.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
+		// X-Real-IP, which a proxy sets to the address it was reached
+		// from, rather than X-Forwarded-For, whose first address (the
+		// one Fiber would take) is whatever the client sent.
+		ProxyHeader:        "X-Real-IP",
+		EnableIPValidation: true,
 		// The socket timeouts sit a margin above the request timeout, so a
 		// slow query is cut by its context, not by a dropped connection.
 		ReadTimeout:  cfg.RequestTimeout + 5*time.Second,
