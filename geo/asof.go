@@ -147,18 +147,21 @@ func PastConfig(pc *pgxpool.Config) *pgxpool.Config {
 }
 
 // Reads are the pools reads are made on: Now for the map as it is, Past
-// (made by PastConfig) for the map as of a moment.
+// (made by PastConfig) for the map as of a moment. A context routed to a
+// replica (Replicas.Route) reads on the replica's mirror of the pool.
 type Reads struct {
 	Now, Past *pgxpool.Pool
 }
 
-// At is where to read as of at (nil: now): the pool, and the context
-// that carries the moment to it.
+// At is where to read as of at (nil: now): the pool, on the replica ctx
+// was routed to if it was, and the context that carries the moment to
+// it.
 func (r Reads) At(ctx context.Context, at *time.Time) (context.Context, DB) {
-	if at == nil {
-		return ctx, r.Now
+	pool := r.Now
+	if at != nil {
+		ctx, pool = AtMoment(ctx, *at), r.Past
 	}
-	return AtMoment(ctx, *at), r.Past
+	return ctx, onReplica(ctx, pool)
 }
 
 // OpenPast opens a pool that reads the past beside pool: pool's

@@ -81,6 +81,10 @@ type flight struct {
 type Snapshot struct {
 	Global   int64
 	Counties []CountyVersion
+	// LSN is the primary's write-ahead log position as the versions were
+	// read (a number of bytes): a replica that has replayed this far
+	// shows them, and every change committed before (Replicas.Route).
+	LSN int64
 }
 
 // CountyVersion is a county's data version and the bounding box of its
@@ -105,9 +109,13 @@ func (s *Snapshot) Covering(box orb.Bound) int64 {
 	return sum
 }
 
-// sqlSnapshot reads a Snapshot in one statement.
+// sqlSnapshot reads a Snapshot in one statement. The position is read
+// after the statement's snapshot is taken, so it is at or past every
+// commit the versions show. On a database that is itself a replica (a
+// read-only deployment) it is the position replayed.
 const sqlSnapshot = `
-SELECT (SELECT version FROM data_version),
+SELECT ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END) - '0/0'::pg_lsn)::bigint,
+       (SELECT version FROM data_version),
        coalesce(array_agg(code ORDER BY code), '{}'), coalesce(array_agg(version ORDER BY code), '{}'),
        coalesce(array_agg(min_lon ORDER BY code), '{}'), coalesce(array_agg(min_lat ORDER BY code), '{}'),
        coalesce(array_agg(max_lon ORDER BY code), '{}'), coalesce(array_agg(max_lat ORDER BY code), '{}')
@@ -119,7 +127,7 @@ func readSnapshot(ctx context.Context, db DB) (*Snapshot, error) {
 	var codes []string
 	var versions []int64
 	var xmin, ymin, xmax, ymax []float64
-	if err := db.QueryRow(ctx, sqlSnapshot).Scan(&s.Global, &codes, &versions, &xmin, &ymin, &xmax, &ymax); err != nil {
+	if err := db.QueryRow(ctx, sqlSnapshot).Scan(&s.LSN, &s.Global, &codes, &versions, &xmin, &ymin, &xmax, &ymax); err != nil {
 		return nil, fmt.Errorf("geo: data versions: %w", err)
 	}
 	s.Counties = make([]CountyVersion, len(codes))

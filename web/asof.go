@@ -12,17 +12,25 @@ import (
 
 // readAt is where a read as of at (nil: now) runs: the context carrying
 // the moment and the pool that reads the past, or ctx and the server's
-// pool. A moment before the map's history begins is an EInvalid error
-// naming the span there is (the future was refused when at was parsed).
+// pool, either on the replica ctx was routed to if it was (see
+// fromCache). A moment before the map's history begins is an EInvalid
+// error naming the span there is (the future was refused when at was
+// parsed).
 func (s *Server) readAt(ctx context.Context, at *time.Time) (context.Context, geo.DB, error) {
-	if at == nil {
-		return ctx, s.pool, nil
-	}
-	if err := geo.CheckMoment(ctx, s.pool, *at); err != nil {
-		return nil, nil, err
+	if at != nil {
+		if err := geo.CheckMoment(ctx, s.pool, *at); err != nil {
+			return nil, nil, err
+		}
 	}
 	ctx, db := s.reads.At(ctx, at)
 	return ctx, db, nil
+}
+
+// now is where a read of the map as it is runs: the server's pool, or
+// its mirror on the replica ctx was routed to (see fromCache).
+func (s *Server) now(ctx context.Context) geo.DB {
+	_, db := s.reads.At(ctx, nil)
+	return db
 }
 
 // historyDoc is the body of GET /api/history.

@@ -22,25 +22,35 @@ func (s *Server) cached(c *fiber.Ctx, make func(ctx context.Context) (data []byt
 	// Clients keep JSON answers but ask again before using one
 	// (s.apiCacheControl): a 304 on the ETag is cheap, and live screens
 	// stay live.
-	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, s.versions.Current, make)
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, globalStamp, make)
 }
+
+// stamp is what an answer is stamped with, taken from the data versions
+// read for its request: the global version (globalStamp), or the
+// versions of the counties it covers (coveringStamp).
+type stamp func(*geo.Snapshot) int64
+
+// globalStamp stamps an answer that any change may alter.
+func globalStamp(snap *geo.Snapshot) int64 { return snap.Global }
 
 // answer is how every answer made from the database is sent: from cache
 // under key when it holds one made at the current stamp, else made now,
-// kept, and sent with its ETag and cacheControl. stamp reads the current
-// stamp: the data version (JSON answers), or the versions of the
-// counties a tile covers (tiles).
+// kept, and sent with its ETag and cacheControl.
 //
-// The body is stamped with the stamp read before make ran; make reads at
-// that stamp's versions or newer ones, so a kept body is never older than
-// the stamp it is found under.
-func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string, stamp func(context.Context) (int64, error),
+// The body is stamped with the stamp of the versions read before make
+// ran; make reads at those versions or newer ones (on the primary, or on
+// a replica that has replayed as far: see fromCache), so a kept body is
+// never older than the stamp it is found under.
+func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string, stamp stamp,
 	make func(ctx context.Context) (data []byte, header map[string]string, err error)) error {
-	version, sent, err := s.fromCache(c, cache, key, cacheControl, stamp)
+	ctx, version, sent, err := s.fromCache(c, cache, key, cacheControl, stamp)
 	if err != nil || sent {
 		return err
 	}
-	data, header, err := make(c.UserContext())
+	data, header, err := make(ctx)
+	if s.replicas.Retry(ctx, err) {
+		data, header, err = make(c.UserContext())
+	}
 	if err != nil {
 		return err
 	}
@@ -51,19 +61,31 @@ func (s *Server) answer(c *fiber.Ctx, cache *answer.Cache, key, cacheControl str
 
 // fromCache answers c with the body cache holds under key, if it was made
 // at the current stamp, and reports that it did. Else it returns the
-// stamp to stamp an answer made now with (0 without a cache).
+// stamp to stamp an answer made now with (0 without a cache), and the
+// context to make it in.
+//
+// This is the one place where reads are given to replicas: the context
+// is routed (geo.Replicas.Route) to a replica that has replayed the
+// primary's log as far as the versions just read, if one has or does
+// within a few milliseconds, and every read through geo.Reads in it runs
+// there. Without a cache and without replicas no versions are read.
 func (s *Server) fromCache(c *fiber.Ctx, cache *answer.Cache, key, cacheControl string,
-	stamp func(context.Context) (int64, error)) (version int64, sent bool, err error) {
-	if cache == nil {
-		return 0, false, nil
+	stamp stamp) (ctx context.Context, version int64, sent bool, err error) {
+	ctx = c.UserContext()
+	if cache == nil && s.replicas == nil {
+		return ctx, 0, false, nil
 	}
-	if version, err = stamp(c.UserContext()); err != nil {
-		return 0, false, err
+	snap, err := s.versions.Snapshot(ctx)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if cache != nil {
+		version = stamp(snap)
 	}
 	if b, ok := cache.Get(key, version); ok {
-		return version, true, sendBody(c, b, cacheControl)
+		return nil, version, true, sendBody(c, b, cacheControl)
 	}
-	return version, false, nil
+	return s.replicas.Route(ctx, snap.LSN), version, false, nil
 }
 
 // regionJSON serves a GET of one region's answer (its code the path's

@@ -149,7 +149,7 @@ func (s *Server) collections(c *fiber.Ctx) error {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		extents, err := geo.Extents(ctx, s.pool, geo.Collections)
+		extents, err := geo.Extents(ctx, s.now(ctx), geo.Collections)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +175,7 @@ func (s *Server) collection(c *fiber.Ctx) error {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		extents, err := geo.Extents(ctx, s.pool, []*geo.Collection{coll})
+		extents, err := geo.Extents(ctx, s.now(ctx), []*geo.Collection{coll})
 		if err != nil {
 			return nil, err
 		}
@@ -250,9 +250,9 @@ func (s *Server) items(c *fiber.Ctx) error {
 	// box meets: every feature it holds meets the box, and what a
 	// feature says lies in counties that meet it too (a township's
 	// figures, in its county). A page without a box keys on every change.
-	stamp := s.versions.Current
+	stamp := globalStamp
 	if b := q.Selection.BBox; b != nil {
-		stamp = s.coveringStamp(*b)
+		stamp = coveringStamp(*b)
 	}
 	return s.cachedStream(c, stamp, func(ctx context.Context) (parts, error) {
 		ctx, db, err := s.readAt(ctx, q.At)

@@ -56,7 +56,7 @@ func (s *Server) flag(c *fiber.Ctx) error {
 		if !geo.ValidID(id) {
 			return nil, geo.Errorf(geo.ENotFound, "there is no flag %s", geo.Quote(id))
 		}
-		d, err := geo.Flag(ctx, s.pool, id)
+		d, err := geo.Flag(ctx, s.now(ctx), id)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -419,5 +420,36 @@ func TestImportReportsSpeakGeoJSON(t *testing.T) {
 				t.Errorf("reason %q speaks of %q", r.Reason, leak)
 			}
 		}
+	}
+}
+
+// TestLoginLimitBehindProxy: sign-in failures are counted by the address
+// a trusted proxy says in X-Real-IP, so that clients behind one proxy do
+// not share its address's limit; from anyone else X-Real-IP is ignored,
+// or it would let a guesser take a new address for every attempt.
+func TestLoginLimitBehindProxy(t *testing.T) {
+	pool := pgtest.New(t)
+	tests := []struct {
+		name    string
+		trusted []string
+		want    int // the status of a failure from one more address past the per-address limit
+	}{
+		{"through the trusted proxy: each client its own limit", []string{"127.0.0.1/32"}, http.StatusUnauthorized},
+		{"from a client saying X-Real-IP itself: one address", nil, http.StatusTooManyRequests},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := serve(t, serverOver(t, pool, web.Config{TrustedProxies: tt.trusted}))
+			status := 0
+			for i := range 21 {
+				body := fmt.Sprintf(`{"name":"nobody%d","token":"bm_0000000000000000_wrong"}`, i)
+				resp, _ := raw(t, addr, fmt.Sprintf("POST /api/login HTTP/1.1\r\nHost: battlemap.test\r\nX-Real-IP: 198.51.100.%d\r\n"+
+					"Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", i+1, len(body), body))
+				status = resp.StatusCode
+			}
+			if status != tt.want {
+				t.Errorf("the 21st failure, from its own X-Real-IP: %d, want %d", status, tt.want)
+			}
+		})
 	}
 }

@@ -55,7 +55,7 @@ func (s *Server) rankings(c *fiber.Ctx) error {
 	}
 	code := strings.Clone(c.Params("code"))
 	key := s.baseURL(c) + c.OriginalURL() + "\x00" + time.Now().In(geo.DataZone).Format("2006-01")
-	return s.answer(c, s.cache, key, s.apiCacheControl, s.versions.Current,
+	return s.answer(c, s.cache, key, s.apiCacheControl, globalStamp,
 		func(ctx context.Context) ([]byte, map[string]string, error) {
 			rs, err := geo.RegionRankings(ctx, s.reads, code, q.By, q.Measure, q.At)
 			if err != nil {
@@ -145,7 +145,7 @@ func (s *Server) unit(c *fiber.Ctx) error {
 		return geo.Errorf(geo.EInvalid, "malformed unit name in the path: %v", err)
 	}
 	key := s.baseURL(c) + c.OriginalURL() + "\x00" + time.Now().In(geo.DataZone).Format("2006")
-	return s.answer(c, s.cache, key, s.apiCacheControl, s.versions.Current,
+	return s.answer(c, s.cache, key, s.apiCacheControl, globalStamp,
 		func(ctx context.Context) ([]byte, map[string]string, error) {
 			u, err := geo.PairedUnit(ctx, s.reads, name, at)
 			if err != nil {

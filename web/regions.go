@@ -27,7 +27,7 @@ func (s *Server) topRegions(c *fiber.Ctx) error {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		tops, err := geo.TopRegions(ctx, s.pool)
+		tops, err := geo.TopRegions(ctx, s.now(ctx))
 		return topRegionsResult{Regions: tops}, err
 	})
 }
@@ -73,17 +73,17 @@ func (s *Server) region(c *fiber.Ctx) error {
 var everywhere = orb.Bound{Min: orb.Point{-180, -90}, Max: orb.Point{180, 90}}
 
 // regionStamp is the box of region code, as the answer last made said it
-// (a region not seen yet: everywhere), and the function that reads the
-// stamp of its drill-down answer: the versions of the counties whose box
+// (a region not seen yet: everywhere), and the stamp of its drill-down
+// answer: the versions of the counties whose box
 // meets that box. A region whose boundary moves moves the versions of
 // the counties its old box met, so its next answer is made anew and its
 // new box learnt.
-func (s *Server) regionStamp(code string) (orb.Bound, func(context.Context) (int64, error)) {
+func (s *Server) regionStamp(code string) (orb.Bound, stamp) {
 	box := everywhere
 	if b, ok := s.regionBoxes.Load(code); ok {
 		box = b.(orb.Bound)
 	}
-	return box, s.coveringStamp(box)
+	return box, coveringStamp(box)
 }
 
 // searchResult is the body of GET /api/search.

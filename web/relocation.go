@@ -13,7 +13,7 @@ import (
 // whose people move to it.
 func (s *Server) site(c *fiber.Ctx) error {
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		return geo.SiteByCode(ctx, s.pool, c.Params("code"))
+		return geo.SiteByCode(ctx, s.now(ctx), c.Params("code"))
 	})
 }
 
@@ -25,7 +25,7 @@ func (s *Server) unassigned(c *fiber.Ctx) error {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		list, err := geo.Unassigned(ctx, s.pool, v["county"])
+		list, err := geo.Unassigned(ctx, s.now(ctx), v["county"])
 		return fiber.Map{"villages": list, "count": len(list)}, err
 	})
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// reverse proxies in front of the server. Only a request from one of
 	// them has its X-Forwarded-Proto and X-Forwarded-Host believed; from
 	// anyone else those headers could point every link at another site.
+	// Its X-Real-IP, when an IP address, is then the client's address,
+	// which sign-in failures are counted by: behind a proxy every client
+	// would otherwise share the proxy's address, and its limit.
 	TrustedProxies []string
 	// TileMaxAge is how long clients may use a tile without asking again;
 	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
@@ -77,6 +80,12 @@ type Config struct {
 	// geo.PastConfig); nil makes one from the server's pool's
 	// configuration, closed by Shutdown.
 	Past *pgxpool.Pool
+	// Replicas, when set, take the reads of answers made from the
+	// database (tiles, features, drill-down, search…) from the replicas
+	// that have caught up with the request (see fromCache); writes,
+	// sign-ins and event streams stay on the server's pool. Their
+	// checker is the caller's to run; /readyz lists them.
+	Replicas *geo.Replicas
 }
 
 // Server is the HTTP server. Build it with New.
@@ -85,6 +94,8 @@ type Server struct {
 	pool *pgxpool.Pool
 	// reads are pool and the pool that reads the past (?at=).
 	reads geo.Reads
+	// replicas route reads to replicas; nil: none.
+	replicas *geo.Replicas
 	// ownPast: reads.Past was made here, and Shutdown closes it.
 	ownPast bool
 	tiles   *tiles.Service
@@ -135,7 +146,7 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 	if cfg.Changes == nil {
 		cfg.Changes = geo.NewChanges(pool, log)
 	}
-	s := &Server{cfg: cfg, pool: pool, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
+	s := &Server{cfg: cfg, pool: pool, replicas: cfg.Replicas, tiles: tileService, log: log, tileCacheControl: "public, no-cache",
 		cache: answer.NewCache(cfg.CacheBytes), tileCache: answer.NewCache(cfg.TileCacheBytes), versions: cfg.Versions,
 		verifier: account.NewVerifier(pool, credentialCacheFor), logins: newLoginLimits(), apiCacheControl: "no-cache"}
 	if s.versions == nil {
@@ -180,6 +191,11 @@ func New(cfg Config, pool *pgxpool.Pool, tileService *tiles.Service, log *slog.L
 		// by default); Fiber trusts anyone unless the check is on.
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
+		// X-Real-IP, which a proxy sets to the address it was reached
+		// from, rather than X-Forwarded-For, whose first address (the
+		// one Fiber would take) is whatever the client sent.
+		ProxyHeader:        "X-Real-IP",
+		EnableIPValidation: true,
 		// The socket timeouts sit a margin above the request timeout, so a
 		// slow query is cut by its context, not by a dropped connection.
 		ReadTimeout:  cfg.RequestTimeout + 5*time.Second,
@@ -342,6 +358,12 @@ type readiness struct {
 	SchemaVersion int32  `json:"schema_version"`
 	SchemaWanted  int32  `json:"schema_wanted"`
 	DataVersion   int64  `json:"data_version,omitempty"`
+	// Replicas are the read replicas and whether reads go to them; one
+	// out of rotation leaves the server ready, reading on the primary.
+	Replicas []geo.ReplicaStatus `json:"replicas,omitempty"`
+	// ReplicaFallbacks counts the reads that waited for a replica to
+	// catch up in vain and went to the primary.
+	ReplicaFallbacks int64 `json:"replica_fallbacks,omitempty"`
 }
 
 // readyz says whether the database answers and carries the schema this
@@ -353,6 +375,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		return err
 	}
 	r := readiness{Status: "not_ready", Database: "unreachable", SchemaWanted: want}
+	r.Replicas, r.ReplicaFallbacks = s.replicas.Status()
 	// Every way of not being ready here passes (a database restarting, a
 	// migration still to come), so probes are told when to ask again.
 	notReady := func() error {

@@ -42,16 +42,20 @@ const wholeBytes = 64 << 10
 // database before the first part come from start, and are answered as
 // usual. A streamed answer can only be cut short by a later error, which
 // is logged. stamp reads the stamp the answer is kept under (see answer).
-func (s *Server) cachedStream(c *fiber.Ctx, stamp func(context.Context) (int64, error), start func(ctx context.Context) (parts, error)) error {
+func (s *Server) cachedStream(c *fiber.Ctx, stamp stamp, start func(ctx context.Context) (parts, error)) error {
 	key := s.baseURL(c) + c.OriginalURL()
-	version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl, stamp)
+	ctx, version, sent, err := s.fromCache(c, s.cache, key, s.apiCacheControl, stamp)
 	if err != nil || sent {
 		return err
 	}
 	// A streamed answer's query runs on after the handler returns, until
 	// the answer is written or the request's time is up: withDeadline
-	// leaves the request's context to the stream to end.
-	p, err := start(c.UserContext())
+	// leaves the request's context to the stream to end. A replica that
+	// fails it before its first part leaves it to the primary.
+	p, err := start(ctx)
+	if s.replicas.Retry(ctx, err) {
+		p, err = start(c.UserContext())
+	}
 	if err != nil {
 		return err
 	}

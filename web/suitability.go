@@ -67,9 +67,9 @@ func (s *Server) suitabilitySurface(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, s.countyStamp(county),
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, countyStamp(county),
 		func(ctx context.Context) ([]byte, map[string]string, error) {
-			sf, err := geo.SuitabilitySurface(ctx, s.pool, county, p)
+			sf, err := geo.SuitabilitySurface(ctx, s.now(ctx), county, p)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -120,9 +120,9 @@ func (s *Server) suitabilityPoint(c *fiber.Ctx) error {
 	// The spot's cell is within 500 m of it, and the people it counts are
 	// its county's: a box of 0.01° meets every county that can change it.
 	box := orb.Bound{Min: orb.Point{lon - 0.01, lat - 0.01}, Max: orb.Point{lon + 0.01, lat + 0.01}}
-	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, s.coveringStamp(box),
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, coveringStamp(box),
 		func(ctx context.Context) ([]byte, map[string]string, error) {
-			sp, err := geo.SuitabilitySpot(ctx, s.pool, lon, lat, p)
+			sp, err := geo.SuitabilitySpot(ctx, s.now(ctx), lon, lat, p)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -169,9 +169,9 @@ func (s *Server) suitabilityCandidates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, s.countyStamp(county),
+	return s.answer(c, s.cache, s.baseURL(c)+c.OriginalURL(), s.apiCacheControl, countyStamp(county),
 		func(ctx context.Context) ([]byte, map[string]string, error) {
-			list, err := geo.SuitabilityCandidates(ctx, s.pool, county, p, int(p["n"]), p["spacing"])
+			list, err := geo.SuitabilityCandidates(ctx, s.now(ctx), county, p, int(p["n"]), p["spacing"])
 			if err != nil {
 				return nil, nil, err
 			}
@@ -192,18 +192,14 @@ func (s *Server) suitabilityCandidates(c *fiber.Ctx) error {
 // the counties whose box meets its box (geo.Snapshot.Covering), or the
 // global version for a code that names no county (whose answer is an
 // error, never kept).
-func (s *Server) countyStamp(county string) func(context.Context) (int64, error) {
-	return func(ctx context.Context) (int64, error) {
-		snap, err := s.versions.Snapshot(ctx)
-		if err != nil {
-			return 0, err
-		}
+func countyStamp(county string) stamp {
+	return func(snap *geo.Snapshot) int64 {
 		for _, cv := range snap.Counties {
 			if cv.Code == county {
-				return snap.Covering(cv.Box), nil
+				return snap.Covering(cv.Box)
 			}
 		}
-		return snap.Global, nil
+		return snap.Global
 	}
 }
 

@@ -50,7 +50,7 @@ func (s *Server) tile(c *fiber.Ctx) error {
 		at = &m
 		key = geo.FormatMoment(m) + "/" + key
 	}
-	return s.answer(c, s.tileCache, key, s.tileCacheControl, s.tileStamp(t), func(ctx context.Context) ([]byte, map[string]string, error) {
+	return s.answer(c, s.tileCache, key, s.tileCacheControl, tileStamp(t), func(ctx context.Context) ([]byte, map[string]string, error) {
 		if at != nil {
 			if err := geo.CheckMoment(ctx, s.pool, *at); err != nil {
 				return nil, nil, err
@@ -64,28 +64,22 @@ func (s *Server) tile(c *fiber.Ctx) error {
 	})
 }
 
-// tileStamp reads the stamp of tile t: the versions of the counties whose
-// box meets the tile grown by a margin wider than the buffer its
+// tileStamp stamps tile t with the versions of the counties whose box
+// meets the tile grown by a margin wider than the buffer its
 // features are drawn in (geo.Snapshot.Covering).
-func (s *Server) tileStamp(t maptile.Tile) func(context.Context) (int64, error) {
+func tileStamp(t maptile.Tile) stamp {
 	box := t.Bound()
 	dx, dy := (box.Max[0]-box.Min[0])/tileMarginFraction, (box.Max[1]-box.Min[1])/tileMarginFraction
 	box.Min, box.Max = orb.Point{box.Min[0] - dx, box.Min[1] - dy}, orb.Point{box.Max[0] + dx, box.Max[1] + dy}
-	return s.coveringStamp(box)
+	return coveringStamp(box)
 }
 
-// coveringStamp reads the stamp of an answer over box: the versions of
-// the counties whose box meets it (geo.Snapshot.Covering). An answer's
-// key must always go with the same box, since a cache keeps the answer of
+// coveringStamp stamps an answer over box with the versions of the
+// counties whose box meets it (geo.Snapshot.Covering). An answer's key
+// must always go with the same box, since a cache keeps the answer of
 // the larger stamp and stamps over different boxes do not compare.
-func (s *Server) coveringStamp(box orb.Bound) func(context.Context) (int64, error) {
-	return func(ctx context.Context) (int64, error) {
-		snap, err := s.versions.Snapshot(ctx)
-		if err != nil {
-			return 0, err
-		}
-		return snap.Covering(box), nil
-	}
+func coveringStamp(box orb.Bound) stamp {
+	return func(snap *geo.Snapshot) int64 { return snap.Covering(box) }
 }
 
 // tileMarginFraction grows a tile's box by 1/16 of its size on each side

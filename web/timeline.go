@@ -39,9 +39,9 @@ func (s *Server) timeline(c *fiber.Ctx) error {
 		return err
 	}
 	key := s.baseURL(c) + c.OriginalURL() + "\x00" + p.From.String() + "\x00" + p.To.String() + "\x00" + p.Step
-	return s.answer(c, s.cache, key, s.apiCacheControl, s.versions.Current,
+	return s.answer(c, s.cache, key, s.apiCacheControl, globalStamp,
 		func(ctx context.Context) ([]byte, map[string]string, error) {
-			tl, err := geo.RegionTimeline(ctx, s.pool, code, p)
+			tl, err := geo.RegionTimeline(ctx, s.now(ctx), code, p)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -68,7 +68,7 @@ func (s *Server) targets(c *fiber.Ctx) error {
 	}
 	code := strings.Clone(c.Params("code"))
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		return geo.RegionTargets(ctx, s.pool, code)
+		return geo.RegionTargets(ctx, s.now(ctx), code)
 	})
 }
 
@@ -173,7 +173,7 @@ func (s *Server) regionChanges(c *fiber.Ctx) error {
 	}
 	code := strings.Clone(c.Params("code"))
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		return geo.RegionChanges(ctx, s.pool, code, from, to)
+		return geo.RegionChanges(ctx, s.now(ctx), code, from, to)
 	})
 }
 
@@ -184,6 +184,6 @@ func (s *Server) villageHistory(c *fiber.Ctx) error {
 	}
 	code := strings.Clone(c.Params("code"))
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		return geo.VillageHistoryOf(ctx, s.pool, code)
+		return geo.VillageHistoryOf(ctx, s.now(ctx), code)
 	})
 }

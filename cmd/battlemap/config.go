@@ -49,6 +49,15 @@ type Config struct {
 		DataDir          string
 		StatementTimeout time.Duration
 		MaxConns         int
+		// ReplicaURLs are streaming replicas of the database that reads
+		// may use once they have caught up (geo.Replicas).
+		ReplicaURLs listFlag
+		// ReplicaMaxLag is how far behind a replica may be before it is
+		// taken out of rotation.
+		ReplicaMaxLag time.Duration
+		// ReplicaWait is how long a read waits for a replica to catch up
+		// with it before going to the primary.
+		ReplicaWait time.Duration
 	}
 	Log struct {
 		Level  slog.Level
@@ -106,6 +115,8 @@ func defaultConfig() Config {
 	c.Database.DataDir = "./var"
 	c.Database.StatementTimeout = 25 * time.Second
 	c.Database.MaxConns = 16
+	c.Database.ReplicaMaxLag = 5 * time.Second
+	c.Database.ReplicaWait = 10 * time.Millisecond
 	c.Log.Level = slog.LevelInfo
 	c.Log.Format = "text"
 	return c
@@ -121,6 +132,9 @@ var envOf = map[string]string{
 	"statement-timeout": "BATTLEMAP_STATEMENT_TIMEOUT",
 	"shutdown-timeout":  "BATTLEMAP_SHUTDOWN_TIMEOUT",
 	"max-conns":         "BATTLEMAP_MAX_CONNS",
+	"replica-url":       "BATTLEMAP_REPLICA_URL",
+	"replica-max-lag":   "BATTLEMAP_REPLICA_MAX_LAG",
+	"replica-wait":      "BATTLEMAP_REPLICA_WAIT",
 	"body-limit":        "BATTLEMAP_BODY_LIMIT",
 	"public-url":        "BATTLEMAP_PUBLIC_URL",
 	"trusted-proxy":     "BATTLEMAP_TRUSTED_PROXY",
@@ -158,6 +172,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.DurationVar(&cfg.Database.StatementTimeout, "statement-timeout", cfg.Database.StatementTimeout, "PostgreSQL statement_timeout")
 	fs.DurationVar(&cfg.Server.ShutdownTimeout, "shutdown-timeout", cfg.Server.ShutdownTimeout, "how long in-flight requests get at shutdown")
 	fs.IntVar(&cfg.Database.MaxConns, "max-conns", cfg.Database.MaxConns, "database connections in the pool")
+	fs.Var(&cfg.Database.ReplicaURLs, "replica-url", "URL of a streaming replica of the database for reads (repeatable, or a comma list)")
+	fs.DurationVar(&cfg.Database.ReplicaMaxLag, "replica-max-lag", cfg.Database.ReplicaMaxLag, "a replica further behind the primary is taken out of rotation until it catches up")
+	fs.DurationVar(&cfg.Database.ReplicaWait, "replica-wait", cfg.Database.ReplicaWait, "how long a read waits for a replica to catch up with it before it reads the primary")
 	fs.IntVar(&cfg.Server.BodyLimit, "body-limit", cfg.Server.BodyLimit, "largest request body in bytes")
 	fs.StringVar(&cfg.Server.PublicURL, "public-url", cfg.Server.PublicURL, "scheme and host clients use, for URLs in TileJSON and the style (default: the request's)")
 	fs.Var(&cfg.Server.TrustedProxies, "trusted-proxy", "IP or CIDR of a reverse proxy whose X-Forwarded-Proto/-Host are believed (repeatable, or a comma list)")
@@ -239,6 +256,7 @@ func (c *Config) check() error {
 		{"request-timeout", c.Server.RequestTimeout},
 		{"statement-timeout", c.Database.StatementTimeout},
 		{"shutdown-timeout", c.Server.ShutdownTimeout},
+		{"replica-max-lag", c.Database.ReplicaMaxLag},
 	} {
 		if d.v <= 0 {
 			return usagef("invalid value %s for flag --%s: must be positive", d.v, d.flag)
@@ -293,6 +311,14 @@ func (c *Config) check() error {
 		if _, err := pgxpool.ParseConfig(c.Database.URL); err != nil {
 			return usagef("invalid value for DATABASE_URL (flag --database-url): %v", err)
 		}
+	}
+	for _, u := range c.Database.ReplicaURLs {
+		if _, err := pgxpool.ParseConfig(u); err != nil {
+			return usagef("invalid value for BATTLEMAP_REPLICA_URL (flag --replica-url): %v", err)
+		}
+	}
+	if c.Database.ReplicaWait < 0 {
+		return usagef("invalid value %s for flag --replica-wait: must not be negative", c.Database.ReplicaWait)
 	}
 	return nil
 }

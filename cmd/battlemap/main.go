@@ -107,22 +107,75 @@ func newLogger(cfg Config) *slog.Logger {
 }
 
 // database is the open pools and, when battlemap runs its own, the
-// cluster behind them. Tiles have a pool of their own, whose sessions are
-// set up for the tile statements (tiles.SessionParams).
+// cluster behind them, and the pools of the read replicas.
 type database struct {
-	pool     *pgxpool.Pool
-	tilePool *pgxpool.Pool
-	// pastPool and pastTilePool read the map as of a past moment, beside
-	// pool and tilePool (geo.OpenPast).
-	pastPool, pastTilePool *pgxpool.Pool
-	cluster                *pgcluster.Cluster
+	pools
+	// replicas hold the same pools on each read replica, and route
+	// reads to them (nil without replicas).
+	replicas      []pools
+	replicaRoutes *geo.Replicas
+	cluster       *pgcluster.Cluster
+}
+
+// pools are the pools battlemap keeps on one database server. Tiles have
+// a pool of their own, whose sessions are set up for the tile statements
+// (tiles.SessionParams); pastPool and pastTilePool read the map as of a
+// past moment, beside pool and tilePool (geo.OpenPast).
+type pools struct {
+	pool, tilePool, pastPool, pastTilePool *pgxpool.Pool
+}
+
+// openPools opens the pools on the database at url, flag naming where
+// the URL came from for the error of one that does not parse. They
+// connect as the URL says, with application_name battlemap.
+func openPools(ctx context.Context, cfg Config, url, flag string) (pools, error) {
+	var p pools
+	pc, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return p, usagef("invalid value for %s: %v", flag, err)
+	}
+	pc.MaxConns = int32(cfg.Database.MaxConns)
+	pc.ConnConfig.RuntimeParams["application_name"] = "battlemap"
+	for k, v := range geo.SessionParams(cfg.Database.StatementTimeout) {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	tc := pc.Copy()
+	for k, v := range tiles.SessionParams() {
+		tc.ConnConfig.RuntimeParams[k] = v
+	}
+	if p.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
+		return p, fmt.Errorf("connect: %w", err)
+	}
+	if p.tilePool, err = pgxpool.NewWithConfig(ctx, tc); err != nil {
+		p.close()
+		return p, fmt.Errorf("connect: %w", err)
+	}
+	p.pastPool, p.pastTilePool = geo.OpenPast(p.pool), geo.OpenPast(p.tilePool)
+	return p, nil
+}
+
+func (p pools) close() {
+	for _, pool := range []*pgxpool.Pool{p.pool, p.tilePool, p.pastPool, p.pastTilePool} {
+		if pool != nil {
+			pool.Close()
+		}
+	}
+}
+
+// mirrors maps each of p's pools to the same pool of replica.
+func (p pools) mirrors(replica pools) map[*pgxpool.Pool]*pgxpool.Pool {
+	return map[*pgxpool.Pool]*pgxpool.Pool{
+		p.pool: replica.pool, p.tilePool: replica.tilePool,
+		p.pastPool: replica.pastPool, p.pastTilePool: replica.pastTilePool,
+	}
 }
 
 // openDatabase connects to DATABASE_URL or starts the private cluster,
 // then migrates the schema. On the private cluster the migrations run as
 // pgcluster.OwnerRole and the pools connect as role (pgcluster.AppRole
 // for the server); with DATABASE_URL everything uses the URL's role, and
-// a superuser there is warned about.
+// a superuser there is warned about. Pools on the replicas of
+// --replica-url are opened too, for serve to route reads to.
 func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, role string) (*database, error) {
 	db := &database{}
 	url, migrateURL := cfg.Database.URL, ""
@@ -138,29 +191,11 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, role string
 		}
 		db.cluster, url, migrateURL = c, c.RoleURL(role), c.RoleURL(pgcluster.OwnerRole)
 	}
-	pc, err := pgxpool.ParseConfig(url)
-	if err != nil {
+	var err error
+	if db.pools, err = openPools(ctx, cfg, url, "DATABASE_URL"); err != nil {
 		db.close()
-		return nil, usagef("invalid value for DATABASE_URL: %v", err)
+		return nil, err
 	}
-	pc.MaxConns = int32(cfg.Database.MaxConns)
-	pc.ConnConfig.RuntimeParams["application_name"] = "battlemap"
-	for k, v := range geo.SessionParams(cfg.Database.StatementTimeout) {
-		pc.ConnConfig.RuntimeParams[k] = v
-	}
-	tc := pc.Copy()
-	for k, v := range tiles.SessionParams() {
-		tc.ConnConfig.RuntimeParams[k] = v
-	}
-	if db.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
-		db.close()
-		return nil, fmt.Errorf("connect: %w", err)
-	}
-	if db.tilePool, err = pgxpool.NewWithConfig(ctx, tc); err != nil {
-		db.close()
-		return nil, fmt.Errorf("connect: %w", err)
-	}
-	db.pastPool, db.pastTilePool = geo.OpenPast(db.pool), geo.OpenPast(db.tilePool)
 	if err := migrateSchema(ctx, db.pool, migrateURL); err != nil {
 		db.close()
 		return nil, err
@@ -175,6 +210,22 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, role string
 		// read files and run programs on the database host.
 		log.Warn("connected to the database as a superuser; give battlemap a role of its own (README: Running it safely)")
 	}
+	if len(cfg.Database.ReplicaURLs) == 0 {
+		return db, nil
+	}
+	var replicas []*geo.Replica
+	for _, u := range cfg.Database.ReplicaURLs {
+		// Pools connect when first used: a replica that is down now is
+		// out of rotation until the checker finds it up.
+		r, err := openPools(ctx, cfg, u, "BATTLEMAP_REPLICA_URL")
+		if err != nil {
+			db.close()
+			return nil, err
+		}
+		db.replicas = append(db.replicas, r)
+		replicas = append(replicas, geo.NewReplica(geo.ReplicaName(r.pool), db.mirrors(r)))
+	}
+	db.replicaRoutes = geo.NewReplicas(db.pool, replicas, cfg.Database.ReplicaMaxLag, cfg.Database.ReplicaWait, log)
 	return db, nil
 }
 
@@ -218,10 +269,9 @@ func (db *database) state() func() string {
 }
 
 func (db *database) close() {
-	for _, p := range []*pgxpool.Pool{db.pool, db.tilePool, db.pastPool, db.pastTilePool} {
-		if p != nil {
-			p.Close()
-		}
+	db.pools.close()
+	for _, r := range db.replicas {
+		r.close()
 	}
 	if db.cluster != nil {
 		_ = db.cluster.Stop()
@@ -249,6 +299,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 	if cfg.VersionCheck == "notify" {
 		go versions.Listen(ctx)
 	}
+	go db.replicaRoutes.Run(ctx)
 	tileService := tiles.NewService(tiles.Config{Attribution: demo.Attribution, Past: db.pastTilePool}, db.tilePool)
 	srv := web.New(web.Config{
 		RequestTimeout:  cfg.Server.RequestTimeout,
@@ -264,6 +315,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		TileCacheBytes:  cfg.Tiles.CacheBytes,
 		Versions:        versions,
 		DatabaseState:   db.state(),
+		Replicas:        db.replicaRoutes,
 	}, db.pool, tileService, log)
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {

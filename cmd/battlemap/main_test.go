@@ -73,6 +73,10 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown version check", []string{"serve"}, []string{"BATTLEMAP_VERSION_CHECK=psychic"}, "--version-check"},
 		{"trusted proxy that is no address", []string{"serve", "--trusted-proxy", "10.0.0.0/8,proxy.local"}, nil, "--trusted-proxy"},
 		{"trusted proxy from the environment", []string{"serve"}, []string{"BATTLEMAP_TRUSTED_PROXY=10.0.0.300"}, "--trusted-proxy"},
+		{"replica URL that does not parse", []string{"serve", "--replica-url", "postgres://%zz"}, nil, "--replica-url"},
+		{"replica URL from the environment", []string{"serve"}, []string{"BATTLEMAP_REPLICA_URL=postgres://a/b,postgres://%zz"}, "BATTLEMAP_REPLICA_URL"},
+		{"zero replica lag", []string{"serve", "--replica-max-lag", "0s"}, nil, "--replica-max-lag"},
+		{"negative replica wait", []string{"serve", "--replica-wait", "-1ms"}, nil, "--replica-wait"},
 	}
 	bin := binary(t)
 	for _, tt := range tests {

@@ -9,7 +9,8 @@
 //
 // The cluster is supervised (a postgres that dies is restarted with
 // backoff) and has, besides its bootstrap superuser, an owner role for the
-// schema and an app role for the server (roles.go).
+// schema and an app role for the server (roles.go). A cluster can also be
+// a streaming replica of another (Standby), run by the same code.
 package pgcluster
 
 import (
@@ -76,6 +77,9 @@ type Cluster struct {
 	bin     string // PostgreSQL's bin directory
 	owner   *owner // who runs postgres; nil means the current user
 	log     *slog.Logger
+	// primary is the cluster this one is a streaming replica of (see
+	// Standby); nil for a primary.
+	primary *Cluster
 
 	mu    sync.Mutex
 	proc  *process      // the running postgres; nil when there is none
@@ -236,7 +240,11 @@ func (c *Cluster) Start(ctx context.Context) error {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(c.pgdata, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
-		if err := c.initdb(ctx); err != nil {
+		create := c.initdb
+		if c.primary != nil {
+			create = c.baseBackup
+		}
+		if err := create(ctx); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -250,13 +258,17 @@ func (c *Cluster) Start(ctx context.Context) error {
 		c.shutdown(p)
 		return err
 	}
-	if err := c.ensureDatabase(ctx, Database); err != nil {
-		c.shutdown(p)
-		return err
-	}
-	if err := c.ensureRoles(ctx); err != nil {
-		c.shutdown(p)
-		return err
+	// A standby has its primary's database and roles, and can change
+	// neither.
+	if c.primary == nil {
+		if err := c.ensureDatabase(ctx, Database); err != nil {
+			c.shutdown(p)
+			return err
+		}
+		if err := c.ensureRoles(ctx); err != nil {
+			c.shutdown(p)
+			return err
+		}
 	}
 	c.mu.Lock()
 	c.proc, c.state = p, StateRunning
@@ -479,6 +491,41 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		"--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("pgcluster: initdb: %w: %s", err, lastLines(out, 10))
+	}
+	return nil
+}
+
+// Standby describes a cluster kept in dataDir that is a streaming
+// replica of c, without touching either: its first Start copies c with
+// pg_basebackup -R (c must be running then, in this process or another)
+// and every Start runs it as a hot standby that follows c over c's
+// socket, read only, supervised as c is. It has c's database, roles and
+// authentication (pg_hba.conf is copied too): initdb's lines let the
+// cluster's own OS user connect for replication over the socket, and
+// PostgreSQL's defaults (wal_level replica, ten WAL senders) serve it.
+// No replication slot is made: a standby stopped for long may find the
+// WAL it needs recycled, and is then made anew from an empty directory.
+func (c *Cluster) Standby(dataDir string) (*Cluster, error) {
+	s, err := New(dataDir, c.log)
+	if err != nil {
+		return nil, err
+	}
+	if s.dir == c.dir {
+		return nil, fmt.Errorf("pgcluster: a standby needs a data directory of its own, not its primary's %s", c.dir)
+	}
+	s.primary = c
+	return s, nil
+}
+
+// baseBackup copies the running primary into the empty data directory,
+// with the settings that make it a standby of it (-R: standby.signal
+// and primary_conninfo), streaming the WAL written meanwhile (-X stream).
+func (c *Cluster) baseBackup(ctx context.Context) error {
+	c.log.Info("copying the primary into a standby", slog.String("dir", c.pgdata), slog.String("primary", c.primary.dir))
+	cmd := c.command(ctx, "pg_basebackup", "-D", c.pgdata, "-R", "-X", "stream", "-c", "fast",
+		"-d", c.primary.url(Superuser, "postgres"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgcluster: pg_basebackup: %w: %s", err, lastLines(out, 10))
 	}
 	return nil
 }

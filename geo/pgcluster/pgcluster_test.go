@@ -281,3 +281,63 @@ func TestRestartAfterKill(t *testing.T) {
 		t.Fatalf("after Stop: postgres %d alive %v, state %s; want gone and %s", pid, alive(pid), c.State(), StateStopped)
 	}
 }
+
+// TestStandby makes a streaming replica of a running cluster: it holds
+// what the primary held, follows what the primary writes next, refuses
+// writes, and, stopped and started again in its own directory, catches
+// up with what it missed.
+func TestStandby(t *testing.T) {
+	primary := startCluster(t, t.TempDir())
+	exec1(t, primary, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (1)`)
+	standby, err := primary.Standby(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := standby.Start(ctx); err != nil {
+		t.Fatalf("Start standby: %v", err)
+	}
+	t.Cleanup(func() { _ = standby.Stop() })
+	if standby.URL() == primary.URL() {
+		t.Fatalf("standby and primary share the URL %s", standby.URL())
+	}
+	sum := func(want int) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, standby.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var got int
+		var recovering bool
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if err := conn.QueryRow(ctx, `SELECT sum(v), pg_is_in_recovery() FROM kept`).Scan(&got, &recovering); err != nil {
+				t.Fatal(err)
+			}
+			if got == want || time.Now().After(end) {
+				break
+			}
+		}
+		if got != want || !recovering {
+			t.Fatalf("standby: sum %d, in recovery %v; want %d, true", got, recovering, want)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO kept VALUES (100)`); err == nil {
+			t.Fatal("the standby took a write")
+		}
+	}
+	sum(1)
+	exec1(t, primary, `INSERT INTO kept VALUES (2)`)
+	sum(3)
+	if err := standby.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, primary, `INSERT INTO kept VALUES (4)`)
+	if err := standby.Start(ctx); err != nil {
+		t.Fatalf("restart standby: %v", err)
+	}
+	sum(7)
+	if _, err := primary.Standby(primary.dir); err == nil {
+		t.Error("Standby in the primary's own directory: got no error")
+	}
+}
