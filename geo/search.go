@@ -71,7 +71,7 @@ ORDER BY c.ord`
 
 // rank is the order of matches of the same quality: from the top level
 // down, then shorter names, then codes. level_rank, name_grams and
-// query_grams are migrations/019_search.sql's, and every tier below reads
+// query_grams are migrations/021_search.sql's, and every tier below reads
 // an index of that migration's, so that a search costs about the same
 // over a country's regions as over a city's.
 const rank = `level_rank(g.level), length(g.name), g.code COLLATE "C"`

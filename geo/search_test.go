@@ -14,7 +14,7 @@ import (
 
 // bruteSearchSQL is what geo.Search answers, written as plainly as it
 // can be: every region read, the matches ranked whole. It is the
-// ground truth the indexed tiers of migrations/019_search.sql must agree
+// ground truth the indexed tiers of migrations/021_search.sql must agree
 // with.
 const bruteSearchSQL = `
 SELECT g.code FROM regions g
