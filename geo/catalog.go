@@ -243,7 +243,11 @@ func (e *Enum) Has(value string) bool {
 
 // The enumerations of the stored fields.
 var (
+	// RegionLevels are the levels of the hierarchy, from the top down.
+	// The country and the province are optional above a city: a city, a
+	// province or the country may be a top region (one without a parent).
 	RegionLevels = &Enum{Name: "region_level", Title: "行政层级", Constraint: "regions_level_known", Values: []EnumValue{
+		{Value: "country", Label: "全国"}, {Value: "province", Label: "省"},
 		{Value: "city", Label: "市"}, {Value: "county", Label: "县（区、市）"},
 		{Value: "township", Label: "乡镇（街道）"}, {Value: "village", Label: "村（社区）"},
 	}}

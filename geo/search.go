@@ -29,7 +29,7 @@ type SearchQuery struct {
 // Match is a region found by a search.
 type Match struct {
 	RegionRef
-	// Breadcrumb runs from the city down to the region itself.
+	// Breadcrumb runs from the top region down to the region itself.
 	Breadcrumb []RegionRef `json:"breadcrumb"`
 	// BBox is minLon, minLat, maxLon, maxLat of its boundary, or of its
 	// point for a village without one.
@@ -61,7 +61,7 @@ const matchColumns = `g.code, g.name, g.level, ` + breadcrumbColumn + `, ` + bbo
 // name starts with it, then the rest; within each, higher levels first,
 // then shorter names, then codes.
 // strpos and starts_with take $1 as it is, with no pattern to escape.
-const searchNameSQL = `
+var searchNameSQL = `
 SELECT ` + matchColumns + `
 FROM regions g
 WHERE strpos(g.name, $1) > 0
@@ -72,8 +72,8 @@ ORDER BY CASE WHEN g.name = $1 OR short_name(g.name) = $1 THEN 0
 LIMIT $2`
 
 // searchCodeSQL finds regions whose codes start with $1: the exact code
-// first, then from the city down, then by code.
-const searchCodeSQL = `
+// first, then from the top level down, then by code.
+var searchCodeSQL = `
 SELECT ` + matchColumns + `
 FROM regions g
 WHERE starts_with(g.code, $1)
