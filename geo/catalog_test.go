@@ -127,7 +127,7 @@ var fieldKinds = map[string]geo.FieldKind{
 // each kind of rule mirrors: a rule between values a CHECK, a rule on
 // where regions lie the foreign key that holds both codes to the
 // hierarchy (to a (code, parent) key).
-var ruleConstraints = map[geo.RuleKind]string{geo.AtMost: "c", geo.PresentIff: "c", geo.Within: "f"}
+var ruleConstraints = map[geo.RuleKind]string{geo.AtMost: "c", geo.PresentIff: "c", geo.Within: "f", geo.CodeOfLevel: "c", geo.ParentOf: "f"}
 
 // TestTablesMatchSchema holds each importable table's fields to the
 // schema: a column of the same name (or the Column named) and kind in the

@@ -20,6 +20,12 @@
 CREATE FUNCTION above_counties(level text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN level IN ('country', 'province', 'city');
 
+-- parent_level_of is the level of the parent of a region of level: the
+-- level above it, which a region above the counties may also lack.
+CREATE FUNCTION parent_level_of(level text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE level WHEN 'province' THEN 'country' WHEN 'city' THEN 'province' WHEN 'county' THEN 'city'
+                  WHEN 'township' THEN 'county' WHEN 'village' THEN 'township' END;
+
 ALTER TABLE regions DROP CONSTRAINT regions_level_known;
 ALTER TABLE regions ADD CONSTRAINT regions_level_known
     CHECK (level IN ('country', 'province', 'city', 'county', 'township', 'village'));
@@ -43,10 +49,7 @@ ALTER TABLE regions ADD CONSTRAINT regions_code_matches_level CHECK (
 ALTER TABLE regions ALTER COLUMN parent_level DROP EXPRESSION;
 CREATE FUNCTION regions_parent_level() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.parent_level := CASE NEW.level
-        WHEN 'county' THEN 'city' WHEN 'township' THEN 'county' WHEN 'village' THEN 'township'
-        WHEN 'city' THEN CASE WHEN NEW.parent_code IS NOT NULL THEN 'province' END
-        WHEN 'province' THEN CASE WHEN NEW.parent_code IS NOT NULL THEN 'country' END END;
+    NEW.parent_level := CASE WHEN NEW.parent_code IS NOT NULL OR NOT above_counties(NEW.level) THEN parent_level_of(NEW.level) END;
     RETURN NEW;
 END
 $$;
@@ -377,4 +380,5 @@ ALTER TABLE regions ADD CONSTRAINT regions_code_matches_level CHECK (
     (level = 'village' AND code ~ '^[0-9]{12}$'));
 ALTER TABLE regions DROP CONSTRAINT regions_level_known;
 ALTER TABLE regions ADD CONSTRAINT regions_level_known CHECK (level IN ('city', 'county', 'township', 'village'));
+DROP FUNCTION parent_level_of(text);
 DROP FUNCTION above_counties(text);
