@@ -6,29 +6,9 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo/pgtest"
 )
-
-// addProvince puts Zunyi and the second city under a province (520000)
-// under the country (100000), as a national load files them.
-func addProvince(t *testing.T, pool *pgxpool.Pool) {
-	t.Helper()
-	ctx := context.Background()
-	pgtest.AddSecondCity(t, pool)
-	for _, sql := range []string{
-		`INSERT INTO regions (code, name, level, boundary, point)
-		 VALUES ('100000', '中华人民共和国', 'country', ST_Multi(ST_MakeEnvelope(73, 18, 135, 54, 4326)), ST_Point(104, 35, 4326))`,
-		`INSERT INTO regions (code, name, level, parent_code, boundary, point)
-		 VALUES ('520000', '贵州省', 'province', '100000', ST_Multi(ST_MakeEnvelope(103.5, 24.5, 109.6, 29.3, 4326)), ST_Point(106.7, 26.6, 4326))`,
-		`UPDATE regions SET parent_code = '520000' WHERE code IN ('520300', '520400')`,
-	} {
-		if _, err := pool.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-}
 
 // TestProvinceLevels checks 019's rules for the levels above the city: a
 // city's parent is a province or none, a province's the country or none,
@@ -36,7 +16,7 @@ func addProvince(t *testing.T, pool *pgxpool.Pool) {
 func TestProvinceLevels(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	addProvince(t, pool)
+	pgtest.AddProvince(t, pool)
 	tests := []struct{ name, sql, constraint string }{
 		{"city under the country", `UPDATE regions SET parent_code = '100000' WHERE code = '520300'`, "regions_parent_level_fkey"},
 		{"province under a city", `INSERT INTO regions (code, name, level, parent_code, boundary, point)
@@ -82,7 +62,7 @@ func TestProvinceLevels(t *testing.T) {
 func TestProvinceRollups(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	addProvince(t, pool)
+	pgtest.AddProvince(t, pool)
 	const village = "520304116203" // 花茂村
 	var lineage []string
 	if err := pool.QueryRow(ctx, `SELECT lineage FROM region_rollups WHERE code = $1`, village).Scan(&lineage); err != nil {

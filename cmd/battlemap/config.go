@@ -179,7 +179,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
 	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
 	fs.IntVar(&cfg.MaxEventStreams, "max-event-streams", cfg.MaxEventStreams, "most open Server-Sent Events streams (GET /api/events); past it, 503")
-	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites, projects, hazard_zones, roads or services")
+	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: regions, villages, sites, projects, hazard_zones, roads or services")
 	fs.StringVar(&cfg.Import.DEM, "dem", "", "import: a GeoTIFF DEM (elevation in metres) to replace the terrain with")
 	fs.StringVar(&cfg.Account.Name, "name", "", "user add: the new account's name")
 	fs.StringVar(&cfg.Account.Role, "role", "", "user add: admin, county or viewer")
