@@ -96,6 +96,8 @@ CROSS JOIN LATERAL (
     WHERE c.level = 'county' AND c.lineage @> ARRAY[g.code]
 ) a
 WHERE above_counties(g.level);
+-- The past's views of the figures follow today's definition (014).
+SELECT as_of_views();
 
 -- region_rows_at, as 015 made it, for every region above the counties.
 CREATE OR REPLACE FUNCTION region_rows_at(region text, at timestamptz) RETURNS SETOF region_rollups_history
@@ -360,6 +362,7 @@ LEFT JOIN (
     GROUP BY u.code
 ) a ON a.code = g.code
 WHERE g.level = 'city';
+SELECT as_of_views();
 
 DROP INDEX region_rollups_history_county_lineage_gix, region_rollups_county_lineage_gix, regions_above_counties_idx;
 CREATE INDEX regions_above_counties_idx ON regions (code) WHERE level = 'city';

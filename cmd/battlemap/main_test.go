@@ -73,6 +73,8 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown version check", []string{"serve"}, []string{"BATTLEMAP_VERSION_CHECK=psychic"}, "--version-check"},
 		{"trusted proxy that is no address", []string{"serve", "--trusted-proxy", "10.0.0.0/8,proxy.local"}, nil, "--trusted-proxy"},
 		{"trusted proxy from the environment", []string{"serve"}, []string{"BATTLEMAP_TRUSTED_PROXY=10.0.0.300"}, "--trusted-proxy"},
+		{"root that is no region's code", []string{"serve", "--root", "Zunyi"}, nil, "--root"},
+		{"root from the environment", []string{"serve"}, []string{"BATTLEMAP_ROOT=52030"}, "--root"},
 	}
 	bin := binary(t)
 	for _, tt := range tests {
