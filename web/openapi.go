@@ -136,13 +136,17 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	code := func(what string) parameter {
 		return parameter{Name: "code", In: "path", Required: true, Description: what, Schema: schema{"type": "string"}}
 	}
+	// topRegion is a region where a drill-down may start.
+	topRegion := schema{
+		"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string", "enum": geo.RegionLevels.Strings()},
+		"bbox": schema{"type": "array", "minItems": 4, "maxItems": 4, "items": schema{"type": "number"},
+			"description": "minLon, minLat, maxLon, maxLat of its boundary"},
+	}
 	get("/api/regions", "getTopRegions", "Drill-down", "the root region the pages open on (--root, else the first top region by code) and the regions without a parent",
-		[]parameter{f}, jsonOf("the top regions, by code", schema{"type": "object", "required": []string{"regions"}, "properties": schema{
-			"regions": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
-				"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
-				"bbox": schema{"type": "array", "minItems": 4, "maxItems": 4, "items": schema{"type": "number"},
-					"description": "minLon, minLat, maxLon, maxLat of its boundary"},
-			}}},
+		[]parameter{f}, jsonOf("the root region and the top regions, by code", schema{"type": "object", "required": []string{"root", "regions"}, "properties": schema{
+			"root": schema{"type": "object", "nullable": true, "properties": topRegion,
+				"description": "the region the pages open on; null while the data has none (or lacks --root's)"},
+			"regions": schema{"type": "array", "items": schema{"type": "object", "properties": topRegion}},
 		}}))
 	get("/api/regions/{code}", "getRegion", "Drill-down",
 		"one drill-down step: a region, its breadcrumb, figures, project counts and children; a village's projects and relocation",
