@@ -206,10 +206,26 @@ CREATE FUNCTION counties_under(codes text[]) RETURNS text[] LANGUAGE sql STABLE 
     SELECT coalesce(array_agg(code ORDER BY code), '{}') FROM down WHERE level = 'county'
 $$;
 
+-- flags_mark_under marks for the flags' refresh (018) the sites and
+-- projects of counties: their flags' lineage runs through the counties'
+-- ancestors. (The villages, townships and counties are marked by the
+-- rewrite of their rollup rows.) It runs as the owner: the servers' role
+-- may not write flags_pending.
+CREATE FUNCTION flags_mark_under(counties text[]) RETURNS void LANGUAGE sql SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+    INSERT INTO flags_pending (subject)
+    SELECT code FROM sites WHERE county_code = ANY (counties)
+    UNION SELECT code FROM projects WHERE county_code = ANY (counties)
+    ON CONFLICT DO NOTHING
+$$;
+REVOKE EXECUTE ON FUNCTION flags_mark_under(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION flags_mark_under(text[]) TO battlemap_app;
+
 -- A region above the counties filed under another parent (a city placed
 -- under its province, a province under the country) changes the lineage
 -- of every rollup row under it, by which its new ancestors sum their
--- counties: those counties are refreshed. A rename or a new status
+-- counties, and of every flag under it: those counties are refreshed,
+-- and the flags of their sites and projects. A rename or a new status
 -- changes no lineage, and a new region has nothing under it yet.
 CREATE FUNCTION rollups_on_move() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -220,6 +236,7 @@ BEGIN
         WHERE above_counties(n.level) AND n.parent_code IS DISTINCT FROM o.parent_code));
     IF cardinality(counties) > 0 THEN
         PERFORM refresh_rollups(counties);
+        PERFORM flags_mark_under(counties);
     END IF;
     RETURN NULL;
 END
@@ -231,6 +248,7 @@ CREATE TRIGGER regions_rollups_move AFTER UPDATE ON regions REFERENCING OLD TABL
 
 DROP TRIGGER regions_rollups_move ON regions;
 DROP FUNCTION rollups_on_move();
+DROP FUNCTION flags_mark_under(text[]);
 DROP FUNCTION counties_under(text[]);
 
 -- region_rows_at and region_timeline as 015 made them.

@@ -72,6 +72,12 @@ func TestProvinceRollups(t *testing.T) {
 		t.Fatalf("the village's lineage once Zunyi is under the province: %v, want 100000 › 520000 › 520300 › …", lineage)
 	}
 
+	var stale int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM flags WHERE lineage @> ARRAY['520300'] AND NOT lineage @> ARRAY['100000', '520000']`).
+		Scan(&stale); err != nil || stale != 0 {
+		t.Errorf("flags under Zunyi whose lineage lacks its new province and country: %d (%v), want 0", stale, err)
+	}
+
 	xmins := func() map[string]string {
 		t.Helper()
 		rows, err := pool.Query(ctx, `SELECT code, xmin::text FROM region_rollups WHERE county_code = $1`, pgtest.SecondCity.County)
