@@ -2,6 +2,7 @@ package geo
 
 import (
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -140,9 +141,11 @@ type RuleKind int
 
 // The kinds of rules.
 const (
-	AtMost     RuleKind = iota // A ≤ B, when both are given
-	Within                     // region A lies in region B, following parent_code up (never the codes' digits), when both are given
-	PresentIff                 // A is given if and only if B is When (with When "": if B is given)
+	AtMost      RuleKind = iota // A ≤ B, when both are given
+	Within                      // region A lies in region B, following parent_code up (never the codes' digits), when both are given
+	PresentIff                  // A is given if and only if B is When (with When "": if B is given)
+	CodeOfLevel                 // code A has the form of the codes of level B (LevelCodeProblem)
+	ParentOf                    // region A is of the level above level B; given unless level B may be a top (the database checks it)
 )
 
 // Bounds of integer fields that only their column's type limits.
@@ -236,6 +239,40 @@ func (e *Enum) Label(value string) string {
 	return value
 }
 
+// Without is e less the values given: the values a field takes that its
+// column's enumeration has more of (a region layer's levels, which
+// villages are not). Its constraint is e's, which allows more.
+func (e *Enum) Without(values ...string) *Enum {
+	w := *e
+	w.Values = slices.DeleteFunc(slices.Clone(e.Values), func(v EnumValue) bool { return slices.Contains(values, v.Value) })
+	return &w
+}
+
+// levelCodes are the forms of each level's statistical codes, as the
+// constraint regions_code_matches_level has them: the country 100000, a
+// province two digits and 0000, a city four digits and 00, a county six
+// digits, a township nine, a village twelve.
+var levelCodes = map[string]*regexp.Regexp{
+	"country": regexp.MustCompile(`^100000$`), "province": regexp.MustCompile(`^[0-9]{2}0000$`),
+	"city": regexp.MustCompile(`^[0-9]{4}00$`), "county": regexp.MustCompile(`^[0-9]{6}$`),
+	"township": regexp.MustCompile(`^[0-9]{9}$`), "village": regexp.MustCompile(`^[0-9]{12}$`),
+}
+
+// LevelCodeProblem says why code cannot be the code of a region of level
+// (one of RegionLevels), or "" when it can.
+func LevelCodeProblem(level, code string) string {
+	re, ok := levelCodes[level]
+	switch {
+	case !ok:
+		return "no level " + level
+	case !re.MatchString(code):
+		return "is not the code of a " + level + ": want " + map[string]string{
+			"country": "100000", "province": "two digits and 0000", "city": "four digits and 00",
+			"county": "six digits", "township": "nine digits", "village": "twelve digits"}[level]
+	}
+	return ""
+}
+
 // Has reports whether value is one of e's values.
 func (e *Enum) Has(value string) bool {
 	return slices.ContainsFunc(e.Values, func(v EnumValue) bool { return v.Value == value })
@@ -243,7 +280,11 @@ func (e *Enum) Has(value string) bool {
 
 // The enumerations of the stored fields.
 var (
+	// RegionLevels are the levels of the hierarchy, from the top down.
+	// The country and the province are optional above a city: a city, a
+	// province or the country may be a top region (one without a parent).
 	RegionLevels = &Enum{Name: "region_level", Title: "行政层级", Constraint: "regions_level_known", Values: []EnumValue{
+		{Value: "country", Label: "全国"}, {Value: "province", Label: "省"},
 		{Value: "city", Label: "市"}, {Value: "county", Label: "县（区、市）"},
 		{Value: "township", Label: "乡镇（街道）"}, {Value: "village", Label: "村（社区）"},
 	}}
@@ -336,12 +377,35 @@ var Enums = []*Enum{RegionLevels, PovertyStatuses, PairingLevels, SiteTypes, Sit
 // through the same SQL (Table.UpsertSQL), so its files name the same
 // fields.
 var (
+	// RegionTable is the hierarchy above the villages: the country, the
+	// provinces, cities, counties and townships, each with its boundary
+	// (a point on it is the region's point). Villages, which carry the
+	// registry's figures, come with VillageTable. A file may hold a
+	// region and its parent: the parent is written in the same statement.
+	RegionTable = &Table{
+		Name: "regions", Geometries: []string{"Polygon", "MultiPolygon"}, LiesIn: "parent_code",
+		Fields: []Field{
+			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "statistical code: 100000 for the country, 6 digits for a province (..0000), a city (..00) or a county, 9 for a township"},
+			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "name"},
+			{Name: "level", Label: "行政层级", Kind: TextField, Required: true, Enum: RegionLevels.Without("village"), Description: "level in the hierarchy"},
+			{Name: "parent_code", Label: "上级区域", Kind: TextField, Description: "code of the region it lies in, one level up; none for a top region (the country, or a province or city without one above it)"},
+			{Name: "poverty_status", Label: "贫困状态", Kind: TextField, Required: true, Enum: PovertyStatuses, Description: "poverty status"},
+			{Name: "exit_year", Label: "退出年份", Kind: IntegerField, Min: 2000, Max: 2100, Description: "year it exited poverty"},
+			{Name: "demonstration", Label: "示范点", Kind: BooleanField, Default: false, Description: "a demonstration point"},
+		},
+		Rules: []Rule{
+			{Kind: CodeOfLevel, A: "code", B: "level", Constraint: "regions_code_matches_level"},
+			{Kind: ParentOf, A: "parent_code", B: "level", Constraint: "regions_parent_level_fkey"},
+			{Kind: PresentIff, A: "exit_year", B: "poverty_status", When: "exited", Constraint: "regions_exit_year_iff_exited"},
+		},
+		writes: []write{{table: "regions", geom: "boundary", multi: true, pointOn: "point"}},
+	}
 	// VillageTable is the villages' poverty registry. A village's name,
 	// point, status and demonstration flag are its own regions row, which
 	// the registry row refers to, so it is written first; its figures are
 	// its villages row.
 	VillageTable = &Table{
-		Name: "villages", Geometries: []string{"Point"},
+		Name: "villages", Geometries: []string{"Point"}, LiesIn: "township_code",
 		Fields: []Field{
 			{Name: "code", Label: "代码", Kind: TextField, Required: true, Digits: 12, Description: "statistical code"},
 			{Name: "township_code", Label: "所属乡镇", Kind: TextField, Digits: 9, Ref: "township", FromCode: 9, In: "regions", Column: "parent_code",
@@ -373,7 +437,7 @@ var (
 	}
 	// SiteTable is the relocation sites.
 	SiteTable = &Table{
-		Name: "sites", Geometries: []string{"Point"},
+		Name: "sites", Geometries: []string{"Point"}, LiesIn: "county_code",
 		Fields: []Field{
 			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "site code"},
 			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "site name"},
@@ -397,7 +461,7 @@ var (
 	}
 	// ProjectTable is the funded projects.
 	ProjectTable = &Table{
-		Name: "projects", Geometries: []string{"Point", "LineString"},
+		Name: "projects", Geometries: []string{"Point", "LineString"}, LiesIn: "county_code",
 		Fields: []Field{
 			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "project code"},
 			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "project name"},
@@ -428,7 +492,7 @@ var (
 var (
 	// HazardZoneTable is the geological hazard zones (地质灾害隐患区).
 	HazardZoneTable = &Table{
-		Name: "hazard_zones", Geometries: []string{"Polygon", "MultiPolygon"},
+		Name: "hazard_zones", Geometries: []string{"Polygon", "MultiPolygon"}, LiesIn: "county_code",
 		Fields: []Field{
 			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "hazard zone code"},
 			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "hazard zone name"},
@@ -440,7 +504,7 @@ var (
 	}
 	// RoadTable is the road network.
 	RoadTable = &Table{
-		Name: "roads", Geometries: []string{"LineString", "MultiLineString"},
+		Name: "roads", Geometries: []string{"LineString", "MultiLineString"}, LiesIn: "county_code",
 		Fields: []Field{
 			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "road code"},
 			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "road name"},
@@ -451,7 +515,7 @@ var (
 	}
 	// ServiceTable is the public services: schools, clinics, markets.
 	ServiceTable = &Table{
-		Name: "services", Geometries: []string{"Point"},
+		Name: "services", Geometries: []string{"Point"}, LiesIn: "county_code",
 		Fields: []Field{
 			{Name: "code", Label: "代码", Kind: TextField, Required: true, Description: "service code"},
 			{Name: "name", Label: "名称", Kind: TextField, Required: true, Description: "service name"},
@@ -467,7 +531,7 @@ var (
 )
 
 // Tables are the tables that can be imported, in the order listed.
-var Tables = []*Table{VillageTable, SiteTable, ProjectTable, HazardZoneTable, RoadTable, ServiceTable}
+var Tables = []*Table{RegionTable, VillageTable, SiteTable, ProjectTable, HazardZoneTable, RoadTable, ServiceTable}
 
 // AssignmentTable is the relocation assignments: the households and
 // people of a village that are to move to a site. Planners create,

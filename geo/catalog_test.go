@@ -127,7 +127,7 @@ var fieldKinds = map[string]geo.FieldKind{
 // each kind of rule mirrors: a rule between values a CHECK, a rule on
 // where regions lie the foreign key that holds both codes to the
 // hierarchy (to a (code, parent) key).
-var ruleConstraints = map[geo.RuleKind]string{geo.AtMost: "c", geo.PresentIff: "c", geo.Within: "f"}
+var ruleConstraints = map[geo.RuleKind]string{geo.AtMost: "c", geo.PresentIff: "c", geo.Within: "f", geo.CodeOfLevel: "c", geo.ParentOf: "f"}
 
 // TestTablesMatchSchema holds each importable table's fields to the
 // schema: a column of the same name (or the Column named) and kind in the
@@ -269,5 +269,32 @@ func TestFiguresHaveLabels(t *testing.T) {
 			t.Errorf("figure %s: label %q missing or given twice", c.Name, c.Label)
 		}
 		seen[c.Label] = true
+	}
+}
+
+// TestLevelCodesMatchConstraint holds LevelCodeProblem, the importer's
+// check of a region's code for its level, to regions_code_matches_level:
+// for every level and sample codes of every form, the catalogue takes a
+// code exactly when the constraint does.
+func TestLevelCodesMatchConstraint(t *testing.T) {
+	pool := pgtest.New(t)
+	def := schemaChecks(t, pool)["regions_code_matches_level"].def
+	expr, ok := strings.CutPrefix(def, "CHECK ")
+	if !ok {
+		t.Fatalf("regions_code_matches_level: %q is no CHECK", def)
+	}
+	// The constraint's own text, evaluated over the values given.
+	sql := "SELECT " + expr + " FROM (SELECT $1::text AS level, $2::text AS code) r"
+	codes := []string{"100000", "110000", "520000", "520300", "520302", "520302001", "520302001001", "52030", "5203000", "52030a", ""}
+	for _, level := range geo.RegionLevels.Strings() {
+		for _, code := range codes {
+			var takes bool
+			if err := pool.QueryRow(context.Background(), sql, level, code).Scan(&takes); err != nil {
+				t.Fatalf("%s %q: %v", level, code, err)
+			}
+			if problem := geo.LevelCodeProblem(level, code); (problem == "") != takes {
+				t.Errorf("%s %q: the catalogue says %q, the constraint takes it: %v", level, code, problem, takes)
+			}
+		}
 	}
 }

@@ -281,7 +281,7 @@ type Registry struct {
 	ExitYear *int16      `json:"exit_year"`
 	Figures  ExitFigures `json:"figures"`
 	// Standard is its level's; nil for a level that is no poverty unit
-	// (the city), and MeetsStandard then nil too.
+	// (above the counties), and MeetsStandard then nil too.
 	Standard      *ExitStandard `json:"standard"`
 	MeetsStandard *bool         `json:"meets_standard"`
 	// PoliciesUntil is the standard's day while the unit is exited
@@ -300,8 +300,9 @@ const MaxRegistryEvents = 200
 // and its level's standard, and whether the figures meet it
 // (meets_exit_standard): the very functions the database judges an exit
 // by, so that what the page says of an exit is what the database will do.
-// A region without a rollup row of its own (the city, no poverty unit)
-// has its children's figures summed, as region_figures does.
+// A region above the counties (a city, a province, the country: no
+// poverty unit), which has no rollup row of its own, has its counties'
+// figures summed, as region_figures does (migrations/019_provinces.sql).
 const sqlRegistry = `
 SELECT r.code, r.name, r.level, r.poverty_status, r.exit_year,
        coalesce(f.population, 0), coalesce(f.poor_population, 0), f.incidence::float8,
@@ -314,8 +315,10 @@ LEFT JOIN LATERAL (
     SELECT sum(x.population)::bigint AS population, sum(x.poor_population)::bigint AS poor_population,
            round(sum(x.poor_population)::numeric / nullif(sum(x.population), 0), 5) AS incidence,
            sum(x.poverty_villages)::int AS poverty_villages, sum(x.exited_villages)::int AS exited_villages
-    FROM regions k CROSS JOIN LATERAL exit_figures(k.code) x
-    WHERE k.code = r.code OR (k.parent_code = r.code AND NOT EXISTS (SELECT FROM region_rollups WHERE code = r.code))
+    FROM (SELECT code FROM region_rollups WHERE code = r.code
+          UNION ALL
+          SELECT code FROM region_rollups WHERE level = 'county' AND lineage @> ARRAY[r.code] AND above_counties(r.level)) k
+    CROSS JOIN LATERAL exit_figures(k.code) x
 ) f ON true
 LEFT JOIN exit_standards s ON s.level = r.level
 WHERE r.code = $1`
@@ -344,7 +347,7 @@ func RegistryOf(ctx context.Context, db DB, code string) (*Registry, error) {
 	g := &Registry{Events: []RegistryEvent{}}
 	b := snapshot(db)
 	b.Queue(sqlRegistry, code).QueryRow(func(row pgx.Row) error {
-		// A level without a standard (the city) reads NULLs for it.
+		// A level without a standard (above the counties) reads NULLs for it.
 		var level, until *string
 		var maxIncidence *float64
 		var minShare *float64

@@ -283,8 +283,8 @@ LIMIT $2`
 // commit. EInvalid when code is not a statistical code, ENotFound when
 // there is no such region.
 func RegionFlagsOf(ctx context.Context, db DB, code string) (*RegionFlags, error) {
-	if !regionCode.MatchString(code) {
-		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
+	if err := checkCode(code); err != nil {
+		return nil, err
 	}
 	out := &RegionFlags{ByRule: []FlagCount{}, Children: []RegionFlagTotal{}, Flags: []FlagItem{}}
 	b := snapshot(db)

@@ -88,8 +88,8 @@ SELECT to_jsonb(k) FROM (
 // RegionFunds reads the funds of region code, from one snapshot. A
 // malformed code is EInvalid; one no region has, ENotFound.
 func RegionFunds(ctx context.Context, db DB, code string) (*Funds, error) {
-	if !regionCode.MatchString(code) {
-		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
+	if err := checkCode(code); err != nil {
+		return nil, err
 	}
 	f := &Funds{KeyThreshold: KeyProjectFunds, KeyProjects: []json.RawMessage{}}
 	byUse := map[string]FundUse{}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -197,9 +196,9 @@ const byVillage = "village"
 // rankingScope checks that groupings of kind by can be ranked under
 // region code, and returns the region and by, which "" makes the level
 // below the region's (units under a township). by must be one of
-// RankingGroupings and below the region: counties under a city,
-// townships under a city or a county, units under a city, a county or a
-// township. A malformed code or a grouping that does not fit is
+// RankingGroupings and below the region: counties under a city or any
+// region above it, townships under those or a county, units under any
+// region above the villages. A malformed code or a grouping that does not fit is
 // EInvalid, an unknown region ENotFound.
 func rankingScope(ctx context.Context, db DB, code, by string) (RegionRef, string, error) {
 	var r RegionRef
@@ -212,13 +211,23 @@ func rankingScope(ctx context.Context, db DB, code, by string) (RegionRef, strin
 	if err := db.QueryRow(ctx, sqlRegionRef, code).Scan(&r.Code, &r.Name, &r.Level); err != nil {
 		return r, "", regionError(code, err)
 	}
-	below := map[string]string{"city": ByCounty, "county": ByTownship, "township": ByUnit}
+	// A grouping ranks under any level above its own (units: above
+	// villages), in RegionLevels' order; by default, the level below.
+	levels := RegionLevels.Strings()
+	rank := slices.Index(levels, r.Level)
+	ranked := map[string]string{ByCounty: "county", ByTownship: "township", ByUnit: "village"}
 	if by == "" {
-		by = below[r.Level]
+		switch r.Level {
+		case "county":
+			by = ByTownship
+		case "township":
+			by = ByUnit
+		default:
+			by = ByCounty
+		}
 	}
-	fits := map[string][]string{ByCounty: {"city"}, ByTownship: {"city", "county"}, ByUnit: {"city", "county", "township"}}
-	if !slices.Contains(fits[by], r.Level) {
-		return r, "", Errorf(EInvalid, "by=%s ranks under %s, and %s is a %s", by, strings.Join(fits[by], " or "), code, r.Level)
+	if rank >= slices.Index(levels, ranked[by]) {
+		return r, "", Errorf(EInvalid, "by=%s ranks under a region above the %s level, and %s is a %s", by, ranked[by], code, r.Level)
 	}
 	return r, by, nil
 }

@@ -15,7 +15,7 @@ import (
 type RegionRef struct {
 	Code  string `json:"code"`
 	Name  string `json:"name"`
-	Level string `json:"level"` // city, county, township or village
+	Level string `json:"level"` // one of RegionLevels
 }
 
 // RegionSummary is a region with its figures rolled up from everything
@@ -40,7 +40,7 @@ type RegionSummary struct {
 }
 
 // Region is one step of the drill-down: a region, the path to it from the
-// top region (the city), and its children with the same figures.
+// top region, and its children with the same figures.
 type Region struct {
 	RegionSummary
 	// Breadcrumb runs from the top region down to the region itself.
@@ -71,9 +71,13 @@ type Assignment struct {
 	People     int32  `json:"people"`
 }
 
-// regionCode is a statistical code of a city or county (6 digits), a
-// township (9) or a village (12).
+// regionCode is a statistical code of the country, a province, a city or
+// a county (6 digits), a township (9) or a village (12).
 var regionCode = regexp.MustCompile(`^([0-9]{6}|[0-9]{9}|[0-9]{12})$`)
+
+// IsRegionCode reports whether s has the form of a region's statistical
+// code (6, 9 or 12 digits); whether a region has it is the data's to say.
+func IsRegionCode(s string) bool { return regionCode.MatchString(s) }
 
 // villageCodeLen is the length of a village's code, the only level whose
 // code length is its own.
@@ -130,8 +134,8 @@ ORDER BY a.site_code`
 // its projects and relocation assignments, all from one snapshot. A
 // malformed code is EInvalid; a code no region has is ENotFound.
 func DrillDown(ctx context.Context, db DB, code string) (*Region, error) {
-	if !regionCode.MatchString(code) {
-		return nil, Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
+	if err := checkCode(code); err != nil {
+		return nil, err
 	}
 	r := &Region{Children: []RegionSummary{}}
 	type count struct {
@@ -222,20 +226,25 @@ FROM regions g
 WHERE g.parent_code IS NULL
 ORDER BY g.code`
 
+// rootRegionSQL reads region $1, or, when $1 is NULL, the first region
+// without a parent by code.
+const rootRegionSQL = `
+SELECT g.code, g.name, g.level, ` + bboxColumn + `
+FROM regions g
+WHERE g.code = $1 OR ($1::text IS NULL AND g.parent_code IS NULL)
+ORDER BY g.code
+LIMIT 1`
+
 // TopRegions lists the regions that have no parent, by code: the tops of
-// the drill-down, which the pages start from instead of knowing a city
-// (the demo data has one, Zunyi). A database without regions has none,
-// which is an empty list, not an error.
+// the drill-down (the demo data has one, Zunyi; a national load one, the
+// country). A database without regions has none, which is an empty list,
+// not an error.
 func TopRegions(ctx context.Context, db DB) ([]TopRegion, error) {
 	rows, err := db.Query(ctx, topRegionsSQL)
 	if err != nil {
 		return nil, fmt.Errorf("top regions: %w", err)
 	}
-	tops, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (TopRegion, error) {
-		var t TopRegion
-		err := row.Scan(&t.Code, &t.Name, &t.Level, &t.BBox)
-		return t, err
-	})
+	tops, err := pgx.CollectRows(rows, scanTopRegion)
 	if err != nil {
 		return nil, fmt.Errorf("top regions: %w", err)
 	}
@@ -243,6 +252,39 @@ func TopRegions(ctx context.Context, db DB) ([]TopRegion, error) {
 		tops = []TopRegion{}
 	}
 	return tops, nil
+}
+
+// RootRegion reads the region the pages open on: the region with code
+// root, or, when root is "", the first region without a parent by code
+// (so that data with several tops opens on the same one every time).
+// ENotFound when there is no such region (no data yet, or a root the data
+// lacks).
+func RootRegion(ctx context.Context, db DB, root string) (*TopRegion, error) {
+	arg := &root
+	if root == "" {
+		arg = nil
+	}
+	rows, err := db.Query(ctx, rootRegionSQL, arg)
+	if err != nil {
+		return nil, fmt.Errorf("root region: %w", err)
+	}
+	t, err := pgx.CollectExactlyOneRow(rows, scanTopRegion)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) && root != "":
+		return nil, Errorf(ENotFound, "no region has the code %s, which the server was told to open on (--root)", root)
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, Errorf(ENotFound, "there are no regions yet")
+	case err != nil:
+		return nil, fmt.Errorf("root region: %w", err)
+	}
+	return &t, nil
+}
+
+// scanTopRegion reads a TopRegion from code, name, level and bbox.
+func scanTopRegion(row pgx.CollectableRow) (TopRegion, error) {
+	var t TopRegion
+	err := row.Scan(&t.Code, &t.Name, &t.Level, &t.BBox)
+	return t, err
 }
 
 // scanSummary reads summaryColumns from row, then any extra columns into

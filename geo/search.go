@@ -29,7 +29,7 @@ type SearchQuery struct {
 // Match is a region found by a search.
 type Match struct {
 	RegionRef
-	// Breadcrumb runs from the city down to the region itself.
+	// Breadcrumb runs from the top region down to the region itself.
 	Breadcrumb []RegionRef `json:"breadcrumb"`
 	// BBox is minLon, minLat, maxLon, maxLat of its boundary, or of its
 	// point for a village without one.

@@ -24,6 +24,12 @@ type Table struct {
 	// Geometries are the geometry types a feature may have, as GeoJSON
 	// names them.
 	Geometries []string
+	// LiesIn names the field of the region whose county holds a
+	// feature's geometry (a township's county, a county itself); for a
+	// region, its parent, whose own boundary holds it. The importer
+	// checks it, with a small tolerance, in the database (a region with
+	// no parent lies anywhere).
+	LiesIn string
 	// writes are the tables the fields are stored in, in the order they
 	// are written (a table before the tables that refer to it).
 	writes []write
@@ -41,6 +47,9 @@ type write struct {
 	// created are columns set only when a row is created, from SQL over
 	// the staged row; an update keeps them.
 	created []derived
+	// pointOn is the column that stores a point on the geometry's
+	// surface (a region's point, on its boundary), "" for none.
+	pointOn string
 }
 
 // derived is a column and the SQL expression that sets it.
@@ -82,6 +91,9 @@ func (t *Table) UpsertSQL(stage, geom string) []string {
 			stored(w.geom, "ST_Multi("+geom+")")
 		} else if w.geom != "" {
 			stored(w.geom, geom)
+		}
+		if w.pointOn != "" {
+			stored(w.pointOn, "ST_PointOnSurface("+geom+")")
 		}
 		for _, d := range w.created {
 			cols, values = append(cols, quote(d.column)), append(values, d.expr)

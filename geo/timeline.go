@@ -301,7 +301,7 @@ func RegionTimeline(ctx context.Context, db DB, code string, p Period) (*Timelin
 // checkCode is EInvalid unless code is a statistical code.
 func checkCode(code string) error {
 	if !regionCode.MatchString(code) {
-		return Errorf(EInvalid, "code must be a statistical code of 6 (city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
+		return Errorf(EInvalid, "code must be a statistical code of 6 (country, province, city, county), 9 (township) or 12 (village) digits (got %s)", Quote(code))
 	}
 	return nil
 }

@@ -222,9 +222,15 @@ func TestEditAuthMatrix(t *testing.T) {
 		}
 	})
 	t.Run("import", func(t *testing.T) {
+		// A site inside its county, so that only the scope can refuse it.
 		site := func(county string) string {
-			return fmt.Sprintf(`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[106.9,27.6]},
-"properties":{"code":"%s-S99","name":"新点","type":"rural","status":"planned","progress":0,"capacity_households":10,"capacity_people":40,"county_code":%q}}]}`, county, county)
+			var lon, lat float64
+			if err := e.pool.QueryRow(context.Background(), `SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(boundary) AS p FROM regions WHERE code = $1) s`,
+				county).Scan(&lon, &lat); err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprintf(`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[%g,%g]},
+"properties":{"code":"%s-S99","name":"新点","type":"rural","status":"planned","progress":0,"capacity_households":10,"capacity_people":40,"county_code":%q}}]}`, lon, lat, county, county)
 		}
 		post := func(token, county string) answer {
 			return e.do(t, http.MethodPost, "/api/import/sites", token, site(county), "Content-Type", "application/geo+json")

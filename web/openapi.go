@@ -136,23 +136,27 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	code := func(what string) parameter {
 		return parameter{Name: "code", In: "path", Required: true, Description: what, Schema: schema{"type": "string"}}
 	}
-	get("/api/regions", "getTopRegions", "Drill-down", "the regions without a parent, where the drill-down starts (the demo's one city)",
-		[]parameter{f}, jsonOf("the top regions, by code", schema{"type": "object", "required": []string{"regions"}, "properties": schema{
-			"regions": schema{"type": "array", "items": schema{"type": "object", "properties": schema{
-				"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string"},
-				"bbox": schema{"type": "array", "minItems": 4, "maxItems": 4, "items": schema{"type": "number"},
-					"description": "minLon, minLat, maxLon, maxLat of its boundary"},
-			}}},
+	// topRegion is a region where a drill-down may start.
+	topRegion := schema{
+		"code": schema{"type": "string"}, "name": schema{"type": "string"}, "level": schema{"type": "string", "enum": geo.RegionLevels.Strings()},
+		"bbox": schema{"type": "array", "minItems": 4, "maxItems": 4, "items": schema{"type": "number"},
+			"description": "minLon, minLat, maxLon, maxLat of its boundary"},
+	}
+	get("/api/regions", "getTopRegions", "Drill-down", "the root region the pages open on (--root, else the first top region by code) and the regions without a parent",
+		[]parameter{f}, jsonOf("the root region and the top regions, by code", schema{"type": "object", "required": []string{"root", "regions"}, "properties": schema{
+			"root": schema{"type": "object", "nullable": true, "properties": topRegion,
+				"description": "the region the pages open on; null while the data has none (or lacks --root's)"},
+			"regions": schema{"type": "array", "items": schema{"type": "object", "properties": topRegion}},
 		}}))
 	get("/api/regions/{code}", "getRegion", "Drill-down",
 		"one drill-down step: a region, its breadcrumb, figures, project counts and children; a village's projects and relocation",
-		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f, atParam("query")},
+		[]parameter{code("statistical code: 6 digits (country, province, city, county), 9 (township) or 12 (village)"), f, atParam("query")},
 		jsonOf("the region", object))
 	get("/api/regions/{code}/funds", "getRegionFunds", "Drill-down",
 		`the special funds of the projects counted in a region: planned, disbursed, disbursement rate and average completion, `+
 			`whole and by "33112" use (industry 30%, cooperatives 30%, interest subsidies 10%, training 10%, public facilities 20%) `+
 			`with each use's share of the planned funds and its deviation from the rule's; and the key projects, those of 2,000,000 yuan or more (重点检查), largest first`,
-		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), f, atParam("query")},
+		[]parameter{code("statistical code: 6 digits (country, province, city, county), 9 (township) or 12 (village)"), f, atParam("query")},
 		jsonOf("the region's funds", object))
 	ranked := jsonOf("the rows by rank, each with its figures, its ranks by every measure, its rank and figures at the end of the month before, and the change", object)
 	ranked["200"].Content[csvType] = mediaType{Schema: schema{"type": "string", "description": "UTF-8 with a byte order mark, CRLF line ends, a header row in Chinese"}}
@@ -160,7 +164,7 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		"the counties, townships or paired units (包保单位) under a region ranked by a measure (考核排名): exits in the year against the villages to exit, "+
 			"poor people lifted out since the year began, the projects' average completion, or the funds' disbursement rate; equal figures share a rank. "+
 			"Each rank is compared with the rank at the end of the month before (China Standard Time), read by the same SQL as of then",
-		[]parameter{code("statistical code of a city, county or township"),
+		[]parameter{code("statistical code of a region above the villages"),
 			{Name: "by", In: "query", Description: "what is ranked; the default is the level below the region's (units under a township)", Schema: schema{"type": "string", "enum": geo.RankingGroupings.Strings()}},
 			{Name: "measure", In: "query", Description: "what it is ranked by", Schema: schema{"type": "string", "enum": geo.RankingMeasures.Strings(), "default": geo.RankingMeasures.Strings()[0]}},
 			atParam("query"), formatParam(ogc.FormatJSON, ogc.FormatCSV)},
@@ -516,7 +520,7 @@ func addSuitability(paths map[string]pathItem, jsonOf func(string, schema) map[s
 // addHistory adds the paths of a region's history: its timeline, its
 // targets, what changed under it, and a village's versions.
 func addHistory(paths map[string]pathItem, jsonOf func(string, schema) map[string]response, code func(string) parameter) {
-	region := code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)")
+	region := code("statistical code: 6 digits (country, province, city, county), 9 (township) or 12 (village)")
 	integer := schema{"type": "integer"}
 	ints := func(names ...string) schema {
 		props := schema{}
@@ -638,7 +642,7 @@ func addHistory(paths map[string]pathItem, jsonOf func(string, schema) map[strin
 // addExits adds the paths of the exits (有进有出): the standards, a
 // region's place in the registry, its exit and its return to poverty.
 func addExits(paths map[string]pathItem, jsonOf func(string, schema) map[string]response, code func(string) parameter) {
-	region := code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)")
+	region := code("statistical code: 6 digits (country, province, city, county), 9 (township) or 12 (village)")
 	integer := schema{"type": "integer"}
 	str := schema{"type": "string"}
 	share := schema{"type": "number", "minimum": 0, "maximum": 1}
@@ -768,7 +772,7 @@ func addFlags(paths map[string]pathItem, jsonOf func(string, schema) map[string]
 		"the consistency flags (数据核查) that hold in a region and under it: counted by severity, by rule (worst first) and "+
 			"per child region (most severe first; those without flags left out), and listed worst first, then newest "+
 			"(at most "+strconv.Itoa(geo.MaxRegionFlags)+"; total says how many there are). The rules' messages and statements are in /api/catalogue",
-		[]parameter{code("statistical code: 6 digits (city, county), 9 (township) or 12 (village)"), formatParam(ogc.FormatJSON), atParam("query")},
+		[]parameter{code("statistical code: 6 digits (country, province, city, county), 9 (township) or 12 (village)"), formatParam(ogc.FormatJSON), atParam("query")},
 		jsonOf("the region's flags", schema{"type": "object", "properties": region}))
 	audit := schema{"type": "array", "items": schema{"type": "object", "properties": schema{"id": integer, "at": str, "actor": str,
 		"action": str, "table": str, "row_key": nullable, "before": schema{"type": "object"}, "after": schema{"type": "object"}}}}

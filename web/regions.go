@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -16,25 +17,37 @@ import (
 
 // topRegionsResult is the body of GET /api/regions.
 type topRegionsResult struct {
+	// Root is the region the pages open on (Config.Root); null while the
+	// data has none.
+	Root    *geo.TopRegion  `json:"root"`
 	Regions []geo.TopRegion `json:"regions"`
 }
 
-// topRegions serves GET /api/regions: the regions without a parent, where
-// the drill-down starts. The pages learn the city from here, so that no
-// city is written into them.
+// topRegions serves GET /api/regions: the region the pages open on and
+// the regions without a parent, where a drill-down may start. The pages
+// learn where to open from here, so that no region is written into them.
 func (s *Server) topRegions(c *fiber.Ctx) error {
 	if _, err := ogc.ParseFormat(rawQuery(c), ogc.FormatJSON); err != nil {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		tops, err := geo.TopRegions(ctx, s.now(ctx))
-		return topRegionsResult{Regions: tops}, err
+		db := s.now(ctx)
+		tops, err := geo.TopRegions(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		root, err := geo.RootRegion(ctx, db, s.cfg.Root)
+		if geo.ErrorCode(err) == geo.ENotFound {
+			s.log.Warn("no region to open the pages on", slog.String("root", s.cfg.Root), slog.String("why", err.Error()))
+			err = nil
+		}
+		return topRegionsResult{Root: root, Regions: tops}, err
 	})
 }
 
 // region serves GET /api/regions/{code}: one drill-down step, from a top
-// region (a city, as GET /api/regions lists them) through a county and a
-// township to a village. The answer is kept under the versions of the
+// region (the country, a province or a city, as GET /api/regions lists
+// them) through a county and a township to a village. The answer is kept under the versions of the
 // counties its region's box meets (regionStamp): everything it says lies
 // in that box — the region's rows, its children, its projects, the lines
 // of its people's moves, and its ancestors, whose boundaries hold it — so

@@ -48,6 +48,9 @@ type Config struct {
 	// 0 makes them revalidate every time (cheap: a 304 on the ETag), which
 	// keeps live screens live.
 	TileMaxAge time.Duration
+	// Root is the code of the region the pages open on; "" means the
+	// first region without a parent, by code (GET /api/regions).
+	Root string
 	// ImportEnabled turns on POST /api/import/{layer}, which admins and
 	// county users may then use within their scope.
 	ImportEnabled bool

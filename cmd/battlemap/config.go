@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/zunyi/battlemap/geo"
 )
 
 // Config is all of battlemap's configuration, in sections; defaults are
@@ -63,6 +65,9 @@ type Config struct {
 		Level  slog.Level
 		Format string
 	}
+	// Root is the code of the region the pages open on; "" means the top
+	// region of the data (the first by code when there are several).
+	Root string
 	// MaxEventStreams bounds the open Server-Sent Events streams.
 	MaxEventStreams int
 	// ReadAccess is who may read: "public" (anyone) or "viewer" (signed-in
@@ -145,6 +150,7 @@ var envOf = map[string]string{
 	"log-level":         "BATTLEMAP_LOG_LEVEL",
 	"log-format":        "BATTLEMAP_LOG_FORMAT",
 	"enable-import":     "BATTLEMAP_ENABLE_IMPORT",
+	"root":              "BATTLEMAP_ROOT",
 	"read-access":       "BATTLEMAP_READ_ACCESS",
 	"max-event-streams": "BATTLEMAP_MAX_EVENT_STREAMS",
 }
@@ -186,10 +192,11 @@ func parseConfig(cmd string, args []string, getenv func(string) string) (Config,
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "text or json")
 	fs.BoolVar(&cfg.SeedDemo, "seed-demo", false, "load the Zunyi demo data when the database is empty")
 	fs.BoolVar(&cfg.Replace, "replace", false, "seed: replace existing map data")
+	fs.StringVar(&cfg.Root, "root", "", "code of the region the pages open on (default: the first region without a parent, by code)")
 	fs.BoolVar(&cfg.Import.Enabled, "enable-import", false, "serve POST /api/import/{layer} (to admins and county users, within their scope)")
 	fs.StringVar(&cfg.ReadAccess, "read-access", cfg.ReadAccess, "who may read: public, or viewer (signed-in users only)")
 	fs.IntVar(&cfg.MaxEventStreams, "max-event-streams", cfg.MaxEventStreams, "most open Server-Sent Events streams (GET /api/events); past it, 503")
-	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: villages, sites, projects, hazard_zones, roads or services")
+	fs.StringVar(&cfg.Import.Layer, "layer", "", "import: the layer the file holds: regions, villages, sites, projects, hazard_zones, roads or services")
 	fs.StringVar(&cfg.Import.DEM, "dem", "", "import: a GeoTIFF DEM (elevation in metres) to replace the terrain with")
 	fs.StringVar(&cfg.Account.Name, "name", "", "user add: the new account's name")
 	fs.StringVar(&cfg.Account.Role, "role", "", "user add: admin, county or viewer")
@@ -282,6 +289,9 @@ func (c *Config) check() error {
 	}
 	if c.ReadAccess != "public" && c.ReadAccess != "viewer" {
 		return usagef("invalid value %q for flag --read-access: want public or viewer", c.ReadAccess)
+	}
+	if c.Root != "" && !geo.IsRegionCode(c.Root) {
+		return usagef("invalid value %q for flag --root: want a region's statistical code of 6, 9 or 12 digits", c.Root)
 	}
 	if c.VersionCheck != "query" && c.VersionCheck != "notify" {
 		return usagef("invalid value %q for flag --version-check: want query or notify", c.VersionCheck)

@@ -308,6 +308,7 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 		TrustedProxies:  cfg.Server.TrustedProxies,
 		TileMaxAge:      cfg.Tiles.MaxAge,
 		ImportEnabled:   cfg.Import.Enabled,
+		Root:            cfg.Root,
 		ReadAccess:      cfg.ReadAccess,
 		Past:            db.pastPool,
 		MaxEventStreams: cfg.MaxEventStreams,

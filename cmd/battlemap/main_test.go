@@ -77,6 +77,8 @@ func TestConfigErrors(t *testing.T) {
 		{"replica URL from the environment", []string{"serve"}, []string{"BATTLEMAP_REPLICA_URL=postgres://a/b,postgres://%zz"}, "BATTLEMAP_REPLICA_URL"},
 		{"zero replica lag", []string{"serve", "--replica-max-lag", "0s"}, nil, "--replica-max-lag"},
 		{"negative replica wait", []string{"serve", "--replica-wait", "-1ms"}, nil, "--replica-wait"},
+		{"root that is no region's code", []string{"serve", "--root", "Zunyi"}, nil, "--root"},
+		{"root from the environment", []string{"serve"}, []string{"BATTLEMAP_ROOT=52030"}, "--root"},
 	}
 	bin := binary(t)
 	for _, tt := range tests {

@@ -169,7 +169,8 @@ func (l *layer) check(f feature, extent *geom.Bounds) (record, []Rejection) {
 }
 
 // checkGeometry checks that g is one of l's geometry types, not empty,
-// two-dimensional, with finite coordinates inside extent, and returns it
+// two-dimensional, with finite coordinates inside extent (nil: anywhere;
+// the database checks each against its own region), and returns it
 // as WKB. When g is not acceptable, it returns a reason instead. A height
 // (Z) or a measure (M) is refused, not dropped: the layers' columns are
 // 2-D, so the number would be lost without a word, and a position of
@@ -197,7 +198,7 @@ func (l *layer) checkGeometry(g geom.T, extent *geom.Bounds) ([]byte, string) {
 		switch {
 		case !finite(x) || !finite(y):
 			return nil, fmt.Sprintf("position %d is not finite: (%g, %g)", i/2, x, y)
-		case !extent.OverlapsPoint(geom.XY, geom.Coord{x, y}):
+		case extent != nil && !extent.OverlapsPoint(geom.XY, geom.Coord{x, y}):
 			return nil, fmt.Sprintf("(%g, %g) lies outside the import extent [%g, %g, %g, %g]",
 				x, y, extent.Min(0), extent.Min(1), extent.Max(0), extent.Max(1))
 		}

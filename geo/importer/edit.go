@@ -162,16 +162,18 @@ func unprocessable(problems []geo.FieldError) error {
 }
 
 // checkOne checks one feature f of layer l as an import checks its
-// features, its regions included: the record to write, or the rejections
+// features, its regions and where it lies included: the record to write, or the rejections
 // as an EUnprocessable error naming each field at fault.
 func (im *Importer) checkOne(ctx context.Context, tx pgx.Tx, l *layer, f feature) (record, error) {
-	extent, err := im.extent(ctx, tx)
-	if err != nil {
-		return record{}, err
-	}
-	rec, rejected := l.check(f, extent)
+	rec, rejected := l.check(f, im.cfg.Extent)
+	var err error
 	if len(rejected) == 0 {
 		if rejected, err = im.checkRegions(ctx, tx, []record{rec}); err != nil {
+			return record{}, err
+		}
+	}
+	if len(rejected) == 0 {
+		if rejected, err = checkPlaces(ctx, tx, l, []record{rec}); err != nil {
 			return record{}, err
 		}
 	}

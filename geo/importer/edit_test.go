@@ -23,12 +23,14 @@ func TestForgedScopeFailsInPostgres(t *testing.T) {
 	pool := pgtest.New(t)
 	app := pgtest.AsApp(t, pool)
 	ctx := context.Background()
-	var own, other, village, site string
+	var own, other, village, site, lon, lat string
 	if err := pool.QueryRow(ctx, `
 SELECT min(county_code), max(county_code),
        (SELECT min(code) FROM villages WHERE county_code = max(s.county_code)),
-       (SELECT min(code) FROM sites WHERE county_code = max(s.county_code))
-FROM sites s`).Scan(&own, &other, &village, &site); err != nil {
+       (SELECT min(code) FROM sites WHERE county_code = max(s.county_code)),
+       (SELECT ST_X(ST_PointOnSurface(boundary))::text FROM regions WHERE code = max(s.county_code)),
+       (SELECT ST_Y(ST_PointOnSurface(boundary))::text FROM regions WHERE code = max(s.county_code))
+FROM sites s`).Scan(&own, &other, &village, &site, &lon, &lat); err != nil {
 		t.Fatal(err)
 	}
 	forged := geo.Actor{Name: "zhang", Counties: []string{own}}
@@ -44,7 +46,7 @@ FROM sites s`).Scan(&own, &other, &village, &site); err != nil {
 		t.Errorf("PATCH through the store: %v, want EForbidden", err)
 	}
 	csv := "code,name,type,county_code,capacity_households,capacity_people,progress,status,lon,lat\n" +
-		site + ",改名,rural," + other + ",100,400,50,planned,106.9,27.64\n"
+		site + ",改名,rural," + other + ",100,400,50,planned," + lon + "," + lat + "\n"
 	if _, err := im.Import(ctx, app, forged, "sites", importer.CSV, strings.NewReader(csv)); geo.ErrorCode(err) != geo.EForbidden {
 		t.Errorf("import through the store: %v, want EForbidden", err)
 	}

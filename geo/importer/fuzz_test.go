@@ -51,6 +51,17 @@ func FuzzParseGeoJSON(f *testing.F) {
 			`{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[106.9,27.6],[107,27.6],[107,27.7],[106.9,27.7]]],[[[1,2],[3,4],[1,2]]]]},"properties":{}}]}`,
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"MultiLineString","coordinates":[[[106.9,27.6],[107,27.7]],[[107,27.7]]]},` +
 			`"properties":{"code":"520302-R900","name":"路","class":"village","county_code":"520302"}}]}`,
+		// Regions as the national data writes them: the country with a
+		// null parent, a province under it; then a village, which is the
+		// villages layer's, and a city with a province's code.
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[73,18],[135,18],[135,54],[73,18]]]]},` +
+			`"properties":{"code":"100000","name":"中华人民共和国","level":"country","parent_code":null,"poverty_status":"none","exit_year":null,"demonstration":false}},` +
+			`{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[103.5,24.5],[109.6,24.5],[109.6,29.3],[103.5,24.5]]]]},` +
+			`"properties":{"code":"520000","name":"贵州省","level":"province","parent_code":"100000","poverty_status":"none","exit_year":null,"demonstration":false}}]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[106.9,27.6],[107,27.6],[107,27.7],[106.9,27.6]]]},` +
+			`"properties":{"code":"520302001901","name":"村","level":"village","parent_code":"520302001","poverty_status":"none"}},` +
+			`{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[106.9,27.6],[107,27.6],[107,27.7],[106.9,27.6]]]},` +
+			`"properties":{"code":"520000","name":"市","level":"city","poverty_status":"exited","exit_year":2016}}]}`,
 		// Geometries that must be refused: a polygon, empty ones, too few
 		// and too many numbers per position, a collection.
 		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[1,2],[3,4],[5,6],[1,2]]]},"properties":{}}]}`,
@@ -103,6 +114,12 @@ func FuzzParseCSV(f *testing.F) {
 			"520302001903,村,none,10,1,2,106.89,-Inf,\n" +
 			"520302001904,村,none,10,1,2,106.89,27.63,POINT(106.89 27.63)\n" +
 			"520302001905,村,none,10,1,2,,,\"POLYGON((1 2,3 4,5 6,1 2))\"\n",
+		// Regions by wkt: a township, a county without its city, a
+		// province whose code is a city's.
+		"code,name,level,parent_code,poverty_status,exit_year,demonstration,wkt\n" +
+			"520302901,镇,township,520302,none,,false,\"MULTIPOLYGON(((106.88 27.62,106.9 27.62,106.9 27.64,106.88 27.62)))\"\n" +
+			"520399,县,county,,none,,,\"POLYGON((106.88 27.62,106.9 27.62,106.9 27.64,106.88 27.62))\"\n" +
+			"520300,省,province,100000,exited,2016,1,\"POLYGON((106.88 27.62,106.9 27.62,106.9 27.64,106.88 27.62))\"\n",
 		// Dates in year 0: a project's start and end, a site's completion.
 		"code,name,category,fund_use,county_code,village_code,funds_planned,completion,status,start_date,end_date,wkt\n" +
 			"520302-P900,路,road,public_facilities,520302,520302110206,5,20,planned,0000-01-01,0000-12-31,\"LINESTRING(107.3 27.8,107.4 27.9)\"\n",
@@ -165,6 +182,13 @@ func checkInvariants(t *testing.T, format Format, data []byte) {
 			for i, v := range rec.row {
 				if d, ok := v.(time.Time); ok && (d.Year() < 1 || d.Year() > 9999) {
 					t.Fatalf("%s: %s passed with %s %s, outside the years 1 to 9999", l.Name, rec.Position, l.columns()[i], d)
+				}
+			}
+			for _, r := range l.Rules {
+				a, b := slices.Index(l.columns(), r.A), slices.Index(l.columns(), r.B)
+				if r.Kind == geo.CodeOfLevel && rec.row[a] != nil && rec.row[b] != nil &&
+					geo.LevelCodeProblem(rec.row[b].(string), rec.row[a].(string)) != "" {
+					t.Fatalf("%s: %s passed with code %v, no code of a %v", l.Name, rec.Position, rec.row[a], rec.row[b])
 				}
 			}
 			g, err := wkb.Unmarshal(rec.row[len(rec.row)-1].([]byte))

@@ -31,11 +31,6 @@ import (
 const (
 	DefaultMaxFeatures = 50_000
 	DefaultMaxBytes    = 64 << 20
-	// DefaultMargin is how far, in degrees, the default extent reaches
-	// beyond the counties' bounding box: enough for a site just across a
-	// county line, not enough for swapped lon and lat or a point in
-	// another province.
-	DefaultMargin = 0.5
 )
 
 // progressEvery is how many features pass between progress lines; a file
@@ -49,8 +44,9 @@ type Config struct {
 	MaxFeatures int
 	// MaxBytes is the largest file one import takes.
 	MaxBytes int64
-	// Extent is where features may lie, in WGS 84 degrees; nil means the
-	// counties' bounding box grown by DefaultMargin, read at each import.
+	// Extent, if set, is where features may lie, in WGS 84 degrees, on
+	// top of the check of each feature against its own region; nil means
+	// no box.
 	Extent *geom.Bounds
 }
 
@@ -113,11 +109,7 @@ func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, laye
 	if int64(len(data)) > im.cfg.MaxBytes {
 		return nil, geo.Errorf(geo.ETooLarge, "the file is larger than %d bytes, the most one import takes", im.cfg.MaxBytes)
 	}
-	extent, err := im.extent(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	recs, rejected, err := validate(l, format, data, extent, im.cfg.MaxFeatures, func(done, total int) {
+	recs, rejected, err := validate(l, format, data, im.cfg.Extent, im.cfg.MaxFeatures, func(done, total int) {
 		im.log.Info("import: validated", slog.String("layer", l.Name), slog.Int("features", done), slog.Int("of", total))
 	})
 	if err != nil {
@@ -133,6 +125,11 @@ func (im *Importer) Import(ctx context.Context, db geo.DB, actor geo.Actor, laye
 		return nil, err
 	}
 	rejected = append(rejected, invalid...)
+	misplaced, err := checkPlaces(ctx, db, l, recs)
+	if err != nil {
+		return nil, err
+	}
+	rejected = append(rejected, misplaced...)
 	sortRejections(rejected)
 	rep := &Report{Layer: l.Name, Received: len(recs), Rejected: rejected}
 	if len(rejected) > 0 {
@@ -173,24 +170,6 @@ func rejectedError(rep *Report) error {
 	}
 	return geo.Errorf(geo.EInvalid, "%d of %d features rejected (%d problems); nothing was imported",
 		len(features), rep.Received, len(rep.Rejected))
-}
-
-// extent is the configured extent, or the counties' bounding box grown by
-// DefaultMargin; with no counties yet, the whole world (every feature is
-// then rejected for its region anyway).
-func (im *Importer) extent(ctx context.Context, db geo.DB) (*geom.Bounds, error) {
-	if im.cfg.Extent != nil {
-		return im.cfg.Extent, nil
-	}
-	b, err := geo.CountyBounds(ctx, db)
-	switch {
-	case geo.ErrorCode(err) == geo.ENotFound:
-		return geom.NewBounds(geom.XY).Set(-180, -90, 180, 90), nil
-	case err != nil:
-		return nil, fmt.Errorf("import: extent: %w", err)
-	}
-	m := DefaultMargin
-	return geom.NewBounds(geom.XY).Set(b.Min[0]-m, b.Min[1]-m, b.Max[0]+m, b.Max[1]+m), nil
 }
 
 // checkRegions looks up, in one query, every region the records name and

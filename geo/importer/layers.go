@@ -128,12 +128,17 @@ func allDigits(s string, n int) bool {
 }
 
 // checkRule applies r to a feature's parsed values (absent fields are not
-// in vals) and returns the reason it fails, or "". A geo.Within rule needs
-// the database, which checkRegions asks; here it always passes.
+// in vals) and returns the reason it fails, or "". A geo.Within or
+// geo.ParentOf rule needs the database, which checkRegions and
+// checkPlaces ask; here it always passes.
 func checkRule(r geo.Rule, vals map[string]any) string {
 	a, hasA := vals[r.A]
 	b, hasB := vals[r.B]
 	switch r.Kind {
+	case geo.CodeOfLevel:
+		if hasA && hasB {
+			return geo.LevelCodeProblem(b.(string), a.(string))
+		}
 	case geo.AtMost:
 		if !hasA || !hasB {
 			return ""

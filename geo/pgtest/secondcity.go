@@ -67,3 +67,22 @@ func AddSecondCity(t testing.TB, db geo.DB) {
 		}
 	}
 }
+
+// AddProvince loads SecondCity (AddSecondCity) and puts it and Zunyi
+// under a province (520000, 贵州省) under the country (100000), as a
+// national load files them.
+func AddProvince(t testing.TB, db geo.DB) {
+	t.Helper()
+	AddSecondCity(t, db)
+	for _, sql := range []string{
+		`INSERT INTO regions (code, name, level, boundary, point)
+		 VALUES ('100000', '中华人民共和国', 'country', ST_Multi(ST_MakeEnvelope(73, 18, 135, 54, 4326)), ST_Point(104, 35, 4326))`,
+		`INSERT INTO regions (code, name, level, parent_code, boundary, point)
+		 VALUES ('520000', '贵州省', 'province', '100000', ST_Multi(ST_MakeEnvelope(103.5, 24.5, 109.6, 29.3, 4326)), ST_Point(106.7, 26.6, 4326))`,
+		`UPDATE regions SET parent_code = '520000' WHERE code IN ('520300', '` + SecondCity.City + `')`,
+	} {
+		if _, err := db.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("pgtest: province: %v\n%s", err, sql)
+		}
+	}
+}

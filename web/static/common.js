@@ -3,13 +3,14 @@
 // never defined here: they come from /style.json, /legend.json and
 // /api/catalogue.
 
-/** topRegion resolves to the region the drill-down starts from, as the
- * data has it: the first of GET /api/regions, the regions without a parent
- * (for the demo, the city). No city is written into the pages. */
+/** topRegion resolves to the region the pages open on, as the server
+ * says (GET /api/regions: its --root, else the data's top region, the
+ * first by code when there are several). No region is written into the
+ * pages. */
 export async function topRegion() {
-  const { regions } = await fetchJSON("/api/regions");
-  if (!regions.length) throw new Error("没有区域数据");
-  return regions[0];
+  const { root } = await fetchJSON("/api/regions");
+  if (!root) throw new Error("没有区域数据");
+  return root;
 }
 
 /** fetchJSON gets url from this server as JSON; a non-2xx answer throws an

@@ -1,5 +1,6 @@
-// The drill-down: city → county → township → village, one click (or
-// Enter) per step. The URL holds the state, so a link can be shared and
+// The drill-down: from the region the pages open on (the country, a
+// province or a city) down to a village, one click (or Enter) per step.
+// The URL holds the state, so a link can be shared and
 // back/forward work; every number comes from /api/regions. Changes that
 // commit while it is open (the server's event stream) redraw the figures
 // of the region shown when they touch it, and the tiles.
@@ -234,7 +235,7 @@ let rankingMeasure = "";
 let rankingAsked = 0;
 
 /** What can be ranked under a region of each level, the default first. */
-const RANKABLE = { city: ["county", "township", "unit"], county: ["township", "unit"], township: ["unit"] };
+const RANKABLE = { country: ["county", "township", "unit"], province: ["county", "township", "unit"], city: ["county", "township", "unit"], county: ["township", "unit"], township: ["unit"] };
 
 /** momentDay is the day of a moment the API wrote in China Standard Time. */
 function momentDay(t) {

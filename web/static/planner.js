@@ -68,7 +68,8 @@ async function showUnassigned(map, county) {
 }
 
 async function main() {
-  // The city (the top region, learnt from the data) is asked for while the map loads.
+  // The root region (GET /api/regions: the demo's city) is asked for while the map loads;
+  // its children fill the county list.
   const learnt = topRegion().then((top) => fetchJSON(`/api/regions/${top.code}`));
   const [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
   renderUser($("user"));

@@ -1,5 +1,6 @@
-// The command-centre wall: the whole city, its headline figures, and a
-// tour of the counties, running all day without a hand on it. It follows
+// The command-centre wall: the region it opens on (a city, a province or
+// the country), its headline figures, and a tour of its children (a
+// city's counties), running all day without a hand on it. It follows
 // the changes as they commit (the server's event stream) and refreshes
 // its figures and tiles; when the server is away it says so and keeps
 // trying, and catches up on what it missed when it is back. Above the
@@ -302,7 +303,7 @@ async function main() {
     document.querySelector("aside.side").classList.toggle("ranking", stop === 1);
     if (stop === 0) {
       fitBBox(map, city.bbox, { duration: 2000, padding: padding() });
-      $("tour").replaceChildren(el("h2", {}, city.name), el("p", { class: "muted" }, `${counties.length} 个县（区、市）轮巡`));
+      $("tour").replaceChildren(el("h2", {}, city.name), el("p", { class: "muted" }, `${counties.length} 个${catalogue.label("region_level", counties[0]?.level ?? "county")}轮巡`));
     } else if (stop === 1) {
       const measures = catalogue.values("ranking_measure");
       const measure = measures[rankings++ % measures.length].value;
