@@ -177,13 +177,21 @@ func (p *progress) update(at importer.Progress) {
 	}
 	line := fmt.Sprintf("%-10s %9d features  %7.0f/s  %s", at.Phase, at.Features, rate, elapsed.Round(time.Second))
 	if left, ok := timeLeft(at, elapsed); ok {
-		line += fmt.Sprintf("  %3.0f%% read, about %s left", 100*float64(at.Bytes)/float64(at.Size), left)
+		line += "  " + bar(float64(at.Bytes)/float64(at.Size)) + fmt.Sprintf(" read, about %s left", left)
 	}
 	if at.Total > 0 {
-		line += fmt.Sprintf("  %d/%d", at.Done, at.Total)
+		line += "  " + bar(float64(at.Done)/float64(at.Total)) + fmt.Sprintf(" %d/%d", at.Done, at.Total)
 	}
 	fmt.Fprintf(p.out, "\r%s\x1b[K", line)
 	p.drawn = true
+}
+
+// bar draws the share done (0 to 1) as a bar of 20 cells and a
+// percentage.
+func bar(done float64) string {
+	const cells = 20
+	n := min(max(int(done*cells), 0), cells)
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", cells-n) + fmt.Sprintf("] %3.0f%%", 100*min(max(done, 0), 1))
 }
 
 // timeLeft is how long reading the rest of the file should take at the

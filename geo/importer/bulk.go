@@ -139,7 +139,8 @@ type bulk struct {
 	rejected *rejections
 	batch    []record
 	problems []Rejection // the batch's problems found without the database
-	staged   int
+	staged   int         // rows staged
+	batches  int         // batches staged
 }
 
 // progress hands where the load is to Config.Progress.
@@ -233,10 +234,10 @@ func (b *bulk) flush(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{b.l.stage}, append(b.l.columns(), stagedPos), pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("import: copy: %w", err)
 	}
-	b.staged += len(rows)
+	b.staged, b.batches = b.staged+len(rows), b.batches+1
 	b.batch, b.problems = b.batch[:0], b.problems[:0]
 	b.progress(PhaseReading, 0, 0)
-	return b.fail(PhaseReading, b.staged)
+	return b.fail(PhaseReading, b.batches)
 }
 
 // pos is a feature's position as the staging table keeps it, and
