@@ -83,8 +83,8 @@ var errRejected = errors.New("import: features rejected")
 // The Report lists the first 1,000 problems, in file order, and counts
 // all of them. Errors are Import's, except that the file has no limit
 // and that a transaction aborted by a concurrent one is not run again
-// (the file has been read): EConflict at once. Nothing is written unless the
-// error is nil.
+// (the file has been read): EConflict at once. Nothing is written unless
+// the error is nil.
 func (im *Importer) Bulk(ctx context.Context, db geo.DB, actor geo.Actor, layer string, format Format, r io.Reader, size int64) (*Report, error) {
 	l := layerNamed(layer)
 	if l == nil {

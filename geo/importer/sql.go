@@ -80,9 +80,10 @@ func duplicatesSQL(stage string) string {
 
 // sqlBulk makes the transaction a bulk load: the rollups' refresh only
 // records the counties it would refresh (migrations/022_bulk_loads.sql)
-// until sqlBulkOff.
+// until sqlBulkOff; and it lifts statement_timeout, which guards the
+// server's reads: a national file's upsert takes minutes.
 const (
-	sqlBulk    = `SELECT set_config('battlemap.bulk', 'on', true)`
+	sqlBulk    = `SELECT set_config('battlemap.bulk', 'on', true), set_config('statement_timeout', '0', true)`
 	sqlBulkOff = `SELECT set_config('battlemap.bulk', 'off', true)`
 )
 
