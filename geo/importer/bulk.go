@@ -58,6 +58,7 @@ type counter struct {
 	n int64
 }
 
+// Read implements io.Reader.
 func (c *counter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
@@ -240,8 +241,7 @@ func (b *bulk) flush(ctx context.Context, tx pgx.Tx) error {
 	return b.fail(PhaseReading, b.batches)
 }
 
-// pos is a feature's position as the staging table keeps it, and
-// position its inverse.
+// pos is a feature's position as the staging table keeps it.
 func (b *bulk) pos(p Position) int {
 	if p.Index != nil {
 		return *p.Index
@@ -249,6 +249,7 @@ func (b *bulk) pos(p Position) int {
 	return p.Line
 }
 
+// position is the Position of a feature pos gave n.
 func (b *bulk) position(n int) Position {
 	if b.format == GeoJSON {
 		return Position{Index: &n}
@@ -331,6 +332,7 @@ type rejections struct {
 	features map[string]bool
 }
 
+// newRejections starts an empty list of a bulk load's problems.
 func newRejections() *rejections {
 	return &rejections{first: []Rejection{}, features: map[string]bool{}}
 }

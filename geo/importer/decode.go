@@ -217,6 +217,7 @@ type readErrors struct {
 	err error
 }
 
+// Read implements io.Reader.
 func (re *readErrors) Read(p []byte) (int, error) {
 	n, err := re.r.Read(p)
 	if err != nil && err != io.EOF && re.err == nil {
