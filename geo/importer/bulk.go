@@ -74,8 +74,9 @@ var errRejected = errors.New("import: features rejected")
 // features, the memory of a batch at a time), checks each feature as
 // Import does, and copies the rows in batches into the staging table of
 // one transaction on db, in bulk mode: the rollups of the counties
-// written are refreshed once, one city at a time, when every row is in,
-// rather than by every statement (migrations/022_bulk_loads.sql). The
+// written are refreshed once, one city at a time, and the counties'
+// versions moved once, when every row is in, rather than by every
+// statement (migrations/022_bulk_loads.sql). The
 // checks that need the whole file (a code given twice) run in SQL over
 // the staging table; the upsert, with its audit and history rows, runs
 // only when no feature has a problem. size is r's size in bytes, when
@@ -283,7 +284,8 @@ func (b *bulk) duplicates(ctx context.Context, tx pgx.Tx) error {
 }
 
 // write upserts the staged rows, then refreshes the rollups the upserts
-// left to refresh, one city at a time, with the bulk mode off.
+// left to refresh, one city at a time, with the bulk mode off, and moves
+// the versions of the counties they drew in.
 func (b *bulk) write(ctx context.Context, tx pgx.Tx) error {
 	b.progress(PhaseWriting, 0, len(b.l.sqlUpsert))
 	var updated int
@@ -319,6 +321,9 @@ func (b *bulk) write(ctx context.Context, tx pgx.Tx) error {
 		if err := b.fail(PhaseRefreshing, i+1); err != nil {
 			return err
 		}
+	}
+	if _, err := tx.Exec(ctx, sqlBumpVersions); err != nil {
+		return fmt.Errorf("import: county versions: %w", err)
 	}
 	b.progress(PhaseRefreshing, len(cities), len(cities))
 	return nil

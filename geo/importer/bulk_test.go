@@ -99,7 +99,8 @@ func villagesCSV(t *testing.T, pool *pgxpool.Pool, n int, spoil func(i int, row,
 
 // TestBulkPastTheCap streams a villages file above the HTTP import's
 // limit of features and checks that every village is written, counted in
-// the rollups, in the history and the audit log, and that the live heap
+// the rollups, in the history and the audit log, its county's version
+// moved, and that the live heap
 // stays small while it is read: the file is never held whole.
 func TestBulkPastTheCap(t *testing.T) {
 	if testing.Short() {
@@ -110,6 +111,7 @@ func TestBulkPastTheCap(t *testing.T) {
 	pool := pgtest.New(t)
 	before := queryInt(t, pool, `SELECT sum(villages)::bigint FROM region_rollups WHERE level = 'county'`)
 	audit := queryInt(t, pool, `SELECT count(*) FROM audit_log`)
+	county := queryInt(t, pool, `SELECT version FROM county_versions WHERE code = '520302'`)
 	var peak uint64
 	var phases []string
 	cfg := importer.Config{Progress: func(p importer.Progress) {
@@ -141,6 +143,13 @@ func TestBulkPastTheCap(t *testing.T) {
 	// import's own.
 	if got := queryInt(t, pool, `SELECT count(*) FROM audit_log`) - audit; got != 2*n+1 {
 		t.Errorf("audit rows: got %d, want %d", got, 2*n+1)
+	}
+	// The versions move once, at the end, for every county drawn in.
+	if got := queryInt(t, pool, `SELECT version FROM county_versions WHERE code = '520302'`); got <= county {
+		t.Errorf("version of county 520302: %d, want it above %d", got, county)
+	}
+	if got := queryInt(t, pool, `SELECT version FROM data_version`); got != rep.DataVersion {
+		t.Errorf("data version %d, reported %d", got, rep.DataVersion)
 	}
 	want := []string{importer.PhaseReading, importer.PhaseChecking, importer.PhaseWriting, importer.PhaseRefreshing, importer.PhaseCommitting}
 	if strings.Join(phases, " ") != strings.Join(want, " ") {

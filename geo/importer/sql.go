@@ -79,8 +79,9 @@ func duplicatesSQL(stage string) string {
 }
 
 // sqlBulk makes the transaction a bulk load: the rollups' refresh only
-// records the counties it would refresh (migrations/022_bulk_loads.sql)
-// until sqlBulkOff; and it lifts statement_timeout, which guards the
+// records the counties it would refresh, and the county versions the
+// box of what was drawn (migrations/022_bulk_loads.sql), until
+// sqlBulkOff; and it lifts statement_timeout, which guards the
 // server's reads: a national file's upsert takes minutes.
 const (
 	sqlBulk    = `SELECT set_config('battlemap.bulk', 'on', true), set_config('statement_timeout', '0', true)`
@@ -99,3 +100,7 @@ ORDER BY min(c)`
 
 // sqlRefreshRollups refreshes the rollups of the counties $1.
 const sqlRefreshRollups = `SELECT refresh_rollups($1)`
+
+// sqlBumpVersions moves the versions of the counties a bulk load's
+// statements drew in (migrations/022_bulk_loads.sql), once, at its end.
+const sqlBumpVersions = `SELECT bump_pending_versions()`
