@@ -39,10 +39,9 @@ var importFormats = map[string]importer.Format{
 // line that updates itself on a terminal, else a log line every
 // progressLogEvery. A file with rejected features changes nothing: the
 // report lists the first 1,000 rejections and counts the others, and the
-// status is 1. A missing or unknown
-// --layer, no FILE or more than one, or a FILE that cannot be opened or
-// whose name does not tell its format is a usage error (status 2), found
-// before the database is opened.
+// status is 1. A missing or unknown --layer, no FILE or more than one, or
+// a FILE that cannot be opened or whose name does not tell its format is
+// a usage error (status 2), found before the database is opened.
 func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger) error {
 	if cfg.Import.DEM != "" {
 		return importDEM(ctx, cfg, args, log)
