@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,12 +34,14 @@ var importFormats = map[string]importer.Format{
 }
 
 // importCmd loads FILE into the layer --layer names, all or nothing, and
-// prints the report as JSON on stdout; progress lines of a large file go
-// to the log (stderr). A file with rejected features changes nothing: the
-// report lists every rejection and the status is 1. A missing or unknown
-// --layer, no FILE or more than one, or a FILE that cannot be opened or
-// whose name does not tell its format is a usage error (status 2), found
-// before the database is opened.
+// prints the report as JSON on stdout. The file is streamed
+// (importer.Bulk): it may be of any size. Progress goes to stderr: a
+// line that updates itself on a terminal, else a log line every
+// progressLogEvery. A file with rejected features changes nothing: the
+// report lists the first 1,000 rejections and counts the others, and the
+// status is 1. A missing or unknown --layer, no FILE or more than one, or
+// a FILE that cannot be opened or whose name does not tell its format is
+// a usage error (status 2), found before the database is opened.
 func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger) error {
 	if cfg.Import.DEM != "" {
 		return importDEM(ctx, cfg, args, log)
@@ -60,12 +63,19 @@ func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger)
 		return usagef("cannot read the import file: %v", err)
 	}
 	defer f.Close()
+	var size int64
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
 	db, err := openDatabase(ctx, cfg, log, pgcluster.AppRole)
 	if err != nil {
 		return err
 	}
 	defer db.close()
-	rep, err := importer.New(importer.Config{}, log).Import(ctx, db.pool, importActor, cfg.Import.Layer, format, f)
+	show := newProgress(os.Stderr, log, time.Now())
+	im := importer.New(importer.Config{Progress: show.update}, log)
+	rep, err := im.Bulk(ctx, db.pool, importActor, cfg.Import.Layer, format, f, size)
+	show.end()
 	if rep != nil {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -109,3 +119,94 @@ func importDEM(ctx context.Context, cfg Config, args []string, log *slog.Logger)
 // demMaxBytes is the largest DEM the command line reads: a float32
 // GeoTIFF of the terrain grid's MaxCells is 80 MB.
 const demMaxBytes = 1 << 30
+
+// progressLogEvery is how often an import logs its progress when stderr
+// is not a terminal; progressDrawEvery how often it redraws its line on
+// a terminal.
+const (
+	progressLogEvery  = 5 * time.Second
+	progressDrawEvery = 200 * time.Millisecond
+)
+
+// progress shows how far an import has come: on a terminal, one line
+// redrawn in place (features read, their rate, the phase, and the time
+// left while the file is read, from the bytes read of its size);
+// otherwise, as a log line every progressLogEvery and at each phase.
+type progress struct {
+	out      *os.File
+	log      *slog.Logger
+	terminal bool
+	start    time.Time
+	shown    time.Time // when the last line was drawn or logged
+	phase    string
+	drawn    bool
+}
+
+// newProgress shows progress on out (stderr), or in log when out is not
+// a terminal (a character device).
+func newProgress(out *os.File, log *slog.Logger, start time.Time) *progress {
+	st, err := out.Stat()
+	return &progress{out: out, log: log, start: start, terminal: err == nil && st.Mode()&os.ModeCharDevice != 0}
+}
+
+// update is importer.Config.Progress.
+func (p *progress) update(at importer.Progress) {
+	now := time.Now()
+	every := progressLogEvery
+	if p.terminal {
+		every = progressDrawEvery
+	}
+	if at.Phase == p.phase && now.Sub(p.shown) < every {
+		return
+	}
+	p.phase, p.shown = at.Phase, now
+	elapsed := now.Sub(p.start)
+	rate := float64(at.Features) / max(elapsed.Seconds(), 0.001)
+	if !p.terminal {
+		attrs := []any{slog.String("phase", at.Phase), slog.Int("features", at.Features),
+			slog.Int("per_second", int(rate)), slog.Duration("elapsed", elapsed.Round(time.Second))}
+		if left, ok := timeLeft(at, elapsed); ok {
+			attrs = append(attrs, slog.Duration("reading_left", left))
+		}
+		if at.Total > 0 {
+			attrs = append(attrs, slog.Int("done", at.Done), slog.Int("of", at.Total))
+		}
+		p.log.Info("import: progress", attrs...)
+		return
+	}
+	line := fmt.Sprintf("%-10s %9d features  %7.0f/s  %s", at.Phase, at.Features, rate, elapsed.Round(time.Second))
+	if left, ok := timeLeft(at, elapsed); ok {
+		line += "  " + bar(float64(at.Bytes)/float64(at.Size)) + fmt.Sprintf(" read, about %s left", left)
+	}
+	if at.Total > 0 {
+		line += "  " + bar(float64(at.Done)/float64(at.Total)) + fmt.Sprintf(" %d/%d", at.Done, at.Total)
+	}
+	fmt.Fprintf(p.out, "\r%s\x1b[K", line)
+	p.drawn = true
+}
+
+// bar draws the share done (0 to 1) as a bar of 20 cells and a
+// percentage.
+func bar(done float64) string {
+	const cells = 20
+	n := min(max(int(done*cells), 0), cells)
+	return "[" + strings.Repeat("#", n) + strings.Repeat("-", cells-n) + fmt.Sprintf("] %3.0f%%", 100*min(max(done, 0), 1))
+}
+
+// timeLeft is how long reading the rest of the file should take at the
+// rate so far, while it is read and its size is known.
+func timeLeft(at importer.Progress, elapsed time.Duration) (time.Duration, bool) {
+	if at.Phase != importer.PhaseReading || at.Size <= 0 || at.Bytes <= 0 {
+		return 0, false
+	}
+	rest := float64(at.Size-at.Bytes) / float64(at.Bytes)
+	return time.Duration(rest * float64(elapsed)).Round(time.Second), true
+}
+
+// end ends the line drawn on a terminal, so that what follows starts on
+// a line of its own.
+func (p *progress) end() {
+	if p.drawn {
+		fmt.Fprintln(p.out)
+	}
+}

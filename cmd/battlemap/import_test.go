@@ -83,8 +83,9 @@ func TestImportUsage(t *testing.T) {
 	}
 }
 
-// TestImportCommand imports a good file (status 0, the report on stdout)
-// and a bad one (status 1, the report of its rejections, nothing written).
+// TestImportCommand imports a good file (status 0, the report on stdout,
+// progress in the log) and a bad one (status 1, the report of its
+// rejections, nothing written).
 func TestImportCommand(t *testing.T) {
 	pool := pgtest.New(t)
 	env := []string{"DATABASE_URL=" + pool.Config().ConnString()}
@@ -130,6 +131,11 @@ func TestImportCommand(t *testing.T) {
 			}
 			if tt.rejected > 0 && rep.Rejected[0].Line != 2 {
 				t.Errorf("rejection at line %d, want 2", rep.Rejected[0].Line)
+			}
+			// stderr is no terminal: the progress comes as log lines, a
+			// line at each phase.
+			if want := `msg="import: progress" phase=committing`; tt.status == 0 && !strings.Contains(stderr, want) {
+				t.Errorf("stderr %q, want a progress line %s", stderr, want)
 			}
 			wantAudits := before
 			if tt.status == 0 {

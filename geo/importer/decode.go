@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
@@ -95,22 +96,44 @@ func tooMany(n int) error {
 	return geo.Errorf(geo.ETooLarge, "the file has more than %d features, the most one import takes", n)
 }
 
-// decodeGeoJSON reads a FeatureCollection (UTF-8, with or without a
-// byte-order mark), feature by feature, so that a broken feature is
-// reported with its index and the others are still read.
-// A file that is not a FeatureCollection, whose JSON breaks off, that
-// gives a member of the FeatureCollection twice or holds an object with a
-// key twice outside the features, or whose crs member names anything but
-// WGS 84 longitude/latitude (see crsProblem), gives one rejection and the
-// features read until then. More than maxFeatures features is an
-// ETooLarge error.
+// decodeGeoJSON reads a FeatureCollection held in data (see
+// streamGeoJSON) into a slice of features. More than maxFeatures
+// features is an ETooLarge error.
 func decodeGeoJSON(data []byte, maxFeatures int) ([]feature, []Rejection, error) {
 	var feats []feature
-	fileProblem := func(p Position, reason string) ([]feature, []Rejection, error) {
-		return feats, []Rejection{{Position: p, Reason: reason}}, nil
+	rejected, err := streamGeoJSON(bytes.NewReader(data), func(f feature) error {
+		if len(feats) == maxFeatures {
+			return tooMany(maxFeatures)
+		}
+		feats = append(feats, f)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, bom)))
+	return feats, rejected, nil
+}
+
+// streamGeoJSON reads a FeatureCollection from r (UTF-8, with or without
+// a byte-order mark), feature by feature, handing each to each as soon as
+// it is read, so that a file of any size is read in the memory of one
+// feature, and a broken feature is reported with its index while the
+// others are still read. A file that is not a FeatureCollection, whose
+// JSON breaks off, that gives a member of the FeatureCollection twice or
+// holds an object with a key twice outside the features, or whose crs
+// member names anything but WGS 84 longitude/latitude (see crsProblem),
+// gives one rejection, after the features read until then. An error
+// from each, or from reading r, ends the reading and is returned.
+func streamGeoJSON(r io.Reader, each func(feature) error) ([]Rejection, error) {
+	fileProblem := func(p Position, reason string) ([]Rejection, error) {
+		return []Rejection{{Position: p, Reason: reason}}, nil
+	}
+	rd := &readErrors{r: r}
+	dec := json.NewDecoder(skipBOM(rd))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		if rd.err != nil {
+			return nil, rd.err
+		}
 		return fileProblem(Position{}, "not a GeoJSON FeatureCollection: the file is not a JSON object")
 	}
 	typ, sawFeatures := "", false
@@ -118,7 +141,7 @@ func decodeGeoJSON(data []byte, maxFeatures int) ([]feature, []Rejection, error)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return fileProblem(Position{}, jsonProblem(err))
+			return rd.problem(Position{}, "", err)
 		}
 		key, _ := tok.(string) // a key, the only token an object's member starts with
 		// encoding/json would keep the last of two members silently; a
@@ -130,30 +153,32 @@ func decodeGeoJSON(data []byte, maxFeatures int) ([]feature, []Rejection, error)
 		switch key {
 		case "type":
 			if err := dec.Decode(&typ); err != nil {
-				return fileProblem(Position{}, "type: "+jsonProblem(err))
+				return rd.problem(Position{}, "type: ", err)
 			}
 		case "features":
 			sawFeatures = true
 			if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+				if rd.err != nil {
+					return nil, rd.err
+				}
 				return fileProblem(Position{}, "features: must be an array")
 			}
 			for i := 0; dec.More(); i++ {
-				if i == maxFeatures {
-					return nil, nil, tooMany(maxFeatures)
-				}
 				var raw json.RawMessage
 				if err := dec.Decode(&raw); err != nil {
-					return fileProblem(Position{Index: &i}, jsonProblem(err))
+					return rd.problem(Position{Index: &i}, "", err)
 				}
-				feats = append(feats, decodeFeature(i, raw))
+				if err := each(decodeFeature(i, raw)); err != nil {
+					return nil, err
+				}
 			}
 			if _, err := dec.Token(); err != nil {
-				return fileProblem(Position{}, jsonProblem(err))
+				return rd.problem(Position{}, "", err)
 			}
 		default:
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return fileProblem(Position{}, jsonProblem(err))
+				return rd.problem(Position{}, "", err)
 			}
 			if path, also, dup := duplicateKey(skip); dup {
 				return fileProblem(Position{}, key+"."+path+": given twice"+also)
@@ -166,9 +191,12 @@ func decodeGeoJSON(data []byte, maxFeatures int) ([]feature, []Rejection, error)
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return fileProblem(Position{}, jsonProblem(err))
+		return rd.problem(Position{}, "", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		if rd.err != nil {
+			return nil, rd.err
+		}
 		return fileProblem(Position{}, "invalid JSON: more data after the FeatureCollection")
 	}
 	switch {
@@ -177,7 +205,44 @@ func decodeGeoJSON(data []byte, maxFeatures int) ([]feature, []Rejection, error)
 	case !sawFeatures:
 		return fileProblem(Position{}, "not a GeoJSON FeatureCollection: it has no features array")
 	}
-	return feats, nil, nil
+	return nil, nil
+}
+
+// readErrors passes a reader's bytes on and keeps the first error other
+// than io.EOF that reading it gave: a decoder reports such an error as a
+// broken file, and it is the reading's (a file that cannot be read, a
+// body over its limit), not the file's.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+// Read implements io.Reader.
+func (re *readErrors) Read(p []byte) (int, error) {
+	n, err := re.r.Read(p)
+	if err != nil && err != io.EOF && re.err == nil {
+		re.err = err
+	}
+	return n, err
+}
+
+// problem is the outcome of a decoding error err at p: the reading's own
+// error if there was one, else one rejection of the file saying what
+// broke, after prefix.
+func (re *readErrors) problem(p Position, prefix string, err error) ([]Rejection, error) {
+	if re.err != nil {
+		return nil, re.err
+	}
+	return []Rejection{{Position: p, Reason: prefix + jsonProblem(err)}}, nil
+}
+
+// skipBOM returns r without the UTF-8 byte-order mark it may begin with.
+func skipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if b, err := br.Peek(len(bom)); err == nil && bytes.Equal(b, bom) {
+		br.Discard(len(bom)) // cannot fail: the bytes were peeked
+	}
+	return br
 }
 
 // jsonProblem describes a JSON error for a person: where the syntax
@@ -464,20 +529,42 @@ func propertyText(v any) (string, bool) {
 // bom is the UTF-8 byte-order mark some spreadsheets write first.
 var bom = []byte("\xef\xbb\xbf")
 
-// decodeCSV reads a CSV file whose header names l's fields (other columns
-// are ignored) and lon and lat, or wkt, for the geometry. A header missing
+// decodeCSV reads a CSV file held in data (see streamCSV) into a slice
+// of features. More than maxFeatures rows is an ETooLarge error.
+func decodeCSV(data []byte, l *layer, maxFeatures int) ([]feature, []Rejection, error) {
+	var feats []feature
+	rejected, err := streamCSV(bytes.NewReader(data), l, func(f feature) error {
+		if len(feats) == maxFeatures {
+			return tooMany(maxFeatures)
+		}
+		feats = append(feats, f)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return feats, rejected, nil
+}
+
+// streamCSV reads a CSV file from r whose header names l's fields (other
+// columns are ignored) and lon and lat, or wkt, for the geometry, handing
+// each row to each as a feature as soon as it is read. A header missing
 // a required column, or a row the CSV reader cannot parse (an unclosed
 // quote), ends the reading with one rejection; a row with the wrong
 // number of cells or invalid UTF-8 is rejected and the reading goes on.
-// More than maxFeatures rows is an ETooLarge error.
-func decodeCSV(data []byte, l *layer, maxFeatures int) ([]feature, []Rejection, error) {
-	var feats []feature
-	fileProblem := func(p Position, field, reason string) ([]feature, []Rejection, error) {
-		return feats, []Rejection{{Position: p, Field: field, Reason: reason}}, nil
+// An error from each, or from reading r, ends the reading and is
+// returned.
+func streamCSV(r io.Reader, l *layer, each func(feature) error) ([]Rejection, error) {
+	rd := &readErrors{r: r}
+	fileProblem := func(p Position, field, reason string) ([]Rejection, error) {
+		if rd.err != nil {
+			return nil, rd.err
+		}
+		return []Rejection{{Position: p, Field: field, Reason: reason}}, nil
 	}
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, bom)))
-	r.FieldsPerRecord = -1 // a row of the wrong width is that row's problem, not the file's
-	header, err := r.Read()
+	cr := csv.NewReader(skipBOM(rd))
+	cr.FieldsPerRecord = -1 // a row of the wrong width is that row's problem, not the file's
+	header, err := cr.Read()
 	switch {
 	case err == io.EOF:
 		return fileProblem(Position{Line: 1}, "", "the file is empty: want a header row naming the fields")
@@ -506,9 +593,9 @@ func decodeCSV(data []byte, l *layer, maxFeatures int) ([]feature, []Rejection, 
 		return fileProblem(Position{Line: 1}, "geometry", "header: want lon and lat columns, or a wkt column")
 	}
 	for {
-		cells, err := r.Read()
+		cells, err := cr.Read()
 		if err == io.EOF {
-			return feats, nil, nil
+			return nil, nil
 		}
 		if err != nil {
 			var perr *csv.ParseError
@@ -517,11 +604,10 @@ func decodeCSV(data []byte, l *layer, maxFeatures int) ([]feature, []Rejection, 
 			}
 			return fileProblem(Position{Line: perr.StartLine}, "", csvProblem(err))
 		}
-		line, _ := r.FieldPos(0)
-		if len(feats) == maxFeatures {
-			return nil, nil, tooMany(maxFeatures)
+		line, _ := cr.FieldPos(0)
+		if err := each(csvFeature(line, header, cells, col)); err != nil {
+			return nil, err
 		}
-		feats = append(feats, csvFeature(line, header, cells, col))
 	}
 }
 

@@ -48,12 +48,19 @@ type Config struct {
 	// top of the check of each feature against its own region; nil means
 	// no box.
 	Extent *geom.Bounds
+	// Progress, if not nil, is told how far a bulk load has come (see
+	// Bulk): after every batch, and at every change of phase.
+	Progress func(Progress)
 }
 
 // Importer validates and writes imports. Build it with New.
 type Importer struct {
 	cfg Config
 	log *slog.Logger
+	// failAfter, set only by tests, fails a bulk load at a phase (see
+	// Progress) after n steps when it returns an error: the batches
+	// staged, the upserts, the cities refreshed.
+	failAfter func(phase string, n int) error
 }
 
 // New returns an Importer with cfg's limits, logging progress to log.
@@ -76,9 +83,12 @@ type Report struct {
 	// codes already there, whose every field the import replaced.
 	Inserted int `json:"inserted"`
 	Updated  int `json:"updated"`
-	// Rejected lists every problem found, in file order; when it is not
-	// empty, nothing was written.
+	// Rejected lists every problem found, in file order (a bulk load's
+	// only the first 1,000); when it is not empty, nothing was written.
 	Rejected []Rejection `json:"rejected"`
+	// RejectedCount counts the problems a bulk load found, when it found
+	// more than Rejected lists; 0 otherwise.
+	RejectedCount int `json:"rejected_count,omitempty"`
 	// DataVersion is the data version the import moved to; 0 when nothing
 	// was written.
 	DataVersion int64 `json:"data_version,omitempty"`

@@ -48,13 +48,18 @@ var stagedTypes = map[geo.FieldKind]string{
 	geo.DateField:    "date",
 }
 
+// stagedPos is the staging table's column of a row's position in its
+// file (the feature's index, or the CSV line), which a bulk load fills
+// to name the rows that its checks in SQL reject; NULL otherwise.
+const stagedPos = "import_pos"
+
 // stageSQL creates the staging table stage of t, dropped at commit.
 func stageSQL(stage string, t *geo.Table) string {
-	cols := make([]string, 0, len(t.Fields)+1)
+	cols := make([]string, 0, len(t.Fields)+2)
 	for _, f := range t.Fields {
 		cols = append(cols, pgx.Identifier{f.Name}.Sanitize()+" "+stagedTypes[f.Kind])
 	}
-	cols = append(cols, pgx.Identifier{stagedWKB}.Sanitize()+" bytea")
+	cols = append(cols, pgx.Identifier{stagedWKB}.Sanitize()+" bytea", pgx.Identifier{stagedPos}.Sanitize()+" integer")
 	return "CREATE TEMP TABLE " + pgx.Identifier{stage}.Sanitize() + " (" + strings.Join(cols, ", ") + ") ON COMMIT DROP"
 }
 
@@ -63,3 +68,39 @@ func stageSQL(stage string, t *geo.Table) string {
 func countSQL(stage string, t *geo.Table) string {
 	return "SELECT count(*) FROM " + pgx.Identifier{stage}.Sanitize() + " JOIN " + pgx.Identifier{t.Name}.Sanitize() + " USING (code)"
 }
+
+// duplicatesSQL finds the codes staged in stage more than once, with the
+// positions of their rows in the file, in order, the codes in the order
+// of their first row: the file may give a code only once.
+func duplicatesSQL(stage string) string {
+	pos, key := pgx.Identifier{stagedPos}.Sanitize(), pgx.Identifier{geo.KeyField}.Sanitize()
+	return "SELECT " + key + ", array_agg(" + pos + " ORDER BY " + pos + ") FROM " + pgx.Identifier{stage}.Sanitize() +
+		" GROUP BY " + key + " HAVING count(*) > 1 ORDER BY min(" + pos + ")"
+}
+
+// sqlBulk makes the transaction a bulk load: the rollups' refresh only
+// records the counties it would refresh, and the county versions the
+// box of what was drawn (migrations/022_bulk_loads.sql), until
+// sqlBulkOff; and it lifts statement_timeout, which guards the
+// server's reads: a national file's upsert takes minutes.
+const (
+	sqlBulk    = `SELECT set_config('battlemap.bulk', 'on', true), set_config('statement_timeout', '0', true)`
+	sqlBulkOff = `SELECT set_config('battlemap.bulk', 'off', true)`
+)
+
+// sqlPendingCities are the counties whose rollups a bulk load left to
+// refresh, grouped by their city (a county gone from regions makes a
+// group of its own), cities in code order.
+const sqlPendingCities = `
+SELECT array_agg(c ORDER BY c)
+FROM unnest(string_to_array(nullif(current_setting('battlemap.rollups_pending', true), ''), ',')) c
+LEFT JOIN regions r ON r.code = c
+GROUP BY coalesce(r.parent_code, c)
+ORDER BY min(c)`
+
+// sqlRefreshRollups refreshes the rollups of the counties $1.
+const sqlRefreshRollups = `SELECT refresh_rollups($1)`
+
+// sqlBumpVersions moves the versions of the counties a bulk load's
+// statements drew in (migrations/022_bulk_loads.sql), once, at its end.
+const sqlBumpVersions = `SELECT bump_pending_versions()`
