@@ -90,6 +90,9 @@ func checkSources(src sources) error {
 		if counties[c.Code] {
 			return fmt.Errorf("county %s appears twice", c.Code)
 		}
+		if len(c.Shape) == 0 {
+			return fmt.Errorf("county %s %s has no boundary", c.Code, c.Name)
+		}
 		counties[c.Code] = true
 	}
 	townships := map[string]string{}

@@ -50,8 +50,9 @@ const DefaultEChartsScale = 1024
 
 // ParseCounties reads an ECharts city file into counties, decoding
 // compressed rings and turning polygons into multipolygons. A feature
-// without an id gets the empty code; a feature with no polygon left after
-// decoding, or that cannot be decoded, is an error.
+// without an id gets the empty code, one with no polygon left after
+// decoding (the package has an empty one) an empty Shape; a feature that
+// cannot be decoded is an error.
 func ParseCounties(b []byte) ([]County, error) {
 	var f echartsFile
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -73,9 +74,6 @@ func ParseCounties(b []byte) ([]County, error) {
 		shape, err := ParseGeometry(feat.Geometry.Type, feat.Geometry.Coordinates, feat.Geometry.EncodeOffsets, scale)
 		if err != nil {
 			return nil, fmt.Errorf("feature %d (%s): %w", i, code, err)
-		}
-		if len(shape) == 0 {
-			return nil, fmt.Errorf("feature %d (%s): no polygon left after decoding", i, code)
 		}
 		c := County{Code: code, Name: feat.Properties.Name, Shape: shape}
 		if len(feat.Properties.CP) >= 2 {
