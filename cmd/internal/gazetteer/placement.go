@@ -44,21 +44,31 @@ type Spacing struct{ Margin, Gap float64 }
 // DefaultSpacing leaves every seat room around it for its villages.
 var DefaultSpacing = Spacing{Margin: 0.008, Gap: 0.012}
 
-// Area is a county boundary with its bounding box, for fast rejection.
+// Area is a county boundary with its bounding box, for fast rejection,
+// and an index of its edges (edgeIndex) for the interior checks.
 type Area struct {
 	Shape orb.MultiPolygon
 	Bound orb.Bound
+	edges *edgeIndex
 }
 
 // NewArea wraps a county boundary for the placement checks.
 func NewArea(mp orb.MultiPolygon) Area {
-	return Area{Shape: mp, Bound: mp.Bound()}
+	return Area{Shape: mp, Bound: mp.Bound(), edges: newEdgeIndex(mp)}
 }
 
 // Interior reports whether p lies inside the county at least margin from
-// its boundary.
+// its boundary. With a margin, p is off the boundary and the edge index
+// answers; with none, whether a point on the boundary is in is orb's
+// call (it is).
 func (a Area) Interior(p orb.Point, margin float64) bool {
-	return a.Bound.Contains(p) && planar.MultiPolygonContains(a.Shape, p) && planar.DistanceFrom(a.Shape, p) >= margin
+	if !a.Bound.Contains(p) {
+		return false
+	}
+	if margin > 0 && a.edges != nil {
+		return !a.edges.near(p, margin) && a.edges.inside(p)
+	}
+	return planar.MultiPolygonContains(a.Shape, p) && planar.DistanceFrom(a.Shape, p) >= margin
 }
 
 // Round6 rounds a point to the six decimals written out, so that every
