@@ -106,7 +106,7 @@ func generate(ctx context.Context, conn *pgx.Conn, src, out, province string, lo
 		return "", err
 	}
 	defer tx.Rollback(context.Background()) // drops the temporary tables; the work is done by then
-	if err := makeBoundaries(ctx, tx, h, seats); err != nil {
+	if err := makeBoundaries(ctx, tx, h, seats, log); err != nil {
 		return "", fmt.Errorf("boundaries: %w", err)
 	}
 	step("made the boundaries")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/paulmach/orb/encoding/wkb"
@@ -37,25 +39,27 @@ JOIN (SELECT DISTINCT city, province FROM nd_counties) c ON c.city = nd_cities.c
 	sqlCountry = `
 CREATE TEMP TABLE nd_country AS
 SELECT $1::text AS code, ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom FROM nd_provinces`
+	sqlCells = `
+CREATE TEMP TABLE nd_cells AS
+SELECT s.county, (ST_Dump(ST_VoronoiPolygons(ST_Collect(ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)), 0, c.geom))).geom AS cell
+FROM nd_seats s JOIN nd_counties c ON c.code = s.county
+GROUP BY s.county, c.geom
+HAVING count(*) > 1`
+	// A seat lies inside its own cell, never on its edge (the seats are
+	// apart), so each seat meets one cell; DISTINCT ON keeps it so. A
+	// seat of a county of several that met none would get no boundary,
+	// which writeRegions reports.
 	sqlTownships = `
 CREATE TEMP TABLE nd_townships AS
-WITH seats AS (
-    SELECT s.code, s.county, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS seat,
-           count(*) OVER (PARTITION BY s.county) AS n
-    FROM nd_seats s
-), cells AS (
-    SELECT s.county, (ST_Dump(ST_VoronoiPolygons(ST_Collect(s.seat), 0, c.geom))).geom AS cell
-    FROM nd_counties c JOIN seats s ON s.county = c.code
-    WHERE s.n > 1
-    GROUP BY s.county, c.geom
-)
-SELECT s.code, CASE WHEN s.n = 1 THEN c.geom
-                    ELSE ST_Multi(ST_CollectionExtract(ST_Intersection(cell.cell, c.geom), 3)) END AS geom
-FROM seats s
+SELECT DISTINCT ON (s.code) s.code,
+       CASE WHEN k.n = 1 THEN c.geom
+            ELSE ST_Multi(ST_CollectionExtract(ST_Intersection(cells.cell, c.geom), 3)) END AS geom
+FROM nd_seats s
 JOIN nd_counties c ON c.code = s.county
-LEFT JOIN LATERAL (
-    SELECT cells.cell FROM cells WHERE cells.county = s.county AND ST_Intersects(cells.cell, s.seat) LIMIT 1
-) cell ON true`
+JOIN (SELECT county, count(*) AS n FROM nd_seats GROUP BY county) k ON k.county = s.county
+LEFT JOIN nd_cells cells ON cells.county = s.county
+     AND ST_Intersects(cells.cell, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
+ORDER BY s.code`
 )
 
 // geoJSONDigits is the number of decimals the boundaries are written
@@ -74,8 +78,8 @@ var levelTables = []struct{ level, table string }{
 
 // makeBoundaries loads the county boundaries and township seats of h
 // into temporary tables on conn and derives every other level's from
-// them.
-func makeBoundaries(ctx context.Context, conn pgx.Tx, h *hierarchy, seats map[string][2]float64) error {
+// them, logging each step's time.
+func makeBoundaries(ctx context.Context, conn pgx.Tx, h *hierarchy, seats map[string][2]float64, log *slog.Logger) error {
 	if _, err := conn.Exec(ctx, sqlExtension); err != nil {
 		return fmt.Errorf("postgis: %w", err)
 	}
@@ -109,11 +113,14 @@ func makeBoundaries(ctx context.Context, conn pgx.Tx, h *hierarchy, seats map[st
 		{"cities", sqlCities, nil},
 		{"provinces", sqlProvinces, nil},
 		{"country", sqlCountry, []any{countryCode}},
+		{"township cells", sqlCells, nil},
 		{"townships", sqlTownships, nil},
 	} {
+		start := time.Now()
 		if _, err := conn.Exec(ctx, step.sql, step.args...); err != nil {
 			return fmt.Errorf("%s: %w", step.what, err)
 		}
+		log.Debug("boundaries", slog.String("of", step.what), slog.Duration("took", time.Since(start).Round(time.Millisecond)))
 	}
 	return nil
 }

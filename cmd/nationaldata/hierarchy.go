@@ -236,7 +236,7 @@ func buildHierarchy(files []shapeFile, l lists, prefix string) (*hierarchy, erro
 		h.Counties = append(h.Counties, county{region: region{Code: c.Code, Name: c.Name, Parent: cityCode + "00"}, Shape: shape})
 	}
 	for _, p := range l.Provinces {
-		if !strings.HasPrefix(p.Code, prefix[:min(2, len(prefix))]) {
+		if !strings.HasPrefix(p.Code, prefix) {
 			continue
 		}
 		if !usedProvince[p.Code] {

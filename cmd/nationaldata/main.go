@@ -44,11 +44,16 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", "var/national", "directory to write regions.geojson, villages.csv and README.txt into")
 	flag.StringVar(&cfg.Province, "province", "", "two-digit province code to limit the output to (52 is Guizhou); empty for the whole country")
 	flag.StringVar(&cfg.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "PostgreSQL database with PostGIS available, for the polygon work (temporary tables only)")
+	verbose := flag.Bool("v", false, "log the time of each step of the polygon work too")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	start := time.Now()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	sum, err := run(ctx, cfg, log)
 	stop()
 	if err != nil {
