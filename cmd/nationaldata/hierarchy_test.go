@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
+	"github.com/zunyi/battlemap/geo"
 )
 
 // fixtureSrc is a tiny synthetic source tree in the packages' layout (made
@@ -166,5 +168,34 @@ func checkFigures(t *testing.T, code string, f figures) {
 		t.Errorf("village %s: exited with incidence %d/%d", code, f.PoorPeople, f.Population)
 	case (f.PairingLevel == "") != (f.PairingUnit == ""):
 		t.Errorf("village %s: pairing level %q with unit %q", code, f.PairingLevel, f.PairingUnit)
+	}
+}
+
+// TestCatalogue holds the files' columns and values to the catalogue the
+// importer checks them by: every column of villages.csv but the point is
+// a field of the villages table, every required field is a column, and
+// the statuses and pairing levels written are its enumerations' values.
+func TestCatalogue(t *testing.T) {
+	fields := map[string]bool{}
+	for _, f := range geo.VillageTable.Fields {
+		fields[f.Name] = true
+		if f.Required && !slices.Contains(villagesHeader, f.Name) {
+			t.Errorf("required field %s is no column of %s", f.Name, villagesFile)
+		}
+	}
+	for _, c := range villagesHeader {
+		if !fields[c] && c != "lon" && c != "lat" {
+			t.Errorf("column %s of %s is no field of the villages table", c, villagesFile)
+		}
+	}
+	for _, s := range []string{statusNone, statusNotExited, statusExited} {
+		if !geo.PovertyStatuses.Has(s) {
+			t.Errorf("poverty status %q is not in the catalogue", s)
+		}
+	}
+	for _, l := range []string{pairingCity, pairingCounty} {
+		if !geo.PairingLevels.Has(l) {
+			t.Errorf("pairing level %q is not in the catalogue", l)
+		}
 	}
 }
