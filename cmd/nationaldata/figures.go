@@ -56,10 +56,10 @@ type figures struct {
 // villageFigures draws a village's figures from its code. Communities
 // and the villages of subdistricts are urban: larger, never poverty
 // villages, with few poor people. Elsewhere a village is a poverty
-// village with a chance that grows from the east to the west; of those,
-// two in five have exited (incidence below maxExitIncidence), the rest
-// have not (incidence 8–30%) and are paired with a city- or county-level
-// unit. Every row meets the villages' CHECK constraints: poor people at
+// village with a chance that grows from the east (10%) to the west (50%),
+// about 120,000 in all, as the registry had in 2016; two in five of those
+// have exited (incidence below maxExitIncidence), the rest have not
+// (incidence 8–30%) and are paired with a city- or county-level unit. Every row meets the villages' CHECK constraints: poor people at
 // most the population, households at most the poor people, an exit year
 // exactly when exited.
 func villageFigures(v gazetteer.Village, township gazetteer.Township, countyName string) figures {
@@ -68,16 +68,16 @@ func villageFigures(v gazetteer.Village, township gazetteer.Township, countyName
 	urban := gazetteer.IsCommunity(v.Name) || gazetteer.IsSubdistrict(township.Name)
 	var incidence float64
 	if urban {
-		f.Population = 1500 + r.IntN(6500)
+		f.Population = 1500 + r.IntN(5000)
 		incidence = gazetteer.Uniform(r, 0, 0.005)
 	} else {
-		f.Population = 600 + r.IntN(3000)
-		chance := 0.06
+		f.Population = 400 + r.IntN(2000)
+		chance := 0.1
 		switch {
 		case slices.Contains(westernProvinces, v.Code[:2]):
-			chance = 0.3
+			chance = 0.5
 		case slices.Contains(centralProvinces, v.Code[:2]):
-			chance = 0.15
+			chance = 0.26
 		}
 		switch x := r.Float64(); {
 		case x < chance*0.4:

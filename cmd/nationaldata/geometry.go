@@ -27,8 +27,9 @@ CREATE TEMP TABLE nd_county_wkb (code text PRIMARY KEY, city text NOT NULL, prov
 CREATE TEMP TABLE nd_seats (code text PRIMARY KEY, county text NOT NULL, lon float8 NOT NULL, lat float8 NOT NULL)`
 	sqlCounties = `
 CREATE TEMP TABLE nd_counties AS
-SELECT code, city, province, ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_GeomFromWKB(wkb, 4326)), 3)) AS geom
-FROM nd_county_wkb`
+SELECT code, city, province,
+       CASE WHEN ST_IsValid(g) THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3)) END AS geom
+FROM (SELECT code, city, province, ST_GeomFromWKB(wkb, 4326) AS g FROM nd_county_wkb) c`
 	sqlCities = `
 CREATE TEMP TABLE nd_cities AS
 SELECT city AS code, ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom FROM nd_counties GROUP BY city`
