@@ -28,7 +28,7 @@ CREATE TEMP TABLE nd_seats (code text PRIMARY KEY, county text NOT NULL, lon flo
 	sqlCounties = `
 CREATE TEMP TABLE nd_counties AS
 SELECT code, city, province,
-       CASE WHEN ST_IsValid(g) THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(g), 3)) END AS geom
+       CASE WHEN ST_IsValid(g) THEN g ELSE ST_Multi(ST_CollectionExtract(ST_MakeValid(g, 'method=structure'), 3)) END AS geom
 FROM (SELECT code, city, province, ST_GeomFromWKB(wkb, 4326) AS g FROM nd_county_wkb) c`
 	sqlCities = `
 CREATE TEMP TABLE nd_cities AS
