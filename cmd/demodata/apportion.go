@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -11,7 +10,7 @@ import (
 
 // Seeds of the random streams, one per concern, so that changing how one
 // thing is generated does not reshuffle everything else. Each stream is
-// further keyed by a code (see newRand), so a county's points do not
+// further keyed by a code (see gazetteer.NewRand), so a county's points do not
 // depend on the counties before it.
 const (
 	seedSeats uint64 = 0x5EA75 + iota
@@ -27,15 +26,6 @@ const (
 	seedFactors
 	seedHistory
 )
-
-// newRand returns a PCG generator for one concern (a seed constant) and
-// one key (a code, or "" for city-wide choices). FNV-1a of the key is
-// stable across Go versions and machines.
-func newRand(seed uint64, key string) *rand.Rand {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return rand.New(rand.NewPCG(seed, h.Sum64()))
-}
 
 // apportion splits total into whole parts proportional to weights by the
 // largest-remainder method: everyone gets the floor of their share, and
@@ -109,11 +99,6 @@ func topK(scores []float64, k int) []int {
 // between returns a uniform integer in [lo, hi].
 func between(r *rand.Rand, lo, hi int) int {
 	return lo + r.IntN(hi-lo+1)
-}
-
-// uniform returns a uniform float in [lo, hi).
-func uniform(r *rand.Rand, lo, hi float64) float64 {
-	return lo + (hi-lo)*r.Float64()
 }
 
 // pick returns one of xs at random.

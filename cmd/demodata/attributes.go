@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/paulmach/orb/planar"
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // Published figures for Zunyi, first half of 2016 (see SOURCES.md), and the
@@ -31,7 +32,7 @@ var requiredDemoVillages = []string{
 // canBePoor reports whether a village-level unit can be a poverty
 // village: a village (村), not a community, and not under a subdistrict.
 func canBePoor(ds *dataset, ix *index, v *village) bool {
-	return !isCommunity(v.Name) && !isSubdistrict(ix.townshipOf(ds, v).Name)
+	return !gazetteer.IsCommunity(v.Name) && !gazetteer.IsSubdistrict(ix.townshipOf(ds, v).Name)
 }
 
 // assignPoverty marks exactly notExitedVillages villages not_exited and
@@ -48,7 +49,7 @@ func assignPoverty(ds *dataset, ix *index) error {
 	scores := make([][]float64, n)
 	weights := make([]float64, n)
 	for ci, c := range ds.Counties {
-		r := newRand(seedPoverty, c.Code)
+		r := gazetteer.NewRand(seedPoverty, c.Code)
 		for _, vi := range ix.countyVillages[c.Code] {
 			v := &ds.Villages[vi]
 			if canBePoor(ds, ix, v) {
@@ -73,7 +74,7 @@ func assignPoverty(ds *dataset, ix *index) error {
 		if poor[ci]+exited[ci] > len(eligible[ci]) {
 			return fmt.Errorf("county %s: %d poor and %d exited villages but only %d villages", c.Code, poor[ci], exited[ci], len(eligible[ci]))
 		}
-		r := newRand(seedPoverty, "exit "+c.Code)
+		r := gazetteer.NewRand(seedPoverty, "exit "+c.Code)
 		for k, e := range rankDesc(scores[ci])[:poor[ci]+exited[ci]] {
 			v := &ds.Villages[eligible[ci][e]]
 			if k < poor[ci] {
@@ -94,7 +95,7 @@ func assignPoverty(ds *dataset, ix *index) error {
 // county town, and keeps the strongest few city-wide as the poverty
 // townships.
 func markPovertyTownships(ds *dataset, ix *index) error {
-	best, scores := bestTownshipPer(ds, ix, func(c sourceCounty) bool {
+	best, scores := bestTownshipPer(ds, ix, func(c gazetteer.County) bool {
 		p := profiles[c.Code]
 		return p.Remote && !p.Urban
 	}, func(ti int) (float64, bool) {
@@ -120,7 +121,7 @@ func markPovertyTownships(ds *dataset, ix *index) error {
 // away from the county town with the highest score (those score says do
 // not qualify left out), with that score. The county town and its
 // suburbs are never poverty townships, however poor their villages.
-func bestTownshipPer(ds *dataset, ix *index, counts func(sourceCounty) bool, score func(ti int) (float64, bool)) (best []int, scores []float64) {
+func bestTownshipPer(ds *dataset, ix *index, counts func(gazetteer.County) bool, score func(ti int) (float64, bool)) (best []int, scores []float64) {
 	for _, c := range ds.Counties {
 		if !counts(c) {
 			continue
@@ -129,7 +130,7 @@ func bestTownshipPer(ds *dataset, ix *index, counts func(sourceCounty) bool, sco
 		town := ix.seats[c.Code][0]
 		for _, ti := range ix.countyTownships[c.Code] {
 			t := &ds.Townships[ti]
-			if isSubdistrict(t.Name) || planar.Distance(t.Seat, town) < urbanRadius {
+			if gazetteer.IsSubdistrict(t.Name) || planar.Distance(t.Seat, town) < gazetteer.UrbanRadius {
 				continue
 			}
 			if s, ok := score(ti); ok && s > bs {
@@ -161,7 +162,7 @@ const (
 // city-wide. It runs once the population is drawn, as the standard is
 // one of poor people.
 func markExitedTownships(ds *dataset, ix *index) error {
-	best, scores := bestTownshipPer(ds, ix, func(c sourceCounty) bool {
+	best, scores := bestTownshipPer(ds, ix, func(c gazetteer.County) bool {
 		return !profiles[c.Code].Urban
 	}, func(ti int) (float64, bool) {
 		var people, poor, poverty, exited int
@@ -183,7 +184,7 @@ func markExitedTownships(ds *dataset, ix *index) error {
 	if len(best) < exitedTownships {
 		return fmt.Errorf("only %d counties with a township that meets the exit standard for %d exited townships", len(best), exitedTownships)
 	}
-	r := newRand(seedPoverty, "townships")
+	r := gazetteer.NewRand(seedPoverty, "townships")
 	for _, k := range topK(scores, exitedTownships) {
 		t := &ds.Townships[best[k]]
 		t.Poverty, t.ExitYear = statusExited, 2014+r.IntN(2)
@@ -202,24 +203,24 @@ func assignPopulation(ds *dataset, ix *index) error {
 	weights := make([]float64, len(ds.Villages))
 	for i := range ds.Villages {
 		v := &ds.Villages[i]
-		r := newRand(seedPopulation, v.Code)
+		r := gazetteer.NewRand(seedPopulation, v.Code)
 		var share float64
 		switch {
-		case isCommunity(v.Name):
+		case gazetteer.IsCommunity(v.Name):
 			// Communities are towns: larger, with few registered poor.
 			v.Population = 1500 + int(10500*math.Pow(r.Float64(), 1.2))
 			if r.Float64() < 0.5 {
-				share = uniform(r, 0.002, 0.01)
+				share = gazetteer.Uniform(r, 0.002, 0.01)
 			}
 		default:
 			v.Population = 800 + int(5200*math.Pow(r.Float64(), 1.5))
 			switch v.Poverty {
 			case statusNotExited:
-				share = uniform(r, 0.16, 0.34)
+				share = gazetteer.Uniform(r, 0.16, 0.34)
 			case statusExited:
-				share = uniform(r, 0.01, 0.03)
+				share = gazetteer.Uniform(r, 0.01, 0.03)
 			default:
-				share = uniform(r, 0.005, 0.075)
+				share = gazetteer.Uniform(r, 0.005, 0.075)
 			}
 		}
 		weights[i] = float64(v.Population) * share
@@ -238,8 +239,8 @@ func assignPopulation(ds *dataset, ix *index) error {
 			return fmt.Errorf("village %s: %d poor of %d people", v.Code, v.PoorPopulation, v.Population)
 		}
 		if v.PoorPopulation > 0 {
-			r := newRand(seedPopulation, "households "+v.Code)
-			hh := int(math.Round(float64(v.PoorPopulation) / uniform(r, 3.1, 3.5)))
+			r := gazetteer.NewRand(seedPopulation, "households "+v.Code)
+			hh := int(math.Round(float64(v.PoorPopulation) / gazetteer.Uniform(r, 3.1, 3.5)))
 			v.PoorHouseholds = min(max(hh, 1), v.PoorPopulation)
 		}
 	}
@@ -276,7 +277,7 @@ func keepExitsBelowStandard(ds *dataset, ix *index) {
 // at random. Subdistricts and communities are not demonstration points,
 // but a village under a subdistrict (杉坪村) can be.
 func assignDemonstration(ds *dataset, ix *index) error {
-	r := newRand(seedDemonstration, "")
+	r := gazetteer.NewRand(seedDemonstration, "")
 	hasVillage := map[string]bool{}
 	chosen := 0
 	mark := func(vi int) {
@@ -319,7 +320,7 @@ func assignDemonstration(ds *dataset, ix *index) error {
 	// rural township of the county.
 	var towns []int
 	for i, t := range ds.Townships {
-		if !isSubdistrict(t.Name) {
+		if !gazetteer.IsSubdistrict(t.Name) {
 			towns = append(towns, i)
 		}
 	}
@@ -328,7 +329,7 @@ func assignDemonstration(ds *dataset, ix *index) error {
 	for _, c := range ds.Counties {
 		ti := -1
 		for _, vi := range ix.countyVillages[c.Code] {
-			if ds.Villages[vi].Demonstration && !isSubdistrict(ix.townshipOf(ds, &ds.Villages[vi]).Name) {
+			if ds.Villages[vi].Demonstration && !gazetteer.IsSubdistrict(ix.townshipOf(ds, &ds.Villages[vi]).Name) {
 				ti = ix.township[ds.Villages[vi].TownshipCode]
 				break
 			}
@@ -360,7 +361,7 @@ func assignDemonstration(ds *dataset, ix *index) error {
 // cityPairedVillages of them with city bureaus in turn (so each bureau
 // has six or seven), the rest with a bureau of their own county.
 func assignPairing(ds *dataset, ix *index) error {
-	r := newRand(seedPairing, "")
+	r := gazetteer.NewRand(seedPairing, "")
 	var poor []int
 	for i, v := range ds.Villages {
 		if v.Poverty == statusNotExited {
@@ -388,13 +389,13 @@ func assignPairing(ds *dataset, ix *index) error {
 // demonstration villages over all, and shares out the rest of
 // cooperativesTotal among them by apportionment.
 func assignCooperatives(ds *dataset, ix *index) error {
-	r := newRand(seedCooperatives, "")
+	r := gazetteer.NewRand(seedCooperatives, "")
 	scores := make([]float64, len(ds.Villages))
 	extra := make([]float64, len(ds.Villages))
 	for i, v := range ds.Villages {
 		scores[i] = r.Float64()
 		extra[i] = 0.3 + 2*r.Float64()
-		if !isCommunity(v.Name) {
+		if !gazetteer.IsCommunity(v.Name) {
 			scores[i] += 0.7
 		}
 		if v.Demonstration {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // committedData is the data set as committed, relative to this package.
@@ -260,13 +261,13 @@ func checkDataset(t *testing.T, dir string) {
 		}
 		p := point(t, v)
 		villagePoint[code] = p
-		if !inCounty(v["county_code"], p, pointMargin) {
-			t.Errorf("village %s: %v not %v inside county %s", code, p, pointMargin, v["county_code"])
+		if !inCounty(v["county_code"], p, gazetteer.PointMargin) {
+			t.Errorf("village %s: %v not %v inside county %s", code, p, gazetteer.PointMargin, v["county_code"])
 		}
 		seats := seatPoints(v["county_code"])
 		own := slices.Index(seatsOf[v["county_code"]], v["township_code"])
-		if m := cellMargin(p, seats, own); m < pointMargin-1e-9 {
-			t.Errorf("village %s: %v is %.6f inside the cell of its seat, want ≥ %v", code, p, m, pointMargin)
+		if m := gazetteer.CellMargin(p, seats, own); m < gazetteer.PointMargin-1e-9 {
+			t.Errorf("village %s: %v is %.6f inside the cell of its seat, want ≥ %v", code, p, m, gazetteer.PointMargin)
 		}
 
 		checkStatus(t, "village "+code, v)
@@ -281,8 +282,8 @@ func checkDataset(t *testing.T, dir string) {
 		}
 		// Communities, and villages under subdistricts, are town: never
 		// poverty villages.
-		community := isCommunity(v["name"])
-		town := community || isSubdistrict(tw["name"])
+		community := gazetteer.IsCommunity(v["name"])
+		town := community || gazetteer.IsSubdistrict(tw["name"])
 		if !community && (pop < 800 || pop > 6000) {
 			t.Errorf("village %s: population %d outside 800–6000", code, pop)
 		}
@@ -409,11 +410,11 @@ func checkDataset(t *testing.T, dir string) {
 			t.Errorf("site %s: type %q, name %q", code, s["type"], s["name"])
 		}
 		p := point(t, s)
-		if d := planar.Distance(p, seat[s["township_code"]]); d > 0.031 || !inCounty(s["county_code"], p, pointMargin) {
+		if d := planar.Distance(p, seat[s["township_code"]]); d > 0.031 || !inCounty(s["county_code"], p, gazetteer.PointMargin) {
 			t.Errorf("site %s: %v is %.4f from its township seat or outside county %s", code, p, d, s["county_code"])
 		}
 		own := slices.Index(seatsOf[s["county_code"]], s["township_code"])
-		if cellMargin(p, seatPoints(s["county_code"]), own) < pointMargin-1e-9 {
+		if gazetteer.CellMargin(p, seatPoints(s["county_code"]), own) < gazetteer.PointMargin-1e-9 {
 			t.Errorf("site %s: not in the cell of township %s", code, s["township_code"])
 		}
 		ch, cp := num(t, s, "capacity_households"), num(t, s, "capacity_people")
@@ -531,7 +532,7 @@ func checkDataset(t *testing.T, dir string) {
 		}
 		switch g := g.(type) {
 		case orb.Point:
-			if d := planar.Distance(g, villagePoint[v["code"]]); d > 0.02+1e-9 || !inCounty(pr["county_code"], g, pointMargin) {
+			if d := planar.Distance(g, villagePoint[v["code"]]); d > 0.02+1e-9 || !inCounty(pr["county_code"], g, gazetteer.PointMargin) {
 				t.Errorf("project %s: point %v is %.4f from its village or outside the county", code, g, d)
 			}
 		case orb.LineString:
@@ -542,7 +543,7 @@ func checkDataset(t *testing.T, dir string) {
 				t.Errorf("project %s: line %v does not start at village %v", code, g, villagePoint[v["code"]])
 			}
 			for _, q := range g {
-				if !inCounty(pr["county_code"], q, lineMargin) {
+				if !inCounty(pr["county_code"], q, gazetteer.LineMargin) {
 					t.Errorf("project %s: vertex %v outside the county", code, q)
 				}
 			}

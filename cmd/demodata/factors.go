@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
 
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 	"github.com/zunyi/battlemap/geo/demo"
 )
 
@@ -105,13 +106,13 @@ type hazardCandidate struct {
 // steep valley sides, collapses (崩塌) on the steepest, debris flows
 // (泥石流) on valley floors below steep ground, ground subsidence (地面塌陷)
 // on the karst plateaus. Each is an ellipse along the contour.
-func planHazards(ds *dataset, ix *index, c sourceCounty) ([]hazardZone, error) {
+func planHazards(ds *dataset, ix *index, c gazetteer.County) ([]hazardZone, error) {
 	a := ix.areas[c.Code]
 	var cands []hazardCandidate
-	for lat := a.bound.Min[1]; lat <= a.bound.Max[1]; lat += hazardStep {
-		for lon := a.bound.Min[0]; lon <= a.bound.Max[0]; lon += hazardStep {
+	for lat := a.Bound.Min[1]; lat <= a.Bound.Max[1]; lat += hazardStep {
+		for lon := a.Bound.Min[0]; lon <= a.Bound.Max[0]; lon += hazardStep {
 			p := orb.Point{lon, lat}
-			if !a.interior(p, 0.012) {
+			if !a.Interior(p, 0.012) {
 				continue
 			}
 			g := groundAt(p)
@@ -128,7 +129,7 @@ func planHazards(ds *dataset, ix *index, c sourceCounty) ([]hazardZone, error) {
 		}
 	}
 	slices.SortStableFunc(cands, func(x, y hazardCandidate) int { return cmp.Compare(y.score, x.score) })
-	want := min(hazardMax, max(hazardMin, int(math.Round(planar.Area(a.shape)/hazardArea))))
+	want := min(hazardMax, max(hazardMin, int(math.Round(planar.Area(a.Shape)/hazardArea))))
 	// At most a sixth each of debris flows and subsidence: most mapped
 	// hazards in Guizhou are landslides and collapses.
 	rare := map[string]int{"debris_flow": 0, "subsidence": 0}
@@ -151,18 +152,18 @@ func planHazards(ds *dataset, ix *index, c sourceCounty) ([]hazardZone, error) {
 	if len(chosen) < hazardMin {
 		return nil, fmt.Errorf("county %s %s: only %d places for hazard zones", c.Code, c.Name, len(chosen))
 	}
-	r := newRand(seedFactors, c.Code+"/hazards")
+	r := gazetteer.NewRand(seedFactors, c.Code+"/hazards")
 	labels := map[string]string{"landslide": "滑坡", "collapse": "崩塌", "debris_flow": "泥石流", "subsidence": "地面塌陷"}
 	zones := make([]hazardZone, 0, len(chosen))
 	for _, h := range chosen {
 		// Along the contour (across the downhill direction) the zone is
 		// long, down the slope short.
-		along, across := uniform(r, 500, 1200), uniform(r, 250, 500)
+		along, across := gazetteer.Uniform(r, 500, 1200), gazetteer.Uniform(r, 250, 500)
 		if h.kind == "debris_flow" {
 			along, across = across, along // down the valley
 		}
 		ring := ellipse(h.p, along, across, h.g.downhill+math.Pi/2)
-		if !slices.ContainsFunc(ring, func(p orb.Point) bool { return !a.interior(p, 0) }) {
+		if !slices.ContainsFunc(ring, func(p orb.Point) bool { return !a.Interior(p, 0) }) {
 			zones = append(zones, hazardZone{
 				Code:       fmt.Sprintf("%s-H%02d", c.Code, len(zones)+1),
 				Name:       nearestVillageShortName(ds, ix, c.Code, h.p) + labels[h.kind] + "隐患区",
@@ -203,7 +204,7 @@ func ellipse(c orb.Point, along, across, theta float64) orb.Ring {
 		u, v := along*math.Cos(t), across*math.Sin(t)
 		dx := u*math.Cos(theta) - v*math.Sin(theta)
 		dy := u*math.Sin(theta) + v*math.Cos(theta)
-		ring = append(ring, round6(orb.Point{c[0] + dx/mPerLon, c[1] + dy/mPerLat}))
+		ring = append(ring, gazetteer.Round6(orb.Point{c[0] + dx/mPerLon, c[1] + dy/mPerLat}))
 	}
 	return append(ring, ring[0])
 }
@@ -244,7 +245,7 @@ func planRoads(ds *dataset, ix *index) []road {
 		roads = append(roads, road{Code: fmt.Sprintf("%s-R%02d", county, next[county]), Name: name, Class: class,
 			CountyCode: county, WKT: multiLineWKT(line)})
 	}
-	r := newRand(seedFactors, "roads")
+	r := gazetteer.NewRand(seedFactors, "roads")
 	var towns []int // each county's first township: its county town
 	for _, c := range ds.Counties {
 		tis := ix.countyTownships[c.Code]
@@ -326,14 +327,14 @@ func meander(r *rand.Rand, a, b orb.Point) orb.LineString {
 	d := planar.Distance(a, b)
 	n := max(1, int(d/0.015))
 	nx, ny := -(b[1]-a[1])/d, (b[0]-a[0])/d // unit normal, degrees
-	phase, waves := uniform(r, 0, 2*math.Pi), uniform(r, 0.5, 2)
-	line := orb.LineString{round6(a)}
+	phase, waves := gazetteer.Uniform(r, 0, 2*math.Pi), gazetteer.Uniform(r, 0.5, 2)
+	line := orb.LineString{gazetteer.Round6(a)}
 	for k := 1; k < n; k++ {
 		t := float64(k) / float64(n)
 		off := 0.1 * d * math.Sin(math.Pi*t) * math.Sin(phase+2*math.Pi*waves*t)
-		line = append(line, round6(orb.Point{a[0] + (b[0]-a[0])*t + nx*off, a[1] + (b[1]-a[1])*t + ny*off}))
+		line = append(line, gazetteer.Round6(orb.Point{a[0] + (b[0]-a[0])*t + nx*off, a[1] + (b[1]-a[1])*t + ny*off}))
 	}
-	return append(line, round6(b))
+	return append(line, gazetteer.Round6(b))
 }
 
 // parseLine reads the points of a LINESTRING written by lineWKT.
@@ -363,14 +364,14 @@ func multiLineWKT(line orb.LineString) string {
 func planServices(ds *dataset, ix *index) []service {
 	var out []service
 	for _, t := range ds.Townships {
-		r := newRand(seedFactors, t.Code+"/services")
+		r := gazetteer.NewRand(seedFactors, t.Code+"/services")
 		short := shortTownshipName(t.Name)
 		kinds := []struct{ suffix, kind, name string }{
 			{"SC", "school", short + "中心学校"},
 			{"CL", "clinic", short + "卫生院"},
 			{"MK", "market", short + "集贸市场"},
 		}
-		if isSubdistrict(t.Name) {
+		if gazetteer.IsSubdistrict(t.Name) {
 			kinds[1].name = short + "社区卫生服务中心"
 			kinds = kinds[:2]
 		}
@@ -378,7 +379,7 @@ func planServices(ds *dataset, ix *index) []service {
 		for _, k := range kinds {
 			p := t.Seat
 			for range 20 {
-				if q := round6(inAnnulus(r, t.Seat, 0.0015, 0.004)); a.interior(q, 0) {
+				if q := gazetteer.Round6(gazetteer.InAnnulus(r, t.Seat, 0.0015, 0.004)); a.Interior(q, 0) {
 					p = q
 					break
 				}

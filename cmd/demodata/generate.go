@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
+
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
 )
@@ -10,13 +12,13 @@ import (
 // index finds rows by code and groups them, always as index slices in
 // code order, so that nothing depends on map iteration order.
 type index struct {
-	county           map[string]int   // county code → ds.Counties index
-	township         map[string]int   // township code → ds.Townships index
-	village          map[string]int   // village code → ds.Villages index
-	countyTownships  map[string][]int // county code → ds.Townships indexes
-	countyVillages   map[string][]int // county code → ds.Villages indexes
-	townshipVillages map[string][]int // township code → ds.Villages indexes
-	areas            map[string]area  // county code → boundary
+	county           map[string]int            // county code → ds.Counties index
+	township         map[string]int            // township code → ds.Townships index
+	village          map[string]int            // village code → ds.Villages index
+	countyTownships  map[string][]int          // county code → ds.Townships indexes
+	countyVillages   map[string][]int          // county code → ds.Villages indexes
+	townshipVillages map[string][]int          // township code → ds.Villages indexes
+	areas            map[string]gazetteer.Area // county code → boundary
 	seats            map[string][]orb.Point
 	seatIndex        map[string]int // township code → its index in seats[county]
 }
@@ -29,13 +31,13 @@ func newIndex(ds *dataset) *index {
 		countyTownships:  map[string][]int{},
 		countyVillages:   map[string][]int{},
 		townshipVillages: map[string][]int{},
-		areas:            map[string]area{},
+		areas:            map[string]gazetteer.Area{},
 		seats:            map[string][]orb.Point{},
 		seatIndex:        map[string]int{},
 	}
 	for i, c := range ds.Counties {
 		ix.county[c.Code] = i
-		ix.areas[c.Code] = newArea(c.Shape)
+		ix.areas[c.Code] = gazetteer.NewArea(c.Shape)
 	}
 	for i, t := range ds.Townships {
 		ix.township[t.Code] = i
@@ -66,10 +68,10 @@ func generate(src sources) (*dataset, error) {
 	}
 	ds := &dataset{Counties: src.Counties}
 	for _, t := range src.Townships {
-		ds.Townships = append(ds.Townships, township{sourceTownship: t, Poverty: statusNone})
+		ds.Townships = append(ds.Townships, township{Township: t, Poverty: statusNone})
 	}
 	for _, v := range src.Villages {
-		ds.Villages = append(ds.Villages, village{sourceVillage: v, Poverty: statusNone})
+		ds.Villages = append(ds.Villages, village{Village: v, Poverty: statusNone})
 	}
 	ix := newIndex(ds)
 
@@ -107,27 +109,28 @@ func placeAll(ds *dataset, ix *index) error {
 		if len(tis) == 0 {
 			return fmt.Errorf("county %s %s has no townships", c.Code, c.Name)
 		}
-		towns := make([]township, len(tis))
+		towns := make([]gazetteer.Township, len(tis))
 		for k, ti := range tis {
-			towns[k] = ds.Townships[ti]
+			towns[k] = ds.Townships[ti].Township
 		}
-		if err := placeSeats(c, towns); err != nil {
+		seats, err := gazetteer.PlaceSeats(gazetteer.NewRand(seedSeats, c.Code), c, towns, gazetteer.DefaultSpacing)
+		if err != nil {
 			return err
 		}
-		seats := make([]orb.Point, len(tis))
 		for k, ti := range tis {
-			ds.Townships[ti].Seat = towns[k].Seat
-			seats[k] = towns[k].Seat
+			ds.Townships[ti].Seat = seats[k]
 		}
 		ix.seats[c.Code] = seats
 
 		for k, ti := range tis {
-			var vs []*village
-			for _, vi := range ix.townshipVillages[ds.Townships[ti].Code] {
-				vs = append(vs, &ds.Villages[vi])
+			code := ds.Townships[ti].Code
+			vis := ix.townshipVillages[code]
+			pts, err := gazetteer.PlaceVillages(gazetteer.NewRand(seedVillagePoints, code), ix.areas[c.Code], seats, k, len(vis))
+			if err != nil {
+				return fmt.Errorf("township %s: %w", code, err)
 			}
-			if err := placeVillages(ix.areas[c.Code], seats, k, vs); err != nil {
-				return err
+			for j, vi := range vis {
+				ds.Villages[vi].Point = pts[j]
 			}
 		}
 

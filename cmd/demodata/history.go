@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // The demo's first half of 2016, day by day. The data set's rows are
@@ -187,10 +189,10 @@ func planHistory(ds *dataset, _ *index) error {
 // 2015 exit year. The returnees go the other way: exited in 2015 on 1
 // January, not exited today.
 func villageHistory(ds *dataset) error {
-	r := newRand(seedHistory, "villages")
+	r := gazetteer.NewRand(seedHistory, "villages")
 	var candidates []int // poverty villages that may return
 	for i, v := range ds.Villages {
-		if v.Poverty == statusNotExited && !isCommunity(v.Name) {
+		if v.Poverty == statusNotExited && !gazetteer.IsCommunity(v.Name) {
 			candidates = append(candidates, i)
 		}
 	}
@@ -215,7 +217,7 @@ func villageHistory(ds *dataset) error {
 		switch {
 		case returning[i]:
 			continue
-		case isCommunity(v.Name):
+		case gazetteer.IsCommunity(v.Name):
 			share, w = maxShareCommunity, 0.3
 		case v.Poverty == statusNotExited:
 			share, w = maxShareNotExited, 1
@@ -226,7 +228,7 @@ func villageHistory(ds *dataset) error {
 			share, w = maxShareExited, 0.3
 		}
 		caps[i] = max(0, int(share*float64(v.Population))-v.PoorPopulation)
-		weights[i] = w * float64(v.PoorPopulation) * uniform(r, 0.6, 1.4)
+		weights[i] = w * float64(v.PoorPopulation) * gazetteer.Uniform(r, 0.6, 1.4)
 	}
 	for range smallRises {
 		k := r.IntN(len(riseCandidates))
@@ -251,7 +253,7 @@ func villageHistory(ds *dataset) error {
 	all := workingDays(day(2016, time.January, 4), historyEnd)
 	firstQuarter := workingDays(day(2016, time.January, 4), day(2016, time.March, 31))
 	for i, v := range ds.Villages {
-		vr := newRand(seedHistory, v.Code)
+		vr := gazetteer.NewRand(seedHistory, v.Code)
 		// change is one dated change in the number of poor people.
 		type change struct {
 			date  time.Time
@@ -261,7 +263,7 @@ func villageHistory(ds *dataset) error {
 		start := villageVersion{Date: historyStart, Code: v.Code, Poverty: v.Poverty, ExitYear: v.ExitYear}
 		if returning[i] {
 			start.Poverty, start.ExitYear = statusExited, 2015
-			start.PoorPopulation = int(uniform(vr, 0.015, 0.028) * float64(v.Population))
+			start.PoorPopulation = int(gazetteer.Uniform(vr, 0.015, 0.028) * float64(v.Population))
 			changes = append(changes, change{pickDays(vr, all, 1)[0], v.PoorPopulation - start.PoorPopulation})
 		} else {
 			used := map[time.Time]bool{}
@@ -288,7 +290,7 @@ func villageHistory(ds *dataset) error {
 				}
 				w := make([]float64, len(picked))
 				for j := range w {
-					w[j] = uniform(vr, 0.5, 1.5)
+					w[j] = gazetteer.Uniform(vr, 0.5, 1.5)
 				}
 				parts, err := apportion(amount, w)
 				if err != nil {
@@ -411,7 +413,7 @@ func siteHistory(ds *dataset) {
 		if s.Status == statusPlanned {
 			continue // planned all along
 		}
-		r := newRand(seedHistory, s.Code)
+		r := gazetteer.NewRand(seedHistory, s.Code)
 		var versions []siteVersion
 		at := func(d time.Time, progress, households, people int) {
 			status := statusUnderConstruction
@@ -431,7 +433,7 @@ func siteHistory(ds *dataset) {
 		// the half-year) up to it, in a few steps: a site under
 		// construction reports in June, a finished one on the day it was
 		// finished.
-		from := int(uniform(r, 0.3, 0.8) * float64(s.Progress))
+		from := int(gazetteer.Uniform(r, 0.3, 0.8) * float64(s.Progress))
 		var steps []time.Time
 		switch {
 		case s.Progress == 100 && !finished.After(historyStart):
@@ -547,7 +549,7 @@ func mustDate(s string) time.Time {
 // is finished on the last working day by its end date.
 func projectHistory(ds *dataset) {
 	for _, p := range ds.Projects {
-		r := newRand(seedHistory, p.Code)
+		r := gazetteer.NewRand(seedHistory, p.Code)
 		start, end := mustDate(p.StartDate), mustDate(p.EndDate)
 		var funded time.Time
 		switch {

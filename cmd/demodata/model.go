@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/paulmach/orb"
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // Poverty statuses, as written to the CSV files.
@@ -21,7 +22,7 @@ const (
 
 // township is one township row of townships.csv.
 type township struct {
-	sourceTownship
+	gazetteer.Township
 	Seat          orb.Point
 	Poverty       string
 	ExitYear      int // 0 unless Poverty is statusExited
@@ -30,7 +31,7 @@ type township struct {
 
 // village is one village row of villages.csv.
 type village struct {
-	sourceVillage
+	gazetteer.Village
 	Point          orb.Point
 	Poverty        string
 	ExitYear       int // 0 unless Poverty is statusExited
@@ -79,7 +80,7 @@ type project struct {
 
 // dataset is everything written to the output directory.
 type dataset struct {
-	Counties    []sourceCounty
+	Counties    []gazetteer.County
 	Townships   []township
 	Villages    []village
 	Sites       []site
@@ -89,18 +90,6 @@ type dataset struct {
 	Roads       []road
 	Services    []service
 	History     history // the half-year that led to the rows above
-}
-
-// isCommunity reports whether a village-level unit is an urban community
-// (居委会/社区) rather than a village; communities are never poverty
-// villages. The source has one 居民委会员 typo, matched too.
-func isCommunity(name string) bool {
-	return strings.Contains(name, "居民委员会") || strings.Contains(name, "居民委会员") || strings.Contains(name, "社区")
-}
-
-// isSubdistrict reports whether a township is an urban subdistrict (街道).
-func isSubdistrict(name string) bool {
-	return strings.HasSuffix(name, "街道")
 }
 
 // shortVillageName drops the committee suffix: 花茂村村民委员会 → 花茂村.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // projectsTotal is the number of projects funded in the first half of
@@ -69,7 +70,7 @@ var (
 // out in shuffled order; each fund use's total is apportioned over its
 // projects in whole thousands, so every total is exact.
 func planProjects(ds *dataset, ix *index) error {
-	r := newRand(seedProjects, "")
+	r := gazetteer.NewRand(seedProjects, "")
 	weights := make([]float64, len(ds.Counties))
 	for ci, c := range ds.Counties {
 		weights[ci] = 10
@@ -185,14 +186,14 @@ func makeProject(r *rand.Rand, ds *dataset, ix *index, use string, v *village) (
 
 	a := ix.areas[v.CountyCode]
 	if p.Category == "road" || p.Category == "water" {
-		line, err := placeLine(r, a, v.Point, between(r, 2, 4))
+		line, err := gazetteer.PlaceLine(r, a, v.Point, between(r, 2, 4))
 		if err != nil {
 			return p, fmt.Errorf("project at village %s: %w", v.Code, err)
 		}
 		p.WKT = lineWKT(line)
 	} else {
 		own := ix.seatIndex[v.TownshipCode]
-		pt, err := placeNear(r, a, ix.seats[v.CountyCode], own, v.Point, 0.002, 0.02)
+		pt, err := gazetteer.PlaceNear(r, a, ix.seats[v.CountyCode], own, v.Point, 0.002, 0.02)
 		if err != nil {
 			return p, fmt.Errorf("project at village %s: %w", v.Code, err)
 		}
@@ -232,9 +233,9 @@ func setProjectFunds(r *rand.Rand, p *project, yuan int) {
 	var share float64
 	switch p.Status {
 	case statusUnderConstruction:
-		share = float64(p.Completion) / 100 * uniform(r, 0.8, 1.15)
+		share = float64(p.Completion) / 100 * gazetteer.Uniform(r, 0.8, 1.15)
 	case statusCompleted:
-		share = uniform(r, 0.9, 1)
+		share = gazetteer.Uniform(r, 0.9, 1)
 	}
 	p.FundsDisbursed = min(yuan, int(math.Round(float64(yuan)*share)))
 }

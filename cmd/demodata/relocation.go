@@ -9,6 +9,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/planar"
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // relocationPeople is the city's 2016–2017 relocation target (易地扶贫搬迁).
@@ -89,14 +90,14 @@ func planRelocation(ds *dataset, ix *index) error {
 func relocationBudgets(ds *dataset) []int {
 	budgets := make([]int, len(ds.Villages))
 	for i, v := range ds.Villages {
-		r := newRand(seedAssignments, v.Code)
+		r := gazetteer.NewRand(seedAssignments, v.Code)
 		var f float64
 		switch {
-		case isCommunity(v.Name):
+		case gazetteer.IsCommunity(v.Name):
 		case v.Poverty == statusNotExited:
-			f = uniform(r, 0.45, 0.8)
+			f = gazetteer.Uniform(r, 0.45, 0.8)
 		case v.Remoteness >= 0.67:
-			f = uniform(r, 0.2, 0.5)
+			f = gazetteer.Uniform(r, 0.2, 0.5)
 		}
 		if b := int(float64(v.PoorPopulation) * f); b >= minDonorPeople {
 			budgets[i] = b
@@ -115,8 +116,8 @@ type sitePlan struct {
 // in the county town (two in counties with many sites), the others in
 // rural townships drawn with weight for their poverty villages. Codes
 // follow the order urban first, then by township.
-func planSites(ds *dataset, ix *index, c sourceCounty, capacity int) ([]site, error) {
-	r := newRand(seedSites, c.Code)
+func planSites(ds *dataset, ix *index, c gazetteer.County, capacity int) ([]site, error) {
+	r := gazetteer.NewRand(seedSites, c.Code)
 	n := max(2, int(math.Round(float64(capacity)/peoplePerSite)))
 	tis := ix.countyTownships[c.Code]
 	plans := []sitePlan{{siteUrban, tis[0]}}
@@ -129,7 +130,7 @@ func planSites(ds *dataset, ix *index, c sourceCounty, capacity int) ([]site, er
 	var weights []float64
 	refill := func() {
 		for _, ti := range tis {
-			if isSubdistrict(ds.Townships[ti].Name) && len(tis) > 1 {
+			if gazetteer.IsSubdistrict(ds.Townships[ti].Name) && len(tis) > 1 {
 				continue
 			}
 			w := 1.0
@@ -161,11 +162,11 @@ func planSites(ds *dataset, ix *index, c sourceCounty, capacity int) ([]site, er
 	for k, p := range plans {
 		switch p.typ {
 		case siteUrban:
-			sizes[k] = uniform(r, 3, 6)
+			sizes[k] = gazetteer.Uniform(r, 3, 6)
 		case siteTown:
-			sizes[k] = uniform(r, 1, 2.5)
+			sizes[k] = gazetteer.Uniform(r, 1, 2.5)
 		default:
-			sizes[k] = uniform(r, 0.3, 0.8)
+			sizes[k] = gazetteer.Uniform(r, 0.3, 0.8)
 		}
 	}
 	people, err := apportion(capacity, sizes)
@@ -179,7 +180,7 @@ func planSites(ds *dataset, ix *index, c sourceCounty, capacity int) ([]site, er
 	for k, p := range plans {
 		t := ds.Townships[p.ti]
 		own := ix.seatIndex[t.Code]
-		pt, err := placeNear(r, a, seats, own, t.Seat, 0.01, 0.03)
+		pt, err := gazetteer.PlaceNear(r, a, seats, own, t.Seat, 0.01, 0.03)
 		if err != nil {
 			return nil, fmt.Errorf("site in township %s: %w", t.Code, err)
 		}
@@ -205,7 +206,7 @@ func planSites(ds *dataset, ix *index, c sourceCounty, capacity int) ([]site, er
 			return nil, fmt.Errorf("site %s would hold only %d people", s.Code, people[k])
 		}
 		s.CapacityPeople = people[k]
-		s.CapacityHouseholds = max(1, int(math.Round(float64(s.CapacityPeople)/uniform(r, 3.4, 3.9))))
+		s.CapacityHouseholds = max(1, int(math.Round(float64(s.CapacityPeople)/gazetteer.Uniform(r, 3.4, 3.9))))
 		setSiteProgress(r, &s)
 		sites[k] = s
 	}
@@ -252,7 +253,7 @@ func setSiteProgress(r *rand.Rand, s *site) {
 	default:
 		s.Status, s.Progress = statusOccupied, 100
 		s.PlannedCompletion = dateIn(r, 2016, 1, 2016, 6)
-		s.MovedInPeople = max(1, int(float64(s.CapacityPeople)*uniform(r, 0.4, 1)))
+		s.MovedInPeople = max(1, int(float64(s.CapacityPeople)*gazetteer.Uniform(r, 0.4, 1)))
 		s.MovedInHouseholds = min(s.CapacityHouseholds, s.MovedInPeople,
 			max(1, int(math.Round(float64(s.CapacityHouseholds)*float64(s.MovedInPeople)/float64(s.CapacityPeople)))))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+	"github.com/zunyi/battlemap/cmd/internal/gazetteer"
 )
 
 // Header rows of the CSV files. The loader's staging tables have these
@@ -250,7 +251,7 @@ func boolText(b bool) string {
 // fixed: coordinates in the shortest form that reads back exactly (they
 // are on ECharts' 1/1024° grid, so nothing is lost), properties in a
 // fixed order.
-func countiesJSON(counties []sourceCounty) ([]byte, error) {
+func countiesJSON(counties []gazetteer.County) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"type":"FeatureCollection","features":[`)
 	for i, c := range counties {

@@ -1,4 +1,4 @@
-package main
+package gazetteer
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"github.com/paulmach/orb"
 )
 
-// encodeEChartsRing is the inverse of decodeEChartsRing on grid points,
+// encodeEChartsRing is the inverse of DecodeEChartsRing on grid points,
 // written from the format's description, for round-trip tests.
 func encodeEChartsRing(pts [][2]int, offset [2]int) string {
 	var units []uint16
@@ -52,7 +52,7 @@ func TestDecodeEChartsRing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodeEChartsRing(tt.ring, tt.offset, defaultEChartsScale)
+			got, err := DecodeEChartsRing(tt.ring, tt.offset, DefaultEChartsScale)
 			if tt.err {
 				if err == nil {
 					t.Fatalf("got %v, want an error", got)
@@ -80,7 +80,7 @@ func TestDecodeEChartsRingRoundTrip(t *testing.T) {
 			p = [2]int{p[0] + r.IntN(20001) - 10000, p[1] + r.IntN(20001) - 10000}
 			pts = append(pts, p)
 		}
-		got, err := decodeEChartsRing(encodeEChartsRing(pts, offset), offset, 1024)
+		got, err := DecodeEChartsRing(encodeEChartsRing(pts, offset), offset, 1024)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestParseGeometry(t *testing.T) {
 			if tt.offsets != "" {
 				offsets = json.RawMessage(tt.offsets)
 			}
-			got, err := parseGeometry(tt.typ, json.RawMessage(tt.coords), offsets, defaultEChartsScale)
+			got, err := ParseGeometry(tt.typ, json.RawMessage(tt.coords), offsets, DefaultEChartsScale)
 			if tt.err {
 				if err == nil {
 					t.Fatalf("got %v, want an error", got)
@@ -151,56 +151,6 @@ func TestParseGeometry(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestApportion(t *testing.T) {
-	tests := []struct {
-		name    string
-		total   int
-		weights []float64
-		want    []int
-	}{
-		{"even", 6, []float64{1, 1, 1}, []int{2, 2, 2}},
-		{"remainder to largest fraction", 10, []float64{1, 1, 1}, []int{4, 3, 3}},
-		{"zero weight gets nothing", 5, []float64{0, 2, 3}, []int{0, 2, 3}},
-		{"largest remainder", 10, []float64{0.26, 0.26, 0.48}, []int{3, 2, 5}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := apportion(tt.total, tt.weights)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
-	if _, err := apportion(3, []float64{0, 0}); err == nil {
-		t.Error("apportion over zero weights: got no error")
-	}
-}
-
-func TestShortNames(t *testing.T) {
-	for in, want := range map[string]string{
-		"枫香镇":      "枫香",
-		"娄山关街道":    "娄山关",
-		"谢坝仡佬族苗族乡": "谢坝",
-		"后山苗族布依族乡": "后山",
-		"小水乡":      "小水",
-	} {
-		if got := shortTownshipName(in); got != want {
-			t.Errorf("shortTownshipName(%q): got %q, want %q", in, got, want)
-		}
-	}
-	for in, want := range map[string]string{
-		"花茂村村民委员会":   "花茂村",
-		"大兴路社区居民委员会": "大兴路社区",
-	} {
-		if got := shortVillageName(in); got != want {
-			t.Errorf("shortVillageName(%q): got %q, want %q", in, got, want)
-		}
 	}
 }
 
@@ -221,7 +171,7 @@ func FuzzParseGeometry(f *testing.F) {
 		if offsets != "" {
 			off = json.RawMessage(offsets)
 		}
-		mp, err := parseGeometry(typ, json.RawMessage(coords), off, defaultEChartsScale)
+		mp, err := ParseGeometry(typ, json.RawMessage(coords), off, DefaultEChartsScale)
 		if err != nil {
 			return
 		}
