@@ -67,6 +67,9 @@ ORDER BY s.code`
 // with, about 0.1 m, as the village points are.
 const geoJSONDigits = 6
 
+// gridSize is the grid of geoJSONDigits decimals, as SQL.
+const gridSize = "1e-6"
+
 // levelTables are the temporary tables of each level's boundaries, in
 // the order regions.geojson lists them: parents before children.
 var levelTables = []struct{ level, table string }{
@@ -150,8 +153,13 @@ func writeRegions(ctx context.Context, conn pgx.Tx, w *bufio.Writer, props map[s
 	written := make(map[string]bool, len(props))
 	n := 0
 	for _, lt := range levelTables {
-		sql := `SELECT code, ST_IsEmpty(geom), ST_AsGeoJSON(geom, ` + fmt.Sprint(geoJSONDigits) + `) FROM ` +
-			pgx.Identifier{lt.table}.Sanitize() + ` ORDER BY code`
+		// Rounded to the decimals written, a valid boundary can become
+		// invalid (a ring that touches itself, a sliver of three
+		// points); ST_ReducePrecision rounds it to that grid and keeps it
+		// valid, so that what the file says is what PostGIS will take.
+		sql := `SELECT code, ST_IsEmpty(g), ST_AsGeoJSON(g, ` + fmt.Sprint(geoJSONDigits) + `) FROM ` +
+			pgx.Identifier{lt.table}.Sanitize() + `, LATERAL (SELECT ST_Multi(ST_CollectionExtract(ST_ReducePrecision(geom, ` +
+			gridSize + `), 3))) r (g) ORDER BY code`
 		rows, err := conn.Query(ctx, sql)
 		if err != nil {
 			return err
