@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zunyi/battlemap/geo"
@@ -74,7 +75,9 @@ func importCmd(ctx context.Context, cfg Config, args []string, log *slog.Logger)
 	defer db.close()
 	show := newProgress(os.Stderr, log, time.Now())
 	im := importer.New(importer.Config{Progress: show.update}, log)
+	stop := show.keepShowing()
 	rep, err := im.Bulk(ctx, db.pool, importActor, cfg.Import.Layer, format, f, size)
+	stop()
 	show.end()
 	if rep != nil {
 		enc := json.NewEncoder(os.Stdout)
@@ -133,6 +136,8 @@ const (
 // left while the file is read, from the bytes read of its size);
 // otherwise, as a log line every progressLogEvery and at each phase.
 type progress struct {
+	mu       sync.Mutex // update is called by the import and by keepShowing
+	last     *importer.Progress
 	out      *os.File
 	log      *slog.Logger
 	terminal bool
@@ -149,8 +154,41 @@ func newProgress(out *os.File, log *slog.Logger, start time.Time) *progress {
 	return &progress{out: out, log: log, start: start, terminal: err == nil && st.Mode()&os.ModeCharDevice != 0}
 }
 
+// keepShowing shows the last progress again while a phase runs long
+// without telling (one statement writing a country's villages takes
+// minutes), so that the clock and the line keep moving, until stop is
+// called.
+func (p *progress) keepShowing() (stop func()) {
+	every := progressLogEvery
+	if p.terminal {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	done, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				p.mu.Lock()
+				last := p.last
+				p.mu.Unlock()
+				if last != nil {
+					p.update(*last)
+				}
+			}
+		}
+	}()
+	return func() { t.Stop(); close(done); <-ended }
+}
+
 // update is importer.Config.Progress.
 func (p *progress) update(at importer.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = &at
 	now := time.Now()
 	every := progressLogEvery
 	if p.terminal {
@@ -206,6 +244,8 @@ func timeLeft(at importer.Progress, elapsed time.Duration) (time.Duration, bool)
 // end ends the line drawn on a terminal, so that what follows starts on
 // a line of its own.
 func (p *progress) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.drawn {
 		fmt.Fprintln(p.out)
 	}
