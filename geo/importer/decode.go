@@ -100,8 +100,17 @@ func tooMany(n int) error {
 // streamGeoJSON) into a slice of features. More than maxFeatures
 // features is an ETooLarge error.
 func decodeGeoJSON(data []byte, maxFeatures int) ([]feature, []Rejection, error) {
+	return collect(maxFeatures, func(each func(feature) error) ([]Rejection, error) {
+		return streamGeoJSON(bytes.NewReader(data), each)
+	})
+}
+
+// collect gathers the features stream hands to each into a slice, with
+// the problems of the file stream returns. More than maxFeatures
+// features is an ETooLarge error.
+func collect(maxFeatures int, stream func(each func(feature) error) ([]Rejection, error)) ([]feature, []Rejection, error) {
 	var feats []feature
-	rejected, err := streamGeoJSON(bytes.NewReader(data), func(f feature) error {
+	rejected, err := stream(func(f feature) error {
 		if len(feats) == maxFeatures {
 			return tooMany(maxFeatures)
 		}
@@ -532,18 +541,9 @@ var bom = []byte("\xef\xbb\xbf")
 // decodeCSV reads a CSV file held in data (see streamCSV) into a slice
 // of features. More than maxFeatures rows is an ETooLarge error.
 func decodeCSV(data []byte, l *layer, maxFeatures int) ([]feature, []Rejection, error) {
-	var feats []feature
-	rejected, err := streamCSV(bytes.NewReader(data), l, func(f feature) error {
-		if len(feats) == maxFeatures {
-			return tooMany(maxFeatures)
-		}
-		feats = append(feats, f)
-		return nil
+	return collect(maxFeatures, func(each func(feature) error) ([]Rejection, error) {
+		return streamCSV(bytes.NewReader(data), l, each)
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return feats, rejected, nil
 }
 
 // streamCSV reads a CSV file from r whose header names l's fields (other
