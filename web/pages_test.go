@@ -656,10 +656,14 @@ func TestPlannerSuitabilityPage(t *testing.T) {
 	}
 	b.eval(t, `(() => { const li = document.querySelector("#suit-list li");
 		return {Code: li.dataset.siteCode, Villages: li.querySelector("p").textContent.split("、").length}; })()`, &first)
+	// The answer is kept as the poll sees it: the change it makes comes
+	// back as an event, after which the page looks for candidates again
+	// and its status says so.
 	b.run(t, "create the first candidate's site", chromedp.Click("#suit-list li button.create"),
-		chromedp.Poll(`/^(已创建|未能创建)/.test(document.getElementById("suit-status").textContent)`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+		chromedp.Poll(`(() => { const t = document.getElementById("suit-status").textContent;
+			if (!/^(已创建|未能创建)/.test(t)) return false; window.createdStatus = t; return true; })()`, nil, chromedp.WithPollingTimeout(30*time.Second)))
 	var created string
-	b.eval(t, `document.getElementById("suit-status").textContent`, &created)
+	b.eval(t, `window.createdStatus`, &created)
 	if !strings.HasPrefix(created, "已创建安置点") {
 		t.Fatalf("creating the candidate's site: %q", created)
 	}
