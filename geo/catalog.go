@@ -637,6 +637,19 @@ func regionColumns(parents ...Column) []Column {
 		})
 }
 
+// regionCollection is the regions of level, counties or above, with
+// their figures read from from (rollupFrom or regionFrom): their polygons,
+// the columns every region has and every figure.
+func regionCollection(level, id, title, description, from string) *Collection {
+	return &Collection{
+		ID: id, Title: title, Description: description,
+		GeometryType: "MultiPolygon",
+		Columns:      slices.Concat(regionColumns(), figureColumns),
+		Filters:      []Filter{statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
+		from:         from, where: `f.level = '` + level + `'`, key: "f.code", geom: "g.boundary",
+	}
+}
+
 // parentColumn is the code of a region's parent at level (county or
 // township), read from sql.
 func parentColumn(level, sql string) Column {
@@ -685,15 +698,16 @@ const (
 
 // The feature collections served.
 var (
+	// Provinces are the province polygons with their counties' figures
+	// summed: a country's map draws them at its lowest zooms.
+	Provinces = regionCollection("province", "provinces", "Provinces (省/自治区/直辖市)",
+		"Province boundaries with the figures of their counties summed when read", regionFrom)
+	// Cities are the city polygons with their counties' figures summed.
+	Cities = regionCollection("city", "cities", "Cities (市/州/盟)",
+		"City boundaries with the figures of their counties summed when read", regionFrom)
 	// Counties are the county polygons with their rolled-up figures.
-	Counties = &Collection{
-		ID: "counties", Title: "Counties (县/区/市)",
-		Description:  "County boundaries with the figures rolled up from their villages, relocation sites and projects",
-		GeometryType: "MultiPolygon",
-		Columns:      slices.Concat(regionColumns(), figureColumns),
-		Filters:      []Filter{statusFilter(PovertyStatuses, "f.poverty_status"), demonstrationFilter},
-		from:         rollupFrom, where: `f.level = 'county'`, key: "f.code", geom: "g.boundary",
-	}
+	Counties = regionCollection("county", "counties", "Counties (县/区/市)",
+		"County boundaries with the figures rolled up from their villages, relocation sites and projects", rollupFrom)
 	// Townships are the township polygons with their rolled-up figures.
 	Townships = &Collection{
 		ID: "townships", Title: "Townships (乡/镇/街道)",
@@ -827,7 +841,7 @@ func AssignmentID(id string) (village, site string, ok bool) {
 }
 
 // Collections are the feature collections served, in the order listed.
-var Collections = []*Collection{Counties, Townships, Villages, Sites, Projects, Assignments, HazardZones, Roads, Services, Flags}
+var Collections = []*Collection{Provinces, Cities, Counties, Townships, Villages, Sites, Projects, Assignments, HazardZones, Roads, Services, Flags}
 
 // EditableCollection is a collection whose features can be changed, and
 // the table that stores their fields.

@@ -25,6 +25,8 @@ import (
 // points stand for no feature and are left out.
 func TestTilesAgreeWithCollections(t *testing.T) {
 	pool := pgtest.New(t)
+	// A province above the city, for the layers of the lowest zooms.
+	pgtest.AddProvince(t, pool)
 	svc := tiles.NewService(tiles.Config{}, pool)
 	var decoded []*mvt.Layer
 	// The city centre at a zoom of every band, a county border, and a
@@ -36,7 +38,7 @@ func TestTilesAgreeWithCollections(t *testing.T) {
 	service := featureTile(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM services ORDER BY code LIMIT 1`, 13)
 	// And a flag that holds.
 	flag := featureTile(t, pool, `SELECT ST_X(geom), ST_Y(geom) FROM flags WHERE cleared_at IS NULL ORDER BY id LIMIT 1`, 12)
-	for _, tile := range []maptile.Tile{at(106.93, 27.72, 5), at(106.93, 27.72, 8), at(106.93, 27.72, 10),
+	for _, tile := range []maptile.Tile{at(106.93, 27.72, 3), at(106.93, 27.72, 5), at(106.93, 27.72, 6), at(106.93, 27.72, 8), at(106.93, 27.72, 10),
 		at(106.93, 27.72, 12), borderTile(t, pool), project, hazard, road, service, flag} {
 		_, layers := fetch(t, svc, tiles.CompositeName, tile)
 		decoded = append(decoded, valuesOf(layers)...)

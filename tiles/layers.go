@@ -3,6 +3,8 @@ package tiles
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -60,25 +62,48 @@ func mvtGeom(g string) string {
 }
 
 // regionBands draws the polygons of collection c, the regions of level,
-// from minZoom, each zoom band reading the boundary simplified for it.
-// The spatial filter uses the unsimplified shape's index, which is
-// partial per level: the level is written out so the planner picks it.
-func regionBands(c *geo.Collection, level string, minZoom int) []band {
+// from minZoom to maxZoom, each zoom band reading the boundary simplified
+// for it. To zoom 6 (provinces, cities, then counties: a few hundred
+// shapes a tile) the zoom-7 boundary is simplified again, to half a
+// pixel, as it is read: a city's keeps a quarter of its points at zoom 4,
+// and clipping the points to the tile is most of the tile's cost. The spatial filter uses the unsimplified
+// shape's index, which is partial per level: the level is written out so
+// the planner picks it.
+func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 	var bands []band
 	for _, b := range []struct {
 		min, max int
 		shape    string
-	}{{0, 7, "shape_z7"}, {8, 10, "shape_z10"}, {11, MaxZoom, "shape"}} {
-		if b.max < minZoom {
+	}{
+		{0, 6, "ST_Simplify(sh.shape_z7, " + halfPixel + ", true)"},
+		{7, 7, "sh.shape_z7"}, {8, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
+	} {
+		if b.max < minZoom || b.min > maxZoom {
 			continue
 		}
-		bands = append(bands, featureBand(max(b.min, minZoom), b.max, c, source{
-			from:   "region_shapes sh JOIN rollup_figures f ON f.code = sh.code",
-			inTile: "sh.level = '" + level + "' AND sh.shape && " + envMargin,
-			geom:   "sh." + b.shape, code: "f.code", id: true,
+		bands = append(bands, featureBand(max(b.min, minZoom), min(b.max, maxZoom), c, source{
+			from:   "region_shapes sh JOIN " + figuresOf(level) + " f ON f.code = sh.code",
+			inTile: "sh.level = '" + level + "' AND f.level = '" + level + "' AND sh.shape && " + envMargin,
+			geom:   b.shape, code: "f.code", id: true,
 		}))
 	}
 	return bands
+}
+
+// halfPixel is, in EPSG:3857 metres, half a pixel of a tile of zoom $1
+// drawn 512 pixels wide (MapLibre's size): 4 of its 4,096 units.
+const halfPixel = `(40075016.685578488 / 1024 / 2 ^ $1::int)`
+
+// figuresOf is the view of the figures of the regions of level: the
+// stored rollups for counties and below, whose points each level
+// indexes; for the regions above, their counties' rows summed as they
+// are read (migrations/024_low_zooms.sql keeps the stored rollups out of
+// that read).
+func figuresOf(level string) string {
+	if slices.Contains([]string{"county", "township", "village"}, level) {
+		return "rollup_figures"
+	}
+	return "region_figures"
 }
 
 // clusterBand draws, for each region of level, one point at the region's
@@ -87,29 +112,52 @@ func regionBands(c *geo.Collection, level string, minZoom int) []band {
 func clusterBand(minZoom, maxZoom int, level, columns, nonEmpty string) band {
 	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
 SELECT r.code AS region_code, r.name AS region_name, true AS cluster, ` + columns + `, ` + mvtGeom("r.point") + `
-FROM rollup_figures r
+FROM ` + figuresOf(level) + ` r
 WHERE r.level = '` + level + `' AND ` + nonEmpty + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
 }
 
+// The zooms at which each level of regions fills the map: a country's
+// provinces fill a screen at zooms 0–3, its cities at 4–5; from 6 on a
+// tile holds some hundred counties at most, and from 8 their townships
+// as well (at 7, a thousand townships would make a tile too large and
+// slow to make, and the style draws them from 8). Below its first zoom a
+// level is summarised by the one above it.
+const (
+	CitiesFrom    = 4
+	CountiesFrom  = 6
+	TownshipsFrom = 8
+)
+
+// clusterBands summarise, to zoom 8, each province, then each city, then
+// each county by one point, as the level that fills the map at the zoom.
+func clusterBands(columns, nonEmpty string) []band {
+	return []band{
+		clusterBand(0, CitiesFrom-1, "province", columns, nonEmpty),
+		clusterBand(CitiesFrom, CountiesFrom-1, "city", columns, nonEmpty),
+		clusterBand(CountiesFrom, 8, "county", columns, nonEmpty),
+	}
+}
+
+// regionLayer is the layer of the polygons of c, the regions of level,
+// from minZoom to maxZoom.
+func regionLayer(c *geo.Collection, level string, minZoom, maxZoom int, description string) *Layer {
+	return &Layer{
+		Name: c.ID, Description: description, Collection: c,
+		MinZoom: minZoom, MaxZoom: maxZoom,
+		Fields: collectionFields(c),
+		bands:  regionBands(c, level, minZoom, maxZoom),
+	}
+}
+
 // Layers are the battle map's layers, in drawing order (bottom first).
 var Layers = []*Layer{
-	{
-		Name:        "counties",
-		Description: "County polygons with the rolled-up figures of their villages, sites and projects",
-		Collection:  geo.Counties,
-		MinZoom:     0, MaxZoom: MaxZoom,
-		Fields: collectionFields(geo.Counties),
-		bands:  regionBands(geo.Counties, "county", 0),
-	},
-	{
-		Name:        "townships",
-		Description: "Township polygons with the rolled-up figures of their villages, sites and projects",
-		Collection:  geo.Townships,
-		MinZoom:     7, MaxZoom: MaxZoom,
-		Fields: collectionFields(geo.Townships),
-		bands:  regionBands(geo.Townships, "township", 7),
-	},
+	regionLayer(geo.Provinces, "province", 0, CitiesFrom-1, "Province polygons with their counties' figures summed (zooms 0–3)"),
+	regionLayer(geo.Cities, "city", CitiesFrom, CountiesFrom-1, "City polygons with their counties' figures summed (zooms 4–5)"),
+	regionLayer(geo.Counties, "county", CountiesFrom, MaxZoom,
+		"County polygons with the rolled-up figures of their villages, sites and projects (zoom 6 and up)"),
+	regionLayer(geo.Townships, "township", TownshipsFrom, MaxZoom,
+		"Township polygons with the rolled-up figures of their villages, sites and projects (zoom 8 and up)"),
 	{
 		Name:        "hazard_zones",
 		Description: "Geological hazard zones (地质灾害隐患区) by kind and risk level (zoom 8 and up)",
@@ -143,7 +191,7 @@ ORDER BY f.village_code, f.site_code`}},
 	},
 	{
 		Name:        "projects",
-		Description: "Funded projects; below zoom 11 one summary point per county (to 8) or township (9–10)",
+		Description: "Funded projects; below zoom 11 one summary point per province (to 3), city (4–5), county (6–8) or township (9–10)",
 		Collection:  geo.Projects,
 		MinZoom:     0, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Projects),
@@ -153,11 +201,9 @@ ORDER BY f.village_code, f.site_code`}},
 			Field{"projects", "Number", "summary point: projects"},
 			Field{"projects_completed", "Number", "summary point: projects completed"},
 		),
-		bands: []band{
-			clusterBand(0, 8, "county", projectClusterColumns, "r.projects > 0"),
+		bands: append(clusterBands(projectClusterColumns, "r.projects > 0"),
 			clusterBand(9, 10, "township", projectClusterColumns, "r.projects > 0"),
-			featureBand(11, MaxZoom, geo.Projects, tableSource("projects p", "p")),
-		},
+			featureBand(11, MaxZoom, geo.Projects, tableSource("projects p", "p"))),
 	},
 	{
 		Name:        "services",
@@ -169,43 +215,44 @@ ORDER BY f.village_code, f.site_code`}},
 	},
 	{
 		Name:        "sites",
-		Description: "Relocation sites; below zoom 9 one summary point per county",
+		Description: "Relocation sites; below zoom 9 one summary point per province (to 3), city (4–5) or county (6–8)",
 		Collection:  geo.Sites,
 		MinZoom:     0, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Sites),
 			Field{"cluster", "Boolean", "a summary point: progress is then the average"},
-			Field{"region_code", "String", "summary point: the county summarised"},
+			Field{"region_code", "String", "summary point: the region summarised"},
 			Field{"region_name", "String", "summary point: its name"},
 			Field{"sites", "Number", "summary point: sites"},
 		),
-		bands: []band{
-			clusterBand(0, 8, "county", `r.sites, r.site_capacity_people AS capacity_people,
+		bands: append(clusterBands(`r.sites, r.site_capacity_people AS capacity_people,
 	r.site_moved_in_people AS moved_in_people, round(r.site_progress_avg)::int AS progress`, "r.sites > 0"),
-			featureBand(9, MaxZoom, geo.Sites, tableSource("sites s", "s")),
-		},
+			featureBand(9, MaxZoom, geo.Sites, tableSource("sites s", "s"))),
 	},
 	{
 		Name:        "labels",
-		Description: "Where to write region names: counties from zoom 0, townships from zoom 8 (villages are labelled from their own layer)",
+		Description: "Where to write region names: those of the level that fills the map at the zoom (provinces, cities, counties), townships from zoom 8 (villages are labelled from their own layer)",
 		MinZoom:     0, MaxZoom: MaxZoom,
 		Fields: []Field{
 			{"code", "String", "statistical code"},
 			{"name", "String", "name"},
-			{"level", "String", "county or township"},
+			{"level", "String", "province, city, county or township"},
 		},
-		bands: []band{labelBand(0, 7, "r.level = 'county'"), labelBand(8, MaxZoom, "r.level IN ('county', 'township')")},
+		bands: []band{
+			labelBand(0, CitiesFrom-1, "province"), labelBand(CitiesFrom, CountiesFrom-1, "city"),
+			labelBand(CountiesFrom, TownshipsFrom-1, "county"), labelBand(TownshipsFrom, MaxZoom, "county", "township"),
+		},
 	},
 	{
-		Name:        "villages",
-		Description: "Villages and communities with their poverty status and registry figures (zoom 9 and up; below, see the region layers)",
-		Collection:  geo.Villages,
-		MinZoom:     9, MaxZoom: MaxZoom,
+		Name: "villages",
+		Description: "Villages and communities with their poverty status and registry figures (zoom 9 and up; below, see the region layers). " +
+			"A tile of zoom 9 where more than " + strconv.Itoa(crowdedVillages) + " villages lie keeps only the poverty villages, the others counted in their townships",
+		Collection: geo.Villages,
+		MinZoom:    9, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Villages), shortName.Field),
-		bands: []band{featureBand(9, MaxZoom, geo.Villages, source{
-			from:   "rollup_figures f JOIN villages v ON v.code = f.code",
-			inTile: "f.level = 'village' AND f.point && " + envMargin,
-			geom:   "f.point", code: "f.code", id: true,
-		}, shortName)},
+		bands: []band{
+			featureBand(9, 9, geo.Villages, villageSource("(f.poverty_status <> 'none' OR "+villagesInTile+" <= "+strconv.Itoa(crowdedVillages)+")"), shortName),
+			featureBand(10, MaxZoom, geo.Villages, villageSource("true"), shortName),
+		},
 	},
 	{
 		Name: "flags",
@@ -232,13 +279,39 @@ var shortName = attribute{Field{"short_name", "String", "name as people say it, 
 // flag's id is text, which an MVT feature id cannot be.
 var flagID = attribute{Field{"id", "String", "the flag's id (GET /api/flags/{id})"}, "fl.id"}
 
-// labelBand places a name at the representative point of each region
-// that levels selects.
-func labelBand(minZoom, maxZoom int, levels string) band {
+// villageSource reads the villages that hold, beside being in the tile.
+func villageSource(holds string) source {
+	return source{
+		from:   "rollup_figures f JOIN villages v ON v.code = f.code",
+		inTile: "f.level = 'village' AND f.point && " + envMargin + " AND " + holds,
+		geom:   "f.point", code: "f.code", id: true,
+	}
+}
+
+// crowdedVillages is the most villages a tile of zoom 9 draws all of: in
+// the plains of the east a tile of zoom 9 holds 2,500 villages, which
+// would make it some 400 KB and 100 ms. There, the tile keeps the poverty
+// villages (not exited, exited: what the battle map is about, about one
+// in five), and from zoom 10 every village is drawn. villagesInTile
+// counts the tile's villages, stopping past the limit.
+const crowdedVillages = 1500
+
+var villagesInTile = `(SELECT count(*) FROM (SELECT FROM rollup_figures c
+	WHERE c.level = 'village' AND c.point && ` + envMargin + ` LIMIT ` + strconv.Itoa(crowdedVillages+1) + `) c)`
+
+// labelBand places a name at the representative point of each region of
+// the levels given, all counties or below, or all above: the former's
+// points are indexed in the rollups, the latter are few and read from
+// the regions (their figures, which a label does not need, are sums).
+func labelBand(minZoom, maxZoom int, levels ...string) band {
+	from, point := "rollup_figures r", "r.point"
+	if figuresOf(levels[0]) != "rollup_figures" {
+		from, point = "regions r", "ST_Transform(r.point, 3857)"
+	}
 	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
-SELECT r.code, r.name, r.level, ` + mvtGeom("r.point") + `
-FROM rollup_figures r
-WHERE ` + levels + ` AND r.point && ` + envMargin + `
+SELECT r.code, r.name, r.level, ` + mvtGeom(point) + `
+FROM ` + from + `
+WHERE r.level IN ('` + strings.Join(levels, "', '") + `') AND ` + point + ` && ` + envMargin + `
 ORDER BY r.code`}
 }
 
@@ -358,7 +431,11 @@ var layerName = regexp.MustCompile(`^[a-z][a-z_]*$`)
 
 // newTileset builds the tile SQL of each zoom once: each active layer's
 // ST_AsMVT joined with || so that a tile of several layers is one round
-// trip.
+// trip. ST_AsMVT leaves out the rows whose geometry ST_AsMVTGeom clipped
+// away (NULL), and yields an empty string when none is left: a filter on
+// the geometry would be pushed down into the band's SELECT and make
+// PostgreSQL compute every feature's ST_AsMVTGeom twice, once to filter
+// and once for the row.
 func newTileset(name, description string, layers []*Layer) *Tileset {
 	ts := &Tileset{Name: name, Description: description, Layers: layers}
 	for z := 0; z <= MaxZoom; z++ {
@@ -383,7 +460,7 @@ func newTileset(name, description string, layers []*Layer) *Tileset {
 					id = ", 'id'"
 				}
 				parts = append(parts, `(SELECT coalesce(ST_AsMVT(q, '`+l.Name+`', 4096, 'geom'`+id+`), ''::bytea)
-FROM (`+b.sql+`) q WHERE q.geom IS NOT NULL)`)
+FROM (`+b.sql+`) q)`)
 			}
 		}
 		if len(parts) > 0 {

@@ -61,7 +61,8 @@ var Legend = []Scheme{
 	categorical("service_kind", "公共服务设施", geo.ServiceKinds, map[string]string{"services": "kind"}),
 	categorical("flag_severity", "数据核查", geo.FlagSeverities, map[string]string{"flags": "severity"}),
 	{
-		ID: "poverty_incidence", Title: "贫困发生率", Properties: map[string]string{"counties": "poverty_incidence", "townships": "poverty_incidence"}, Kind: "ramp",
+		ID: "poverty_incidence", Title: "贫困发生率", Properties: map[string]string{"provinces": "poverty_incidence", "cities": "poverty_incidence",
+			"counties": "poverty_incidence", "townships": "poverty_incidence"}, Kind: "ramp",
 		Classes: []Class{
 			{Min: num(0), Label: "< 2%", Color: "#1F3347"},
 			{Min: num(0.02), Label: "2–5%", Color: "#3E3F6B"},
@@ -195,6 +196,20 @@ func NewStyle(baseURL string) Style {
 		return l
 	}
 	zoomed := func(stops ...any) any { return append([]any{"interpolate", []any{"linear"}, []any{"zoom"}}, stops...) }
+	// The areas of provinces, cities and counties, each drawn from the
+	// zoom it fills the map at (the provinces' tiles go on to hold them
+	// under the cities' for their outlines), coloured by poverty incidence.
+	regionFill := func(sourceLayer string, minZoom int) map[string]any {
+		return layer(sourceLayer+"-fill", "fill", sourceLayer, minZoom, map[string]any{
+			"fill-color":   colorBy("poverty_incidence", sourceLayer),
+			"fill-opacity": zoomed(5, 0.9, 8, 0.75, 9, 0.0),
+		}, nil)
+	}
+	provincesFill := regionFill("provinces", 0)
+	provincesFill["maxzoom"] = CitiesFrom
+	regionLine := func(sourceLayer string, minZoom int, color string, width any) map[string]any {
+		return layer(sourceLayer+"-line", "line", sourceLayer, minZoom, map[string]any{"line-color": baseColor(color), "line-width": width}, nil)
+	}
 	return Style{
 		"version": 8,
 		"name":    "battlemap 挂图作战",
@@ -205,11 +220,8 @@ func NewStyle(baseURL string) Style {
 		},
 		"layers": []any{
 			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": baseColor("background")}},
-			layer("counties-fill", "fill", "counties", 0, map[string]any{
-				"fill-color":   colorBy("poverty_incidence", "counties"),
-				"fill-opacity": zoomed(5, 0.9, 8, 0.75, 9, 0.0),
-			}, nil),
-			layer("townships-fill", "fill", "townships", 8, map[string]any{
+			provincesFill, regionFill("cities", CitiesFrom), regionFill("counties", CountiesFrom),
+			layer("townships-fill", "fill", "townships", TownshipsFrom, map[string]any{
 				"fill-color":   colorBy("poverty_incidence", "townships"),
 				"fill-opacity": zoomed(8, 0.7, 12, 0.35, 14, 0.2),
 			}, nil),
@@ -227,12 +239,10 @@ func NewStyle(baseURL string) Style {
 			layer("hazard_zones-line", "line", "hazard_zones", 8, map[string]any{
 				"line-color": colorBy("hazard_risk", "hazard_zones"), "line-width": zoomed(8, 0.5, 14, 1.5),
 			}, nil),
-			layer("townships-line", "line", "townships", 8, map[string]any{
-				"line-color": baseColor("township_line"), "line-width": zoomed(8, 0.5, 14, 1.5),
-			}, nil),
-			layer("counties-line", "line", "counties", 0, map[string]any{
-				"line-color": baseColor("county_line"), "line-width": zoomed(5, 1, 10, 2.5, 14, 4),
-			}, nil),
+			regionLine("townships", TownshipsFrom, "township_line", zoomed(8, 0.5, 14, 1.5)),
+			regionLine("counties", CountiesFrom, "county_line", zoomed(5, 1, 10, 2.5, 14, 4)),
+			regionLine("cities", CitiesFrom, "county_line", 1.5),
+			regionLine("provinces", 0, "county_line", zoomed(0, 1, 5, 2.5)),
 			layer("roads-line", "line", "roads", 8, map[string]any{
 				"line-color": colorBy("road_class", "roads"),
 				// Wider for the higher classes (zoom must be the outermost
@@ -292,8 +302,10 @@ func NewStyle(baseURL string) Style {
 					"circle-stroke-width": zoomed(7, 2, 14, 3),
 				}},
 			label("villages-label", "villages", 12, 12, "short_name"),
-			label("townships-label", "labels", 8, 13, "name", "==", []any{"get", "level"}, "township"),
-			label("counties-label", "labels", 0, 16, "name", "==", []any{"get", "level"}, "county"),
+			label("townships-label", "labels", TownshipsFrom, 13, "name", "==", []any{"get", "level"}, "township"),
+			label("counties-label", "labels", CountiesFrom, 16, "name", "==", []any{"get", "level"}, "county"),
+			label("cities-label", "labels", CitiesFrom, 16, "name", "==", []any{"get", "level"}, "city"),
+			label("provinces-label", "labels", 0, 16, "name", "==", []any{"get", "level"}, "province"),
 		},
 	}
 }

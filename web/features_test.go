@@ -61,7 +61,7 @@ func TestOGCDocuments(t *testing.T) {
 			for _, c := range colls {
 				ids = append(ids, c.(map[string]any)["id"].(string))
 			}
-			if want := []string{"counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services", "flags"}; !slices.Equal(ids, want) {
+			if want := []string{"provinces", "cities", "counties", "townships", "villages", "sites", "projects", "assignments", "hazard_zones", "roads", "services", "flags"}; !slices.Equal(ids, want) {
 				t.Errorf("collections %v, want %v", ids, want)
 			}
 			if linkHref(doc, "self", "") != "http://example.com/collections" {
@@ -114,8 +114,12 @@ func checkLanding(t *testing.T, doc map[string]any) {
 // its data.
 func TestCollectionExtents(t *testing.T) {
 	pool := pgtest.New(t)
+	// A province and the country above the city: no collection is empty.
+	pgtest.AddProvince(t, pool)
 	s := newServer(t, pool, 0)
 	geoms := map[string]string{
+		"provinces": `SELECT ST_Extent(boundary) FROM regions WHERE level = 'province'`,
+		"cities":    `SELECT ST_Extent(boundary) FROM regions WHERE level = 'city'`,
 		"counties":  `SELECT ST_Extent(boundary) FROM regions WHERE level = 'county'`,
 		"townships": `SELECT ST_Extent(boundary) FROM regions WHERE level = 'township'`,
 		"villages":  `SELECT ST_Extent(point) FROM regions WHERE level = 'village'`,
@@ -370,6 +374,8 @@ func ids(t *testing.T, pool *pgxpool.Pool, sql string) []string {
 // featureIDs are the SQL of the ids of each collection's features, as
 // ground truth written apart from the server's own SQL.
 var featureIDs = map[string]string{
+	"provinces": `SELECT code FROM regions WHERE level = 'province'`,
+	"cities":    `SELECT code FROM regions WHERE level = 'city'`,
 	"counties":  `SELECT code FROM regions WHERE level = 'county'`,
 	"townships": `SELECT code FROM regions WHERE level = 'township'`,
 	"villages":  `SELECT code FROM villages`,

@@ -393,7 +393,9 @@ func TestWallRecovers(t *testing.T) {
 		nil, chromedp.WithPollingTimeout(40*time.Second)))
 	b.waitIdle(t)
 	if n := b.rendered(t, "counties-fill")["counties-fill"]; n == 0 {
-		t.Error("after recovering the wall draws no county")
+		var z float64
+		b.eval(t, `window.battlemap.map.getZoom()`, &z)
+		t.Errorf("after recovering the wall draws no county (zoom %v)", z)
 	}
 }
 

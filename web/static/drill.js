@@ -834,8 +834,10 @@ async function main() {
   await setupDates();
   setupSearch();
   // A click drills into the deepest region under the pointer: the
-  // villages' dots are drawn over the townships' and counties' areas.
-  const regions = [["villages", "circle"], ["townships", "fill"], ["counties", "fill"]].flatMap(([l, type]) => styleLayers(map, l, type));
+  // villages' dots are drawn over the townships' and counties' areas (and,
+  // zoomed out over a country, the cities' and provinces').
+  const regions = [["villages", "circle"], ["townships", "fill"], ["counties", "fill"], ["cities", "fill"], ["provinces", "fill"]]
+    .flatMap(([l, type]) => styleLayers(map, l, type));
   map.on("click", (e) => {
     const f = map.queryRenderedFeatures(e.point, { layers: regions })[0];
     if (f) go(String(f.properties.code));

@@ -1,0 +1,166 @@
+package tiles_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/maptile"
+
+	"github.com/zunyi/battlemap/geo/pgtest"
+	"github.com/zunyi/battlemap/tiles"
+)
+
+// TestLevelsByZoom: with a province above Zunyi and a second city, each
+// zoom draws the level that fills the map there — the province to zoom 3,
+// the cities at 4–5, the counties from 6 — with the figures of the raw
+// tables summed over the region's villages, its summary points and its
+// labels at the same level; nothing of the other levels.
+func TestLevelsByZoom(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	svc := tiles.NewService(tiles.Config{}, pool)
+	ctx := context.Background()
+	tests := []struct {
+		z      int
+		layer  string
+		level  string
+		absent []string
+	}{
+		{3, "provinces", "province", []string{"cities", "counties", "townships"}},
+		{4, "cities", "city", []string{"provinces", "counties", "townships"}},
+		{5, "cities", "city", []string{"provinces", "counties", "townships"}},
+		{6, "counties", "county", []string{"provinces", "cities", "townships"}},
+	}
+	for _, tt := range tests {
+		// Zunyi's centre and the second city lie in one tile up to zoom 6.
+		tile := at(106.0, 27.0, tt.z)
+		if tt.z == 6 {
+			tile = at(106.93, 27.72, tt.z)
+		}
+		_, layers := fetch(t, svc, tiles.CompositeName, tile)
+		l := layers[tt.layer]
+		if l == nil {
+			t.Errorf("zoom %d: no %s layer", tt.z, tt.layer)
+			continue
+		}
+		want := count(t, pool, `SELECT count(*) FROM regions WHERE level = '`+tt.level+`'
+			AND ST_Intersects(ST_Transform(boundary, 3857), `+margin+`)`, tile)
+		if len(l.Features) != want || want == 0 {
+			t.Errorf("zoom %d: %d %s, want %d", tt.z, len(l.Features), tt.layer, want)
+		}
+		for _, f := range l.Features {
+			code := f.Properties.MustString("code")
+			var poor, notExited, projects float64
+			err := pool.QueryRow(ctx, `SELECT
+				(SELECT coalesce(sum(v.poor_population), 0) FROM villages v JOIN regions r USING (code) WHERE region_lineage(r.code) @> ARRAY[$1]),
+				(SELECT count(*) FROM regions r WHERE r.level = 'village' AND region_lineage(r.code) @> ARRAY[$1] AND r.poverty_status = 'not_exited'),
+				(SELECT count(*) FROM projects p JOIN regions c ON c.code = p.county_code WHERE region_lineage(c.code) @> ARRAY[$1])`,
+				code).Scan(&poor, &notExited, &projects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				field string
+				want  float64
+			}{{"poor_population", poor}, {"villages_not_exited", notExited}, {"projects", projects}} {
+				if got := f.Properties.MustFloat64(c.field); got != c.want || got == 0 {
+					t.Errorf("zoom %d %s %s: %s = %v, want %v (not 0)", tt.z, tt.layer, code, c.field, got, c.want)
+				}
+			}
+		}
+		for _, name := range tt.absent {
+			if layers[name] != nil {
+				t.Errorf("zoom %d: layer %s drawn, want only %s", tt.z, name, tt.layer)
+			}
+		}
+		// The labels and the summary points are those of the same level.
+		if labels := layers["labels"]; labels == nil {
+			t.Errorf("zoom %d: no labels", tt.z)
+		} else {
+			for _, f := range labels.Features {
+				if lv := f.Properties.MustString("level"); lv != tt.level {
+					t.Errorf("zoom %d: a label of a %s, want only %s", tt.z, lv, tt.level)
+				}
+			}
+		}
+		for _, name := range []string{"sites", "projects"} {
+			s := layers[name]
+			if s == nil {
+				t.Errorf("zoom %d: no %s summary", tt.z, name)
+				continue
+			}
+			for _, f := range s.Features {
+				code := f.Properties.MustString("region_code")
+				if !slices.ContainsFunc(l.Features, func(r2 *geojson.Feature) bool { return r2.Properties.MustString("code") == code }) {
+					t.Errorf("zoom %d: %s summarised for %s, not a region of the %s layer", tt.z, name, code, tt.layer)
+				}
+			}
+		}
+	}
+}
+
+// TestCrowdedVillages: a tile of zoom 9 where more villages lie than it
+// draws all of keeps its poverty villages, and the tile of zoom 10 over
+// the same place draws every village; where few lie, zoom 9 draws all.
+func TestCrowdedVillages(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddSecondCity(t, pool)
+	ctx := context.Background()
+	c := pgtest.SecondCity
+	// A second township south of the first, and 1,698 villages on grids
+	// inside the two, one in eight of them poverty villages (one statement
+	// per table: the rollups follow as an import's do).
+	second := c.County + "002"
+	for _, step := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO regions (code, name, level, parent_code, boundary, point)
+		  VALUES ($1, '测试乡', 'township', $2, ST_Multi(ST_MakeEnvelope(105.1, 25.82, 105.4, 25.9, 4326)), ST_Point(105.25, 25.86, 4326))`,
+			[]any{second, c.County}},
+		{`INSERT INTO regions (code, name, level, parent_code, point, poverty_status)
+		  SELECT t.code || lpad(i::text, 3, '0'), '密集村' || t.code || i, 'village', t.code,
+		         ST_Point(105.11 + (i % 35) * 0.008, t.lat + (i / 35) * 0.0035, 4326),
+		         CASE WHEN i % 8 = 0 THEN 'not_exited' ELSE 'none' END
+		  FROM (VALUES ($1::text, 25.91, 999), ($2::text, 25.825, 700)) t (code, lat, n), generate_series(2, t.n) i`,
+			[]any{c.Township, second}},
+		{`INSERT INTO villages (code, population, poor_households, poor_population)
+		  SELECT code, 500, CASE WHEN poverty_status = 'none' THEN 0 ELSE 10 END, CASE WHEN poverty_status = 'none' THEN 0 ELSE 30 END
+		  FROM regions WHERE parent_code IN ($1, $2) AND level = 'village' AND code <> $3`,
+			[]any{c.Township, second, c.Village}},
+	} {
+		if _, err := pool.Exec(ctx, step.sql, step.args...); err != nil {
+			t.Fatalf("%v\n%s", err, step.sql)
+		}
+	}
+	svc := tiles.NewService(tiles.Config{}, pool)
+	villagesIn := func(tile maptile.Tile, where string) int {
+		return count(t, pool, `SELECT count(*) FROM regions WHERE level = 'village' AND `+where+`
+			AND ST_Intersects(ST_Transform(point, 3857), `+margin+`)`, tile)
+	}
+	crowded := at(105.25, 26.0, 9)
+	all := villagesIn(crowded, "true")
+	if all <= 1500 {
+		t.Fatalf("the crowded tile holds %d villages: the case tests nothing", all)
+	}
+	for _, tt := range []struct {
+		name  string
+		tile  maptile.Tile
+		where string
+	}{
+		{"crowded zoom 9: the poverty villages", crowded, "poverty_status <> 'none'"},
+		{"zoom 10: every village", at(105.25, 26.0, 10), "true"},
+		{"zoom 9 elsewhere: every village", at(106.93, 27.72, 9), "true"},
+	} {
+		_, layers := fetch(t, svc, tiles.CompositeName, tt.tile)
+		got := 0
+		if l := layers["villages"]; l != nil {
+			got = len(l.Features)
+		}
+		if want := villagesIn(tt.tile, tt.where); got != want || want == 0 {
+			t.Errorf("%s: %d villages in %v, want %d", tt.name, got, tt.tile, want)
+		}
+	}
+}
