@@ -3,6 +3,7 @@ package geo
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -87,20 +88,43 @@ const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code CO
 // takes its first $2 by rank, from its own index, and the best $2 of
 // those are the matches. strpos and the byte-wise range take $1 as it is,
 // with no pattern to escape.
+//
+// The names that start with $1, and those that contain it elsewhere, are
+// read one of two ways, as the planner's estimates of how many there are
+// say (prefix_matches, gram_matches: migrations/025_search_plans.sql):
+// a few thousand at most, from the name or n-gram index, sorted (the
+// subquery's OFFSET 0 keeps the planner from walking the rank index for
+// them, which it would, not knowing the matches may lie at its far end);
+// more, by walking the rank index, where the first matches come soon.
+// The estimates are read once, and the branch they rule out does not run.
 var searchNameSQL = matchesSQL(`
+WITH bound AS MATERIALIZED (SELECT prefix_matches($1) AS prefixed, gram_matches($1) AS holding)
 SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
   (SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
    WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
    ORDER BY ` + rank + ` LIMIT $2)
-  UNION ALL
-  (SELECT g.code, 1, ` + rankColumns + ` FROM regions g
-   WHERE g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1
-   ORDER BY ` + rank + ` LIMIT $2)
-  UNION ALL
-  (SELECT g.code, 2, ` + rankColumns + ` FROM regions g
-   WHERE name_grams(g.name) @> query_grams($1) AND strpos(g.name, $1) > 1
-   ORDER BY ` + rank + ` LIMIT $2)
+` + tier(1, `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1`, "prefixed") + `
+` + tier(2, `name_grams(g.name) @> query_grams($1) AND strpos(g.name, $1) > 1`, "holding") + `
 ) t`)
+
+// tier is the matches of a tier whose names hold where: the first $2 by
+// rank, read from the index that where can use and sorted when bound's
+// column estimate says there are few, else by walking the rank index.
+func tier(n int, where, estimate string) string {
+	few := `(SELECT ` + estimate + ` FROM bound) <= ` + strconv.Itoa(sortedMatches)
+	return `  UNION ALL
+  (SELECT g.code, ` + strconv.Itoa(n) + `, ` + rankColumns + `
+   FROM (SELECT * FROM regions g WHERE ` + where + ` OFFSET 0) g WHERE ` + few + `
+   ORDER BY ` + rank + ` LIMIT $2)
+  UNION ALL
+  (SELECT g.code, ` + strconv.Itoa(n) + `, ` + rankColumns + ` FROM regions g
+   WHERE ` + where + ` AND NOT ` + few + `
+   ORDER BY ` + rank + ` LIMIT $2)`
+}
+
+// sortedMatches is the most matches the planner may estimate for a tier
+// for the search to read them all and sort them: some milliseconds.
+const sortedMatches = 10000
 
 // searchCodeSQL finds regions whose codes start with $1: the exact code
 // first, then from the top level down, then by code. Codes have 6, 9 or
