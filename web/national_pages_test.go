@@ -96,6 +96,7 @@ func TestPlannerFromTheCountry(t *testing.T) {
 	// and asks for a county instead.
 	b.run(t, "ask for candidates", chromedp.Click("#suit-candidates"),
 		chromedp.Poll(`document.querySelectorAll("#suit-list li").length > 0`, nil, chromedp.WithPollingTimeout(60*time.Second)))
+	b.screenshot(t, "planner-country")
 	// Back up to the whole province: the selects below it go, and the
 	// suitability has no county again.
 	b.eval(t, `(() => { const s = document.getElementById("city"); s.value = ""; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
