@@ -92,23 +92,40 @@ type UnassignedVillage struct {
 	Lat            float64 `json:"lat"`
 }
 
+// sqlUnassigned lists the unassigned villages of county $1 and of region
+// $2, each "" for any. The region's counties are found by walking
+// parent_code down from it to the counties (regions_parent_idx finds the
+// children), never below them: a province's walk costs its cities and
+// counties, not its villages.
 const sqlUnassigned = `
+WITH RECURSIVE within (code, level) AS (
+    SELECT code, level FROM regions WHERE code = $2
+    UNION ALL
+    SELECT r.code, r.level FROM within w JOIN regions r ON r.parent_code = w.code WHERE w.level <> 'county'
+)
 SELECT u.code, short_name(r.name), u.county_code, u.poor_population, ST_X(u.point), ST_Y(u.point)
 FROM unassigned_villages u JOIN regions r ON r.code = u.code
 WHERE ($1 = '' OR u.county_code = $1)
+  AND ($2 = '' OR u.county_code IN (SELECT code FROM within WHERE level = 'county'))
 ORDER BY u.poor_population DESC, u.code`
 
+// countyCode is the form of a county's code, 6 digits, which is also the
+// country's, a province's and a city's.
 var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
 
 // Unassigned lists the poverty villages not yet exited that have no
 // relocation assignment, most poor people first: those of county (6
-// digits), or of every county when county is "". Another county value is
-// an EInvalid error.
-func Unassigned(ctx context.Context, db DB, county string) ([]UnassignedVillage, error) {
+// digits), and those under region (the country, a province, a city or a
+// county: 6 digits), each "" for every county. Another value of either is
+// an EInvalid error; a code no region has lists nothing.
+func Unassigned(ctx context.Context, db DB, county, region string) ([]UnassignedVillage, error) {
 	if county != "" && !countyCode.MatchString(county) {
 		return nil, Errorf(EInvalid, "county %q: want a 6-digit county code such as 520322", county)
 	}
-	rows, err := db.Query(ctx, sqlUnassigned, county)
+	if region != "" && !countyCode.MatchString(region) {
+		return nil, Errorf(EInvalid, "region %q: want the 6-digit code of the country, a province, a city or a county, such as 520300", region)
+	}
+	rows, err := db.Query(ctx, sqlUnassigned, county, region)
 	if err != nil {
 		return nil, fmt.Errorf("geo: unassigned villages: %w", err)
 	}

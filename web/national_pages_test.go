@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,4 +40,75 @@ func TestDrillDownFromTheCountry(t *testing.T) {
 	if crumbs, children := shown(); crumbs != "中华人民共和国›贵州省" || children != "520300,"+pgtest.SecondCity.City {
 		t.Errorf("the province: breadcrumb %q, children %q; want 中华人民共和国›贵州省 and its two cities", crumbs, children)
 	}
+}
+
+// TestPlannerFromTheCountry: with a province and the country above the
+// demo's city, the planner walks down from the country a level at a time,
+// a select per level (贵州省 → 遵义市 → 习水县), each first offering the
+// whole of the region above; the unassigned villages follow each choice,
+// and once a county is chosen the site suitability works on it.
+func TestPlannerFromTheCountry(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	const county = "520330"
+	b := newBrowser(t, listen(t, pool))
+	b.open(t, "/planner")
+	b.run(t, "the provinces' select", chromedp.Poll(`document.getElementById("unassigned-count").textContent !== "" && document.getElementById("province") !== null`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	unassigned := func(region string) int64 {
+		t.Helper()
+		return count(t, pool, `SELECT count(*) FROM unassigned_villages WHERE '`+region+`' = ANY (region_lineage(code))`)
+	}
+	for _, step := range []struct {
+		id, label, whole, options, choose string
+	}{
+		{"province", "省", "全国", "520000", "520000"},
+		{"city", "市", "全省", "520300," + pgtest.SecondCity.City, "520300"},
+		{"county", "县（区、市）", "全市", "", county},
+	} {
+		b.run(t, "the select #"+step.id, chromedp.Poll(fmt.Sprintf(`document.getElementById(%q) !== null`, step.id), nil, chromedp.WithPollingTimeout(30*time.Second)))
+		var shown struct{ Label, Whole, Options string }
+		b.eval(t, fmt.Sprintf(`(() => { const s = document.getElementById(%q);
+			return {Label: s.parentElement.firstChild.textContent, Whole: s.options[0].textContent,
+				Options: [...s.options].slice(1).map((o) => o.value).join(",")}; })()`, step.id), &shown)
+		if shown.Label != step.label || shown.Whole != step.whole {
+			t.Errorf("#%s: labelled %q, first offering %q; want %q, %q", step.id, shown.Label, shown.Whole, step.label, step.whole)
+		}
+		if step.options != "" && shown.Options != step.options {
+			t.Errorf("#%s offers %s, want %s", step.id, shown.Options, step.options)
+		}
+		if step.id == "county" && !strings.Contains(shown.Options, county) {
+			t.Errorf("#county offers %s, want 习水县 (%s) among them", shown.Options, county)
+		}
+		b.eval(t, fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q; s.dispatchEvent(new Event("change")); return true; })()`, step.id, step.choose), new(bool))
+		want := unassigned(step.choose)
+		b.run(t, "the unassigned villages of "+step.choose,
+			chromedp.Poll(fmt.Sprintf(`document.getElementById("unassigned-count").textContent === "%d 个"`, want), nil, chromedp.WithPollingTimeout(30*time.Second)))
+		var rows int
+		b.eval(t, `document.querySelectorAll("#unassigned tbody tr").length`, &rows)
+		if rows != min(int(want), 200) {
+			t.Errorf("%s: %d unassigned villages listed, the database has %d", step.choose, rows, want)
+		}
+	}
+	if n := unassigned(county); n == 0 {
+		t.Errorf("习水县 has no unassigned villages: the test shows nothing")
+	}
+	// The suitability has the county: without one it proposes nothing
+	// and asks for a county instead.
+	b.run(t, "ask for candidates", chromedp.Click("#suit-candidates"),
+		chromedp.Poll(`document.querySelectorAll("#suit-list li").length > 0`, nil, chromedp.WithPollingTimeout(60*time.Second)))
+	b.screenshot(t, "planner-country")
+	// Back up to the whole province: the selects below it go, and the
+	// suitability has no county again.
+	b.eval(t, `(() => { const s = document.getElementById("city"); s.value = ""; s.dispatchEvent(new Event("change")); return true; })()`, new(bool))
+	b.run(t, "the province's unassigned villages",
+		chromedp.Poll(fmt.Sprintf(`document.getElementById("unassigned-count").textContent === "%d 个"`, unassigned("520000")), nil, chromedp.WithPollingTimeout(30*time.Second)))
+	var left struct {
+		Selects   string
+		Proposals int
+	}
+	b.eval(t, `({Selects: [...document.querySelectorAll("#regions select")].map((s) => s.id).join(","), Proposals: document.querySelectorAll("#suit-list li").length})`, &left)
+	if left.Selects != "province,city" || left.Proposals != 0 {
+		t.Errorf("back at the province: selects %s, %d candidates listed; want province,city and none", left.Selects, left.Proposals)
+	}
+	b.checkClean(t)
 }

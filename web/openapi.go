@@ -189,7 +189,8 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 	get("/api/sites/{code}", "getSite", "Relocation", "a relocation site and the villages whose people move there",
 		[]parameter{code("site code")}, jsonOf("the site", object))
 	get("/api/relocation/unassigned", "getUnassigned", "Relocation", "poverty villages not yet exited with no site assigned",
-		[]parameter{{Name: "county", In: "query", Description: "only this county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}}},
+		[]parameter{{Name: "county", In: "query", Description: "only this county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}},
+			{Name: "region", In: "query", Description: "only under this region: the country, a province, a city or a county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}}},
 		jsonOf("the villages and their count", object))
 
 	addSuitability(d.Paths, jsonOf, object)

@@ -224,6 +224,13 @@ func TestPlannerPage(t *testing.T) {
 	if rows != min(unassigned, 200) {
 		t.Errorf("unassigned villages listed: %d, database has %d", rows, unassigned)
 	}
+	// Under the demo's city the region is chosen from one select, the
+	// counties', the city as a whole first.
+	var choice string
+	b.eval(t, `[...document.querySelectorAll("#regions select")].map((s) => s.id + ":" + s.parentElement.firstChild.textContent + ":" + s.options[0].textContent).join(",")`, &choice)
+	if want := "county:县（区、市）:全市"; choice != want {
+		t.Errorf("the region's selects: %s, want %s", choice, want)
+	}
 	b.screenshot(t, "planner")
 	b.checkClean(t)
 }

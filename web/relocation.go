@@ -17,15 +17,16 @@ func (s *Server) site(c *fiber.Ctx) error {
 	})
 }
 
-// unassigned serves GET /api/relocation/unassigned?county=: poverty
-// villages with no relocation site yet.
+// unassigned serves GET /api/relocation/unassigned?county=&region=:
+// poverty villages with no relocation site yet, of a county or of any
+// region down to a county.
 func (s *Server) unassigned(c *fiber.Ctx) error {
-	v, err := ogc.Params(rawQuery(c), "county")
+	v, err := ogc.Params(rawQuery(c), "county", "region")
 	if err != nil {
 		return err
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		list, err := geo.Unassigned(ctx, s.now(ctx), v["county"])
+		list, err := geo.Unassigned(ctx, s.now(ctx), v["county"], v["region"])
 		return fiber.Map{"villages": list, "count": len(list)}, err
 	})
 }

@@ -7,9 +7,12 @@ import (
 )
 
 // TestSiteAndUnassigned checks the planner's two endpoints against SQL,
-// and their answers to bad input.
+// and their answers to bad input. Zunyi is under a province under the
+// country, beside a second city, so that the unassigned villages are
+// asked for at every level down to a county.
 func TestSiteAndUnassigned(t *testing.T) {
 	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
 	s := newServer(t, pool, 0)
 	const problem = "application/problem+json"
 
@@ -32,6 +35,14 @@ func TestSiteAndUnassigned(t *testing.T) {
 	}{
 		{"/api/relocation/unassigned", ""},
 		{"/api/relocation/unassigned?county=520325", " AND v.county_code = '520325'"},
+		{"/api/relocation/unassigned?region=100000", " AND '100000' = ANY (region_lineage(r.code))"},
+		{"/api/relocation/unassigned?region=520000", " AND '520000' = ANY (region_lineage(r.code))"},
+		{"/api/relocation/unassigned?region=520300", " AND '520300' = ANY (region_lineage(r.code))"},
+		{"/api/relocation/unassigned?region=520325", " AND '520325' = ANY (region_lineage(r.code))"},
+		{"/api/relocation/unassigned?region=" + pgtest.SecondCity.City, " AND false"},
+		{"/api/relocation/unassigned?region=999999", " AND false"},
+		{"/api/relocation/unassigned?county=520325&region=520300", " AND v.county_code = '520325'"},
+		{"/api/relocation/unassigned?county=520325&region=" + pgtest.SecondCity.City, " AND false"},
 	} {
 		got := fetchJSON(t, s, tt.path, 200, "application/json")
 		want := count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
@@ -49,6 +60,9 @@ func TestSiteAndUnassigned(t *testing.T) {
 		{"/api/sites/no-such-site", 404},
 		{"/api/sites/bad%20code!", 400},
 		{"/api/relocation/unassigned?county=5203", 400},
+		{"/api/relocation/unassigned?region=520325001", 400},
+		{"/api/relocation/unassigned?region=x", 400},
+		{"/api/relocation/unassigned?region=520300&region=520000", 400},
 		{"/api/relocation/unassigned?town=520325", 400},
 	} {
 		p := fetchJSON(t, s, tt.path, tt.status, problem)

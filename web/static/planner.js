@@ -57,8 +57,14 @@ async function showSite(map, catalogue, user, code) {
   renderHistory(history, { tables: ["sites"], row: s.code, collection: "sites", catalogue });
 }
 
-async function showUnassigned(map, county) {
-  const { villages, count } = await fetchJSON(`/api/relocation/unassigned${county ? `?county=${county}` : ""}`);
+// unassignedOf is the region whose unassigned villages the list is for:
+// an answer for an earlier choice is dropped.
+let unassignedOf = "";
+
+async function showUnassigned(map, region) {
+  unassignedOf = region;
+  const { villages, count } = await fetchJSON(`/api/relocation/unassigned?region=${encodeURIComponent(region)}`);
+  if (region !== unassignedOf) return;
   $("unassigned-count").textContent = `${count} 个`;
   $("unassigned").tBodies[0].replaceChildren(...villages.slice(0, 200).map((v) => {
     const go = () => map.flyTo({ center: [v.lon, v.lat], zoom: 13 });
@@ -67,35 +73,80 @@ async function showUnassigned(map, county) {
   }));
 }
 
+/**
+ * chooseRegion fills #regions with the walk from the top region down to a
+ * county: one select per step, listing the children of the choice above
+ * ("全市" and the like first, for the region above as a whole), labelled
+ * and named (id) for its children's level, so that the counties' select
+ * is #county whatever the top. The demo's top is a city, so it has that
+ * one select; under the country it has a province's, a city's and a
+ * county's. onChoose(region) is told of each choice: a region of the API's
+ * (code, name, level, bbox).
+ */
+function chooseRegion(catalogue, top, onChoose) {
+  const level = (l) => catalogue.label("region_level", l);
+  // The country's label already says the whole of it (全国).
+  const whole = (l) => (level(l).startsWith("全") ? level(l) : `全${level(l)}`);
+  let asked = 0;
+  const step = (region) => {
+    if (region.level === "county" || region.children.length === 0) return;
+    // A province may have counties beside its cities: both are named.
+    const levels = [...new Set(region.children.map((c) => c.level))];
+    const select = el("select", { id: levels[0], "data-parent": region.code },
+      el("option", { value: "" }, whole(region.level)),
+      region.children.map((c) => el("option", { value: c.code }, c.name)));
+    const label = el("label", {}, levels.map(level).join("、"), select);
+    select.addEventListener("change", async () => {
+      const n = ++asked;
+      // What was chosen below this step no longer holds.
+      while ($("regions").lastChild !== label) $("regions").lastChild.remove();
+      const child = region.children.find((c) => c.code === select.value);
+      try {
+        await Promise.all([
+          onChoose(child ?? region),
+          child && child.level !== "county" && fetchJSON(`/api/regions/${child.code}`).then((r) => n === asked && step(r)),
+        ]);
+      } catch (err) {
+        $("status").textContent = err.message;
+      }
+    });
+    $("regions").append(label);
+  };
+  step(top);
+}
+
 async function main() {
-  // The root region (GET /api/regions: the demo's city) is asked for while the map loads;
-  // its children fill the county list.
+  // The root region (GET /api/regions: the demo's city) is asked for while
+  // the map loads; its children start the walk down to a county.
   const learnt = topRegion().then((top) => fetchJSON(`/api/regions/${top.code}`));
   const [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
   renderUser($("user"));
   await renderLegend($("legend"), ["completion", "suitability"]);
-  const city = await learnt;
-  fitBBox(map, city.bbox, { animate: false });
-  for (const c of city.children) $("county").append(el("option", { value: c.code }, c.name));
+  const top = await learnt;
+  fitBBox(map, top.bbox, { animate: false });
   const sites = styleLayers(map, "sites", "circle");
+  // region is the chosen region: the unassigned villages are its, and the
+  // suitability works on it when it is a county.
+  let region = top;
   const suitability = await setupSuitability({
     map, user,
     // A site made from a candidate takes its villages off the list and
     // opens in the panel; the tiles draw it.
     onCreated: async (code) => {
-      await showUnassigned(map, $("county").value);
+      await showUnassigned(map, region.code);
       await showSite(map, catalogue, user, code);
       reloadTiles(map);
     },
   });
-  $("county").addEventListener("change", async (e) => {
-    const code = e.target.value;
-    const region = code ? city.children.find((c) => c.code === code) : city;
-    fitBBox(map, region.bbox);
-    suitability.setCounty(code);
-    await showUnassigned(map, code);
-  });
-  await showUnassigned(map, "");
+  const choose = async (r) => {
+    region = r;
+    fitBBox(map, r.bbox);
+    suitability.setCounty(r.level === "county" ? r.code : "");
+    await showUnassigned(map, r.code);
+  };
+  chooseRegion(catalogue, top, choose);
+  if (top.level === "county") suitability.setCounty(top.code);
+  await showUnassigned(map, top.code);
 
   // A click beside the sites explains the spot, when the surface is shown.
   map.on("click", (e) => {

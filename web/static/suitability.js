@@ -23,9 +23,9 @@ function number(v, digits = 0) {
 /**
  * setupSuitability builds the panel's analysis section and returns what
  * the page drives it with: setCounty(code) when the planner picks a county
- * ("" for the city), and explain(lngLat), which explains a spot when the
- * surface is shown and says whether it did. onCreated(code) is told of a
- * site made from a candidate.
+ * ("" for a region above one), and explain(lngLat), which explains a spot
+ * when the surface is shown and says whether it did. onCreated(code) is
+ * told of a site made from a candidate.
  */
 export async function setupSuitability({ map, user, onCreated }) {
   const [{ parameters, candidate_parameters: candidateParams }, { schemes }] =
