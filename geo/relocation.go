@@ -92,8 +92,8 @@ type UnassignedVillage struct {
 	Lat            float64 `json:"lat"`
 }
 
-// sqlUnassigned lists the unassigned villages of county $1 and of region
-// $2, each "" for any. The region's counties are found by walking
+// sqlUnassigned lists the first $3 unassigned villages of county $1 and
+// of region $2, each "" for any, each row with how many there are in all. The region's counties are found by walking
 // parent_code down from it to the counties (regions_parent_idx finds the
 // children), never below them: a province's walk costs its cities and
 // counties, not its villages.
@@ -103,35 +103,50 @@ WITH RECURSIVE within (code, level) AS (
     UNION ALL
     SELECT r.code, r.level FROM within w JOIN regions r ON r.parent_code = w.code WHERE w.level <> 'county'
 )
-SELECT u.code, short_name(r.name), u.county_code, u.poor_population, ST_X(u.point), ST_Y(u.point)
+SELECT u.code, short_name(r.name), u.county_code, u.poor_population, ST_X(u.point), ST_Y(u.point), count(*) OVER ()
 FROM unassigned_villages u JOIN regions r ON r.code = u.code
 WHERE ($1 = '' OR u.county_code = $1)
   AND ($2 = '' OR u.county_code IN (SELECT code FROM within WHERE level = 'county'))
-ORDER BY u.poor_population DESC, u.code`
+ORDER BY u.poor_population DESC, u.code
+LIMIT $3`
+
+// MaxUnassigned is the most villages Unassigned lists at once: a
+// country's unassigned villages are tens of thousands, which no list
+// shows; how many there are is counted in any case.
+const MaxUnassigned = 10000
 
 // countyCode is the form of a county's code, 6 digits, which is also the
 // country's, a province's and a city's.
 var countyCode = regexp.MustCompile(`^[0-9]{6}$`)
 
 // Unassigned lists the poverty villages not yet exited that have no
-// relocation assignment, most poor people first: those of county (6
+// relocation assignment, most poor people first, at most limit of them
+// (1 to MaxUnassigned), and says how many there are: those of county (6
 // digits), and those under region (the country, a province, a city or a
 // county: 6 digits), each "" for every county. Another value of either is
 // an EInvalid error; a code no region has lists nothing.
-func Unassigned(ctx context.Context, db DB, county, region string) ([]UnassignedVillage, error) {
+func Unassigned(ctx context.Context, db DB, county, region string, limit int) (list []UnassignedVillage, total int, err error) {
 	if county != "" && !countyCode.MatchString(county) {
-		return nil, Errorf(EInvalid, "county %q: want a 6-digit county code such as 520322", county)
+		return nil, 0, Errorf(EInvalid, "county %q: want a 6-digit county code such as 520322", county)
 	}
 	if region != "" && !countyCode.MatchString(region) {
-		return nil, Errorf(EInvalid, "region %q: want the 6-digit code of the country, a province, a city or a county, such as 520300", region)
+		return nil, 0, Errorf(EInvalid, "region %q: want the 6-digit code of the country, a province, a city or a county, such as 520300", region)
 	}
-	rows, err := db.Query(ctx, sqlUnassigned, county, region)
+	if limit < 1 || limit > MaxUnassigned {
+		return nil, 0, Errorf(EInvalid, "limit %d: want a whole number from 1 to %d", limit, MaxUnassigned)
+	}
+	rows, err := db.Query(ctx, sqlUnassigned, county, region, limit)
 	if err != nil {
-		return nil, fmt.Errorf("geo: unassigned villages: %w", err)
+		return nil, 0, fmt.Errorf("geo: unassigned villages: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[UnassignedVillage])
+	list = []UnassignedVillage{}
+	var v UnassignedVillage
+	_, err = pgx.ForEachRow(rows, []any{&v.Code, &v.Name, &v.CountyCode, &v.PoorPopulation, &v.Lon, &v.Lat, &total}, func() error {
+		list = append(list, v)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("geo: unassigned villages: %w", err)
+		return nil, 0, fmt.Errorf("geo: unassigned villages: %w", err)
 	}
-	return list, nil
+	return list, total, nil
 }

@@ -190,8 +190,9 @@ func newOpenAPIDoc(base string, importEnabled bool) openAPIDoc {
 		[]parameter{code("site code")}, jsonOf("the site", object))
 	get("/api/relocation/unassigned", "getUnassigned", "Relocation", "poverty villages not yet exited with no site assigned",
 		[]parameter{{Name: "county", In: "query", Description: "only this county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}},
-			{Name: "region", In: "query", Description: "only under this region: the country, a province, a city or a county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}}},
-		jsonOf("the villages and their count", object))
+			{Name: "region", In: "query", Description: "only under this region: the country, a province, a city or a county (6-digit code)", Schema: schema{"type": "string", "pattern": "^[0-9]{6}$"}},
+			{Name: "limit", In: "query", Description: "list at most this many, most poor people first (count is of all)", Schema: schema{"type": "integer", "minimum": 1, "maximum": geo.MaxUnassigned}}},
+		jsonOf("the villages (at most limit) and how many there are", object))
 
 	addSuitability(d.Paths, jsonOf, object)
 	addHistory(d.Paths, jsonOf, code)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,16 +18,23 @@ func (s *Server) site(c *fiber.Ctx) error {
 	})
 }
 
-// unassigned serves GET /api/relocation/unassigned?county=&region=:
+// unassigned serves GET /api/relocation/unassigned?county=&region=&limit=:
 // poverty villages with no relocation site yet, of a county or of any
-// region down to a county.
+// region down to a county, the first limit of them (all, up to
+// geo.MaxUnassigned, unless it says fewer), and how many there are.
 func (s *Server) unassigned(c *fiber.Ctx) error {
-	v, err := ogc.Params(rawQuery(c), "county", "region")
+	v, err := ogc.Params(rawQuery(c), "county", "region", "limit")
 	if err != nil {
 		return err
 	}
+	limit := geo.MaxUnassigned
+	if l, ok := v["limit"]; ok {
+		if limit, err = strconv.Atoi(l); err != nil || l[0] == '+' {
+			return geo.Errorf(geo.EInvalid, "limit %s: want a whole number from 1 to %d", geo.Quote(l), geo.MaxUnassigned)
+		}
+	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
-		list, err := geo.Unassigned(ctx, s.now(ctx), v["county"], v["region"])
-		return fiber.Map{"villages": list, "count": len(list)}, err
+		list, total, err := geo.Unassigned(ctx, s.now(ctx), v["county"], v["region"], limit)
+		return fiber.Map{"villages": list, "count": total}, err
 	})
 }

@@ -30,26 +30,33 @@ func TestSiteAndUnassigned(t *testing.T) {
 	}
 
 	for _, tt := range []struct {
-		path  string
-		where string
+		path   string
+		where  string
+		listed int64 // villages listed, when limit lists fewer than there are
 	}{
-		{"/api/relocation/unassigned", ""},
-		{"/api/relocation/unassigned?county=520325", " AND v.county_code = '520325'"},
-		{"/api/relocation/unassigned?region=100000", " AND '100000' = ANY (region_lineage(r.code))"},
-		{"/api/relocation/unassigned?region=520000", " AND '520000' = ANY (region_lineage(r.code))"},
-		{"/api/relocation/unassigned?region=520300", " AND '520300' = ANY (region_lineage(r.code))"},
-		{"/api/relocation/unassigned?region=520325", " AND '520325' = ANY (region_lineage(r.code))"},
-		{"/api/relocation/unassigned?region=" + pgtest.SecondCity.City, " AND false"},
-		{"/api/relocation/unassigned?region=999999", " AND false"},
-		{"/api/relocation/unassigned?county=520325&region=520300", " AND v.county_code = '520325'"},
-		{"/api/relocation/unassigned?county=520325&region=" + pgtest.SecondCity.City, " AND false"},
+		{"/api/relocation/unassigned", "", 0},
+		{"/api/relocation/unassigned?limit=3", "", 3},
+		{"/api/relocation/unassigned?region=520300&limit=1", " AND '520300' = ANY (region_lineage(r.code))", 1},
+		{"/api/relocation/unassigned?county=520325", " AND v.county_code = '520325'", 0},
+		{"/api/relocation/unassigned?region=100000", " AND '100000' = ANY (region_lineage(r.code))", 0},
+		{"/api/relocation/unassigned?region=520000", " AND '520000' = ANY (region_lineage(r.code))", 0},
+		{"/api/relocation/unassigned?region=520300", " AND '520300' = ANY (region_lineage(r.code))", 0},
+		{"/api/relocation/unassigned?region=520325", " AND '520325' = ANY (region_lineage(r.code))", 0},
+		{"/api/relocation/unassigned?region=" + pgtest.SecondCity.City, " AND false", 0},
+		{"/api/relocation/unassigned?region=999999", " AND false", 0},
+		{"/api/relocation/unassigned?county=520325&region=520300", " AND v.county_code = '520325'", 0},
+		{"/api/relocation/unassigned?county=520325&region=" + pgtest.SecondCity.City, " AND false", 0},
 	} {
 		got := fetchJSON(t, s, tt.path, 200, "application/json")
 		want := count(t, pool, `SELECT count(*) FROM regions r JOIN villages v USING (code)
 			WHERE r.poverty_status = 'not_exited' AND v.poor_population > 0
 			AND NOT EXISTS (SELECT FROM relocation_assignments a WHERE a.village_code = r.code)`+tt.where)
-		if int64(got["count"].(float64)) != want || int64(len(got["villages"].([]any))) != want {
-			t.Errorf("%s: count %v, want %d", tt.path, got["count"], want)
+		listed := want
+		if tt.listed > 0 {
+			listed = tt.listed
+		}
+		if int64(got["count"].(float64)) != want || int64(len(got["villages"].([]any))) != listed || (tt.listed > 0 && want <= tt.listed) {
+			t.Errorf("%s: count %v, %d listed, want %d and %d listed", tt.path, got["count"], len(got["villages"].([]any)), want, listed)
 		}
 	}
 
@@ -64,6 +71,10 @@ func TestSiteAndUnassigned(t *testing.T) {
 		{"/api/relocation/unassigned?region=x", 400},
 		{"/api/relocation/unassigned?region=520300&region=520000", 400},
 		{"/api/relocation/unassigned?town=520325", 400},
+		{"/api/relocation/unassigned?limit=0", 400},
+		{"/api/relocation/unassigned?limit=10001", 400},
+		{"/api/relocation/unassigned?limit=+5", 400},
+		{"/api/relocation/unassigned?limit=x", 400},
 	} {
 		p := fetchJSON(t, s, tt.path, tt.status, problem)
 		if p["detail"] == "" {

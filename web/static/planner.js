@@ -57,16 +57,21 @@ async function showSite(map, catalogue, user, code) {
   renderHistory(history, { tables: ["sites"], row: s.code, collection: "sites", catalogue });
 }
 
+// LISTED is how many unassigned villages the list shows, most poor people
+// first; the count above it is of all of them (a country has tens of
+// thousands).
+const LISTED = 200;
+
 // unassignedOf is the region whose unassigned villages the list is for:
 // an answer for an earlier choice is dropped.
 let unassignedOf = "";
 
 async function showUnassigned(map, region) {
   unassignedOf = region;
-  const { villages, count } = await fetchJSON(`/api/relocation/unassigned?region=${encodeURIComponent(region)}`);
+  const { villages, count } = await fetchJSON(`/api/relocation/unassigned?region=${encodeURIComponent(region)}&limit=${LISTED}`);
   if (region !== unassignedOf) return;
   $("unassigned-count").textContent = `${count} 个`;
-  $("unassigned").tBodies[0].replaceChildren(...villages.slice(0, 200).map((v) => {
+  $("unassigned").tBodies[0].replaceChildren(...villages.map((v) => {
     const go = () => map.flyTo({ center: [v.lon, v.lat], zoom: 13 });
     return el("tr", { tabindex: 0, onclick: go, onkeydown: (e) => e.key === "Enter" && go() },
       el("td", {}, v.name), el("td", {}, wan(v.poor_population)));
