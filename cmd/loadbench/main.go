@@ -145,6 +145,8 @@ func parseFlags(args []string) (config, string, error) {
 		return cfg, "", errors.New("-national-data and -national-database-url: give one")
 	case national && !slices.Contains(cfg.scenarios, "national"):
 		return cfg, "", errors.New("-national-data and -national-database-url are for -scenario national")
+	case cfg.nationalURL == cfg.databaseURL:
+		return cfg, "", errors.New("-national-database-url is the database of -database-url, whose demo data the national figures are set beside: give each its own")
 	}
 	command := []string{"loadbench"}
 	fs.Visit(func(f *flag.Flag) {
