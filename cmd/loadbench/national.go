@@ -259,6 +259,9 @@ func (n *national) run(ctx context.Context, cfg config, pc *pgxpool.Config, pg i
 	if err != nil {
 		return nil, fmt.Errorf("national database URL: %w", err)
 	}
+	// This pool serves no request: it vacuums a country's tables and reads
+	// its villages, which may take longer than a request may.
+	natPC.ConnConfig.RuntimeParams["statement_timeout"] = "0"
 	natPool, err := pgxpool.NewWithConfig(ctx, natPC)
 	if err != nil {
 		return nil, fmt.Errorf("connect to the national database: %w", err)
