@@ -222,7 +222,11 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 			timing = sc.timing
 		}
 		settings := fmt.Sprintf("%d connections; %s; server `%s`", scCfg.connections, timing, cfg.serverBin)
-		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s\n", name, len(sc.requests), scCfg.connections, timing)
+		list := fmt.Sprintf("%d requests, ", len(sc.requests))
+		if len(sc.requests) == 0 {
+			list = "" // a run of its own, with lists of its own
+		}
+		fmt.Fprintf(os.Stderr, "loadbench: %s: %s%d connections, %s\n", name, list, scCfg.connections, timing)
 		runs, err := runScenario(ctx, scCfg, sc, pc, pg)
 		if sc.close != nil {
 			sc.close()

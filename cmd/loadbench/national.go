@@ -464,7 +464,7 @@ func numberMatched(ctx context.Context, c *httpClient, r *request) (int64, error
 func (n *national) targets() []target {
 	ts := []target{{
 		name: "import of the national data set (regions.geojson, then villages.csv)",
-		want: "≤ " + importLimit.String(),
+		want: fmt.Sprintf("≤ %.0f min", importLimit.Minutes()),
 		check: func(map[string]*result) (string, bool) {
 			if n.imported == nil {
 				return "not measured: the database was loaded already", false
