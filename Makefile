@@ -1,6 +1,8 @@
 # battlemap: `make run` serves the Zunyi battle map, `make test` runs the
-# whole suite, `make bench` measures. Each installs what it needs from
-# Debian's packages first, so a fresh machine needs nothing done by hand.
+# whole suite, `make bench` measures (`make bench-national`, at a
+# country's scale, apart: it takes long). Each installs what it needs
+# from Debian's packages first, so a fresh machine needs nothing done by
+# hand.
 
 SHELL     := /bin/bash
 GO        ?= go
@@ -12,7 +14,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT       := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 FUZZTIME  ?= 20000x
 
-.PHONY: run test bench build web deps deps-test check fuzz demodata nationaldata clean
+.PHONY: run test bench bench-national build web deps deps-test check fuzz demodata nationaldata clean
 
 ## deps: PostgreSQL and PostGIS from Debian, where missing.
 deps:
@@ -77,6 +79,21 @@ bench: deps build
 	$(BIN) exec --data-dir "$$dir" --log-level warn -- \
 		sh -c 'BATTLEMAP_TEST_DATABASE_URL="$$DATABASE_URL" $(GO) test -run "^$$" -bench . -benchmem -count=1 ./... && \
 			$(GO) run ./cmd/loadbench -server-bin $(BIN) -out BENCHMARKS.md'; \
+	rc=$$?; rm -rf "$$dir"; exit $$rc
+
+## bench-national: the national scenario of cmd/loadbench, apart from
+## `make bench` because the import alone takes minutes. It builds the
+## national data set into $(NATIONAL_OUT) with `make nationaldata` unless
+## it is there, then on one private throwaway cluster loads the demo data
+## (the figures beside), times the import of the national data set into a
+## second database, and measures tiles per zoom, search and items on both;
+## the figures go to BENCHMARKS.md's "National scale" section.
+bench-national: deps build
+	@[ -f $(NATIONAL_OUT)/regions.geojson ] && [ -f $(NATIONAL_OUT)/villages.csv ] || \
+		$(MAKE) --no-print-directory nationaldata
+	@dir=$$(mktemp -d /tmp/battlemap-bench.XXXXXX); \
+	$(BIN) exec --data-dir "$$dir" --log-level warn -- \
+		$(GO) run ./cmd/loadbench -server-bin $(BIN) -scenario national -national-data $(NATIONAL_OUT) -out BENCHMARKS.md; \
 	rc=$$?; rm -rf "$$dir"; exit $$rc
 
 ## demodata: regenerate geo/demo/data from the public npm packages.

@@ -118,7 +118,7 @@ func eventsScenario(ctx context.Context, pool *pgxpool.Pool) (*scenario, error) 
 			return nil, fmt.Errorf("point of village %s: %w", code, err)
 		}
 		t := maptile.At(orb.Point{lon, lat}, eventTileZoom)
-		r.villages = append(r.villages, eventVillage{code: code, tile: fmt.Sprintf("/tiles/villages/%d/%d/%d.mvt", t.Z, t.X, t.Y)})
+		r.villages = append(r.villages, eventVillage{code: code, tile: tilePath("villages", t)})
 	}
 
 	about := fmt.Sprintf("How soon a committed change reaches the screens that follow it (issue 13). One server with its "+

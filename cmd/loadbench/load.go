@@ -117,6 +117,11 @@ func (e *statusError) Error() string {
 const statusBodyBytes = 512
 
 func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
+	return c.get(ctx, r, io.Discard)
+}
+
+// get asks for r as do does, copying the answer's body to body.
+func (c *httpClient) get(ctx context.Context, r *request, body io.Writer) (outcome, int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+r.path, nil)
 	if err != nil {
 		return failed, 0, err
@@ -124,7 +129,7 @@ func (c *httpClient) do(ctx context.Context, r *request) (outcome, int, error) {
 	if r.accept != "" {
 		req.Header.Set("Accept", r.accept)
 	}
-	out, n, _, err := c.send(req, io.Discard)
+	out, n, _, err := c.send(req, body)
 	return out, n, err
 }
 
@@ -171,6 +176,7 @@ type result struct {
 	latencies []time.Duration // every answered request's, sorted
 	counts    [failed + 1]int64
 	bytes     int64 // body bytes of the full answers
+	maxBytes  int64 // the largest full answer's body
 	firstErr  error // of the first failed request
 	// statuses counts the other answers by status; firstOther is the
 	// first of them, with the start of its body.
@@ -299,6 +305,7 @@ func drive(ctx context.Context, load workload, deadline time.Time) (*result, err
 					continue
 				case full:
 					local.bytes += int64(a.n)
+					local.maxBytes = max(local.maxBytes, int64(a.n))
 				case other:
 					local.countStatus(a.err)
 				}
@@ -306,20 +313,7 @@ func drive(ctx context.Context, load workload, deadline time.Time) (*result, err
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			res.latencies = append(res.latencies, local.latencies...)
-			for i := range res.counts {
-				res.counts[i] += local.counts[i]
-			}
-			res.bytes += local.bytes
-			if res.firstErr == nil {
-				res.firstErr = local.firstErr
-			}
-			if res.firstOther == nil {
-				res.firstOther = local.firstOther
-			}
-			for status, n := range local.statuses {
-				res.statuses[status] += n
-			}
+			res.add(&local)
 		})
 	}
 	wg.Wait()
@@ -329,6 +323,53 @@ func drive(ctx context.Context, load workload, deadline time.Time) (*result, err
 	}
 	slices.Sort(res.latencies)
 	return res, nil
+}
+
+// add counts o's requests into r: their latencies, left unsorted for
+// the caller to sort once all are in, outcomes, bytes, statuses, and
+// first errors where r has none yet.
+func (r *result) add(o *result) {
+	r.latencies = append(r.latencies, o.latencies...)
+	for i := range r.counts {
+		r.counts[i] += o.counts[i]
+	}
+	r.bytes += o.bytes
+	r.maxBytes = max(r.maxBytes, o.maxBytes)
+	if r.firstErr == nil {
+		r.firstErr = o.firstErr
+	}
+	if r.firstOther == nil {
+		r.firstOther = o.firstOther
+	}
+	if r.statuses == nil {
+		r.statuses = map[int]int64{}
+	}
+	for status, n := range o.statuses {
+		r.statuses[status] += n
+	}
+}
+
+// merged is the runs rs, one after another, as one run called name:
+// their requests, time, peak memory, and CPU use averaged over their
+// time.
+func merged(name string, rs []*result) *result {
+	m := &result{name: name}
+	var busy cpuUsed // core-seconds
+	for _, r := range rs {
+		m.add(r)
+		m.elapsed += r.elapsed
+		m.hwm, m.rssMax = max(m.hwm, r.hwm), max(m.rssMax, r.rssMax)
+		s := r.elapsed.Seconds()
+		busy.server += r.cpu.server * s
+		busy.postgres += r.cpu.postgres * s
+		busy.loadgen += r.cpu.loadgen * s
+		busy.rest += r.cpu.rest * s
+	}
+	slices.Sort(m.latencies)
+	if s := m.elapsed.Seconds(); s > 0 {
+		m.cpu = cpuUsed{server: busy.server / s, postgres: busy.postgres / s, loadgen: busy.loadgen / s, rest: busy.rest / s}
+	}
+	return m
 }
 
 // countStatus counts the other answer err describes (a *statusError) by

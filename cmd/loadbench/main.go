@@ -13,10 +13,21 @@
 // scenario's targets, into the scenario's own section of a markdown
 // file, leaving the file's other sections as they were.
 //
+// The national scenario, which `make bench-national` runs and the
+// default list leaves out (its import alone takes minutes), is about a
+// country's data rather than a city's: the time `battlemap import` takes
+// to load the national data set (`make nationaldata`) into a fresh
+// database, then tiles per zoom, cold and warm, search and a page of
+// items over a dense box, one request at a time, on that database and,
+// beside them, on the demo database of -database-url, with the same
+// list shape (see national.go).
+//
 // Usage:
 //
 //	loadbench [-scenario tiles,geojson,mixed,edits,events] [-connections 16] [-duration 20s] [-warmup 3s]
 //	          [-server-bin bin/battlemap] [-database-url URL] [-out BENCHMARKS.md]
+//	loadbench -scenario national (-national-data DIR | -national-database-url URL) [-server-bin bin/battlemap]
+//	          [-database-url URL] [-out BENCHMARKS.md]
 //
 // The database (default: $DATABASE_URL) is migrated and, when it has no
 // map data, loaded with the demo data first. Every run is bounded in
@@ -60,6 +71,11 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	out         string
+	// The national scenario's database: nationalData, a directory the
+	// data set is imported from into a new database, or nationalURL, a
+	// database that holds it already.
+	nationalData string
+	nationalURL  string
 }
 
 // run benchmarks and returns the exit status: 0 when every run was
@@ -97,6 +113,8 @@ func parseFlags(args []string) (config, string, error) {
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured time of each run")
 	fs.DurationVar(&cfg.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
 	fs.StringVar(&cfg.out, "out", "BENCHMARKS.md", "markdown file whose scenario section is written")
+	fs.StringVar(&cfg.nationalData, "national-data", "", "national scenario: the national data set's directory (regions.geojson, villages.csv, from make nationaldata), imported, timed, into a new database named after -database-url's with "+nationalSuffix)
+	fs.StringVar(&cfg.nationalURL, "national-database-url", "", "national scenario: a database that holds the national data already, measured as it is (no import time)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err
 	}
@@ -119,11 +137,25 @@ func parseFlags(args []string) (config, string, error) {
 	case cfg.duration <= 0 || cfg.warmup < 0:
 		return cfg, "", errors.New("-duration must be positive and -warmup not negative")
 	}
+	national := cfg.nationalData != "" || cfg.nationalURL != ""
+	switch {
+	case slices.Contains(cfg.scenarios, "national") && !national:
+		return cfg, "", errors.New("the national scenario needs -national-data DIR (make nationaldata's output) or -national-database-url URL")
+	case cfg.nationalData != "" && cfg.nationalURL != "":
+		return cfg, "", errors.New("-national-data and -national-database-url: give one")
+	case national && !slices.Contains(cfg.scenarios, "national"):
+		return cfg, "", errors.New("-national-data and -national-database-url are for -scenario national")
+	case cfg.nationalURL == cfg.databaseURL:
+		return cfg, "", errors.New("-national-database-url is the database of -database-url, whose demo data the national figures are set beside: give each its own")
+	}
 	command := []string{"loadbench"}
 	fs.Visit(func(f *flag.Flag) {
 		v := f.Value.String()
-		if f.Name == "database-url" {
+		switch f.Name {
+		case "database-url":
 			v = "$DATABASE_URL"
+		case "national-database-url":
+			v = "URL"
 		}
 		command = append(command, "-"+f.Name, v)
 	})
@@ -147,23 +179,19 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 	if _, err := os.Stat(cfg.serverBin); err != nil {
 		return false, fmt.Errorf("server binary: %w (build it with: go build -o bin/battlemap ./cmd/battlemap)", err)
 	}
-	pc, err := pgxpool.ParseConfig(cfg.databaseURL)
+	pc, err := poolConfig(cfg.databaseURL, cfg.connections)
 	if err != nil {
 		return false, fmt.Errorf("database URL: %w", err)
-	}
-	// The same pool size and statement limit the server has, so the
-	// ceiling is what the server's pool could reach.
-	pc.MaxConns = int32(cfg.connections)
-	pc.ConnConfig.RuntimeParams["application_name"] = "loadbench"
-	for k, v := range geo.SessionParams(25 * time.Second) {
-		pc.ConnConfig.RuntimeParams[k] = v
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer pool.Close()
-	if err := prepare(ctx, cfg, pool); err != nil {
+	if err := prepare(ctx, cfg, pool, func(ctx context.Context) error {
+		fmt.Fprintln(os.Stderr, "loadbench: the database is empty; loading the demo data")
+		return battlemap(ctx, cfg, "seed")
+	}); err != nil {
 		return false, err
 	}
 	host, err := machine(ctx, pool)
@@ -194,7 +222,11 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 			timing = sc.timing
 		}
 		settings := fmt.Sprintf("%d connections; %s; server `%s`", scCfg.connections, timing, cfg.serverBin)
-		fmt.Fprintf(os.Stderr, "loadbench: %s: %d requests, %d connections, %s\n", name, len(sc.requests), scCfg.connections, timing)
+		list := fmt.Sprintf("%d requests, ", len(sc.requests))
+		if len(sc.requests) == 0 {
+			list = "" // a run of its own, with lists of its own
+		}
+		fmt.Fprintf(os.Stderr, "loadbench: %s: %s%d connections, %s\n", name, list, scCfg.connections, timing)
 		runs, err := runScenario(ctx, scCfg, sc, pc, pg)
 		if sc.close != nil {
 			sc.close()
@@ -211,6 +243,22 @@ func bench(ctx context.Context, cfg config, command string) (bool, error) {
 		errored = errored || slices.ContainsFunc(runs, func(r *result) bool { return r.counts[failed] > 0 })
 	}
 	return errored, nil
+}
+
+// poolConfig is the configuration of loadbench's pools of conns
+// connections on dbURL: the server's session settings and statement
+// limit, so that the ceiling is what the server's pool could reach.
+func poolConfig(dbURL string, conns int) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = int32(conns)
+	pc.ConnConfig.RuntimeParams["application_name"] = "loadbench"
+	for k, v := range geo.SessionParams(25 * time.Second) {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	return pc, nil
 }
 
 // runScenario measures sc: by its own run when it has one; else, unless
@@ -275,11 +323,11 @@ func sqlMeasure(ctx context.Context, cfg config, sc *scenario, pc *pgxpool.Confi
 	return runs, nil
 }
 
-// prepare brings the database's schema up to date and loads the demo
-// data when it has no map data, both with the server binary, then
-// refreshes the planner's statistics and the visibility map, so that
-// autovacuum does not wake up in the middle of a run.
-func prepare(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
+// prepare brings the schema of pool's database, cfg.databaseURL, up to
+// date with the server binary and calls load when it has no map data,
+// then refreshes the planner's statistics and the visibility map, so
+// that autovacuum does not wake up in the middle of a run.
+func prepare(ctx context.Context, cfg config, pool *pgxpool.Pool, load func(context.Context) error) error {
 	if err := battlemap(ctx, cfg, "migrate"); err != nil {
 		return err
 	}
@@ -288,8 +336,7 @@ func prepare(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
 		return fmt.Errorf("count regions: %w", err)
 	}
 	if regions == 0 {
-		fmt.Fprintln(os.Stderr, "loadbench: the database is empty; loading the demo data")
-		if err := battlemap(ctx, cfg, "seed"); err != nil {
+		if err := load(ctx); err != nil {
 			return err
 		}
 	}
@@ -299,12 +346,13 @@ func prepare(ctx context.Context, cfg config, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// battlemap runs one battlemap subcommand on the database.
-func battlemap(ctx context.Context, cfg config, subcommand string) error {
-	cmd := exec.CommandContext(ctx, cfg.serverBin, subcommand, "--database-url", cfg.databaseURL, "--log-level", "warn")
+// battlemap runs one battlemap subcommand, with its args after it, on
+// the database; what it prints goes to stderr.
+func battlemap(ctx context.Context, cfg config, subcommand string, args ...string) error {
+	cmd := exec.CommandContext(ctx, cfg.serverBin, append([]string{subcommand, "--database-url", cfg.databaseURL, "--log-level", "warn"}, args...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w", filepath.Base(cfg.serverBin), subcommand, err)
+		return fmt.Errorf("%s %s: %w", filepath.Base(cfg.serverBin), strings.Join(append([]string{subcommand}, args...), " "), err)
 	}
 	return nil
 }

@@ -47,6 +47,9 @@ func section(sc *scenario, command, settings, host string, runs []*result) strin
 	fmt.Fprintf(&b, "%s\n\n", sc.about)
 	b.WriteString(runTable(sc.unit, runs))
 	b.WriteString("\n")
+	if sc.detail != "" {
+		b.WriteString(sc.detail + "\n")
+	}
 
 	byName := map[string]*result{}
 	for _, r := range runs {

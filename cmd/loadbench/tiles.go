@@ -33,19 +33,33 @@ func tileKey(t maptile.Tile) uint64 { return sampleKey(fmt.Sprintf("%d/%d/%d", t
 func tileList() []maptile.Tile {
 	var list []maptile.Tile
 	for _, zoom := range tileZooms {
-		// Tile y grows southwards: the north-west corner has the least x and y.
-		nw := maptile.At(orb.Point{zunyi.Min.X(), zunyi.Max.Y()}, zoom.z)
-		se := maptile.At(orb.Point{zunyi.Max.X(), zunyi.Min.Y()}, zoom.z)
-		for x := nw.X; x <= se.X; x++ {
-			for y := nw.Y; y <= se.Y; y++ {
-				if t := maptile.New(x, y, zoom.z); tileKey(t)%zoom.every == 0 {
-					list = append(list, t)
-				}
+		for _, t := range boundTiles(zunyi, zoom.z) {
+			if tileKey(t)%zoom.every == 0 {
+				list = append(list, t)
 			}
 		}
 	}
 	slices.SortFunc(list, func(a, b maptile.Tile) int { return cmp.Compare(tileKey(a), tileKey(b)) })
 	return list
+}
+
+// boundTiles is every tile at zoom z that meets b, ordered by x then y.
+func boundTiles(b orb.Bound, z maptile.Zoom) []maptile.Tile {
+	// Tile y grows southwards: the north-west corner has the least x and y.
+	nw := maptile.At(orb.Point{b.Min.X(), b.Max.Y()}, z)
+	se := maptile.At(orb.Point{b.Max.X(), b.Min.Y()}, z)
+	var list []maptile.Tile
+	for x := nw.X; x <= se.X; x++ {
+		for y := nw.Y; y <= se.Y; y++ {
+			list = append(list, maptile.New(x, y, z))
+		}
+	}
+	return list
+}
+
+// tilePath is the path of tile t of tileset set, as the pages ask for it.
+func tilePath(set string, t maptile.Tile) string {
+	return fmt.Sprintf("/tiles/%s/%d/%d/%d.mvt", set, t.Z, t.X, t.Y)
 }
 
 // tileTwin runs a tile's SQL as the tile service does: one statement,
@@ -78,7 +92,7 @@ func tileScenario(context.Context, *pgxpool.Pool) (*scenario, error) {
 		}
 		perZoom[t.Z]++
 		reqs = append(reqs, request{
-			path: fmt.Sprintf("/tiles/%s/%d/%d/%d.mvt", ts.Name, t.Z, t.X, t.Y),
+			path: tilePath(ts.Name, t),
 			twin: tileTwin(sql, t),
 		})
 	}
