@@ -85,6 +85,10 @@ type Snapshot struct {
 	// read (a number of bytes): a replica that has replayed this far
 	// shows them, and every change committed before (Replicas.Route).
 	LSN int64
+	// top is the highest county version. With Global it tells whether
+	// any county's version moved since: versions only grow, each change
+	// takes the next of one sequence, and Global is their sum.
+	top int64
 }
 
 // CountyVersion is a county's data version and the bounding box of its
@@ -112,23 +116,41 @@ func (s *Snapshot) Covering(box orb.Bound) int64 {
 // sqlSnapshot reads a Snapshot in one statement. The position is read
 // after the statement's snapshot is taken, so it is at or past every
 // commit the versions show. On a database that is itself a replica (a
-// read-only deployment) it is the position replayed.
+// read-only deployment) it is the position replayed. The counties'
+// versions and boxes, some thousands of rows over a country, are read
+// only when Global or the top version differ from $1 and $2, those of
+// the snapshot read before: else they are that snapshot's (the arrays
+// are NULL), and a read costs two aggregates over the versions alone.
 const sqlSnapshot = `
 SELECT ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END) - '0/0'::pg_lsn)::bigint,
-       (SELECT version FROM data_version),
-       coalesce(array_agg(code ORDER BY code), '{}'), coalesce(array_agg(version ORDER BY code), '{}'),
-       coalesce(array_agg(min_lon ORDER BY code), '{}'), coalesce(array_agg(min_lat ORDER BY code), '{}'),
-       coalesce(array_agg(max_lon ORDER BY code), '{}'), coalesce(array_agg(max_lat ORDER BY code), '{}')
-FROM county_versions`
+       v.global, v.top, c.codes, c.versions, c.xmin, c.ymin, c.xmax, c.ymax
+FROM (SELECT (SELECT version FROM data_version) AS global, (SELECT coalesce(max(version), 0) FROM county_versions) AS top) v
+CROSS JOIN LATERAL (
+    SELECT array_agg(code ORDER BY code) AS codes, array_agg(version ORDER BY code) AS versions,
+           array_agg(min_lon ORDER BY code) AS xmin, array_agg(min_lat ORDER BY code) AS ymin,
+           array_agg(max_lon ORDER BY code) AS xmax, array_agg(max_lat ORDER BY code) AS ymax
+    FROM county_versions
+    WHERE (v.global, v.top) IS DISTINCT FROM ($1::bigint, $2::bigint)
+) c`
 
-// readSnapshot reads the versions.
-func readSnapshot(ctx context.Context, db DB) (*Snapshot, error) {
+// readSnapshot reads the versions; last is the snapshot read before, or
+// nil, whose counties it keeps when none of their versions has moved.
+func readSnapshot(ctx context.Context, db DB, last *Snapshot) (*Snapshot, error) {
 	s := &Snapshot{}
 	var codes []string
 	var versions []int64
 	var xmin, ymin, xmax, ymax []float64
-	if err := db.QueryRow(ctx, sqlSnapshot).Scan(&s.LSN, &s.Global, &codes, &versions, &xmin, &ymin, &xmax, &ymax); err != nil {
+	var lastGlobal, lastTop *int64
+	if last != nil {
+		lastGlobal, lastTop = &last.Global, &last.top
+	}
+	if err := db.QueryRow(ctx, sqlSnapshot, lastGlobal, lastTop).Scan(&s.LSN, &s.Global, &s.top,
+		&codes, &versions, &xmin, &ymin, &xmax, &ymax); err != nil {
 		return nil, fmt.Errorf("geo: data versions: %w", err)
+	}
+	if last != nil && s.Global == last.Global && s.top == last.top {
+		s.Counties = last.Counties
+		return s, nil
 	}
 	s.Counties = make([]CountyVersion, len(codes))
 	for i := range codes {
@@ -202,7 +224,7 @@ func (v *Versions) run() {
 		v.mu.Unlock()
 		// No caller's context: the flight serves many callers, and one of
 		// them leaving must not fail the others. statement_timeout bounds it.
-		f.snap, f.err = readSnapshot(context.Background(), v.pool)
+		f.snap, f.err = readSnapshot(context.Background(), v.pool, v.latest.Load())
 		if f.err == nil {
 			v.keep(f.snap)
 		}
@@ -249,7 +271,7 @@ func (v *Versions) listenOnce(ctx context.Context) error {
 	if _, err := pc.Exec(ctx, "LISTEN battlemap_changes"); err != nil {
 		return err
 	}
-	s, err := readSnapshot(ctx, pc)
+	s, err := readSnapshot(ctx, pc, v.latest.Load())
 	if err != nil {
 		return err
 	}
@@ -260,7 +282,7 @@ func (v *Versions) listenOnce(ctx context.Context) error {
 		if _, err := pc.WaitForNotification(ctx); err != nil {
 			return err
 		}
-		if s, err = readSnapshot(ctx, pc); err != nil {
+		if s, err = readSnapshot(ctx, pc, v.latest.Load()); err != nil {
 			return err
 		}
 		v.keep(s)
