@@ -652,3 +652,29 @@ func TestRegionLineages(t *testing.T) {
 			written, audited, wrong)
 	}
 }
+
+// TestAuditJSON: the JSON audit_rows writes of a row is to_jsonb of it,
+// geometries included, for every row of every table it audits.
+func TestAuditJSON(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	total := 0
+	for _, table := range []string{"regions", "villages", "sites", "projects", "relocation_assignments", "users"} {
+		var sql string
+		if err := pool.QueryRow(ctx, `SELECT format('SELECT count(*), count(*) FILTER (WHERE to_jsonb(r) IS DISTINCT FROM %s) FROM %I r',
+			audit_json($1::regclass), $1)`, table).Scan(&sql); err != nil {
+			t.Fatal(err)
+		}
+		var rows, differ int
+		if err := pool.QueryRow(ctx, sql).Scan(&rows, &differ); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if differ != 0 {
+			t.Errorf("%s: %d of %d rows written otherwise than to_jsonb", table, differ, rows)
+		}
+		total += rows
+	}
+	if total == 0 {
+		t.Error("no rows to compare")
+	}
+}
