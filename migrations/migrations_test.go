@@ -614,3 +614,67 @@ func TestCountiesWriteApart(t *testing.T) {
 		t.Errorf("after two edits made at once, the rollups differ from a full refresh")
 	}
 }
+
+// TestRegionLineages: region_lineages answers, for a set of codes, what
+// region_lineage answers for each (the codes of no region not at all),
+// and the audit rows of a statement carry those lineages.
+func TestRegionLineages(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var regions, differ, answered int
+	if err := pool.QueryRow(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE l.lineage IS DISTINCT FROM region_lineage(r.code)),
+		       (SELECT count(*) FROM region_lineages(ARRAY(SELECT code FROM regions) || ARRAY['999999', NULL, '520302']))
+		FROM regions r LEFT JOIN region_lineages(ARRAY(SELECT code FROM regions)) l USING (code)`).Scan(&regions, &differ, &answered); err != nil {
+		t.Fatal(err)
+	}
+	if regions == 0 || differ != 0 || answered != regions {
+		t.Errorf("%d regions, %d lineages differ from region_lineage, %d answered; want some, 0, %[1]d", regions, differ, answered)
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var written, audited, wrong int
+	if err := tx.QueryRow(ctx, `
+		WITH v AS (UPDATE villages SET cooperatives = cooperatives + 1 WHERE county_code = '520302' RETURNING code)
+		SELECT count(*) FROM v`).Scan(&written); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.QueryRow(ctx, `
+		SELECT count(*), count(*) FILTER (WHERE lineage IS DISTINCT FROM region_lineage(row_key))
+		FROM audit_log WHERE txid = txid_current() AND table_name = 'villages'`).Scan(&audited, &wrong); err != nil {
+		t.Fatal(err)
+	}
+	if written == 0 || audited != written || wrong != 0 {
+		t.Errorf("%d villages updated, %d audit rows, %d with another lineage than region_lineage's; want some, as many, 0",
+			written, audited, wrong)
+	}
+}
+
+// TestAuditJSON: the JSON audit_rows writes of a row is to_jsonb of it,
+// geometries included, for every row of every table it audits.
+func TestAuditJSON(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	total := 0
+	for _, table := range []string{"regions", "villages", "sites", "projects", "relocation_assignments", "users"} {
+		var sql string
+		if err := pool.QueryRow(ctx, `SELECT format('SELECT count(*), count(*) FILTER (WHERE to_jsonb(r) IS DISTINCT FROM %s) FROM %I r',
+			audit_json($1::regclass), $1)`, table).Scan(&sql); err != nil {
+			t.Fatal(err)
+		}
+		var rows, differ int
+		if err := pool.QueryRow(ctx, sql).Scan(&rows, &differ); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if differ != 0 {
+			t.Errorf("%s: %d of %d rows written otherwise than to_jsonb", table, differ, rows)
+		}
+		total += rows
+	}
+	if total == 0 {
+		t.Error("no rows to compare")
+	}
+}

@@ -29,6 +29,7 @@ func TestAppRolePrivileges(t *testing.T) {
 		{"read the audit log", `SELECT count(*) FROM audit_log`, true},
 		{"read the terrain", `SELECT count(*) FROM terrain_at(ST_SetSRID(ST_MakePoint(106.93, 27.72), 4326)) WHERE elevation > 0 AND slope >= 0`, true},
 		{"read the service points", `SELECT count(*) FROM service_points`, true},
+		{"gather the statistics of what a bulk load wrote", `SELECT analyze_loaded()`, true},
 		{"add terrain without the whole scope", `INSERT INTO terrain SELECT rid + 1000, rast FROM terrain LIMIT 1`, false},
 		{"drop the raster extension", `DROP EXTENSION postgis_raster CASCADE`, false},
 		{"rewrite the audit log", `DELETE FROM audit_log`, false},

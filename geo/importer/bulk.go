@@ -23,7 +23,7 @@ const (
 	PhaseChecking = "checking"
 	// PhaseWriting upserts the staged rows into the schema.
 	PhaseWriting = "writing"
-	// PhaseRefreshing refreshes the rollups, one city at a time.
+	// PhaseRefreshing refreshes the rollups, one province at a time.
 	PhaseRefreshing = "refreshing"
 	// PhaseCommitting commits, computing the flags of what changed.
 	PhaseCommitting = "committing"
@@ -52,7 +52,7 @@ type Progress struct {
 	// Bytes is how many bytes of the file were read; Size is the file's
 	// size when the caller knows it, else 0.
 	Bytes, Size int64
-	// Done and Total count the steps of PhaseRefreshing (cities); both
+	// Done and Total count the steps of PhaseRefreshing (provinces); both
 	// are 0 in the other phases.
 	Done, Total int
 }
@@ -79,7 +79,7 @@ var errRejected = errors.New("import: features rejected")
 // features, the memory of a batch at a time), checks each feature as
 // Import does, and copies the rows in batches into the staging table of
 // one transaction on db, in bulk mode: the rollups of the counties
-// written are refreshed once, one city at a time, and the counties'
+// written are refreshed once, one province at a time, and the counties'
 // versions moved once, when every row is in, rather than by every
 // statement (migrations/022_bulk_loads.sql). The
 // checks that need the whole file (a code given twice) run in SQL over
@@ -295,8 +295,10 @@ func (b *bulk) duplicates(ctx context.Context, tx pgx.Tx) error {
 }
 
 // write upserts the staged rows, then refreshes the rollups the upserts
-// left to refresh, one city at a time, with the bulk mode off, and moves
-// the versions of the counties they drew in.
+// left to refresh, one province at a time, with the bulk mode off, and moves
+// the versions of the counties they drew in. The planner's statistics of
+// what was written are gathered after the upserts and after the refresh,
+// for the statements that follow each.
 func (b *bulk) write(ctx context.Context, tx pgx.Tx) error {
 	b.progress(PhaseWriting, 0, len(b.l.sqlUpsert))
 	var updated int
@@ -316,16 +318,19 @@ func (b *bulk) write(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, sqlBulkOff); err != nil {
 		return fmt.Errorf("import: bulk mode: %w", err)
 	}
-	rows, err := tx.Query(ctx, sqlPendingCities)
+	if _, err := tx.Exec(ctx, sqlAnalyze); err != nil {
+		return fmt.Errorf("import: statistics: %w", err)
+	}
+	rows, err := tx.Query(ctx, sqlPendingProvinces)
 	if err != nil {
 		return fmt.Errorf("import: refresh: %w", err)
 	}
-	cities, err := pgx.CollectRows(rows, pgx.RowTo[[]string])
+	provinces, err := pgx.CollectRows(rows, pgx.RowTo[[]string])
 	if err != nil {
 		return fmt.Errorf("import: refresh: %w", err)
 	}
-	for i, counties := range cities {
-		b.progress(PhaseRefreshing, i, len(cities))
+	for i, counties := range provinces {
+		b.progress(PhaseRefreshing, i, len(provinces))
 		if _, err := tx.Exec(ctx, sqlRefreshRollups, counties); err != nil {
 			return fmt.Errorf("import: refresh %v: %w", counties, err)
 		}
@@ -336,7 +341,11 @@ func (b *bulk) write(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, sqlBumpVersions); err != nil {
 		return fmt.Errorf("import: county versions: %w", err)
 	}
-	b.progress(PhaseRefreshing, len(cities), len(cities))
+	// The rollups refreshed, which the checks at commit read.
+	if _, err := tx.Exec(ctx, sqlAnalyze); err != nil {
+		return fmt.Errorf("import: statistics: %w", err)
+	}
+	b.progress(PhaseRefreshing, len(provinces), len(provinces))
 	return nil
 }
 

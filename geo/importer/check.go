@@ -22,6 +22,9 @@ type record struct {
 	row    []any // in l.columns() order; the geometry last, as WKB
 	refs   []ref
 	within []within
+	// valid is whether checkShapes found the geometry valid; nil when it
+	// did not look (no polygon, or not asked).
+	valid *bool
 }
 
 // ref is a region a feature names: field holds code, which must be a

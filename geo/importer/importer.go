@@ -262,7 +262,9 @@ func (im *Importer) checkRegions(ctx context.Context, db geo.DB, recs []record) 
 // itself or another), and rejects those that are not with PostGIS's
 // reason: the schema keeps only valid polygons, which the analysis
 // relies on, and would otherwise refuse the whole file without naming the
-// feature. Layers without polygons need no query.
+// feature. It notes the answer in each record it asked about (valid),
+// which checkPlaces then need not ask again. Layers without polygons
+// need no query.
 func checkShapes(ctx context.Context, db geo.DB, l *layer, recs []record) ([]Rejection, error) {
 	if !slices.Contains(l.Geometries, "Polygon") && !slices.Contains(l.Geometries, "MultiPolygon") {
 		return nil, nil
@@ -284,14 +286,20 @@ func checkShapes(ctx context.Context, db geo.DB, l *layer, recs []record) ([]Rej
 	var rejected []Rejection
 	var i int
 	var reason string
+	invalid := map[int]bool{}
 	_, err = pgx.ForEachRow(rows, []any{&i, &reason}, func() error {
 		rec := recs[at[i-1]]
+		invalid[at[i-1]] = true
 		rejected = append(rejected, Rejection{Position: rec.Position, Code: rec.code, Field: "geometry",
 			Reason: "is not a valid polygon: " + reason})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import: shapes: %w", err)
+	}
+	for _, j := range at {
+		valid := !invalid[j]
+		recs[j].valid = &valid
 	}
 	return rejected, nil
 }

@@ -11,11 +11,12 @@ import (
 )
 
 // sqlMisplaced finds the features that do not lie in the region that
-// holds them (migrations/020_import_places.sql): $1 codes, $2 levels (a
-// region's, else NULL), $3 the codes of their holders (geo.Table.LiesIn),
-// $4 geometries as WKB, one of each per feature; it answers the
-// feature's position in them (from 1), the field at fault and why.
-const sqlMisplaced = `SELECT i, field, reason FROM misplaced_features($1, $2, $3, $4)`
+// holds them (migrations/020_import_places.sql, 026_bulk_sets.sql): $1
+// codes, $2 levels (a region's, else NULL), $3 the codes of their holders
+// (geo.Table.LiesIn), $4 geometries as WKB, $5 whether each geometry is
+// known to be valid (NULL: unknown), one of each per feature; it answers
+// the feature's position in them (from 1), the field at fault and why.
+const sqlMisplaced = `SELECT i, field, reason FROM misplaced_features($1, $2, $3, $4, $5)`
 
 // checkPlaces asks the database, in one query, whether each record that
 // passed the checks without it lies in the region holding it: within
@@ -38,6 +39,7 @@ func checkPlaces(ctx context.Context, db geo.DB, l *layer, recs []record) ([]Rej
 		at                     []int
 		codes, levels, holders []*string
 		wkbs                   [][]byte
+		valid                  []*bool
 	)
 	text := func(v any) *string {
 		if s, ok := v.(string); ok {
@@ -55,12 +57,12 @@ func checkPlaces(ctx context.Context, db geo.DB, l *layer, recs []record) ([]Rej
 		}
 		at = append(at, i)
 		codes, levels, holders = append(codes, &rec.code), append(levels, lv), append(holders, text(rec.row[in]))
-		wkbs = append(wkbs, rec.row[len(rec.row)-1].([]byte))
+		wkbs, valid = append(wkbs, rec.row[len(rec.row)-1].([]byte)), append(valid, rec.valid)
 	}
 	if len(at) == 0 {
 		return nil, nil
 	}
-	rows, err := db.Query(ctx, sqlMisplaced, codes, levels, holders, wkbs)
+	rows, err := db.Query(ctx, sqlMisplaced, codes, levels, holders, wkbs, valid)
 	if err != nil {
 		return nil, fmt.Errorf("import: places: %w", err)
 	}

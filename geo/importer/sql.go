@@ -81,22 +81,41 @@ func duplicatesSQL(stage string) string {
 // sqlBulk makes the transaction a bulk load: the rollups' refresh only
 // records the counties it would refresh, and the county versions the
 // box of what was drawn (migrations/022_bulk_loads.sql), until
-// sqlBulkOff; and it lifts statement_timeout, which guards the
-// server's reads: a national file's upsert takes minutes.
+// sqlBulkOff; it lifts statement_timeout, which guards the server's
+// reads: a national file's upsert takes minutes; and it gives the
+// transaction's sorts and hashes bulkWorkMem, where the server's 4 MB
+// sent the upserts' sorts of a country's rows, and the hash of the
+// boundaries that hold a file's regions, to disk.
 const (
-	sqlBulk    = `SELECT set_config('battlemap.bulk', 'on', true), set_config('statement_timeout', '0', true)`
+	sqlBulk    = `SELECT set_config('battlemap.bulk', 'on', true), set_config('statement_timeout', '0', true), set_config('work_mem', '` + bulkWorkMem + `', true)`
 	sqlBulkOff = `SELECT set_config('battlemap.bulk', 'off', true)`
 )
 
-// sqlPendingCities are the counties whose rollups a bulk load left to
-// refresh, grouped by their city (a county gone from regions makes a
-// group of its own), cities in code order.
-const sqlPendingCities = `
+// bulkWorkMem is the work_mem of a bulk load's transaction: one load at a
+// time runs on a machine, from the command line.
+const bulkWorkMem = "128MB"
+
+// sqlPendingProvinces are the counties whose rollups a bulk load left to
+// refresh, grouped by their province (the second region of their
+// lineage, from the top: a county without a country above it is grouped
+// by its city, one without a region above it, or gone from regions, by
+// itself), groups in code order. A refresh reads every village of the
+// country once per call (counted_in's join), so a country's 338 cities
+// cost more than its 31 provinces; a province's rows, some 60,000 at
+// most, are still held by a call at ease.
+const sqlPendingProvinces = `
+WITH pending AS (
+    SELECT string_to_array(nullif(current_setting('battlemap.rollups_pending', true), ''), ',') AS counties
+)
 SELECT array_agg(c ORDER BY c)
-FROM unnest(string_to_array(nullif(current_setting('battlemap.rollups_pending', true), ''), ',')) c
-LEFT JOIN regions r ON r.code = c
-GROUP BY coalesce(r.parent_code, c)
+FROM pending, unnest(pending.counties) c
+LEFT JOIN region_lineages((SELECT counties FROM pending)) l ON l.code = c
+GROUP BY coalesce(l.lineage[2], c)
 ORDER BY min(c)`
+
+// sqlAnalyze gathers the planner's statistics of the tables a bulk load
+// filled, within its transaction (migrations/026_bulk_sets.sql).
+const sqlAnalyze = `SELECT analyze_loaded()`
 
 // sqlRefreshRollups refreshes the rollups of the counties $1.
 const sqlRefreshRollups = `SELECT refresh_rollups($1)`
