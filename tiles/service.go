@@ -41,6 +41,37 @@ func NewService(cfg Config, pool *pgxpool.Pool) *Service {
 	return &Service{cfg: cfg, reads: geo.Reads{Now: pool, Past: cfg.Past}, sets: Tilesets()}
 }
 
+// Warm makes PostgreSQL plan the composite tileset's statement of every
+// zoom on conns of the pool's connections, before the first request: a
+// statement of a dozen layers takes some 10–20 ms to plan, which the
+// first tile of each zoom on each connection would otherwise pay (the
+// plan is kept per connection: SessionParams). Each zoom's statement runs
+// once, for the tile at the world's north-west corner.
+func (s *Service) Warm(ctx context.Context, conns int) error {
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	ts := s.sets[CompositeName]
+	for range conns {
+		c, err := s.reads.Now.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("tiles: warm: %w", err)
+		}
+		held = append(held, c)
+		for z := ts.MinZoom(); z <= ts.MaxZoom(); z++ {
+			var data []byte
+			args := append([]any{int32(z), int32(0), int32(0)}, ts.Args()...)
+			if err := c.QueryRow(ctx, ts.Query(z), args...).Scan(&data); err != nil {
+				return fmt.Errorf("tiles: warm zoom %d: %w", z, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Tileset returns the tileset called name, or a geo.ENotFound error that
 // lists the names there are.
 func (s *Service) Tileset(name string) (*Tileset, error) {

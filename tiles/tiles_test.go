@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -581,4 +582,52 @@ func featureByProperty(l *mvt.Layer, name, value string) (*geojson.Feature, bool
 		}
 	}
 	return nil, false
+}
+
+// TestWarm: after Warm, the connections it held have run the composite
+// tileset's statement of every zoom once (PostgreSQL's plans are then
+// kept on them), and a tile made afterwards is the same.
+func TestWarm(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	svc := tiles.NewService(tiles.Config{}, pool)
+	before, _ := fetch(t, svc, tiles.CompositeName, goldenTiles[0])
+	if err := svc.Warm(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := svc.Tileset(tiles.CompositeName)
+	var statements []string // zooms that draw the same layers share one
+	for z := ts.MinZoom(); z <= ts.MaxZoom(); z++ {
+		if q := ts.Query(z); !slices.Contains(statements, q) {
+			statements = append(statements, q)
+		}
+	}
+	var conns []*pgxpool.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range 2 {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var planned int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements
+			WHERE statement = ANY ($1) AND generic_plans + custom_plans > 0`, statements).Scan(&planned); err != nil {
+			t.Fatal(err)
+		}
+		if planned != len(statements) {
+			t.Errorf("a connection has run %d of the %d tile statements", planned, len(statements))
+		}
+	}
+	for _, c := range conns {
+		c.Release()
+	}
+	conns = nil
+	if after, _ := fetch(t, svc, tiles.CompositeName, goldenTiles[0]); !bytes.Equal(before, after) {
+		t.Error("the tile made after Warm differs")
+	}
 }
