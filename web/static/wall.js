@@ -295,6 +295,7 @@ async function main() {
   // and lower left, the funds over its upper right: keep the view clear
   // of them.
   const padding = () => ({ top: $("progress").offsetHeight + 30, right: $("funds").offsetWidth + 30, left: 30, bottom: $("legend").offsetHeight + 30 });
+  let toured = false;
   async function tour() {
     if (!city) return;
     const counties = city.children;
@@ -302,7 +303,10 @@ async function main() {
     // need the height of the headline figures too.
     document.querySelector("aside.side").classList.toggle("ranking", stop === 1);
     if (stop === 0) {
-      fitBBox(map, city.bbox, { duration: 2000, padding: padding() });
+      // The first view is the city at once, not a flight from the whole
+      // world: below the counties' zoom the map would draw provinces.
+      fitBBox(map, city.bbox, { ...(toured ? { duration: 2000 } : { animate: false }), padding: padding() });
+      toured = true;
       $("tour").replaceChildren(el("h2", {}, city.name), el("p", { class: "muted" }, `${counties.length} 个${catalogue.label("region_level", counties[0]?.level ?? "county")}轮巡`));
     } else if (stop === 1) {
       const measures = catalogue.values("ranking_measure");
