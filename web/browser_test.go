@@ -174,12 +174,20 @@ func (b *browser) eval(t *testing.T, expr string, out any) {
 }
 
 // rendered counts the features drawn by each style layer.
+//
+// A page sets its first view once it knows its region, which may be after
+// the map was first idle at the style's own view: each layer is given up
+// to 20 s to draw something before it is counted.
 func (b *browser) rendered(t *testing.T, layers ...string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, l := range layers {
+		expr := fmt.Sprintf(`window.battlemap.map.queryRenderedFeatures({layers: [%q]}).length`, l)
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		_ = chromedp.Run(ctx, chromedp.Poll(expr+` > 0`, nil)) // a timeout leaves the count to say 0
+		cancel()
 		var n int
-		b.eval(t, fmt.Sprintf(`window.battlemap.map.queryRenderedFeatures({layers: [%q]}).length`, l), &n)
+		b.eval(t, expr, &n)
 		out[l] = n
 	}
 	return out
