@@ -197,16 +197,14 @@ func NewStyle(baseURL string) Style {
 	}
 	zoomed := func(stops ...any) any { return append([]any{"interpolate", []any{"linear"}, []any{"zoom"}}, stops...) }
 	// The areas of provinces, cities and counties, each drawn from the
-	// zoom it fills the map at (the provinces' tiles go on to hold them
-	// under the cities' for their outlines), coloured by poverty incidence.
+	// zoom it fills the map at (and held by the tiles only to the zoom
+	// the next level takes over), coloured by poverty incidence.
 	regionFill := func(sourceLayer string, minZoom int) map[string]any {
 		return layer(sourceLayer+"-fill", "fill", sourceLayer, minZoom, map[string]any{
 			"fill-color":   colorBy("poverty_incidence", sourceLayer),
 			"fill-opacity": zoomed(5, 0.9, 8, 0.75, 9, 0.0),
 		}, nil)
 	}
-	provincesFill := regionFill("provinces", 0)
-	provincesFill["maxzoom"] = CitiesFrom
 	regionLine := func(sourceLayer string, minZoom int, color string, width any) map[string]any {
 		return layer(sourceLayer+"-line", "line", sourceLayer, minZoom, map[string]any{"line-color": baseColor(color), "line-width": width}, nil)
 	}
@@ -220,7 +218,7 @@ func NewStyle(baseURL string) Style {
 		},
 		"layers": []any{
 			map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": baseColor("background")}},
-			provincesFill, regionFill("cities", CitiesFrom), regionFill("counties", CountiesFrom),
+			regionFill("provinces", 0), regionFill("cities", CitiesFrom), regionFill("counties", CountiesFrom),
 			layer("townships-fill", "fill", "townships", TownshipsFrom, map[string]any{
 				"fill-color":   colorBy("poverty_incidence", "townships"),
 				"fill-opacity": zoomed(8, 0.7, 12, 0.35, 14, 0.2),
