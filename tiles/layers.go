@@ -98,9 +98,10 @@ const halfPixel = `(40075016.685578488 / 1024 / 2 ^ $1::int)`
 // stored rollups for counties and below, whose points each level
 // indexes; for the regions above, their counties' rows summed as they
 // are read (migrations/024_low_zooms.sql keeps the stored rollups out of
-// that read).
+// that read). The levels are geo.RegionLevels, from the top down.
 func figuresOf(level string) string {
-	if slices.Contains([]string{"county", "township", "village"}, level) {
+	levels := geo.RegionLevels.Strings()
+	if slices.Index(levels, level) >= slices.Index(levels, "county") {
 		return "rollup_figures"
 	}
 	return "region_figures"
