@@ -36,7 +36,8 @@ type Collection struct {
 	// NULL when open; "" for collections without time.
 	start, end string
 
-	itemsSQL  [encodings]string // $1…$4 bbox, $5… filters, then cursor and limit; see Items
+	itemsSQL  [encodings]string // $1…$4 bbox, $5… filters, then cursor, limit and how far to count; see Items
+	denseSQL  [encodings]string // itemsSQL's parameters but how far to count; see Items
 	itemSQL   [encodings]string // $1 id
 	fcSQL     string            // $1…$4 bbox, $5… filters, then limit; see FeatureCollection
 	extentSQL string
@@ -125,36 +126,55 @@ func (c *Collection) build() {
 	id := c.key + ` COLLATE "C"`
 	matches := "\nFROM " + c.from + "\nWHERE " + strings.Join(where, "\n  AND ")
 
+	// records are the features' rows as encode reads them.
+	records := "SELECT " + c.key + " AS id, " + c.geom + " AS geom, properties\nFROM " + c.from + "\n" + lateralRecord("properties", c.Columns)
+
 	// One statement reads the page and what its envelope says, from one
-	// snapshot in one round trip. The count stops at upTo+1 features (m):
-	// a box over a province would otherwise count hundreds of thousands
-	// of rows on every request, so past upTo numberMatched is NULL and
-	// the answer leaves it out, as OGC API – Features allows. The page
-	// takes the ids of the first limit+1 features after the cursor, in id
-	// order (ids: the box's index finds them, a sort of ids orders them),
-	// and only those rows make their records (page). Over them window w
-	// counts them (n), numbers them (r) and names the page's last id
-	// (last), the next page's cursor when a limit+1st follows. The LEFT
-	// JOIN keeps one row, without a feature, for an empty page, so that it
-	// still says how many matched.
-	ids := "SELECT " + c.key + " AS id" + matches +
-		"\n  AND (" + cursor + " IS NULL OR " + id + " > " + cursor + ")\nORDER BY " + id + "\nLIMIT " + limit + " + 1"
-	page := "SELECT " + c.key + " AS id, " + c.geom + " AS geom, properties,\n" +
-		"  count(*) OVER w AS n, row_number() OVER w AS r, nth_value(" + c.key + ", " + limit + ") OVER w AS last\n" +
-		"FROM " + c.from + "\n" + lateralRecord("properties", c.Columns) +
-		"\nWHERE " + c.where + " AND " + c.key + " IN (\n" + ids + "\n)" +
-		"\nWINDOW w AS (ORDER BY " + id + " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
-	counted := "SELECT CASE WHEN count(*) <= " + upTo + " THEN count(*) END AS matched\n" +
-		"FROM (SELECT" + matches + "\nLIMIT " + upTo + " + 1) c"
-	one := "SELECT " + c.key + " AS id, " + c.geom + " AS geom, properties\nFROM " + c.from + "\n" +
-		lateralRecord("properties", c.Columns) + "\nWHERE " + c.where + " AND " + c.key + " = $1"
+	// snapshot in one round trip and one scan (itemsSQL). It reads the
+	// matching features, up to upTo+1 of them (m): a box over a province
+	// would otherwise count hundreds of thousands of rows on every
+	// request. Over them, in id order, window w counts them (matched) and
+	// those after the cursor (after), numbers them (r) and looks ahead
+	// from each to the id that would end a page starting there (last).
+	// Those after the cursor come last, so the page is rows
+	// matched-after+1 to matched-after+limit, and its first row knows
+	// whether another page follows and where it starts. Row 1 comes as
+	// well even when it lies before the cursor, without a feature, so
+	// that an empty page still says how many matched.
+	after := func(col string) string { return "(" + cursor + " IS NULL OR " + col + ` COLLATE "C" > ` + cursor + ")" }
+	counted := "SELECT id, geom, properties,\n" +
+		"  count(*) OVER w AS matched,\n" +
+		"  count(*) FILTER (WHERE " + after("id") + ") OVER w AS after,\n" +
+		"  row_number() OVER w AS r,\n" +
+		"  lead(id, " + limit + " - 1) OVER w AS last\n" +
+		"FROM (\n" + records + "\nWHERE " + strings.Join(where, "\n  AND ") + "\nLIMIT " + upTo + " + 1\n) m\n" +
+		"WINDOW w AS (ORDER BY id COLLATE \"C\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+	// When more than upTo match, numberMatched is NULL and the answer
+	// leaves it out, as OGC API – Features allows, and Items reads the
+	// page with denseSQL instead: the ids of the first limit+1 matches
+	// after the cursor, sorted, and only those rows make their records
+	// (page). Over them window w counts them (n), numbers them (r) and
+	// names the page's last id (last), the next page's cursor when a
+	// limit+1st follows.
+	ids := "SELECT " + c.key + matches + "\n  AND " + after(c.key) + "\nORDER BY " + id + "\nLIMIT " + limit + " + 1"
+	page := "SELECT id, geom, properties, NULL::int8 AS matched,\n" +
+		"  count(*) OVER w AS n, row_number() OVER w AS r, nth_value(id, " + limit + ") OVER w AS last\n" +
+		"FROM (\n" + records + "\nWHERE " + c.where + " AND " + c.key + " IN (\n" + ids + "\n)\n) p\n" +
+		"WINDOW w AS (ORDER BY id COLLATE \"C\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+	one := records + "\nWHERE " + c.where + " AND " + c.key + " = $1"
 	for e := range encodings {
-		c.itemsSQL[e] = "SELECT m.matched, least(coalesce(x.n, 0), " + limit + ") AS returned,\n" +
-			"  CASE WHEN x.n > " + limit + " AND x.r = 1 THEN x.last END AS next,\n" +
-			"  CASE WHEN x.r <= " + limit + " THEN " + c.encode(e) + " END AS feature\n" +
-			"FROM (\n" + counted + "\n) m\nLEFT JOIN (\n" + page + "\n) x ON true\n" +
-			"WHERE x.r IS NULL OR x.r <= " + limit + "\n" +
+		c.itemsSQL[e] = "SELECT x.matched, least(x.after, " + limit + ") AS returned,\n" +
+			"  CASE WHEN x.after > " + limit + " AND x.r = x.matched - x.after + 1 THEN x.last END AS next,\n" +
+			"  CASE WHEN x.r > x.matched - x.after THEN " + c.encode(e) + " END AS feature\n" +
+			"FROM (\n" + counted + "\n) x\n" +
+			"WHERE x.r = 1 OR x.r > x.matched - x.after AND x.r <= x.matched - x.after + " + limit + "\n" +
 			// The window's order: no sort of its own.
+			"ORDER BY x.id COLLATE \"C\""
+		c.denseSQL[e] = "SELECT x.matched, least(x.n, " + limit + ") AS returned,\n" +
+			"  CASE WHEN x.n > " + limit + " AND x.r = 1 THEN x.last END AS next,\n" +
+			"  " + c.encode(e) + " AS feature\n" +
+			"FROM (\n" + page + "\n) x\n" +
+			"WHERE x.r <= " + limit + "\n" +
 			"ORDER BY x.id COLLATE \"C\""
 		c.itemSQL[e] = "SELECT " + c.encode(e) + "\nFROM (\n" + one + "\n) x"
 	}

@@ -44,22 +44,43 @@ type Features struct {
 // closed.
 func Items(ctx context.Context, db DB, s Selection, e Encoding) (*Features, error) {
 	c := s.Collection
-	rows, err := db.Query(ctx, c.itemsSQL[e], s.pageArgs()...)
+	args := s.pageArgs()
+	f, err := readPage(ctx, db, c.itemsSQL[e], args)
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
 	}
+	// More matched than the first statement counts: its page is of the
+	// features it happened to read, so the page is read again, in order,
+	// by a statement that neither counts nor reads more than the page.
+	if f.Matched > int64(s.countUpTo()) {
+		f.Close()
+		f, err = readPage(ctx, db, c.denseSQL[e], args[:len(args)-1])
+		if err != nil {
+			return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+		}
+		f.Matched = -1
+	}
+	return f, nil
+}
+
+// readPage runs one of a collection's page statements and reads its rows
+// up to the page's first feature. Every row says how many matched and
+// returned; the first of the page says where the next page starts. A row
+// without a feature (a page after a cursor begins after one) says only
+// the former.
+func readPage(ctx context.Context, db DB, sql string, args []any) (*Features, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
 	f := &Features{rows: rows}
-	// Every row says how many matched and returned; the first of the page
-	// says where the next page starts. A row without a feature (a page
-	// after a cursor begins after one) says only the former.
 	for rows.Next() {
 		var matched *int64
 		var next *string
 		if err := rows.Scan(&matched, &f.Returned, &next, nil); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+			return nil, err
 		}
-		f.Matched = -1
 		if matched != nil {
 			f.Matched = *matched
 		}
@@ -74,7 +95,7 @@ func Items(ctx context.Context, db DB, s Selection, e Encoding) (*Features, erro
 	if !f.pending {
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("items of %s: %w", c.ID, err)
+			return nil, err
 		}
 	}
 	return f, nil

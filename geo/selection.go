@@ -74,11 +74,15 @@ func (s Selection) where() []any {
 // pageArgs are the parameters of the collection's items SQL: those of
 // where, the cursor, the limit and how far to count.
 func (s Selection) pageArgs() []any {
-	upTo := s.CountUpTo
-	if upTo <= 0 {
-		upTo = MaxMatched
+	return append(s.where(), nullIfEmpty(s.Cursor), s.Limit, s.countUpTo())
+}
+
+// countUpTo is the most features s counts: CountUpTo, or MaxMatched.
+func (s Selection) countUpTo() int {
+	if s.CountUpTo <= 0 {
+		return MaxMatched
 	}
-	return append(s.where(), nullIfEmpty(s.Cursor), s.Limit, upTo)
+	return s.CountUpTo
 }
 
 // ValidID reports whether s can be a feature id: short, UTF-8, no control
