@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -29,8 +28,8 @@ func (s *Server) unassigned(c *fiber.Ctx) error {
 	}
 	limit := geo.MaxUnassigned
 	if l, ok := v["limit"]; ok {
-		if limit, err = strconv.Atoi(l); err != nil || l[0] == '+' {
-			return geo.Errorf(geo.EInvalid, "limit %s: want a whole number from 1 to %d", geo.Quote(l), geo.MaxUnassigned)
+		if limit, err = ogc.ParseLimit(l, geo.MaxUnassigned); err != nil {
+			return err
 		}
 	}
 	return s.cachedJSON(c, fiber.MIMEApplicationJSON, func(ctx context.Context) (any, error) {
