@@ -88,8 +88,9 @@ type Snapshot struct {
 	// xact is the database snapshot the versions were read in, as text
 	// (pg_current_snapshot: the transactions it sees as finished and as
 	// running), or "" on a replica. A later read in the same snapshot
-	// sees the same rows, since no transaction has finished or begun to
-	// write since, so it keeps these versions without reading them.
+	// sees the same rows, since no transaction has finished since (what
+	// one still running wrote is seen by neither), so it keeps these
+	// versions without reading them.
 	xact string
 }
 

@@ -104,7 +104,8 @@ func TestSnapshotSeesRunningCommits(t *testing.T) {
 			before.Global, after.Global, code, county(before, code), county(after, code))
 	}
 	// A transaction that moves no version (txid_current gives it an id,
-	// as any write does) changes the database snapshot, not the versions.
+	// as any write does) changes the database snapshot as it commits, not
+	// the versions.
 	if _, err := pool.Exec(ctx, `SELECT txid_current()`); err != nil {
 		t.Fatal(err)
 	}
