@@ -85,10 +85,13 @@ type Snapshot struct {
 	// read (a number of bytes): a replica that has replayed this far
 	// shows them, and every change committed before (Replicas.Route).
 	LSN int64
-	// top is the highest county version. With Global it tells whether
-	// any county's version moved since: versions only grow, each change
-	// takes the next of one sequence, and Global is their sum.
-	top int64
+	// xact is the database snapshot the versions were read in, as text
+	// (pg_current_snapshot: the transactions it sees as finished and as
+	// running), or "" on a replica. A later read in the same snapshot
+	// sees the same rows, since no transaction has finished since (what
+	// one still running wrote is seen by neither), so it keeps these
+	// versions without reading them.
+	xact string
 }
 
 // CountyVersion is a county's data version and the bounding box of its
@@ -113,42 +116,77 @@ func (s *Snapshot) Covering(box orb.Bound) int64 {
 	return sum
 }
 
-// sqlSnapshot reads a Snapshot in one statement. The position is read
-// after the statement's snapshot is taken, so it is at or past every
-// commit the versions show. On a database that is itself a replica (a
-// read-only deployment) it is the position replayed. The counties'
-// versions and boxes, some thousands of rows over a country, are read
-// only when Global or the top version differ from $1 and $2, those of
-// the snapshot read before: else they are that snapshot's (the arrays
-// are NULL), and a read costs two aggregates over the versions alone.
+// sqlSnapshot reads a Snapshot in one statement, in three steps, each
+// taken only when the one before found something new, so that a read
+// while nothing changes costs what it does over a city, whatever the
+// number of counties:
+//
+//  1. The database snapshot the statement reads in, compared with $1, the
+//     one the snapshot read before was read in: the same one means that
+//     no transaction has finished since (a commit moves the newest
+//     finished transaction or takes one off the running list), so every
+//     row reads as it did, and the versions are not read (NULL). Not on a
+//     replica, whose snapshots do not list the transactions running on
+//     the primary.
+//  2. The global version (data_version, the sum of every county's and of
+//     other_version), one pass over the counties' versions.
+//  3. The counties' versions and boxes, some thousands of rows over a
+//     country, when the global version differs from $2, the snapshot
+//     read before's: else they are that snapshot's (the arrays are NULL).
+//     Versions only grow, so a sum that has not moved means that none of
+//     them has.
+//
+// The position is read after the statement's snapshot is taken, so it is
+// at or past every commit the versions show. On a database that is itself
+// a replica (a read-only deployment) it is the position replayed.
 const sqlSnapshot = `
-SELECT ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END) - '0/0'::pg_lsn)::bigint,
-       v.global, v.top, c.codes, c.versions, c.xmin, c.ymin, c.xmax, c.ymax
-FROM (SELECT (SELECT version FROM data_version) AS global, (SELECT coalesce(max(version), 0) FROM county_versions) AS top) v
-CROSS JOIN LATERAL (
+WITH x AS MATERIALIZED (
+    SELECT ((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END) - '0/0'::pg_lsn)::bigint AS lsn,
+           CASE WHEN NOT pg_is_in_recovery() THEN pg_current_snapshot()::text END AS xact
+), v AS MATERIALIZED (
+    SELECT d.version FROM x, data_version d WHERE x.xact IS NULL OR x.xact IS DISTINCT FROM $1::text
+)
+SELECT x.lsn, x.xact, v.version, c.codes, c.versions, c.xmin, c.ymin, c.xmax, c.ymax
+FROM x LEFT JOIN v ON true
+LEFT JOIN LATERAL (
     SELECT array_agg(code ORDER BY code) AS codes, array_agg(version ORDER BY code) AS versions,
            array_agg(min_lon ORDER BY code) AS xmin, array_agg(min_lat ORDER BY code) AS ymin,
            array_agg(max_lon ORDER BY code) AS xmax, array_agg(max_lat ORDER BY code) AS ymax
     FROM county_versions
-    WHERE (v.global, v.top) IS DISTINCT FROM ($1::bigint, $2::bigint)
-) c`
+    WHERE v.version IS DISTINCT FROM $2::bigint
+) c ON v.version IS NOT NULL`
 
 // readSnapshot reads the versions; last is the snapshot read before, or
-// nil, whose counties it keeps when none of their versions has moved.
+// nil, whose versions it keeps when the database has not changed since
+// and whose counties it keeps when none of their versions has moved.
 func readSnapshot(ctx context.Context, db DB, last *Snapshot) (*Snapshot, error) {
 	s := &Snapshot{}
+	var xact *string
+	var global *int64
 	var codes []string
 	var versions []int64
 	var xmin, ymin, xmax, ymax []float64
-	var lastGlobal, lastTop *int64
+	var lastXact *string
+	var lastGlobal *int64
 	if last != nil {
-		lastGlobal, lastTop = &last.Global, &last.top
+		lastGlobal = &last.Global
+		if last.xact != "" {
+			lastXact = &last.xact
+		}
 	}
-	if err := db.QueryRow(ctx, sqlSnapshot, lastGlobal, lastTop).Scan(&s.LSN, &s.Global, &s.top,
+	if err := db.QueryRow(ctx, sqlSnapshot, lastXact, lastGlobal).Scan(&s.LSN, &xact, &global,
 		&codes, &versions, &xmin, &ymin, &xmax, &ymax); err != nil {
 		return nil, fmt.Errorf("geo: data versions: %w", err)
 	}
-	if last != nil && s.Global == last.Global && s.top == last.top {
+	if xact != nil {
+		s.xact = *xact
+	}
+	if global == nil { // last's database snapshot (never NULL without last)
+		s.Global, s.Counties = last.Global, last.Counties
+		return s, nil
+	}
+	s.Global = *global
+	if last != nil && s.Global == last.Global {
 		s.Counties = last.Counties
 		return s, nil
 	}
@@ -291,11 +329,12 @@ func (v *Versions) listenOnce(ctx context.Context) error {
 }
 
 // keep records s as the latest snapshot unless a newer one is kept
-// already.
+// already. One of the same versions is replaced, so that the next read
+// compares its database snapshot with the newest.
 func (v *Versions) keep(s *Snapshot) {
 	for {
 		old := v.latest.Load()
-		if old != nil && old.Global >= s.Global || v.latest.CompareAndSwap(old, s) {
+		if old != nil && old.Global > s.Global || v.latest.CompareAndSwap(old, s) {
 			return
 		}
 	}

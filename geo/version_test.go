@@ -53,3 +53,64 @@ func TestSnapshotKeepsCounties(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotSeesRunningCommits: a strict read keeps the versions of the
+// read before only while no transaction has finished since; one that was
+// running at that read (its versions moved but not committed) and commits
+// after it is seen by the next read, and a transaction that changes no
+// versions leaves them as they were.
+func TestSnapshotSeesRunningCommits(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	versions := pgtest.Versions(t, pool, "query")
+	county := func(s *geo.Snapshot, code string) int64 {
+		t.Helper()
+		for _, c := range s.Counties {
+			if c.Code == code {
+				return c.Version
+			}
+		}
+		t.Fatalf("county %s not in the snapshot", code)
+		return 0
+	}
+	snap := func() *geo.Snapshot {
+		t.Helper()
+		s, err := versions.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var code string
+	if err := tx.QueryRow(ctx, `UPDATE villages SET cooperatives = cooperatives + 1
+		WHERE code = (SELECT min(code) FROM villages) RETURNING county_code`).Scan(&code); err != nil {
+		t.Fatal(err)
+	}
+	before := snap()
+	if again := snap(); again.Global != before.Global || county(again, code) != county(before, code) {
+		t.Fatalf("an uncommitted edit was seen: global %d, then %d", before.Global, again.Global)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := snap()
+	if after.Global <= before.Global || county(after, code) <= county(before, code) {
+		t.Fatalf("an edit running at the read before and committed since was not seen: global %d, then %d; county %s %d, then %d",
+			before.Global, after.Global, code, county(before, code), county(after, code))
+	}
+	// A transaction that moves no version (txid_current gives it an id,
+	// as any write does) changes the database snapshot as it commits, not
+	// the versions.
+	if _, err := pool.Exec(ctx, `SELECT txid_current()`); err != nil {
+		t.Fatal(err)
+	}
+	if again := snap(); again.Global != after.Global || &again.Counties[0] != &after.Counties[0] {
+		t.Errorf("a transaction that changed no data moved the versions (global %d, then %d) or read the counties again",
+			after.Global, again.Global)
+	}
+}

@@ -69,7 +69,20 @@ func mvtGeom(g string) string {
 // and clipping the points to the tile is most of the tile's cost. The spatial filter uses the unsimplified
 // shape's index, which is partial per level: the level is written out so
 // the planner picks it.
+//
+// The figures of a region above the counties are summed as they are
+// read, and the planner, which cannot tell how many shapes meet a tile,
+// joined them to the shapes after summing those of every region of the
+// level (the 338 cities of a country, 7 ms); each is summed for a shape
+// in the tile instead (OFFSET 0 keeps the subquery from being merged
+// into the join): a city tile of zoom 4 or 5 took 3 to 5 ms less.
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
+	figures := figuresOf(level)
+	from := "region_shapes sh JOIN " + figures + " f ON f.code = sh.code"
+	if figures != "rollup_figures" {
+		from = "region_shapes sh CROSS JOIN LATERAL (SELECT * FROM " + figures +
+			" f WHERE f.code = sh.code AND f.level = '" + level + "' OFFSET 0) f"
+	}
 	var bands []band
 	for _, b := range []struct {
 		min, max int
@@ -82,7 +95,7 @@ func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 			continue
 		}
 		bands = append(bands, featureBand(max(b.min, minZoom), min(b.max, maxZoom), c, source{
-			from:   "region_shapes sh JOIN " + figuresOf(level) + " f ON f.code = sh.code",
+			from:   from,
 			inTile: "sh.level = '" + level + "' AND f.level = '" + level + "' AND sh.shape && " + envMargin,
 			geom:   b.shape, code: "f.code", id: true,
 		}))
