@@ -147,11 +147,11 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
              (SELECT max(length(r.name)) FROM regions r WHERE level_rank(r.level) = lr)) len
          ORDER BY lr, len) g
    CROSS JOIN LATERAL (
-     SELECT array_agg(h.code ORDER BY h.c) FILTER (WHERE strpos(h.name, $1) > 1) AS codes,
+     SELECT array_agg(h.code) FILTER (WHERE strpos(h.name, $1) > 1) AS codes,
             count(*) FILTER (WHERE strpos(h.name, $1) > 1) AS n, count(*) AS read
      FROM (SELECT r.code, r.code COLLATE "C" AS c, r.name FROM regions r
            WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len
-           ORDER BY r.code COLLATE "C" LIMIT 4 * $2) h) h
+           ORDER BY ` + groupRank + ` LIMIT 4 * $2) h) h
    CROSS JOIN LATERAL (
      SELECT array_agg(s.code) AS codes, count(*) AS n
      FROM (SELECT r.code FROM regions r
@@ -170,8 +170,14 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
      (SELECT r.code, r.code COLLATE "C" FROM regions r
       WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len AND strpos(r.name, $1) > 1
         AND s.n >= ` + strconv.Itoa(groupSorted) + `
-      ORDER BY r.code COLLATE "C" LIMIT $2)) m
+      ORDER BY ` + groupRank + ` LIMIT $2)) m
    ORDER BY g.lr, g.len, m.c LIMIT $2)`
+
+// groupRank is rank over regions r, for the names of one group: its
+// level and length are the same throughout, but ordered by them the
+// walk of a group reads the rank index in its order, where ordered by
+// code alone it may read the whole group and sort it.
+const groupRank = `level_rank(r.level), length(r.name), r.code COLLATE "C"`
 
 // groupSorted is the most matches of a group that holdingSQL reads from
 // the n-gram index and sorts; a group with more is walked by code, where
