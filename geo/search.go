@@ -71,11 +71,11 @@ ORDER BY c.ord`
 }
 
 // rank is the order of matches of the same quality: from the top level
-// down, then shorter names, then codes. level_rank, name_grams and
-// query_grams are migrations/021_search.sql's, and every tier below reads
-// an index of that migration's or of migrations/027_search_groups.sql's,
-// so that a search costs about the same over a country's regions as over
-// a city's.
+// down, then shorter names, then codes. level_rank and query_grams are
+// migrations/021_search.sql's, ranked_grams and ranked_query_grams
+// migrations/027_search_groups.sql's, and every tier below reads an index
+// of one of the two, so that a search costs about the same over a
+// country's regions as over a city's.
 const rank = `level_rank(g.level), length(g.name), g.code COLLATE "C"`
 
 // rankColumns are rank's keys, as lr, len and c, for ranking the tiers'

@@ -13,10 +13,18 @@
 -- of names or more, the walk again. A search stops at the group that
 -- completes its matches.
 
--- ranked_grams is name_grams(name), each n-gram prefixed by the name's
--- group: level_rank(level) and length(name).
+-- ranked_grams is the n-grams of name (its characters and its pairs of
+-- neighbouring characters, each once, as 021's name_grams made them),
+-- each prefixed by the name's group: level_rank(level) and length(name).
+-- It makes them itself rather than calling name_grams, whose call per
+-- name would cost an index build over a country's names three times as
+-- long (18 s against 5 s).
 CREATE FUNCTION ranked_grams(level text, name text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
-    SELECT ARRAY(SELECT level_rank(level) || '/' || length(name) || '/' || g FROM unnest(name_grams(name)) g)
+    SELECT coalesce(array_agg(DISTINCT level_rank(level) || '/' || length(name) || '/' || g), '{}') FROM (
+        SELECT substr(name, i, 1) FROM generate_series(1, length(name)) i
+        UNION ALL
+        SELECT substr(name, i, 2) FROM generate_series(1, length(name) - 1) i
+    ) x (g)
 $$;
 
 -- ranked_query_grams is what ranked_grams of a name of level rank lr and
@@ -27,12 +35,20 @@ $$;
 
 CREATE INDEX regions_ranked_grams_gin ON regions USING gin (ranked_grams(level, name));
 
--- The n-gram index of 021 and the estimate of 025 that chose between
--- reading it and the walk served the search alone.
+-- The n-gram index of 021, its function and the estimate of 025 that
+-- chose between reading it and the walk served the search alone.
 DROP FUNCTION gram_matches(text);
 DROP INDEX regions_name_grams_gin;
+DROP FUNCTION name_grams(text);
 
 ---- create above / drop below ----
+CREATE FUNCTION name_grams(name text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    SELECT coalesce(array_agg(DISTINCT g), '{}') FROM (
+        SELECT substr(name, i, 1) FROM generate_series(1, length(name)) i
+        UNION ALL
+        SELECT substr(name, i, 2) FROM generate_series(1, length(name) - 1) i
+    ) x (g)
+$$;
 CREATE INDEX regions_name_grams_gin ON regions USING gin (name_grams(name));
 ALTER INDEX regions_name_grams_gin ALTER COLUMN 1 SET STATISTICS 1000;
 CREATE FUNCTION gram_matches(q text) RETURNS bigint LANGUAGE plpgsql STRICT AS $$
