@@ -131,7 +131,7 @@ const fewPrefixed = `(SELECT prefixed FROM bound) <= 10000`
 // level and length, from the shortest that can hold $1; the incremental
 // sort takes the groups in that order and stops at the one that
 // completes the $2 matches. Each group is read the cheaper way for it:
-//   - its first 4×$2 names by code (head): the matches of a group read
+//   - its first names by code (groupHead): the matches of a group read
 //     whole, or of a group where $2 of them hold $1;
 //   - else from the index of n-grams by group (migrations/027), which
 //     costs a few index pages for a group that holds $1 in few names or
@@ -151,16 +151,16 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
             count(*) FILTER (WHERE strpos(h.name, $1) > 1) AS n, count(*) AS read
      FROM (SELECT r.code, r.code COLLATE "C" AS c, r.name FROM regions r
            WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len
-           ORDER BY ` + groupRank + ` LIMIT 4 * $2) h) h
+           ORDER BY ` + groupRank + ` LIMIT ` + groupHead + `) h) h
    CROSS JOIN LATERAL (
      SELECT array_agg(s.code) AS codes, count(*) AS n
      FROM (SELECT r.code FROM regions r
            WHERE ranked_grams(r.level, r.name) @> ranked_query_grams($1, g.lr, g.len)
-             AND strpos(r.name, $1) > 1 AND h.n < $2 AND h.read = 4 * $2
+             AND strpos(r.name, $1) > 1 AND h.n < $2 AND h.read = ` + groupHead + `
            LIMIT ` + strconv.Itoa(groupSorted) + `) s) s
    CROSS JOIN LATERAL (
      (SELECT m.code, m.code COLLATE "C" AS c FROM unnest(h.codes) m (code)
-      WHERE h.n >= $2 OR h.read < 4 * $2
+      WHERE h.n >= $2 OR h.read < ` + groupHead + `
       ORDER BY 2 LIMIT $2)
      UNION ALL
      (SELECT m.code, m.code COLLATE "C" FROM unnest(s.codes) m (code)
@@ -172,6 +172,10 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
         AND s.n >= ` + strconv.Itoa(groupSorted) + `
       ORDER BY ` + groupRank + ` LIMIT $2)) m
    ORDER BY g.lr, g.len, m.c LIMIT $2)`
+
+// groupHead is how many names of a group holdingSQL reads first: $2 and
+// some, so that a group where most names hold $1 (村) needs no more.
+const groupHead = `($2 + 30)`
 
 // groupRank is rank over regions r, for the names of one group: its
 // level and length are the same throughout, but ordered by them the
