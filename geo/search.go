@@ -71,10 +71,11 @@ ORDER BY c.ord`
 }
 
 // rank is the order of matches of the same quality: from the top level
-// down, then shorter names, then codes. level_rank, name_grams and
-// query_grams are migrations/021_search.sql's, and every tier below reads
-// an index of that migration's, so that a search costs about the same
-// over a country's regions as over a city's.
+// down, then shorter names, then codes. level_rank and query_grams are
+// migrations/021_search.sql's, ranked_grams and ranked_query_grams
+// migrations/027_search_groups.sql's, and every tier below reads an index
+// of one of the two, so that a search costs about the same over a
+// country's regions as over a city's.
 const rank = `level_rank(g.level), length(g.name), g.code COLLATE "C"`
 
 // rankColumns are rank's keys, as lr, len and c, for ranking the tiers'
@@ -89,42 +90,103 @@ const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code CO
 // those are the matches. strpos and the byte-wise range take $1 as it is,
 // with no pattern to escape.
 //
-// The names that start with $1, and those that contain it elsewhere, are
-// read one of two ways, as the planner's estimates of how many there are
-// say (prefix_matches, gram_matches: migrations/025_search_plans.sql):
-// a few thousand at most, from the name or n-gram index, sorted (the
-// subquery's OFFSET 0 keeps the planner from walking the rank index for
-// them, which it would, not knowing the matches may lie at its far end);
-// more, by walking the rank index, where the first matches come soon.
-// The estimates are read once, and the branch they rule out does not run.
+// The names that start with $1 are read one of two ways, as the
+// planner's estimate of how many there are says (prefix_matches:
+// migrations/025_search_plans.sql): a few thousand at most, from the
+// name index, sorted (the subquery's OFFSET 0 keeps the planner from
+// walking the rank index for them, which it would, not knowing the
+// matches may lie at its far end); more, by walking the rank index, where
+// the first matches come soon. The estimate is read once, and the branch
+// it rules out does not run. The names that hold $1 further on are read
+// group by group (holdingSQL).
 var searchNameSQL = matchesSQL(`
-WITH bound AS MATERIALIZED (SELECT prefix_matches($1) AS prefixed, gram_matches($1) AS holding)
+WITH bound AS MATERIALIZED (SELECT prefix_matches($1) AS prefixed)
 SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
   (SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
    WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
    ORDER BY ` + rank + ` LIMIT $2)
-` + tier(1, `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1`, "prefixed") + `
-` + tier(2, `name_grams(g.name) @> query_grams($1) AND strpos(g.name, $1) > 1`, "holding") + `
-) t`)
-
-// tier is the matches of a tier whose names hold where: the first $2 by
-// rank, read from the index that where can use and sorted when bound's
-// column estimate says there are few, else by walking the rank index.
-func tier(n int, where, estimate string) string {
-	few := `(SELECT ` + estimate + ` FROM bound) <= ` + strconv.Itoa(sortedMatches)
-	return `  UNION ALL
-  (SELECT g.code, ` + strconv.Itoa(n) + `, ` + rankColumns + `
-   FROM (SELECT * FROM regions g WHERE ` + where + ` OFFSET 0) g WHERE ` + few + `
+  UNION ALL
+  (SELECT g.code, 1, ` + rankColumns + `
+   FROM (SELECT * FROM regions g WHERE ` + prefixed + ` OFFSET 0) g WHERE ` + fewPrefixed + `
    ORDER BY ` + rank + ` LIMIT $2)
   UNION ALL
-  (SELECT g.code, ` + strconv.Itoa(n) + `, ` + rankColumns + ` FROM regions g
-   WHERE ` + where + ` AND NOT ` + few + `
-   ORDER BY ` + rank + ` LIMIT $2)`
-}
+  (SELECT g.code, 1, ` + rankColumns + ` FROM regions g
+   WHERE ` + prefixed + ` AND NOT ` + fewPrefixed + `
+   ORDER BY ` + rank + ` LIMIT $2)
+  UNION ALL
+` + holdingSQL + `
+) t`)
 
-// sortedMatches is the most matches the planner may estimate for a tier
-// for the search to read them all and sort them: some milliseconds.
-const sortedMatches = 10000
+// prefixed holds for the names of regions g that start with $1 but are
+// not it, nor is their short name.
+const prefixed = `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1`
+
+// fewPrefixed holds when the planner estimates few enough names start
+// with $1 to read them all and sort them: some milliseconds.
+const fewPrefixed = `(SELECT prefixed FROM bound) <= 10000`
+
+// holdingSQL is the first $2 by rank of the names that hold $1 past
+// their first character, the tier 2 of searchNameSQL. The names of a
+// level and a length (a group) are ranked by code, and the groups by
+// level and length, from the shortest that can hold $1; the incremental
+// sort takes the groups in that order and stops at the one that
+// completes the $2 matches. Each group is read the cheaper way for it:
+//   - its first names by code (groupHead): the matches of a group read
+//     whole, or of a group where $2 of them hold $1;
+//   - else from the index of n-grams by group (migrations/027), which
+//     costs a few index pages for a group that holds $1 in few names or
+//     none, its matches sorted when they are fewer than groupSorted;
+//   - else, a group holding $1 in many names, its walk by code.
+//
+// A fragment tens of thousands of names share (社区居委会) costs the
+// groups before its first match, not a sort of every match nor a walk
+// past every shorter name.
+var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
+   FROM (SELECT lr, len FROM generate_series(level_rank('country'), level_rank('village')) lr,
+           LATERAL generate_series(length($1) + 1,
+             (SELECT max(length(r.name)) FROM regions r WHERE level_rank(r.level) = lr)) len
+         ORDER BY lr, len) g
+   CROSS JOIN LATERAL (
+     SELECT array_agg(h.code) FILTER (WHERE strpos(h.name, $1) > 1) AS codes,
+            count(*) FILTER (WHERE strpos(h.name, $1) > 1) AS n, count(*) AS read
+     FROM (SELECT r.code, r.code COLLATE "C" AS c, r.name FROM regions r
+           WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len
+           ORDER BY ` + groupRank + ` LIMIT ` + groupHead + `) h) h
+   CROSS JOIN LATERAL (
+     SELECT array_agg(s.code) AS codes, count(*) AS n
+     FROM (SELECT r.code FROM regions r
+           WHERE ranked_grams(r.level, r.name) @> ranked_query_grams($1, g.lr, g.len)
+             AND strpos(r.name, $1) > 1 AND h.n < $2 AND h.read = ` + groupHead + `
+           LIMIT ` + strconv.Itoa(groupSorted) + `) s) s
+   CROSS JOIN LATERAL (
+     (SELECT m.code, m.code COLLATE "C" AS c FROM unnest(h.codes) m (code)
+      WHERE h.n >= $2 OR h.read < ` + groupHead + `
+      ORDER BY 2 LIMIT $2)
+     UNION ALL
+     (SELECT m.code, m.code COLLATE "C" FROM unnest(s.codes) m (code)
+      WHERE s.n < ` + strconv.Itoa(groupSorted) + `
+      ORDER BY 2 LIMIT $2)
+     UNION ALL
+     (SELECT r.code, r.code COLLATE "C" FROM regions r
+      WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len AND strpos(r.name, $1) > 1
+        AND s.n >= ` + strconv.Itoa(groupSorted) + `
+      ORDER BY ` + groupRank + ` LIMIT $2)) m
+   ORDER BY g.lr, g.len, m.c LIMIT $2)`
+
+// groupHead is how many names of a group holdingSQL reads first: $2 and
+// some, so that a group where most names hold $1 (村) needs no more.
+const groupHead = `($2 + 30)`
+
+// groupRank is rank over regions r, for the names of one group: its
+// level and length are the same throughout, but ordered by them the
+// walk of a group reads the rank index in its order, where ordered by
+// code alone it may read the whole group and sort it.
+const groupRank = `level_rank(r.level), length(r.name), r.code COLLATE "C"`
+
+// groupSorted is the most matches of a group that holdingSQL reads from
+// the n-gram index and sorts; a group with more is walked by code, where
+// they lie one name in a few hundred at least.
+const groupSorted = 500
 
 // searchCodeSQL finds regions whose codes start with $1: the exact code
 // first, then from the top level down, then by code. Codes have 6, 9 or

@@ -1,0 +1,4 @@
+package geo
+
+// SearchNameSQL is searchNameSQL, for tests that read its plan.
+var SearchNameSQL = searchNameSQL
