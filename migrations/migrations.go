@@ -49,12 +49,24 @@ func newMigrator(ctx context.Context, conn *pgx.Conn) (*migrate.Migrator, error)
 
 // Up brings the database to the latest schema and checks that PostGIS is
 // recent enough. It is safe to call concurrently from several processes.
+//
+// The migrations run without conn's statement_timeout, which is set to
+// bound the server's requests: over a country's data a migration that
+// builds an index takes longer than any request may, and a cut one would
+// leave the server unable to start. conn's timeout is set back after.
 func Up(ctx context.Context, conn *pgx.Conn) error {
-	m, err := newMigrator(ctx, conn)
-	if err != nil {
-		return err
+	var timeout string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('statement_timeout'), set_config('statement_timeout', '0', false)`).Scan(&timeout, nil); err != nil {
+		return fmt.Errorf("migrations: %w", err)
 	}
-	if err := m.Migrate(ctx); err != nil {
+	m, err := newMigrator(ctx, conn)
+	if err == nil {
+		err = m.Migrate(ctx)
+	}
+	if _, reset := conn.Exec(ctx, `SELECT set_config('statement_timeout', $1, false)`, timeout); err == nil {
+		err = reset
+	}
+	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	return checkPostGIS(ctx, conn)

@@ -74,6 +74,29 @@ func TestUpFromEmpty(t *testing.T) {
 	}
 }
 
+// TestUpPastStatementTimeout migrates an empty database over a connection
+// whose statement_timeout is far shorter than the migrations take, as a
+// server's is beside a country's data, and finds the timeout as it was.
+func TestUpPastStatementTimeout(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewEmpty(t)
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET statement_timeout = '5ms'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrations.Up(ctx, conn.Conn()); err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	var timeout string
+	if err := conn.QueryRow(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil || timeout != "5ms" {
+		t.Errorf("statement_timeout after Up = %q (%v), want 5ms", timeout, err)
+	}
+}
+
 // TestConstraints checks that data that cannot be true is refused with
 // the named constraint, on a database holding the demo data.
 func TestConstraints(t *testing.T) {
