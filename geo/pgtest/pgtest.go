@@ -151,7 +151,16 @@ func create(t testing.TB, template string) *pgxpool.Pool {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	pool, err := pgxpool.New(ctx, dbURL)
+	// The settings of the server's own connections (JIT off, above all),
+	// so that tests and benchmarks run statements as the server does.
+	pc, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	for k, v := range geo.SessionParams(0) {
+		pc.ConnConfig.RuntimeParams[k] = v
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
