@@ -149,12 +149,13 @@ func (c *Collection) build() {
 		"  lead(id, " + limit + " - 1) OVER w AS last\n" +
 		"FROM (\n" + records + "\nWHERE " + strings.Join(where, "\n  AND ") + "\nLIMIT " + upTo + " + 1\n) m\n" +
 		"WINDOW w AS (ORDER BY id COLLATE \"C\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
-	// When more than upTo match, numberMatched is NULL and the answer
-	// leaves it out, as OGC API – Features allows, and Items reads the
-	// page with denseSQL instead: the ids of the first limit+1 matches
-	// after the cursor, sorted, and only those rows make their records
-	// (page). Over them window w counts them (n), numbers them (r) and
-	// names the page's last id (last), the next page's cursor when a
+	// When more than upTo match, the statement sends row 1 alone, without
+	// its feature, for Items to learn so; numberMatched is then NULL and
+	// the answer leaves it out, as OGC API – Features allows, and Items
+	// reads the page with denseSQL instead: the ids of the first limit+1
+	// matches after the cursor, sorted, and only those rows make their
+	// records (page). Over them window w counts them (n), numbers them (r)
+	// and names the page's last id (last), the next page's cursor when a
 	// limit+1st follows.
 	ids := "SELECT " + c.key + matches + "\n  AND " + after(c.key) + "\nORDER BY " + id + "\nLIMIT " + limit + " + 1"
 	page := "SELECT id, geom, properties, NULL::int8 AS matched,\n" +
@@ -165,9 +166,9 @@ func (c *Collection) build() {
 	for e := range encodings {
 		c.itemsSQL[e] = "SELECT x.matched, least(x.after, " + limit + ") AS returned,\n" +
 			"  CASE WHEN x.after > " + limit + " AND x.r = x.matched - x.after + 1 THEN x.last END AS next,\n" +
-			"  CASE WHEN x.r > x.matched - x.after THEN " + c.encode(e) + " END AS feature\n" +
+			"  CASE WHEN x.r > x.matched - x.after AND x.matched <= " + upTo + " THEN " + c.encode(e) + " END AS feature\n" +
 			"FROM (\n" + counted + "\n) x\n" +
-			"WHERE x.r = 1 OR x.r > x.matched - x.after AND x.r <= x.matched - x.after + " + limit + "\n" +
+			"WHERE x.r = 1 OR x.matched <= " + upTo + " AND x.r > x.matched - x.after AND x.r <= x.matched - x.after + " + limit + "\n" +
 			// The window's order: no sort of its own.
 			"ORDER BY x.id COLLATE \"C\""
 		c.denseSQL[e] = "SELECT x.matched, least(x.n, " + limit + ") AS returned,\n" +

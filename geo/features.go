@@ -49,9 +49,10 @@ func Items(ctx context.Context, db DB, s Selection, e Encoding) (*Features, erro
 	if err != nil {
 		return nil, fmt.Errorf("items of %s: %w", c.ID, err)
 	}
-	// More matched than the first statement counts: its page is of the
-	// features it happened to read, so the page is read again, in order,
-	// by a statement that neither counts nor reads more than the page.
+	// More matched than the first statement counts: it sent no page (the
+	// features it read are some of the matches, not the first), so the
+	// page is read by a statement that neither counts nor reads more than
+	// the page.
 	if f.Matched > int64(s.countUpTo()) {
 		f.Close()
 		f, err = readPage(ctx, db, c.denseSQL[e], args[:len(args)-1])
