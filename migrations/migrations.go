@@ -54,19 +54,21 @@ func newMigrator(ctx context.Context, conn *pgx.Conn) (*migrate.Migrator, error)
 // bound the server's requests: over a country's data a migration that
 // builds an index takes longer than any request may, and a cut one would
 // leave the server unable to start. conn's timeout is set back after.
-func Up(ctx context.Context, conn *pgx.Conn) error {
+func Up(ctx context.Context, conn *pgx.Conn) (err error) {
 	var timeout string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('statement_timeout'), set_config('statement_timeout', '0', false)`).Scan(&timeout, nil); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
+	defer func() {
+		if _, reset := conn.Exec(ctx, `SELECT set_config('statement_timeout', $1, false)`, timeout); err == nil && reset != nil {
+			err = fmt.Errorf("migrations: %w", reset)
+		}
+	}()
 	m, err := newMigrator(ctx, conn)
-	if err == nil {
-		err = m.Migrate(ctx)
-	}
-	if _, reset := conn.Exec(ctx, `SELECT set_config('statement_timeout', $1, false)`, timeout); err == nil {
-		err = reset
-	}
 	if err != nil {
+		return err
+	}
+	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	return checkPostGIS(ctx, conn)
