@@ -141,14 +141,16 @@ func (c *Collection) build() {
 	// whether another page follows and where it starts. Row 1 comes as
 	// well even when it lies before the cursor, without a feature, so
 	// that an empty page still says how many matched.
+	// byID is the window of both page statements: every row of the
+	// subquery, in id order.
+	byID := "WINDOW w AS (ORDER BY id COLLATE \"C\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
 	after := func(col string) string { return "(" + cursor + " IS NULL OR " + col + ` COLLATE "C" > ` + cursor + ")" }
 	counted := "SELECT id, geom, properties,\n" +
 		"  count(*) OVER w AS matched,\n" +
 		"  count(*) FILTER (WHERE " + after("id") + ") OVER w AS after,\n" +
 		"  row_number() OVER w AS r,\n" +
 		"  lead(id, " + limit + " - 1) OVER w AS last\n" +
-		"FROM (\n" + records + "\nWHERE " + strings.Join(where, "\n  AND ") + "\nLIMIT " + upTo + " + 1\n) m\n" +
-		"WINDOW w AS (ORDER BY id COLLATE \"C\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+		"FROM (\n" + records + "\nWHERE " + strings.Join(where, "\n  AND ") + "\nLIMIT " + upTo + " + 1\n) m\n" + byID
 	// When more than upTo match, the statement sends row 1 alone, without
 	// its feature, for Items to learn so; numberMatched is then NULL and
 	// the answer leaves it out, as OGC API – Features allows, and Items
@@ -160,8 +162,7 @@ func (c *Collection) build() {
 	ids := "SELECT " + c.key + matches + "\n  AND " + after(c.key) + "\nORDER BY " + id + "\nLIMIT " + limit + " + 1"
 	page := "SELECT id, geom, properties, NULL::int8 AS matched,\n" +
 		"  count(*) OVER w AS n, row_number() OVER w AS r, nth_value(id, " + limit + ") OVER w AS last\n" +
-		"FROM (\n" + records + "\nWHERE " + c.where + " AND " + c.key + " IN (\n" + ids + "\n)\n) p\n" +
-		"WINDOW w AS (ORDER BY id COLLATE \"C\" ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+		"FROM (\n" + records + "\nWHERE " + c.where + " AND " + c.key + " IN (\n" + ids + "\n)\n) p\n" + byID
 	one := records + "\nWHERE " + c.where + " AND " + c.key + " = $1"
 	for e := range encodings {
 		c.itemsSQL[e] = "SELECT x.matched, least(x.after, " + limit + ") AS returned,\n" +

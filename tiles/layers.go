@@ -79,7 +79,7 @@ func mvtGeom(g string) string {
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 	figures := figuresOf(level)
 	from := "region_shapes sh JOIN " + figures + " f ON f.code = sh.code"
-	if figures != "rollup_figures" {
+	if !stored(level) {
 		from = "region_shapes sh CROSS JOIN LATERAL (SELECT * FROM " + figures +
 			" f WHERE f.code = sh.code AND f.level = '" + level + "' OFFSET 0) f"
 	}
@@ -107,14 +107,20 @@ func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 // drawn 512 pixels wide (MapLibre's size): 4 of its 4,096 units.
 const halfPixel = `(40075016.685578488 / 1024 / 2 ^ $1::int)`
 
-// figuresOf is the view of the figures of the regions of level: the
-// stored rollups for counties and below, whose points each level
-// indexes; for the regions above, their counties' rows summed as they
-// are read (migrations/024_low_zooms.sql keeps the stored rollups out of
-// that read). The levels are geo.RegionLevels, from the top down.
-func figuresOf(level string) string {
+// stored reports whether the figures of level's regions are stored
+// rollups, as those of counties and below are, whose points each level
+// indexes; the regions above have their counties' rows summed as they
+// are read. The levels are geo.RegionLevels, from the top down.
+func stored(level string) bool {
 	levels := geo.RegionLevels.Strings()
-	if slices.Index(levels, level) >= slices.Index(levels, "county") {
+	return slices.Index(levels, level) >= slices.Index(levels, "county")
+}
+
+// figuresOf is the view of the figures of the regions of level: the
+// stored rollups, or the sums (migrations/024_low_zooms.sql keeps the
+// stored rollups out of that read).
+func figuresOf(level string) string {
+	if stored(level) {
 		return "rollup_figures"
 	}
 	return "region_figures"
@@ -319,7 +325,7 @@ var villagesInTile = `(SELECT count(*) FROM (SELECT FROM rollup_figures c
 // the regions (their figures, which a label does not need, are sums).
 func labelBand(minZoom, maxZoom int, levels ...string) band {
 	from, point := "rollup_figures r", "r.point"
-	if figuresOf(levels[0]) != "rollup_figures" {
+	if !stored(levels[0]) {
 		from, point = "regions r", "ST_Transform(r.point, 3857)"
 	}
 	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
