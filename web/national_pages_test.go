@@ -112,3 +112,52 @@ func TestPlannerFromTheCountry(t *testing.T) {
 	}
 	b.checkClean(t)
 }
+
+// TestWallFromTheCountry: with a province and the country above the
+// demo's city, the wall is the country's: its title names the country,
+// not the city its pages began with; its figures are the country's, and
+// with no start of the year to stand beside (the country entered the
+// map this year) they stand alone; the tour goes round the provinces,
+// and its ranking lists at most the first 15 counties and says how many
+// there are.
+func TestWallFromTheCountry(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	b := newBrowser(t, listen(t, pool))
+	b.open(t, "/wall")
+	b.run(t, "wait for the KPIs", chromedp.Poll(`document.querySelectorAll(".kpi[data-value]").length === 6`, nil, chromedp.WithPollingTimeout(30*time.Second)))
+	b.waitIdle(t)
+	var shown struct{ Title, Page, Tour, Start string }
+	b.eval(t, `({Title: document.getElementById("title").textContent, Page: document.title,
+		Tour: document.getElementById("tour").textContent,
+		Start: [...document.querySelectorAll(".kpi")].map((k) => k.dataset.start).join("")})`, &shown)
+	if shown.Title != "中华人民共和国脱贫攻坚作战图" || shown.Page != "中华人民共和国脱贫攻坚作战图 · 指挥中心" {
+		t.Errorf("wall's title %q, page title %q; want the country's", shown.Title, shown.Page)
+	}
+	if shown.Tour != "中华人民共和国1 个省轮巡" {
+		t.Errorf("the tour's first stop says %q, want the country and its one province", shown.Tour)
+	}
+	if shown.Start != "" {
+		t.Errorf("the figures stand beside starts %q; the country has none", shown.Start)
+	}
+	var poor float64
+	b.eval(t, `Number(document.querySelector('.kpi[data-key="poor_population"]').dataset.value)`, &poor)
+	if want := count(t, pool, `SELECT sum(poor_population) FROM villages`); poor != float64(want) {
+		t.Errorf("the country's poor population %v, the database says %d", poor, want)
+	}
+	// The ranking's stop: the tour's second.
+	counties := count(t, pool, `SELECT count(*) FROM regions WHERE level = 'county'`)
+	b.run(t, "the ranking", chromedp.Poll(`document.getElementById("ranking") !== null`, nil, chromedp.WithPollingTimeout(60*time.Second)))
+	var ranked struct {
+		Rows int
+		Of   string
+	}
+	b.eval(t, `({Rows: document.querySelectorAll("#ranking tbody tr").length, Of: document.getElementById("ranked-of")?.textContent ?? ""})`, &ranked)
+	if counties > 15 && (ranked.Rows != 15 || ranked.Of != fmt.Sprintf("共 %d 个，列前 15 名", counties)) {
+		t.Errorf("the ranking lists %d rows and says %q; want 15 of the %d counties", ranked.Rows, ranked.Of, counties)
+	}
+	if counties <= 15 && (ranked.Rows != int(counties) || ranked.Of != "") {
+		t.Errorf("the ranking lists %d rows and says %q; want all %d counties", ranked.Rows, ranked.Of, counties)
+	}
+	b.checkClean(t)
+}

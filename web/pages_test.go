@@ -74,6 +74,24 @@ func TestWallPage(t *testing.T) {
 			t.Errorf("wall KPI %s = %v, database says %v", key, shown[key], v)
 		}
 	}
+	// Each figure stands beside where it stood when the year reported on
+	// began (at the close of its first day): 2016, the year of the demo's
+	// targets, whose first instant is where the map's history begins.
+	var start map[string]string
+	b.eval(t, `Object.fromEntries([...document.querySelectorAll(".kpi")].map((k) => [k.dataset.key, k.dataset.start]))`, &start)
+	for key, sql := range map[string]string{
+		"poor_population":     `SELECT sum(poor_population) FROM villages_history WHERE valid @> '2016-01-01 23:59:59.999999+08'::timestamptz`,
+		"villages_not_exited": `SELECT count(*) FROM regions_history WHERE level = 'village' AND poverty_status = 'not_exited' AND valid @> '2016-01-01 23:59:59.999999+08'::timestamptz`,
+	} {
+		if want := strconv.FormatInt(count(t, pool, sql), 10); start[key] != want {
+			t.Errorf("wall KPI %s at the start of 2016 = %q, the history says %s", key, start[key], want)
+		}
+	}
+	var title string
+	b.eval(t, `document.getElementById("title").textContent + "|" + document.title`, &title)
+	if title != "遵义市脱贫攻坚作战图|遵义市脱贫攻坚作战图 · 指挥中心" {
+		t.Errorf("wall's title and page title: %q, want the top region's (遵义市)", title)
+	}
 	var clock string
 	b.eval(t, `document.getElementById("clock").textContent + "|" + document.getElementById("changed").textContent`, &clock)
 	if len(clock) < 10 || clock[len(clock)-1] == '-' {

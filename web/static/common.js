@@ -13,6 +13,13 @@ export async function topRegion() {
   return root;
 }
 
+/** campaign is the name the pages go by, the top region's campaign
+ * (遵义市脱贫攻坚): the pages' static titles name no region, and each
+ * sets its own once the data has said which region it opens on. */
+export function campaign(top) {
+  return `${top.name}脱贫攻坚`;
+}
+
 /** fetchJSON gets url from this server as JSON; a non-2xx answer throws an
  * Error carrying the server's problem detail. */
 export async function fetchJSON(url, { timeoutMs = 15000 } = {}) {

@@ -9,7 +9,7 @@
 // ?at=, the tiles are the past's, and live changes leave the view alone.
 // A second date (对比日期) compares the region's figures at both days and
 // rings the villages that changed between them.
-import { changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, legendColor, loadCatalogue, mayEdit, me, percent, rankChange, rankFigure, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
+import { campaign, changeInView, coalesce, createMap, el, fetchJSON, filterLayers, fitBBox, followChanges, int, legendColor, loadCatalogue, mayEdit, me, percent, rankChange, rankFigure, reloadTiles, renderLegend, renderUser, styleLayers, topRegion, wan, yuan } from "./common.js";
 import { openEditor, renderHistory } from "./edit.js";
 import { renderRegistry } from "./exits.js";
 
@@ -824,7 +824,9 @@ async function main() {
   const learnt = topRegion(); // asked for while the map loads
   [map, catalogue, { user }] = await Promise.all([createMap("map"), loadCatalogue(), me()]);
   renderUser($("user"));
-  top = (await learnt).code;
+  const root = await learnt;
+  top = root.code;
+  document.title = `${campaign(root)} · 逐级下钻`;
   // The counties with their boxes, to tell whether a change lay in view.
   const { children: counties } = await fetchJSON(`/api/regions/${top}`);
   state = readState();

@@ -1,9 +1,16 @@
 // The login page: a user name and an API token (made by `battlemap token
 // create`) are traded once for a session cookie, then the page that sent
 // the user here is shown again.
-import { sendJSON } from "./common.js";
+import { campaign, sendJSON, topRegion } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
+
+// The page names the campaign of the region the map opens on; the form
+// works without it.
+topRegion().then((top) => {
+  document.title = `登录 · ${campaign(top)}`;
+  $("campaign").textContent = `${campaign(top)} · 登录`;
+}).catch(() => {});
 
 /** next is where to go after signing in: the ?next= path when it is one
  * of this server's ("/…" but not "//…", which names another host, nor

@@ -4,20 +4,21 @@
 // the changes as they commit (the server's event stream) and refreshes
 // its figures and tiles; when the server is away it says so and keeps
 // trying, and catches up on what it missed when it is back. Above the
-// figures, the year's progress against the city's target: people lifted
+// figures, the year's progress against the region's target: people lifted
 // out so far, a bar, and a bar a month. At the map's upper right, the
 // funds: planned and disbursed, and the "33112" uses' shares against the
 // rule's. The tour's second stop is the counties' ranking (考核排名), by
 // a measure that changes each time round, in place of the headline
 // figures. Under the figures, the count of consistency flags (数据核查)
 // that hold.
-import { changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, legendColor, loadCatalogue, percent, rankChange, rankFigure, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
-
-// Published figures of Zunyi, first half of 2016: what the live figures
-// are measured against (they are the campaign's starting line, not data).
-const BASELINE = { poorPeople: 558300, povertyVillages: 645, relocation: 181000, projects: 544, funds: 464_000_000 };
+import { campaign, changeInView, coalesce, createMap, el, fetchJSON, fitBBox, followChanges, int, legendColor, loadCatalogue, percent, rankChange, rankFigure, reloadTiles, renderLegend, topRegion, wan, yuan } from "./common.js";
 
 const TOUR_MS = 12_000;
+
+// RANKED is how many rows of a ranking the tour's panel lists: a city's
+// counties, all of them; a country's 2,800, the first of them and their
+// count.
+const RANKED = 15;
 
 const $ = (id) => document.getElementById(id);
 
@@ -25,24 +26,40 @@ function tick() {
   $("clock").textContent = new Date().toLocaleString("zh-CN", { hour12: false });
 }
 
-// kpi is one headline figure; data-key and data-value carry the raw
-// number, so what the wall shows can be checked against the database.
-function kpi(key, raw, label, value, of, share) {
-  return el("div", { class: "kpi", "data-key": key, "data-value": raw },
+// kpi is one headline figure; data-key, data-value and data-start (where
+// the figure stood when the year began) carry the raw numbers, so what
+// the wall shows can be checked against the database.
+function kpi(key, raw, label, value, of, share, start) {
+  return el("div", { class: "kpi", "data-key": key, "data-value": raw, "data-start": start ?? "" },
     el("div", { class: "label" }, label),
     el("div", { class: "value" }, value),
     el("div", { class: "of" }, of),
     el("div", { class: "meter" }, el("div", { style: `width:${Math.max(0, Math.min(100, share * 100)).toFixed(1)}%` })));
 }
 
-function renderKPIs(city) {
+/**
+ * renderKPIs shows the region's headline figures, each against where it
+ * stood when the year reported on began (progress.start: the data's own
+ * starting line, whatever the region), and the people to relocate
+ * against the region's targets of every year. A figure without a start
+ * (the region held none of it then) is shown alone.
+ */
+function renderKPIs(city, progress) {
   const f = city.figures;
+  // began is where a figure stood when the year began; null for none.
+  const began = (key) => progress.start?.[key] || null;
+  const poor = began("poor_population"), villages = began("villages_not_exited");
+  const since = `${progress.year}年初`;
+  const relocation = progress.targets.reduce((n, t) => n + (t.relocation_people ?? 0), 0);
   $("kpis").replaceChildren(
-    kpi("poor_population", f.poor_population, "剩余贫困人口", wan(f.poor_population), `基线 ${wan(BASELINE.poorPeople)}`, 1 - f.poor_population / BASELINE.poorPeople),
-    kpi("villages_not_exited", f.villages_not_exited, "未出列贫困村", `${int(f.villages_not_exited)} 个`, `基线 ${BASELINE.povertyVillages} 个，已出列 ${int(f.villages_exited)} 个`,
-      (BASELINE.povertyVillages - f.villages_not_exited) / BASELINE.povertyVillages),
-    kpi("site_moved_in_people", f.site_moved_in_people, "易地搬迁入住", wan(f.site_moved_in_people), `计划 ${wan(f.site_capacity_people)}（目标 ${wan(BASELINE.relocation)}）`,
-      f.site_moved_in_people / (f.site_capacity_people || BASELINE.relocation)),
+    kpi("poor_population", f.poor_population, "剩余贫困人口", wan(f.poor_population),
+      poor ? `${since} ${wan(poor)}` : "", poor ? 1 - f.poor_population / poor : 0, poor),
+    kpi("villages_not_exited", f.villages_not_exited, "未出列贫困村", `${int(f.villages_not_exited)} 个`,
+      `${villages ? `${since} ${int(villages)} 个，` : ""}已出列 ${int(f.villages_exited)} 个`,
+      villages ? (villages - f.villages_not_exited) / villages : 0, villages),
+    kpi("site_moved_in_people", f.site_moved_in_people, "易地搬迁入住", wan(f.site_moved_in_people),
+      `计划 ${wan(f.site_capacity_people)}${relocation ? `（目标 ${wan(relocation)}）` : ""}`,
+      f.site_moved_in_people / (f.site_capacity_people || relocation || 1)),
     kpi("projects_completed", f.projects_completed, "项目完工", `${int(f.projects_completed)} 个`, `共 ${int(f.projects)} 个（${percent(f.projects_completed, f.projects)}）`,
       f.projects_completed / (f.projects || 1)),
     kpi("funds_disbursed", f.funds_disbursed, "资金拨付", yuan(f.funds_disbursed), `计划 ${yuan(f.funds_planned)}`, f.funds_disbursed / (f.funds_planned || 1)),
@@ -67,9 +84,11 @@ function wan1(n) {
  * latest year up to this one for which the region has a target of people
  * to lift out (this year when it has none), from January 1 (or the day
  * the map's history begins) to today or December 31. It resolves to
- * {year, goal, timeline}: goal is the target's people to lift out as it
- * is now (null without one), timeline null when the history holds none
- * of the year.
+ * {year, goal, timeline, start, targets}: goal is the target's people to
+ * lift out as it is now (null without one), timeline null when the
+ * history holds none of the year, start the region's stocks at the close
+ * of the period's first day (where the year began, as the history has
+ * it; null with the timeline), targets the region's of every year.
  */
 async function yearProgress(code) {
   const now = today();
@@ -81,8 +100,10 @@ async function yearProgress(code) {
   const begins = span.from ? span.from.slice(0, 10) : null;
   const from = [`${year}-01-01`, begins].filter(Boolean).sort().at(-1);
   const to = [`${year}-12-31`, now].sort()[0];
-  if (!begins || from > to) return { year, goal, timeline: null };
-  return { year, goal, timeline: await fetchJSON(`/api/regions/${code}/timeline?from=${from}&to=${to}&step=month`) };
+  if (!begins || from > to) return { year, goal, targets, timeline: null, start: null };
+  const [timeline, first] = await Promise.all([fetchJSON(`/api/regions/${code}/timeline?from=${from}&to=${to}&step=month`),
+    fetchJSON(`/api/regions/${code}/timeline?from=${from}&to=${from}&step=day`)]);
+  return { year, goal, targets, timeline, start: first.steps[0]?.stocks ?? null };
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -201,7 +222,8 @@ function renderFunds(funds, catalogue, failure) {
 /**
  * renderRanking shows the counties' ranking in the tour's panel: each
  * county's rank, its figure, and its change since the end of the month
- * before in the legend's comparison colours (▲/▼ says it without them).
+ * before in the legend's comparison colours (▲/▼ says it without them);
+ * the first RANKED of them, and how many there are when there are more.
  * Without an answer it says why.
  */
 function renderRanking(rs, catalogue, schemes, failure) {
@@ -213,14 +235,15 @@ function renderRanking(rs, catalogue, schemes, failure) {
     el("h2", {}, "考核排名", el("span", { class: "muted" }, ` ${catalogue.label("ranking_measure", rs.measure)}`)),
     el("p", { class: "muted" }, `${rs.year}年，截至 ${rs.at.slice(0, 10)}；${rs.previous_at ? `名次对比 ${rs.previous_at.slice(0, 10)}` : "无上月对比"}`),
     el("table", { class: "ranking", id: "ranking", "data-measure": rs.measure },
-      el("tbody", {}, rs.rows.map((r) => {
+      el("tbody", {}, rs.rows.slice(0, RANKED).map((r) => {
         const [text, cls] = rankChange(r.change);
         return el("tr", { "data-code": r.code, "data-rank": r.rank ?? "" },
           el("td", { class: "rank" }, r.rank ?? "–"),
           el("td", {}, r.name),
           el("td", { class: "figure" }, rankFigure(r, rs.measure)),
           el("td", { class: "change", "data-change": r.change ?? "", style: cls ? `color:${legendColor(schemes, "compare", cls)}` : null }, text));
-      }))));
+      }))),
+    rs.rows.length > RANKED ? el("p", { class: "muted", id: "ranked-of" }, `共 ${int(rs.rows.length)} 个，列前 ${RANKED} 名`) : "");
 }
 
 /**
@@ -284,7 +307,9 @@ async function main() {
       // The funds are a panel of their own: without them the rest still shows.
       fetchJSON(`/api/regions/${code}/funds`).catch((err) => { failure = err.message; return null; })]);
     rankedAt = latestActive(progress.timeline);
-    renderKPIs(city);
+    $("title").textContent = `${campaign(city)}作战图`;
+    document.title = `${campaign(city)}作战图 · 指挥中心`;
+    renderKPIs(city, progress);
     renderProgress(progress);
     renderFunds(funds, catalogue, failure);
     await renderFlagCount(code, catalogue, schemes);
@@ -296,9 +321,19 @@ async function main() {
   // of them.
   const padding = () => ({ top: $("progress").offsetHeight + 30, right: $("funds").offsetWidth + 30, left: 30, bottom: $("legend").offsetHeight + 30 });
   let toured = false;
+  // A stop still loading (a country's ranking is large) holds the tour:
+  // the next tick does not start another over it.
+  let touring = false;
   async function tour() {
-    if (!city) return;
-    const counties = city.children;
+    if (!city || touring) return;
+    touring = true;
+    try {
+      await stopAt(city.children);
+    } finally {
+      touring = false;
+    }
+  }
+  async function stopAt(counties) {
     // The ranking's stop takes the whole side panel: its fourteen rows
     // need the height of the headline figures too.
     document.querySelector("aside.side").classList.toggle("ranking", stop === 1);
