@@ -123,6 +123,25 @@ func Change(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx
 	}
 }
 
+// ReadAs runs fn in a read-only transaction on db that carries actor as
+// Change's transactions do, so that it reads what actor may read
+// (row-level security): a read beside a change of the same actor's made
+// on another connection of the pool.
+func ReadAs(ctx context.Context, db DB, actor Actor, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlReadOnly); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sqlActor, actor.Name, actor.Scope()); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// sqlReadOnly makes ReadAs's transaction read only.
+const sqlReadOnly = `SET TRANSACTION READ ONLY`
+
 // changeOnce runs Change's transaction once.
 func changeOnce(ctx context.Context, db DB, actor Actor, a *Audit, fn func(tx pgx.Tx) error) (version int64, err error) {
 	err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {

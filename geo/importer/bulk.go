@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twpayne/go-geom"
 
 	"github.com/zunyi/battlemap/geo"
@@ -97,7 +98,7 @@ func (im *Importer) Bulk(ctx context.Context, db geo.DB, actor geo.Actor, layer 
 	if l == nil {
 		return nil, geo.Errorf(geo.ENotFound, "no layer %q to import: the layers are %s", layer, strings.Join(Layers(), ", "))
 	}
-	b := &bulk{im: im, l: l, format: format, extent: im.cfg.Extent, in: &counter{r: r}, size: size,
+	b := &bulk{im: im, db: db, actor: actor, l: l, format: format, extent: im.cfg.Extent, in: &counter{r: r}, size: size,
 		rep: &Report{Layer: l.Name}, rejected: newRejections()}
 	audit := &geo.Audit{Action: "import", Table: l.Name}
 	runs := 0
@@ -133,6 +134,8 @@ func (im *Importer) Bulk(ctx context.Context, db geo.DB, actor geo.Actor, layer 
 // bulk is one bulk load under way.
 type bulk struct {
 	im       *Importer
+	db       geo.DB    // what the load's transaction was begun on
+	actor    geo.Actor // who loads
 	l        *layer
 	format   Format
 	extent   *geom.Bounds
@@ -192,7 +195,25 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	if err := b.flush(ctx, tx); err != nil {
+	// The checks of a layer that holds its parents are one batch, the
+	// whole file: on a pool they run on a connection of their own while
+	// the load writes, and the load is rejected when they find a problem.
+	// (A pool of one connection would have the checks wait for the load,
+	// and the load for them.)
+	var checked func() ([]Rejection, error)
+	if pool, ok := b.db.(*pgxpool.Pool); ok && pool.Config().MaxConns > 1 && b.l.holdsParents() && len(b.batch) > 0 {
+		b.rejected.add(b.problems)
+		recs := b.batch
+		if err := b.stage(ctx, tx); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		checked = b.checkApart(ctx, pool, recs)
+		defer func() {
+			cancel()
+			checked() // after an early return, its error is not the one
+		}()
+	} else if err := b.flush(ctx, tx); err != nil {
 		return err
 	}
 	if b.rep.Received == 0 && len(fileProblems) == 0 {
@@ -203,10 +224,21 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 	if err := b.duplicates(ctx, tx); err != nil {
 		return err
 	}
+	var written error
+	if b.rejected.total == 0 {
+		written = b.write(ctx, tx)
+	}
+	if checked != nil {
+		problems, err := checked()
+		if err != nil {
+			return err
+		}
+		b.rejected.add(problems)
+	}
 	if b.rejected.total > 0 {
 		return errRejected
 	}
-	return b.write(ctx, tx)
+	return written
 }
 
 // flush checks the batch's regions and shapes in the database, records
@@ -215,23 +247,63 @@ func (b *bulk) flush(ctx context.Context, tx pgx.Tx) error {
 	if len(b.batch) == 0 {
 		return nil
 	}
-	missing, err := b.im.checkRegions(ctx, tx, b.batch)
+	problems, err := b.check(ctx, tx, b.batch)
 	if err != nil {
 		return err
 	}
-	invalid, err := checkShapes(ctx, tx, b.l, b.batch)
+	b.rejected.add(append(b.problems, problems...))
+	return b.stage(ctx, tx)
+}
+
+// check asks the database what it alone can say of recs: the regions
+// they name, their shapes' validity, and whether each lies where it must.
+func (b *bulk) check(ctx context.Context, db geo.DB, recs []record) ([]Rejection, error) {
+	missing, err := b.im.checkRegions(ctx, db, recs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	misplaced, err := checkPlaces(ctx, tx, b.l, b.batch)
+	invalid, err := checkShapes(ctx, db, b.l, recs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	problems := append(append(append(b.problems, missing...), invalid...), misplaced...)
-	sortRejections(problems)
-	b.rejected.add(problems)
-	// Rows are staged even after a problem, so that the codes given twice
-	// are found in all of the file; nothing staged is written then.
+	misplaced, err := checkPlaces(ctx, db, b.l, recs)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(missing, invalid...), misplaced...), nil
+}
+
+// checkApart runs check of recs on a connection of pool, apart from the
+// load's transaction and beside it: a country's regions take a minute to
+// check (where each lies in its parent) and longer to write, each on a
+// core of its own. The checks read what was committed, as they would in
+// the load's transaction before it wrote, with the loader's scope. The
+// function returned waits for them; it may be called more than once.
+func (b *bulk) checkApart(ctx context.Context, pool *pgxpool.Pool, recs []record) func() ([]Rejection, error) {
+	var problems []Rejection
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err = geo.ReadAs(ctx, pool, b.actor, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, sqlBulk); err != nil {
+				return fmt.Errorf("import: bulk mode: %w", err)
+			}
+			var err error
+			problems, err = b.check(ctx, tx, recs)
+			return err
+		})
+	}()
+	return func() ([]Rejection, error) {
+		<-done
+		return problems, err
+	}
+}
+
+// stage copies the batch's rows into the staging table: rows are staged
+// even after a problem, so that the codes given twice are found in all of
+// the file; nothing staged is written then.
+func (b *bulk) stage(ctx context.Context, tx pgx.Tx) error {
 	rows := make([][]any, 0, len(b.batch))
 	for _, rec := range b.batch {
 		if rec.row != nil {
