@@ -209,9 +209,11 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		checked = b.checkApart(ctx, pool, recs)
+		// An early return ends the checks and waits for them; its own
+		// error is the one returned.
 		defer func() {
 			cancel()
-			checked() // after an early return, its error is not the one
+			checked()
 		}()
 	} else if err := b.flush(ctx, tx); err != nil {
 		return err
