@@ -85,10 +85,14 @@ const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code CO
 // searchNameSQL finds regions whose names contain $1: first those whose
 // name or short name is $1 (the schema's short_name drops the committee
 // suffix people leave off: 花茂村村民委员会 is 花茂村), then those whose
-// name starts with it, then the rest; within each, by rank. Each tier
-// takes its first $2 by rank, from its own index, and the best $2 of
-// those are the matches. strpos and the byte-wise range take $1 as it is,
-// with no pattern to escape.
+// name starts with it, then the rest; within each, by rank. strpos and
+// the byte-wise range take $1 as it is, with no pattern to escape.
+//
+// The tiers are read in turn, each only when the ones before it found
+// fewer than $2 matches (named, started and need): a tier cannot beat a
+// match of one before it, so that a name many regions bear (朝阳, 218 of
+// them) costs its own index alone, not the reading of every name that
+// starts with it or holds it.
 //
 // The names that start with $1 are read one of two ways, as the
 // planner's estimate of how many there are says (prefix_matches:
@@ -97,41 +101,58 @@ const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code CO
 // walking the rank index for them, which it would, not knowing the
 // matches may lie at its far end); more, by walking the rank index, where
 // the first matches come soon. The estimate is read once, and the branch
-// it rules out does not run. The names that hold $1 further on are read
-// group by group (holdingSQL).
+// it rules out does not run. Those that are named lie in named, whole
+// when started is read: excluding them costs a lookup per name, where
+// short_name's pattern would cost a match of it. The names that hold $1
+// further on are read group by group (holdingSQL).
 var searchNameSQL = matchesSQL(`
-WITH bound AS MATERIALIZED (SELECT prefix_matches($1) AS prefixed)
-SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
-  (SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
-   WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
-   ORDER BY ` + rank + ` LIMIT $2)
-  UNION ALL
-  (SELECT g.code, 1, ` + rankColumns + `
+WITH named AS MATERIALIZED (
+  SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
+  WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
+  ORDER BY ` + rank + ` LIMIT $2),
+bound AS MATERIALIZED (
+  SELECT prefix_matches($1) AS prefixed WHERE (SELECT count(*) FROM named) < $2),
+started AS MATERIALIZED (
+  (SELECT g.code, 1 AS tier, ` + rankColumns + `
    FROM (SELECT * FROM regions g WHERE ` + prefixed + ` OFFSET 0) g WHERE ` + fewPrefixed + `
    ORDER BY ` + rank + ` LIMIT $2)
   UNION ALL
   (SELECT g.code, 1, ` + rankColumns + ` FROM regions g
-   WHERE ` + prefixed + ` AND NOT ` + fewPrefixed + `
-   ORDER BY ` + rank + ` LIMIT $2)
+   WHERE ` + prefixed + ` AND ` + manyPrefixed + `
+   ORDER BY ` + rank + ` LIMIT $2)),
+need AS MATERIALIZED (
+  SELECT greatest($2 - (SELECT count(*) FROM named) - (SELECT count(*) FROM started), 0) AS n)
+SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
+  TABLE named
+  UNION ALL
+  TABLE started
   UNION ALL
 ` + holdingSQL + `
 ) t`)
 
 // prefixed holds for the names of regions g that start with $1 but are
-// not it, nor is their short name.
-const prefixed = `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1`
+// not it, nor is their short name (the names in named, whole when no
+// more than $2 - 1 are).
+const prefixed = `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND g.code NOT IN (SELECT code FROM named)`
 
 // fewPrefixed holds when the planner estimates few enough names start
-// with $1 to read them all and sort them: some milliseconds.
+// with $1 to read them all and sort them: some milliseconds. Neither it
+// nor manyPrefixed holds when named found $2 matches.
 const fewPrefixed = `(SELECT prefixed FROM bound) <= 10000`
 
-// holdingSQL is the first $2 by rank of the names that hold $1 past
-// their first character, the tier 2 of searchNameSQL. The names of a
+// manyPrefixed holds when the planner estimates more names start with
+// $1.
+const manyPrefixed = `(SELECT prefixed FROM bound) > 10000`
+
+// holdingSQL is the first matches by rank of the names that hold $1
+// past their first character, the tier 2 of searchNameSQL, as many as
+// need says are still wanted (none: it reads nothing). The names of a
 // level and a length (a group) are ranked by code, and the groups by
 // level and length, from the shortest that can hold $1; the incremental
 // sort takes the groups in that order and stops at the one that
-// completes the $2 matches. Each group is read the cheaper way for it:
-//   - its first names by code (groupHead): the matches of a group read
+// completes the matches. Each group is read the cheaper way for it:
+//   - its first names by code (groupHead), from the rank index alone
+//     (migrations/029_search_keys.sql): the matches of a group read
 //     whole, or of a group where $2 of them hold $1;
 //   - else from the index of n-grams by group (migrations/027), which
 //     costs a few index pages for a group that holds $1 in few names or
@@ -145,6 +166,7 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
    FROM (SELECT lr, len FROM generate_series(level_rank('country'), level_rank('village')) lr,
            LATERAL generate_series(length($1) + 1,
              (SELECT max(length(r.name)) FROM regions r WHERE level_rank(r.level) = lr)) len
+         WHERE (SELECT n FROM need) > 0
          ORDER BY lr, len) g
    CROSS JOIN LATERAL (
      SELECT array_agg(h.code) FILTER (WHERE strpos(h.name, $1) > 1) AS codes,
@@ -171,7 +193,7 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
       WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len AND strpos(r.name, $1) > 1
         AND s.n >= ` + strconv.Itoa(groupSorted) + `
       ORDER BY ` + groupRank + ` LIMIT $2)) m
-   ORDER BY g.lr, g.len, m.c LIMIT $2)`
+   ORDER BY g.lr, g.len, m.c LIMIT (SELECT n FROM need))`
 
 // groupHead is how many names of a group holdingSQL reads first: $2 and
 // some, so that a group where most names hold $1 (村) needs no more.
