@@ -2,3 +2,7 @@ package geo
 
 // SearchNameSQL is searchNameSQL, for tests that read its plan.
 var SearchNameSQL = searchNameSQL
+
+// GenericPlansSQL is genericPlansSQL, for tests that read the plan
+// geo.Search runs.
+const GenericPlansSQL = genericPlansSQL

@@ -151,12 +151,29 @@ type planNode struct {
 }
 
 // mostRowsRead is the most rows that one scan of regions read, in one of
-// its loops, when geo.Search's name search ran for q.
+// its loops, when geo.Search's name search ran for q: by its generic
+// plan, as geo.Search runs it.
 func mostRowsRead(t *testing.T, db geo.DB, q string, limit int) float64 {
 	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
 	var plan []struct{ Plan planNode }
-	if err := db.QueryRow(context.Background(), "EXPLAIN (ANALYZE, FORMAT JSON) "+geo.SearchNameSQL,
-		pgx.QueryExecModeExec, q, limit).Scan(&plan); err != nil {
+	for _, sql := range []string{geo.GenericPlansSQL, "PREPARE search_name AS " + geo.SearchNameSQL} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// EXECUTE's arguments are values, not parameters: pgx writes them in.
+	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE search_name($1, $2)",
+		pgx.QueryExecModeSimpleProtocol, q, limit).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	// A prepared statement outlives the transaction it was made in.
+	if _, err := tx.Exec(ctx, "DEALLOCATE search_name"); err != nil {
 		t.Fatal(err)
 	}
 	var most func(n planNode) float64

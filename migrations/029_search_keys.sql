@@ -7,17 +7,18 @@
 -- 5 µs. Most of a rare name's search (贵州, 遵义: no name holds them
 -- past its first character, so every group is asked) went there.
 --
--- Written as one expression, it is inlined into the search's statement,
--- where query_grams(q) of the query's own q is computed once, when the
--- statement is planned, and a group's keys cost a few string operations.
+-- Now it takes q's n-grams (query_grams(q), which a search makes once)
+-- rather than q, and is one expression, which PostgreSQL inlines into
+-- the search's statement: a group's keys cost a few string operations.
 -- The grams are joined and split again on chr(1): a search's q holds no
 -- control character (geo.SearchQuery.Check), so neither do its grams.
 -- PostgreSQL inlines a function only where the expression keeps what it
 -- declares: so it is not STRICT, since string_to_array is not (the
--- result for a NULL argument is NULL as before), and STABLE, since
--- array_to_string is (no index holds it, so IMMUTABLE served nothing).
-CREATE OR REPLACE FUNCTION ranked_query_grams(q text, lr integer, len integer) RETURNS text[] LANGUAGE sql STABLE PARALLEL SAFE
-RETURN string_to_array(lr::text || '/' || len::text || '/' || array_to_string(query_grams(q), chr(1) || lr::text || '/' || len::text || '/'), chr(1));
+-- result for a NULL argument is NULL), and STABLE, since array_to_string
+-- is (no index holds it, so IMMUTABLE served nothing).
+DROP FUNCTION ranked_query_grams(text, integer, integer);
+CREATE FUNCTION ranked_query_grams(grams text[], lr integer, len integer) RETURNS text[] LANGUAGE sql STABLE PARALLEL SAFE
+RETURN string_to_array(lr::text || '/' || len::text || '/' || array_to_string(grams, chr(1) || lr::text || '/' || len::text || '/'), chr(1));
 
 -- The first names of a group by code, which a search reads in every
 -- group it steps through (geo/search.go), are read from the rank index
@@ -31,6 +32,7 @@ CREATE INDEX regions_search_rank_idx ON regions (level_rank(level), length(name)
 ---- create above / drop below ----
 DROP INDEX regions_search_rank_idx;
 CREATE INDEX regions_search_rank_idx ON regions (level_rank(level), length(name), code COLLATE "C");
-CREATE OR REPLACE FUNCTION ranked_query_grams(q text, lr integer, len integer) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+DROP FUNCTION ranked_query_grams(text[], integer, integer);
+CREATE FUNCTION ranked_query_grams(q text, lr integer, len integer) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
     SELECT ARRAY(SELECT lr || '/' || len || '/' || g FROM unnest(query_grams(q)) g)
 $$;
