@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Limits of a search.
@@ -279,4 +280,31 @@ func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	return matches, nil
+}
+
+// WarmSearch runs a search by name and one by code on conns of pool's
+// connections, before the first request: Search's statements are
+// planned once per connection (see Search), and over a country's regions
+// the first search of each kind on a connection would otherwise wait
+// some milliseconds for the planner.
+func WarmSearch(ctx context.Context, pool *pgxpool.Pool, conns int) error {
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range conns {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return fmt.Errorf("search: warm: %w", err)
+		}
+		held = append(held, c)
+		for _, q := range []string{"村", "52"} {
+			if _, err := Search(ctx, c, SearchQuery{Q: q, Limit: DefaultSearchLimit}); err != nil {
+				return fmt.Errorf("search: warm: %w", err)
+			}
+		}
+	}
+	return nil
 }
