@@ -165,9 +165,8 @@ const manyPrefixed = `(SELECT prefixed FROM bound) > 10000`
 // groups before its first match, not a sort of every match nor a walk
 // past every shorter name.
 var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
-   FROM (SELECT lr, len, ranked_query_grams(q.grams, lr, len) AS keys
-         FROM (SELECT query_grams($1) AS grams) q,
-           generate_series(level_rank('country'), level_rank('village')) lr,
+   FROM (SELECT lr, len, ranked_query_grams((SELECT query_grams($1)), lr, len) AS keys
+         FROM generate_series(level_rank('country'), level_rank('village')) lr,
            LATERAL generate_series(length($1) + 1,
              (SELECT max(length(r.name)) FROM regions r WHERE level_rank(r.level) = lr)) len
          WHERE (SELECT n FROM need) > 0
