@@ -6,3 +6,6 @@ var SearchNameSQL = searchNameSQL
 // GenericPlansSQL is genericPlansSQL, for tests that read the plan
 // geo.Search runs.
 const GenericPlansSQL = genericPlansSQL
+
+// SearchCodeSQL is searchCodeSQL, for tests that look for its plan.
+var SearchCodeSQL = searchCodeSQL

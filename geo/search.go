@@ -287,23 +287,16 @@ func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
 // the first search of each kind on a connection would otherwise wait
 // some milliseconds for the planner.
 func WarmSearch(ctx context.Context, pool *pgxpool.Pool, conns int) error {
-	var held []*pgxpool.Conn
-	defer func() {
-		for _, c := range held {
-			c.Release()
-		}
-	}()
-	for range conns {
-		c, err := pool.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("search: warm: %w", err)
-		}
-		held = append(held, c)
+	err := OnConns(ctx, pool, conns, func(c *pgxpool.Conn) error {
 		for _, q := range []string{"村", "52"} {
 			if _, err := Search(ctx, c, SearchQuery{Q: q, Limit: DefaultSearchLimit}); err != nil {
-				return fmt.Errorf("search: warm: %w", err)
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("search: warm: %w", err)
 	}
 	return nil
 }

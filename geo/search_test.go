@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
@@ -188,6 +189,32 @@ func mostRowsRead(t *testing.T, db geo.DB, q string, limit int) float64 {
 		return m
 	}
 	return most(plan[0].Plan)
+}
+
+// TestWarmSearch: after WarmSearch, the connections it held have run the
+// search's statements, by name and by code, by their generic plans (kept
+// on them for every search after).
+func TestWarmSearch(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if err := geo.WarmSearch(ctx, pool, 2); err != nil {
+		t.Fatal(err)
+	}
+	statements := []string{geo.SearchNameSQL, geo.SearchCodeSQL}
+	err := geo.OnConns(ctx, pool, 2, func(c *pgxpool.Conn) error {
+		var planned int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements
+			WHERE statement = ANY ($1) AND generic_plans > 0 AND custom_plans = 0`, statements).Scan(&planned); err != nil {
+			return err
+		}
+		if planned != len(statements) {
+			t.Errorf("a connection has run %d of the %d search statements by a generic plan", planned, len(statements))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestLevelRank: the schema's level_rank orders the catalogue's levels as
