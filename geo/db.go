@@ -67,3 +67,27 @@ func send(ctx context.Context, db DB, b *pgx.Batch) error {
 	}
 	return tx.Commit(ctx)
 }
+
+// OnConns runs f on conns of pool's connections, each another: they are
+// held until the last is done. It is for making statements ready on the
+// connections that will serve the first requests (WarmSearch,
+// tiles.Service.Warm), whose plans are kept per connection.
+func OnConns(ctx context.Context, pool *pgxpool.Pool, conns int, f func(*pgxpool.Conn) error) error {
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for range conns {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		held = append(held, c)
+		if err := f(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -84,9 +84,11 @@ func IsRegionCode(s string) bool { return regionCode.MatchString(s) }
 const villageCodeLen = 12
 
 // bboxColumn is the bounding box of region g: of its boundary, or of its
-// point when it has none.
-const bboxColumn = `ARRAY[ST_XMin(coalesce(g.boundary, g.point)), ST_YMin(coalesce(g.boundary, g.point)),
-	ST_XMax(coalesce(g.boundary, g.point)), ST_YMax(coalesce(g.boundary, g.point))]`
+// point when it has none. The box is made once and its corners read from
+// it: ST_XMin and the others of a geometry each make its box, and a
+// province's boundary (贵州: 21,000 points, 100 KB stored compressed)
+// costs some 0.7 ms a time to read and measure.
+const bboxColumn = `(SELECT ARRAY[ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)] FROM box3d(coalesce(g.boundary, g.point)) b)`
 
 // breadcrumbColumn is the path from the top region down to region g, g
 // included, as a JSON array of {code, name, level}. region_lineage

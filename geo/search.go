@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Limits of a search.
@@ -72,8 +73,9 @@ ORDER BY c.ord`
 
 // rank is the order of matches of the same quality: from the top level
 // down, then shorter names, then codes. level_rank and query_grams are
-// migrations/021_search.sql's, ranked_grams and ranked_query_grams
-// migrations/027_search_groups.sql's, and every tier below reads an index
+// migrations/021_search.sql's, ranked_grams
+// migrations/027_search_groups.sql's and ranked_query_grams
+// migrations/029_search_keys.sql's, and every tier below reads an index
 // of one of the two, so that a search costs about the same over a
 // country's regions as over a city's.
 const rank = `level_rank(g.level), length(g.name), g.code COLLATE "C"`
@@ -85,10 +87,14 @@ const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code CO
 // searchNameSQL finds regions whose names contain $1: first those whose
 // name or short name is $1 (the schema's short_name drops the committee
 // suffix people leave off: 花茂村村民委员会 is 花茂村), then those whose
-// name starts with it, then the rest; within each, by rank. Each tier
-// takes its first $2 by rank, from its own index, and the best $2 of
-// those are the matches. strpos and the byte-wise range take $1 as it is,
-// with no pattern to escape.
+// name starts with it, then the rest; within each, by rank. strpos and
+// the byte-wise range take $1 as it is, with no pattern to escape.
+//
+// The tiers are read in turn, each only when the ones before it found
+// fewer than $2 matches (named, started and need): a tier cannot beat a
+// match of one before it, so that a name many regions bear (朝阳, 218 of
+// them) costs its own index alone, not the reading of every name that
+// starts with it or holds it.
 //
 // The names that start with $1 are read one of two ways, as the
 // planner's estimate of how many there are says (prefix_matches:
@@ -97,41 +103,58 @@ const rankColumns = `level_rank(g.level) AS lr, length(g.name) AS len, g.code CO
 // walking the rank index for them, which it would, not knowing the
 // matches may lie at its far end); more, by walking the rank index, where
 // the first matches come soon. The estimate is read once, and the branch
-// it rules out does not run. The names that hold $1 further on are read
-// group by group (holdingSQL).
+// it rules out does not run. Those that are named lie in named, whole
+// when started is read: excluding them costs a lookup per name, where
+// short_name's pattern would cost a match of it. The names that hold $1
+// further on are read group by group (holdingSQL).
 var searchNameSQL = matchesSQL(`
-WITH bound AS MATERIALIZED (SELECT prefix_matches($1) AS prefixed)
-SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
-  (SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
-   WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
-   ORDER BY ` + rank + ` LIMIT $2)
-  UNION ALL
-  (SELECT g.code, 1, ` + rankColumns + `
+WITH named AS MATERIALIZED (
+  SELECT g.code, 0 AS tier, ` + rankColumns + ` FROM regions g
+  WHERE g.name COLLATE "C" = $1 OR short_name(g.name) = $1
+  ORDER BY ` + rank + ` LIMIT $2),
+bound AS MATERIALIZED (
+  SELECT prefix_matches($1) AS prefixed WHERE (SELECT count(*) FROM named) < $2),
+started AS MATERIALIZED (
+  (SELECT g.code, 1 AS tier, ` + rankColumns + `
    FROM (SELECT * FROM regions g WHERE ` + prefixed + ` OFFSET 0) g WHERE ` + fewPrefixed + `
    ORDER BY ` + rank + ` LIMIT $2)
   UNION ALL
   (SELECT g.code, 1, ` + rankColumns + ` FROM regions g
-   WHERE ` + prefixed + ` AND NOT ` + fewPrefixed + `
-   ORDER BY ` + rank + ` LIMIT $2)
+   WHERE ` + prefixed + ` AND ` + manyPrefixed + `
+   ORDER BY ` + rank + ` LIMIT $2)),
+need AS MATERIALIZED (
+  SELECT greatest($2 - (SELECT count(*) FROM named) - (SELECT count(*) FROM started), 0) AS n)
+SELECT code, row_number() OVER (ORDER BY tier, lr, len, c) AS ord FROM (
+  TABLE named
+  UNION ALL
+  TABLE started
   UNION ALL
 ` + holdingSQL + `
 ) t`)
 
 // prefixed holds for the names of regions g that start with $1 but are
-// not it, nor is their short name.
-const prefixed = `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND short_name(g.name) <> $1`
+// not it, nor is their short name (the names in named, whole when no
+// more than $2 - 1 are).
+const prefixed = `g.name COLLATE "C" > $1 AND g.name COLLATE "C" < $1 || chr(1114111) AND g.code NOT IN (SELECT code FROM named)`
 
 // fewPrefixed holds when the planner estimates few enough names start
-// with $1 to read them all and sort them: some milliseconds.
+// with $1 to read them all and sort them: some milliseconds. Neither it
+// nor manyPrefixed holds when named found $2 matches.
 const fewPrefixed = `(SELECT prefixed FROM bound) <= 10000`
 
-// holdingSQL is the first $2 by rank of the names that hold $1 past
-// their first character, the tier 2 of searchNameSQL. The names of a
+// manyPrefixed holds when the planner estimates more names start with
+// $1.
+const manyPrefixed = `(SELECT prefixed FROM bound) > 10000`
+
+// holdingSQL is the first matches by rank of the names that hold $1
+// past their first character, the tier 2 of searchNameSQL, as many as
+// need says are still wanted (none: it reads nothing). The names of a
 // level and a length (a group) are ranked by code, and the groups by
 // level and length, from the shortest that can hold $1; the incremental
 // sort takes the groups in that order and stops at the one that
-// completes the $2 matches. Each group is read the cheaper way for it:
-//   - its first names by code (groupHead): the matches of a group read
+// completes the matches. Each group is read the cheaper way for it:
+//   - its first names by code (groupHead), from the rank index alone
+//     (migrations/029_search_keys.sql): the matches of a group read
 //     whole, or of a group where $2 of them hold $1;
 //   - else from the index of n-grams by group (migrations/027), which
 //     costs a few index pages for a group that holds $1 in few names or
@@ -142,9 +165,11 @@ const fewPrefixed = `(SELECT prefixed FROM bound) <= 10000`
 // groups before its first match, not a sort of every match nor a walk
 // past every shorter name.
 var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
-   FROM (SELECT lr, len FROM generate_series(level_rank('country'), level_rank('village')) lr,
+   FROM (SELECT lr, len, ranked_query_grams((SELECT query_grams($1)), lr, len) AS keys
+         FROM generate_series(level_rank('country'), level_rank('village')) lr,
            LATERAL generate_series(length($1) + 1,
              (SELECT max(length(r.name)) FROM regions r WHERE level_rank(r.level) = lr)) len
+         WHERE (SELECT n FROM need) > 0
          ORDER BY lr, len) g
    CROSS JOIN LATERAL (
      SELECT array_agg(h.code) FILTER (WHERE strpos(h.name, $1) > 1) AS codes,
@@ -155,7 +180,7 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
    CROSS JOIN LATERAL (
      SELECT array_agg(s.code) AS codes, count(*) AS n
      FROM (SELECT r.code FROM regions r
-           WHERE ranked_grams(r.level, r.name) @> ranked_query_grams($1, g.lr, g.len)
+           WHERE ranked_grams(r.level, r.name) @> g.keys
              AND strpos(r.name, $1) > 1 AND h.n < $2 AND h.read = ` + groupHead + `
            LIMIT ` + strconv.Itoa(groupSorted) + `) s) s
    CROSS JOIN LATERAL (
@@ -171,7 +196,7 @@ var holdingSQL = `  (SELECT m.code, 2, g.lr, g.len, m.c
       WHERE level_rank(r.level) = g.lr AND length(r.name) = g.len AND strpos(r.name, $1) > 1
         AND s.n >= ` + strconv.Itoa(groupSorted) + `
       ORDER BY ` + groupRank + ` LIMIT $2)) m
-   ORDER BY g.lr, g.len, m.c LIMIT $2)`
+   ORDER BY g.lr, g.len, m.c LIMIT (SELECT n FROM need))`
 
 // groupHead is how many names of a group holdingSQL reads first: $2 and
 // some, so that a group where most names hold $1 (村) needs no more.
@@ -209,6 +234,10 @@ SELECT code, row_number() OVER (ORDER BY code <> $1, level_rank(level), code COL
    ORDER BY g.code COLLATE "C" LIMIT $2)
 ) t`)
 
+// genericPlansSQL has the statements after it, to the end of the
+// transaction, planned generically (see Search).
+const genericPlansSQL = `SET LOCAL plan_cache_mode = force_generic_plan`
+
 // Search finds the regions q names: by code prefix when q is all digits,
 // else by name, best matches first. q is checked first (see Check).
 func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
@@ -220,20 +249,54 @@ func Search(ctx context.Context, db DB, q SearchQuery) ([]Match, error) {
 	if strings.Trim(q.Q, "0123456789") == "" {
 		sql = searchCodeSQL
 	}
-	// Planned for q itself, never generically: whether q is a character
-	// most names hold (村) or one few do decides between reading the
-	// regions in rank order and reading the n-gram index.
-	rows, err := db.Query(ctx, sql, pgx.QueryExecModeExec, q.Q, q.Limit)
+	// The statement is planned once per connection, generically (its
+	// plan is cached with the connection's prepared statement): every
+	// choice that depends on q, whether names are it, how many start with
+	// it, which groups hold it, is made as it runs, by the one-time
+	// filters of its tiers and groups, so the plan is the same for every
+	// q. Planned for q itself it cost more than it took to run: 2–3 ms a
+	// search over a country's regions, against 1–4 ms for the run. The
+	// setting is the search's alone: it runs in a transaction of its own
+	// (a savepoint inside the caller's), rolled back since it writes
+	// nothing.
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	matches, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Match, error) {
-		var m Match
-		err := row.Scan(&m.Code, &m.Name, &m.Level, &m.Breadcrumb, &m.BBox)
-		return m, err
+	defer tx.Rollback(ctx)
+	var matches []Match
+	b := &pgx.Batch{}
+	b.Queue(genericPlansSQL)
+	b.Queue(sql, q.Q, q.Limit).Query(func(rows pgx.Rows) (err error) {
+		matches, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Match, error) {
+			var m Match
+			err := row.Scan(&m.Code, &m.Name, &m.Level, &m.Breadcrumb, &m.BBox)
+			return m, err
+		})
+		return err
 	})
-	if err != nil {
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	return matches, nil
+}
+
+// WarmSearch runs a search by name and one by code on conns of pool's
+// connections, before the first request: Search's statements are
+// planned once per connection (see Search), and over a country's regions
+// the first search of each kind on a connection would otherwise wait
+// some milliseconds for the planner.
+func WarmSearch(ctx context.Context, pool *pgxpool.Pool, conns int) error {
+	err := OnConns(ctx, pool, conns, func(c *pgxpool.Conn) error {
+		for _, q := range []string{"村", "52"} {
+			if _, err := Search(ctx, c, SearchQuery{Q: q, Limit: DefaultSearchLimit}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("search: warm: %w", err)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
@@ -151,12 +152,29 @@ type planNode struct {
 }
 
 // mostRowsRead is the most rows that one scan of regions read, in one of
-// its loops, when geo.Search's name search ran for q.
+// its loops, when geo.Search's name search ran for q: by its generic
+// plan, as geo.Search runs it.
 func mostRowsRead(t *testing.T, db geo.DB, q string, limit int) float64 {
 	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
 	var plan []struct{ Plan planNode }
-	if err := db.QueryRow(context.Background(), "EXPLAIN (ANALYZE, FORMAT JSON) "+geo.SearchNameSQL,
-		pgx.QueryExecModeExec, q, limit).Scan(&plan); err != nil {
+	for _, sql := range []string{geo.GenericPlansSQL, "PREPARE search_name AS " + geo.SearchNameSQL} {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// EXECUTE's arguments are values, not parameters: pgx writes them in.
+	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE search_name($1, $2)",
+		pgx.QueryExecModeSimpleProtocol, q, limit).Scan(&plan); err != nil {
+		t.Fatal(err)
+	}
+	// A prepared statement outlives the transaction it was made in.
+	if _, err := tx.Exec(ctx, "DEALLOCATE search_name"); err != nil {
 		t.Fatal(err)
 	}
 	var most func(n planNode) float64
@@ -171,6 +189,32 @@ func mostRowsRead(t *testing.T, db geo.DB, q string, limit int) float64 {
 		return m
 	}
 	return most(plan[0].Plan)
+}
+
+// TestWarmSearch: after WarmSearch, the connections it held have run the
+// search's statements, by name and by code, by their generic plans (kept
+// on them for every search after).
+func TestWarmSearch(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if err := geo.WarmSearch(ctx, pool, 2); err != nil {
+		t.Fatal(err)
+	}
+	statements := []string{geo.SearchNameSQL, geo.SearchCodeSQL}
+	err := geo.OnConns(ctx, pool, 2, func(c *pgxpool.Conn) error {
+		var planned int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements
+			WHERE statement = ANY ($1) AND generic_plans > 0 AND custom_plans = 0`, statements).Scan(&planned); err != nil {
+			return err
+		}
+		if planned != len(statements) {
+			t.Errorf("a connection has run %d of the %d search statements by a generic plan", planned, len(statements))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestLevelRank: the schema's level_rank orders the catalogue's levels as

@@ -48,26 +48,19 @@ func NewService(cfg Config, pool *pgxpool.Pool) *Service {
 // plan is kept per connection: SessionParams). Each zoom's statement runs
 // once, for the tile at the world's north-west corner.
 func (s *Service) Warm(ctx context.Context, conns int) error {
-	var held []*pgxpool.Conn
-	defer func() {
-		for _, c := range held {
-			c.Release()
-		}
-	}()
 	ts := s.sets[CompositeName]
-	for range conns {
-		c, err := s.reads.Now.Acquire(ctx)
-		if err != nil {
-			return fmt.Errorf("tiles: warm: %w", err)
-		}
-		held = append(held, c)
+	err := geo.OnConns(ctx, s.reads.Now, conns, func(c *pgxpool.Conn) error {
 		for z := ts.MinZoom(); z <= ts.MaxZoom(); z++ {
 			var data []byte
 			args := append([]any{int32(z), int32(0), int32(0)}, ts.Args()...)
 			if err := c.QueryRow(ctx, ts.Query(z), args...).Scan(&data); err != nil {
-				return fmt.Errorf("tiles: warm zoom %d: %w", z, err)
+				return fmt.Errorf("zoom %d: %w", z, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tiles: warm: %w", err)
 	}
 	return nil
 }

@@ -117,10 +117,11 @@ type database struct {
 	cluster       *pgcluster.Cluster
 }
 
-// warmTileConns is how many of the tile pool's connections serve starts
-// with every zoom's tile statement planned (tiles.Service.Warm): a
-// screen's first tiles come over a few connections at once.
-const warmTileConns = 4
+// warmConns is how many of the tile pool's connections serve starts with
+// every zoom's tile statement planned (tiles.Service.Warm), and of the
+// pool's with the search's (geo.WarmSearch): a screen's first tiles come
+// over a few connections at once.
+const warmConns = 4
 
 // pools are the pools battlemap keeps on one database server. Tiles have
 // a pool of their own, whose sessions are set up for the tile statements
@@ -309,8 +310,12 @@ func serve(ctx context.Context, cfg Config, _ []string, log *slog.Logger) error 
 	// A few connections with every zoom's tile statement planned, so that
 	// the first tiles asked do not wait for the planner; a failure here
 	// leaves the planning to the requests, as before.
-	if err := tileService.Warm(ctx, min(warmTileConns, cfg.Database.MaxConns)); err != nil {
+	if err := tileService.Warm(ctx, min(warmConns, cfg.Database.MaxConns)); err != nil {
 		log.Warn("tile statements not planned ahead", slog.Any("err", err))
+	}
+	// And the search's statements, on as many of the pool's.
+	if err := geo.WarmSearch(ctx, db.pool, min(warmConns, cfg.Database.MaxConns)); err != nil {
+		log.Warn("search statements not planned ahead", slog.Any("err", err))
 	}
 	srv := web.New(web.Config{
 		RequestTimeout:  cfg.Server.RequestTimeout,
