@@ -64,8 +64,8 @@ func mvtGeom(g string) string {
 // regionBands draws the polygons of collection c, the regions of level,
 // from minZoom to maxZoom, each zoom band reading the boundary simplified
 // for it. To zoom 6 (provinces, cities, then counties: a few hundred
-// shapes a tile) and at zoom 8 (counties and townships), a band reads the
-// shape stored for its zoom, simplified to half a pixel of it
+// shapes a tile) and at zooms 8 and 9 (counties and townships), a band
+// reads the shape stored for its zoom, simplified to half a pixel of it
 // (region_tile_shapes, migrations/030_tile_shapes.sql): clipping the
 // points to the tile is most of a tile's cost, and at zoom 8 the zoom-10
 // shape holds three times the points a pixel needs. The spatial filter
@@ -110,7 +110,7 @@ var shapeBands = []struct {
 	min, max int
 	shape    string
 }{
-	{0, 6, tileShape}, {7, 7, "sh.shape_z7"}, {8, 8, tileShape}, {9, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
+	{0, 6, tileShape}, {7, 7, "sh.shape_z7"}, {8, 9, tileShape}, {10, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
 }
 
 // tileShape is a region's shape stored for the tile's zoom, read from
