@@ -64,11 +64,13 @@ func mvtGeom(g string) string {
 // regionBands draws the polygons of collection c, the regions of level,
 // from minZoom to maxZoom, each zoom band reading the boundary simplified
 // for it. To zoom 6 (provinces, cities, then counties: a few hundred
-// shapes a tile) the zoom-7 boundary is simplified again, to half a
-// pixel, as it is read: a city's keeps a quarter of its points at zoom 4,
-// and clipping the points to the tile is most of the tile's cost. The spatial filter uses the unsimplified
-// shape's index, which is partial per level: the level is written out so
-// the planner picks it.
+// shapes a tile) and at zooms 8 and 9 (counties and townships), a band
+// reads the shape stored for its zoom, simplified to half a pixel of it
+// (region_tile_shapes, migrations/030_tile_shapes.sql): clipping the
+// points to the tile is most of a tile's cost, and at zoom 8 the zoom-10
+// shape holds three times the points a pixel needs. The spatial filter
+// uses the unsimplified shape's index, which is partial per level: the
+// level is written out so the planner picks it.
 //
 // The figures of a region above the counties are summed as they are
 // read, and the planner, which cannot tell how many shapes meet a tile,
@@ -84,28 +86,36 @@ func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 			" f WHERE f.code = sh.code AND f.level = '" + level + "' OFFSET 0) f"
 	}
 	var bands []band
-	for _, b := range []struct {
-		min, max int
-		shape    string
-	}{
-		{0, 6, "ST_Simplify(sh.shape_z7, " + halfPixel + ", true)"},
-		{7, 7, "sh.shape_z7"}, {8, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
-	} {
+	for _, b := range shapeBands {
 		if b.max < minZoom || b.min > maxZoom {
 			continue
 		}
-		bands = append(bands, featureBand(max(b.min, minZoom), min(b.max, maxZoom), c, source{
+		src := source{
 			from:   from,
 			inTile: "sh.level = '" + level + "' AND f.level = '" + level + "' AND sh.shape && " + envMargin,
 			geom:   b.shape, code: "f.code", id: true,
-		}))
+		}
+		if b.shape == tileShape {
+			src.from += " JOIN region_tile_shapes ts ON ts.code = sh.code AND ts.z = $1"
+		}
+		bands = append(bands, featureBand(max(b.min, minZoom), min(b.max, maxZoom), c, src))
 	}
 	return bands
 }
 
-// halfPixel is, in EPSG:3857 metres, half a pixel of a tile of zoom $1
-// drawn 512 pixels wide (MapLibre's size): 4 of its 4,096 units.
-const halfPixel = `(40075016.685578488 / 1024 / 2 ^ $1::int)`
+// shapeBands are the zooms at which regions are drawn from each of their
+// shapes: the one stored for the tile's zoom (tileShape), those of zooms
+// 7 and 10 (simplified to 500 m and 50 m), then the boundary itself.
+var shapeBands = []struct {
+	min, max int
+	shape    string
+}{
+	{0, 6, tileShape}, {7, 7, "sh.shape_z7"}, {8, 9, tileShape}, {10, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
+}
+
+// tileShape is a region's shape stored for the tile's zoom, read from
+// region_tile_shapes.
+const tileShape = "ts.shape"
 
 // stored reports whether the figures of level's regions are stored
 // rollups, as those of counties and below are, whose points each level

@@ -1,13 +1,17 @@
 package tiles_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 
+	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/tiles"
 )
@@ -161,6 +165,109 @@ func TestCrowdedVillages(t *testing.T) {
 		}
 		if want := villagesIn(tt.tile, tt.where); got != want || want == 0 {
 			t.Errorf("%s: %d villages in %v, want %d", tt.name, got, tt.tile, want)
+		}
+	}
+}
+
+// TestTileShapeZooms: each layer of regions reads the shapes stored for a
+// tile's zoom (region_tile_shapes) at exactly the zooms the database
+// stores them for its level (region_tile_zooms), and every region of the
+// level has one at each of them.
+func TestTileShapeZooms(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	ctx := context.Background()
+	levels := map[*geo.Collection]string{geo.Provinces: "province", geo.Cities: "city", geo.Counties: "county", geo.Townships: "township"}
+	sets := tiles.Tilesets()
+	seen := 0
+	for _, l := range tiles.Layers {
+		level, ok := levels[l.Collection]
+		if !ok {
+			continue
+		}
+		seen++
+		var reads []int32
+		for z := l.MinZoom; z <= l.MaxZoom; z++ {
+			if strings.Contains(sets[l.Name].Query(z), "region_tile_shapes") {
+				reads = append(reads, int32(z))
+			}
+		}
+		var stored []int32
+		var regions, missing int
+		if err := pool.QueryRow(ctx, `SELECT region_tile_zooms($1),
+			(SELECT count(*) FROM region_shapes s WHERE s.level = $1),
+			(SELECT count(*) FROM region_shapes s CROSS JOIN unnest(region_tile_zooms(s.level)) z (z)
+			 WHERE s.level = $1 AND NOT EXISTS (SELECT FROM region_tile_shapes t WHERE t.code = s.code AND t.z = z.z))`,
+			level).Scan(&stored, &regions, &missing); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(reads, stored) {
+			t.Errorf("%s read stored shapes at zooms %v; the database stores those of a %s at %v", l.Name, reads, level, stored)
+		}
+		if regions == 0 || missing > 0 {
+			t.Errorf("%s: %d of the stored shapes of %d regions missing", level, missing, regions)
+		}
+	}
+	if seen != len(levels) {
+		t.Errorf("%d layers of regions, want %d", seen, len(levels))
+	}
+}
+
+// TestTileShapesFollowEdits: after boundaries are edited (a county takes
+// in a township of its neighbour, the city grows), the tiles drawing the
+// stored shapes of the regions edited — the city at zooms 4 and 5, the
+// counties at 6, 8 and 9 — are not what they were, and are byte for byte the
+// tiles made after every region's shapes are made again from the
+// boundaries; a tile as of before the edit is the tile that was.
+func TestTileShapesFollowEdits(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	ctx := context.Background()
+	svc := tiles.NewService(tiles.Config{}, pool)
+	var zs []maptile.Tile
+	for _, z := range []int{4, 5, 6, 8, 9} {
+		zs = append(zs, at(106.93, 27.72, z))
+	}
+	draw := func() [][]byte {
+		var out [][]byte
+		for _, tile := range zs {
+			b, _ := fetch(t, svc, tiles.CompositeName, tile)
+			out = append(out, b)
+		}
+		return out
+	}
+	var moment time.Time
+	if err := pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&moment); err != nil {
+		t.Fatal(err)
+	}
+	before := draw()
+	for _, sql := range []string{
+		`UPDATE regions SET parent_code = '520303' WHERE code = '520302001'`,
+		`UPDATE regions c SET boundary = ST_Multi(ST_Union(c.boundary, t.boundary)) FROM regions t WHERE c.code = '520303' AND t.code = '520302001'`,
+		`UPDATE regions SET boundary = ST_Multi(ST_Buffer(boundary, 0.05)) WHERE code = '520300'`,
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	edited := draw()
+	if _, err := pool.Exec(ctx, `SELECT refresh_shapes(NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	scratch := draw()
+	for i, tile := range zs {
+		if bytes.Equal(edited[i], before[i]) {
+			t.Errorf("%v: the same tile after the edit", tile)
+		}
+		if !bytes.Equal(edited[i], scratch[i]) {
+			t.Errorf("%v after the edit: %d bytes; made from every boundary again: %d bytes", tile, len(edited[i]), len(scratch[i]))
+		}
+		past, err := svc.Tile(ctx, tiles.CompositeName, tile, &moment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(past, before[i]) {
+			t.Errorf("%v as of before the edit: %d bytes; the tile then: %d bytes", tile, len(past), len(before[i]))
 		}
 	}
 }
