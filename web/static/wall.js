@@ -334,9 +334,11 @@ async function main() {
     }
   }
   async function stopAt(counties) {
-    // The ranking's stop takes the whole side panel: its fourteen rows
-    // need the height of the headline figures too.
-    document.querySelector("aside.side").classList.toggle("ranking", stop === 1);
+    // The ranking's stop takes the whole side panel (its rows need the
+    // height of the headline figures too) once its answer is in: until
+    // then, a country's takes seconds, the figures stay.
+    const side = document.querySelector("aside.side");
+    if (stop !== 1) side.classList.remove("ranking");
     if (stop === 0) {
       // The first view is the city at once, not a flight from the whole
       // world: below the counties' zoom the map would draw provinces.
@@ -349,6 +351,7 @@ async function main() {
       let failure;
       const rs = await fetchJSON(`/api/regions/${city.code}/rankings?by=county&measure=${measure}${rankedAt ? `&at=${rankedAt}` : ""}`)
         .catch((err) => { failure = err.message; return null; });
+      side.classList.add("ranking");
       renderRanking(rs, catalogue, schemes, failure);
     } else {
       const c = counties[(stop - 2) % counties.length];
