@@ -40,9 +40,15 @@ func listen(t *testing.T, pool *pgxpool.Pool) string {
 // serveAt starts a server over pool listening on addr (a port of 0 picks
 // a free one) and returns it with the address it listens on.
 func serveAt(t *testing.T, pool *pgxpool.Pool, addr string) (*web.Server, string) {
+	return serveRooted(t, pool, addr, "")
+}
+
+// serveRooted is serveAt with the pages opening on region root ("": the
+// data's top), as --root sets it.
+func serveRooted(t *testing.T, pool *pgxpool.Pool, addr, root string) (*web.Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := web.New(web.Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20, CacheBytes: 64 << 20, TileCacheBytes: 64 << 20}, pool, tiles.NewService(tiles.Config{}, pool), log)
+	s := web.New(web.Config{RequestTimeout: 30 * time.Second, BodyLimit: 1 << 20, CacheBytes: 64 << 20, TileCacheBytes: 64 << 20, Root: root}, pool, tiles.NewService(tiles.Config{}, pool), log)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

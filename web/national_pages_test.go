@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -159,5 +160,32 @@ func TestWallFromTheCountry(t *testing.T) {
 	if counties <= 15 && (ranked.Rows != int(counties) || ranked.Of != "") {
 		t.Errorf("the ranking lists %d rows and says %q; want all %d counties", ranked.Rows, ranked.Of, counties)
 	}
+	b.checkClean(t)
+}
+
+// TestPlannerFromATownship: with the pages opened on a township (--root),
+// the planner offers no walk down (its children are villages), and works
+// on the township's county: its unassigned villages (the list is a
+// county's at the finest) and its site suitability.
+func TestPlannerFromATownship(t *testing.T) {
+	pool := pgtest.New(t)
+	var township string
+	if err := pool.QueryRow(context.Background(), `SELECT left(code, 9) FROM unassigned_villages ORDER BY code LIMIT 1`).Scan(&township); err != nil {
+		t.Fatal(err)
+	}
+	s, addr := serveRooted(t, pool, "127.0.0.1:0", township)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	b := newBrowser(t, "http://"+addr)
+	b.open(t, "/planner")
+	want := count(t, pool, `SELECT count(*) FROM unassigned_villages WHERE '`+township[:6]+`' = ANY (region_lineage(code))`)
+	b.run(t, "the county's unassigned villages",
+		chromedp.Poll(fmt.Sprintf(`document.getElementById("unassigned-count").textContent === "%d 个"`, want), nil, chromedp.WithPollingTimeout(30*time.Second)))
+	var selects int
+	b.eval(t, `document.querySelectorAll("#regions select").length`, &selects)
+	if selects != 0 {
+		t.Errorf("opened on township %s the planner offers %d selects, want none", township, selects)
+	}
+	b.run(t, "ask for candidates", chromedp.Click("#suit-candidates"),
+		chromedp.Poll(`document.querySelectorAll("#suit-list li").length > 0`, nil, chromedp.WithPollingTimeout(60*time.Second)))
 	b.checkClean(t)
 }

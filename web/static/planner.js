@@ -90,11 +90,15 @@ async function showUnassigned(map, region) {
  */
 function chooseRegion(catalogue, top, onChoose) {
   const level = (l) => catalogue.label("region_level", l);
+  // The walk ends at a county: below it (a township or a village opened
+  // with --root) there is nothing to choose.
+  const levels = catalogue.values("region_level").map((v) => v.value);
+  const atOrBelowCounty = (l) => levels.indexOf(l) >= levels.indexOf("county");
   // The country's label already says the whole of it (全国).
   const whole = (l) => (level(l).startsWith("全") ? level(l) : `全${level(l)}`);
   let asked = 0;
   const step = (region) => {
-    if (region.level === "county" || region.children.length === 0) return;
+    if (atOrBelowCounty(region.level) || region.children.length === 0) return;
     // A province may have counties beside its cities: both are named.
     const levels = [...new Set(region.children.map((c) => c.level))];
     const select = el("select", { id: levels[0], "data-parent": region.code },
@@ -109,7 +113,7 @@ function chooseRegion(catalogue, top, onChoose) {
       try {
         await Promise.all([
           onChoose(child ?? region),
-          child && child.level !== "county" && fetchJSON(`/api/regions/${child.code}`).then((r) => n === asked && step(r)),
+          child && !atOrBelowCounty(child.level) && fetchJSON(`/api/regions/${child.code}`).then((r) => n === asked && step(r)),
         ]);
       } catch (err) {
         $("status").textContent = err.message;
@@ -118,6 +122,21 @@ function chooseRegion(catalogue, top, onChoose) {
     $("regions").append(label);
   };
   step(top);
+}
+
+/** countyOf is the county a region is or lies in (its breadcrumb's,
+ * for a township or a village), where the site suitability works; ""
+ * above the counties. */
+function countyOf(region) {
+  if (region.level === "county") return region.code;
+  return region.breadcrumb?.find((r) => r.level === "county")?.code ?? "";
+}
+
+/** areaOf is the region whose unassigned villages the planner lists for
+ * region: itself, or below the counties its county (sites serve a
+ * county, and the list is a county's at the finest). */
+function areaOf(region) {
+  return countyOf(region) || region.code;
 }
 
 async function main() {
@@ -138,7 +157,7 @@ async function main() {
     // A site made from a candidate takes its villages off the list and
     // opens in the panel; the tiles draw it.
     onCreated: async (code) => {
-      await showUnassigned(map, region.code);
+      await showUnassigned(map, areaOf(region));
       await showSite(map, catalogue, user, code);
       reloadTiles(map);
     },
@@ -146,12 +165,12 @@ async function main() {
   const choose = async (r) => {
     region = r;
     fitBBox(map, r.bbox);
-    suitability.setCounty(r.level === "county" ? r.code : "");
-    await showUnassigned(map, r.code);
+    suitability.setCounty(countyOf(r));
+    await showUnassigned(map, areaOf(r));
   };
   chooseRegion(catalogue, top, choose);
-  if (top.level === "county") suitability.setCounty(top.code);
-  await showUnassigned(map, top.code);
+  if (countyOf(top)) suitability.setCounty(countyOf(top));
+  await showUnassigned(map, areaOf(top));
 
   // A click beside the sites explains the spot, when the surface is shown.
   map.on("click", (e) => {
