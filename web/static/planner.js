@@ -92,8 +92,8 @@ function chooseRegion(catalogue, top, onChoose) {
   const level = (l) => catalogue.label("region_level", l);
   // The walk ends at a county: below it (a township or a village opened
   // with --root) there is nothing to choose.
-  const levels = catalogue.values("region_level").map((v) => v.value);
-  const atOrBelowCounty = (l) => levels.indexOf(l) >= levels.indexOf("county");
+  const order = catalogue.values("region_level").map((v) => v.value);
+  const atOrBelowCounty = (l) => order.indexOf(l) >= order.indexOf("county");
   // The country's label already says the whole of it (全国).
   const whole = (l) => (level(l).startsWith("全") ? level(l) : `全${level(l)}`);
   let asked = 0;
