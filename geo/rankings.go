@@ -92,11 +92,34 @@ type reading struct {
 // ratios are the figures' everywhere (share_of, average_of). A rank is
 // rank(): ties share it; a row with no figure for a measure has no rank
 // by it.
+//
+// Counties and townships find their members by the keys that file a
+// row under them (a village's and a site's county_code and
+// township_code, a project's county_code and its village's township),
+// which the foreign keys hold equal to the regions' walk up that
+// counted_in follows: a country's ranking of its counties then reads
+// each village once, where counted_in would list it under each of the
+// six regions above it.
 var sqlRankings = `
-WITH roots AS (
+WITH RECURSIVE roots AS (
     SELECT coalesce($1::text[], ARRAY(SELECT code FROM regions WHERE parent_code IS NULL)) AS codes
+), ranked (code, name, level) AS (
+    -- The counties or townships under the roots: a walk down that stops
+    -- at their level.
+    SELECT r.code, r.name, r.level FROM roots JOIN regions r ON r.code = ANY (roots.codes)
+    WHERE $2 IN ('county', 'township')
+    UNION ALL
+    SELECT r.code, r.name, r.level FROM ranked d JOIN regions r ON r.parent_code = d.code
+    WHERE d.level NOT IN ($2, 'village')
+), filed AS (
+    SELECT v.county_code, v.township_code, v.code AS village_code, NULL AS project_code FROM villages v
+    UNION ALL
+    SELECT p.county_code, v.township_code, NULL, p.code FROM projects p LEFT JOIN villages v ON v.code = p.village_code
+    UNION ALL
+    -- A site brings its region into the ranking, with no figure.
+    SELECT s.county_code, s.township_code, NULL, NULL FROM sites s
 ), c AS MATERIALIZED (
-    SELECT c.* FROM roots CROSS JOIN LATERAL counted_in(roots.codes) c
+    SELECT c.* FROM roots CROSS JOIN LATERAL counted_in(roots.codes) c WHERE $2 IN ('unit', 'village')
 ), paired AS (
     SELECT CASE WHEN $2 = 'unit' THEN v.pairing_unit ELSE v.code END AS key,
            CASE WHEN $2 = 'unit' THEN v.pairing_unit ELSE r.name END AS name,
@@ -105,9 +128,9 @@ WITH roots AS (
     WHERE $2 IN ('unit', 'village') AND c.region_code = ANY (roots.codes) AND v.pairing_unit IS NOT NULL
       AND ($6::text IS NULL OR v.pairing_unit = $6)
 ), members AS (
-    SELECT r.code AS key, r.name, r.level, c.village_code, c.project_code
-    FROM c JOIN regions r ON r.code = c.region_code
-    WHERE r.level = $2 AND $2 IN ('county', 'township')
+    SELECT k.code AS key, k.name, k.level, f.village_code, f.project_code
+    FROM ranked k JOIN filed f ON k.code = CASE WHEN $2 = 'county' THEN f.county_code ELSE f.township_code END
+    WHERE k.level = $2
     UNION ALL
     SELECT u.key, u.name, u.level, u.village_code, NULL FROM paired u
     UNION ALL
@@ -115,37 +138,44 @@ WITH roots AS (
     SELECT u.key, u.name, u.level, NULL, p.code FROM paired u JOIN projects p ON p.village_code = u.village_code
 ), groups AS (
     SELECT key, min(name) AS name, min(level) AS level FROM members GROUP BY key
-), stocks_at_start AS (
-    -- A village's stocks at a moment are its rollup row that held then,
-    -- as region_stocks reads them; read here for all villages at once.
-    SELECT h.code, h.poor_population FROM region_rollups_history h
-    WHERE h.level = 'village' AND h.valid @> greatest($3::timestamptz, (SELECT lower(history_span())))
-), stocks_now AS (
-    SELECT h.code, h.poor_population FROM region_rollups_history h
-    WHERE h.level = 'village' AND h.valid @> $4::timestamptz
+), holders AS (
+    -- Whose rollup rows hold a group's stocks: a county's or township's
+    -- own, which sum its villages'; a unit's or village's, its villages'.
+    SELECT key, key AS code FROM groups WHERE $2 IN ('county', 'township')
+    UNION ALL
+    SELECT key, village_code FROM paired
+), stocks AS (
+    -- The stocks at a moment are the rows that held then, as
+    -- region_stocks reads them.
+    SELECT s.key, sum(a.poor_population)::bigint AS poor_at_start, sum(b.poor_population)::bigint AS poor_now
+    FROM holders s
+    LEFT JOIN region_rollups_history a
+        ON a.code = s.code AND a.valid @> greatest($3::timestamptz, (SELECT lower(history_span())))
+    LEFT JOIN region_rollups_history b ON b.code = s.code AND b.valid @> $4::timestamptz
+    GROUP BY s.key
 ), falls AS (
     -- People lifted out: each fall of a village's poor people from one
     -- version to the next that began since the start, as the timeline
     -- counts them (region_timeline's people_out), so that the rankings'
-    -- and the wall's 减贫 are one figure.
-    SELECT x.code, sum(greatest(x.before - x.poor_population, 0))::bigint AS people_out
-    FROM (SELECT h.code, lower(h.valid) AS at, h.poor_population,
-                 lag(h.poor_population) OVER (PARTITION BY h.code ORDER BY lower(h.valid)) AS before
-          FROM region_rollups_history h
-          WHERE h.level = 'village'
-            AND h.valid && tstzrange(greatest($3::timestamptz, (SELECT lower(history_span()))) - interval '1 microsecond',
-                                     $4::timestamptz, '[]')) x
-    WHERE x.at >= greatest($3::timestamptz, (SELECT lower(history_span()))) AND x.at <= $4::timestamptz
-    GROUP BY x.code
+    -- and the wall's 减贫 are one figure. A version that fell ended
+    -- within the period, which few do: they are read by their ends
+    -- (migrations/031_ranking_falls.sql), each with the version after it.
+    SELECT p.code, sum(greatest(p.poor_population - n.poor_population, 0))::bigint AS people_out
+    FROM region_rollups_history p
+    CROSS JOIN LATERAL (
+        SELECT n.poor_population, lower(n.valid) AS at FROM region_rollups_history n
+        WHERE n.code = p.code AND lower(n.valid) >= upper(p.valid)
+        ORDER BY lower(n.valid) LIMIT 1) n
+    WHERE p.level = 'village' AND NOT upper_inf(p.valid)
+      AND upper(p.valid) >= greatest($3::timestamptz, (SELECT lower(history_span()))) AND upper(p.valid) <= $4::timestamptz
+      AND n.at <= $4::timestamptz
+    GROUP BY p.code
 ), village_figures AS (
     SELECT m.key,
            count(*) FILTER (WHERE g.poverty_status = 'exited' AND g.exit_year = $5) AS exited,
            count(*) FILTER (WHERE g.poverty_status = 'not_exited' OR (g.poverty_status = 'exited' AND g.exit_year = $5)) AS to_exit,
-           coalesce(sum(a.poor_population), 0)::bigint AS poor_at_start, coalesce(sum(b.poor_population), 0)::bigint AS poor_now,
            coalesce(sum(o.people_out), 0)::bigint AS people_out
     FROM members m JOIN regions g ON g.code = m.village_code
-    LEFT JOIN stocks_at_start a ON a.code = m.village_code
-    LEFT JOIN stocks_now b ON b.code = m.village_code
     LEFT JOIN falls o ON o.code = m.village_code
     GROUP BY m.key
 ), project_figures AS (
@@ -156,13 +186,14 @@ WITH roots AS (
 ), figures AS (
     SELECT g.key, g.name, g.level,
            coalesce(v.exited, 0) AS exited, coalesce(v.to_exit, 0) AS to_exit, share_of(v.exited, v.to_exit) AS exit_rate,
-           coalesce(v.poor_at_start, 0) AS poor_at_start, coalesce(v.poor_now, 0) AS poor_now,
+           coalesce(s.poor_at_start, 0) AS poor_at_start, coalesce(s.poor_now, 0) AS poor_now,
            coalesce(v.people_out, 0) AS people_out,
            coalesce(p.projects, 0) AS projects,
            round(average_of(p.completion_total, p.projects::int)::numeric, 1)::float8 AS completion_avg,
            coalesce(p.planned, 0) AS planned, coalesce(p.disbursed, 0) AS disbursed,
            share_of(p.disbursed, p.planned) AS disbursement_rate
-    FROM groups g LEFT JOIN village_figures v USING (key) LEFT JOIN project_figures p USING (key)
+    FROM groups g LEFT JOIN village_figures v USING (key) LEFT JOIN stocks s USING (key)
+    LEFT JOIN project_figures p USING (key)
 )
 SELECT f.key, f.name, f.level, f.exited, f.to_exit, f.exit_rate, f.poor_at_start, f.poor_now, f.people_out,
        f.projects, f.completion_avg, f.planned, f.disbursed, f.disbursement_rate,
