@@ -64,6 +64,17 @@ func Up(ctx context.Context, conn *pgx.Conn) (err error) {
 			err = fmt.Errorf("migrations: %w", reset)
 		}
 	}()
+	owner, err := asOwner(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if owner {
+		defer func() {
+			if _, reset := conn.Exec(ctx, `RESET ROLE`); err == nil && reset != nil {
+				err = fmt.Errorf("migrations: %w", reset)
+			}
+		}()
+	}
 	m, err := newMigrator(ctx, conn)
 	if err != nil {
 		return err
@@ -72,6 +83,40 @@ func Up(ctx context.Context, conn *pgx.Conn) (err error) {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	return checkPostGIS(ctx, conn)
+}
+
+// sqlOwner says whether the session is a superuser's on a database that
+// another role, no superuser, owns; and creates there, while it is the
+// superuser's, the extensions only a superuser may create.
+const sqlOwner = `
+SELECT u.rolsuper AND d.datdba <> u.oid AND NOT o.rolsuper, o.rolname
+FROM pg_roles u, pg_database d JOIN pg_roles o ON o.oid = d.datdba
+WHERE u.rolname = session_user AND d.datname = current_database()`
+
+// asOwner makes conn's session, when a superuser's on a database that
+// another role owns (battlemap's cluster gives its database to
+// pgcluster.OwnerRole), act as that owner for the migrations, and says
+// whether it did. What they create then belongs to the owner, like what
+// they created before: the history's triggers, which run as the owner,
+// can write the tables a later migration adds, and the server's role is
+// granted them by their owner. PostGIS and its raster, which only a
+// superuser may create, are created first, as the cluster does.
+func asOwner(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var other bool
+	var owner string
+	if err := conn.QueryRow(ctx, sqlOwner).Scan(&other, &owner); err != nil {
+		return false, fmt.Errorf("migrations: owner: %w", err)
+	}
+	if !other {
+		return false, nil
+	}
+	for _, sql := range []string{`CREATE EXTENSION IF NOT EXISTS postgis`, `CREATE EXTENSION IF NOT EXISTS postgis_raster`,
+		`SET ROLE ` + pgx.Identifier{owner}.Sanitize()} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			return false, fmt.Errorf("migrations: %s: %w", sql, err)
+		}
+	}
+	return true, nil
 }
 
 // Latest is the version the embedded migrations bring a database to.

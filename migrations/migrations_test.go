@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
+	"github.com/zunyi/battlemap/geo/pgcluster"
 	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/migrations"
 )
@@ -33,10 +34,17 @@ func up(t *testing.T, pool *pgxpool.Pool) {
 
 // TestUpFromEmpty migrates an empty database, twice (the second run must
 // change nothing), and checks the version, the tables and the spatial
-// indexes.
+// indexes. The database belongs to pgcluster.OwnerRole, as battlemap's
+// cluster gives it, and a superuser migrates it: everything the
+// migrations create belongs to the owner all the same (asOwner), and the
+// session is the superuser's again after.
 func TestUpFromEmpty(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewEmpty(t)
+	if _, err := pool.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{pool.Config().ConnConfig.Database}.Sanitize()+
+		" OWNER TO "+pgx.Identifier{pgcluster.OwnerRole}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
 	if v, err := migrations.Current(ctx, pool); err != nil || v != 0 {
 		t.Fatalf("Current on empty database = %d, %v; want 0, nil", v, err)
 	}
@@ -71,6 +79,30 @@ func TestUpFromEmpty(t *testing.T) {
 	var srid int
 	if err := pool.QueryRow(ctx, `SELECT srid FROM geometry_columns WHERE f_table_name = 'regions' AND f_geometry_column = 'point'`).Scan(&srid); err != nil || srid != 4326 {
 		t.Errorf("regions.point SRID = %d (%v), want 4326", srid, err)
+	}
+	var others []string
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT c.oid::regclass::text || ' of ' || c.relowner::regrole::text FROM pg_class c
+			WHERE c.relnamespace = 'public'::regnamespace AND c.relowner::regrole::text <> $1
+			  AND c.relkind IN ('r', 'p', 'v', 'm') AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+			UNION ALL
+			SELECT p.oid::regprocedure::text || ' of ' || p.proowner::regrole::text FROM pg_proc p
+			WHERE p.pronamespace = 'public'::regnamespace AND p.proowner::regrole::text <> $1
+			  AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`,
+			pgcluster.OwnerRole)
+		if err != nil {
+			return err
+		}
+		others, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil || len(others) > 0 {
+		t.Errorf("objects not the owner's (%v): %q", err, others)
+	}
+	var super bool
+	if err := pool.QueryRow(ctx, `SELECT rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&super); err != nil || !super {
+		t.Errorf("after Up the session is no superuser's (%v)", err)
 	}
 }
 
