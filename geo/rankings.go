@@ -88,29 +88,31 @@ type reading struct {
 // top region) as of $4, counting the exits of year $5 and the people
 // lifted out since $3. Membership is the rollups' (counted_in): a
 // region's villages and projects are those counted in it; a unit's
-// villages those that name it, its projects those serving them. The
-// ratios are the figures' everywhere (share_of, average_of). A rank is
-// rank(): ties share it; a row with no figure for a measure has no rank
-// by it.
+// villages those under the regions that name it, its projects those
+// serving them. The ratios are the figures' everywhere (share_of,
+// average_of). A rank is rank(): ties share it; a row with no figure for
+// a measure has no rank by it.
 //
-// Counties and townships find their members by the keys that file a
-// row under them (a village's and a site's county_code and
+// The rows counted in a county or township are found by the codes that
+// file them under it (a village's and a site's county_code and
 // township_code, a project's county_code and its village's township),
-// which the foreign keys hold equal to the regions' walk up that
-// counted_in follows: a country's ranking of its counties then reads
-// each village once, where counted_in would list it under each of the
-// six regions above it.
+// which the foreign keys hold equal to the walk up the regions that
+// counted_in follows: the walk goes down only to the counties (or the
+// townships ranked), and a country's ranking reads each village once,
+// where counted_in would list it under each of the six regions above it.
 var sqlRankings = `
 WITH RECURSIVE roots AS (
     SELECT coalesce($1::text[], ARRAY(SELECT code FROM regions WHERE parent_code IS NULL)) AS codes
-), ranked (code, name, level) AS (
-    -- The counties or townships under the roots: a walk down that stops
-    -- at their level.
+), stop AS (
+    SELECT CASE WHEN $2 IN ('county', 'township') THEN $2 ELSE 'county' END AS level
+), under (code, name, level) AS (
+    -- The roots and the regions under them down to the level ranked, for
+    -- units and villages to the counties: a walk that stops there, or at
+    -- a township it starts from.
     SELECT r.code, r.name, r.level FROM roots JOIN regions r ON r.code = ANY (roots.codes)
-    WHERE $2 IN ('county', 'township')
     UNION ALL
-    SELECT r.code, r.name, r.level FROM ranked d JOIN regions r ON r.parent_code = d.code
-    WHERE d.level NOT IN ($2, 'village')
+    SELECT r.code, r.name, r.level FROM under d CROSS JOIN stop JOIN regions r ON r.parent_code = d.code
+    WHERE d.level NOT IN (stop.level, 'township', 'village')
 ), filed AS (
     SELECT v.county_code, v.township_code, v.code AS village_code, NULL AS project_code FROM villages v
     UNION ALL
@@ -118,19 +120,24 @@ WITH RECURSIVE roots AS (
     UNION ALL
     -- A site brings its region into the ranking, with no figure.
     SELECT s.county_code, s.township_code, NULL, NULL FROM sites s
-), c AS MATERIALIZED (
-    SELECT c.* FROM roots CROSS JOIN LATERAL counted_in(roots.codes) c WHERE $2 IN ('unit', 'village')
+), held AS (
+    -- What is filed under the regions where the walk stopped: the
+    -- counties, or the townships (one join each, which a hash can make).
+    SELECT k.code, k.name, k.level, f.village_code, f.project_code
+    FROM under k CROSS JOIN stop JOIN filed f ON f.county_code = k.code
+    WHERE k.level = 'county' AND stop.level = 'county'
+    UNION ALL
+    SELECT k.code, k.name, k.level, f.village_code, f.project_code
+    FROM under k JOIN filed f ON f.township_code = k.code
+    WHERE k.level = 'township'
 ), paired AS (
     SELECT CASE WHEN $2 = 'unit' THEN v.pairing_unit ELSE v.code END AS key,
            CASE WHEN $2 = 'unit' THEN v.pairing_unit ELSE r.name END AS name,
            CASE WHEN $2 = 'unit' THEN v.pairing_level ELSE 'village' END AS level, v.code AS village_code
-    FROM roots CROSS JOIN c JOIN villages v ON v.code = c.village_code JOIN regions r ON r.code = v.code
-    WHERE $2 IN ('unit', 'village') AND c.region_code = ANY (roots.codes) AND v.pairing_unit IS NOT NULL
-      AND ($6::text IS NULL OR v.pairing_unit = $6)
+    FROM held h JOIN villages v ON v.code = h.village_code JOIN regions r ON r.code = v.code
+    WHERE $2 IN ('unit', 'village') AND v.pairing_unit IS NOT NULL AND ($6::text IS NULL OR v.pairing_unit = $6)
 ), members AS (
-    SELECT k.code AS key, k.name, k.level, f.village_code, f.project_code
-    FROM ranked k JOIN filed f ON k.code = CASE WHEN $2 = 'county' THEN f.county_code ELSE f.township_code END
-    WHERE k.level = $2
+    SELECT h.code AS key, h.name, h.level, h.village_code, h.project_code FROM held h WHERE $2 IN ('county', 'township')
     UNION ALL
     SELECT u.key, u.name, u.level, u.village_code, NULL FROM paired u
     UNION ALL
