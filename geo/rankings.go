@@ -113,7 +113,9 @@ WITH RECURSIVE roots AS (
     UNION ALL
     SELECT r.code, r.name, r.level FROM under d CROSS JOIN stop JOIN regions r ON r.parent_code = d.code
     WHERE d.level NOT IN (stop.level, 'township', 'village')
-), filed AS (
+), filed AS NOT MATERIALIZED (
+    -- Each branch of held joins it by its own key (not materialized:
+    -- each reads the villages of the regions it holds by their index).
     SELECT v.county_code, v.township_code, v.code AS village_code, NULL AS project_code FROM villages v
     UNION ALL
     SELECT p.county_code, v.township_code, NULL, p.code FROM projects p LEFT JOIN villages v ON v.code = p.village_code

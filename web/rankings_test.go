@@ -298,6 +298,41 @@ func jsonNumber(n int64) string {
 	return string(b)
 }
 
+// TestRankingsFromTheCountry ranks the counties, townships and units of
+// a country of two cities under one province (pgtest.AddProvince), whose
+// members are found by a walk down to the counties that crosses the
+// province and the cities: every region or unit under it is there, each
+// with every figure as SQL over the rows gives it.
+func TestRankingsFromTheCountry(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	s := newServer(t, pool, 0)
+	for _, by := range []string{"county", "township", "unit"} {
+		path := "/api/regions/100000/rankings?by=" + by
+		resp, body := do(t, s, path, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		var rs geo.Rankings
+		if err := json.Unmarshal(body, &rs); err != nil {
+			t.Fatal(err)
+		}
+		want := count(t, pool, `SELECT count(*) FROM regions WHERE level = $1`, by)
+		if by == "unit" {
+			want = count(t, pool, `SELECT count(DISTINCT pairing_unit) FROM villages`)
+		}
+		if int64(len(rs.Rows)) != want {
+			t.Errorf("%s: %d rows, want %d", path, len(rs.Rows), want)
+		}
+		rows := make([]geo.RankingRow, len(rs.Rows))
+		for i, r := range rs.Rows {
+			checkRankingRow(t, pool, by, r.RankingRow, rs.At, rs.YearStart)
+			rows[i] = r.RankingRow
+		}
+		checkRanks(t, path, rows)
+	}
+}
+
 // TestPairedUnit checks /api/units/{name}: the unit's figures are its row
 // of the ranking by unit, and each village's figures SQL over its rows.
 func TestPairedUnit(t *testing.T) {
