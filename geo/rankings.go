@@ -124,7 +124,8 @@ WITH RECURSIVE roots AS (
     SELECT s.county_code, s.township_code, NULL, NULL FROM sites s
 ), held AS (
     -- What is filed under the regions where the walk stopped: the
-    -- counties, or the townships (one join each, which a hash can make).
+    -- counties, or the townships; a join on each key, which an index or
+    -- a hash can serve, where a key chosen row by row could use neither.
     SELECT k.code, k.name, k.level, f.village_code, f.project_code
     FROM under k CROSS JOIN stop JOIN filed f ON f.county_code = k.code
     WHERE k.level = 'county' AND stop.level = 'county'
