@@ -54,6 +54,8 @@ func newMigrator(ctx context.Context, conn *pgx.Conn) (*migrate.Migrator, error)
 // bound the server's requests: over a country's data a migration that
 // builds an index takes longer than any request may, and a cut one would
 // leave the server unable to start. conn's timeout is set back after.
+// A superuser's session on a database another role owns runs them as
+// that owner (asOwner), and is its own again after.
 func Up(ctx context.Context, conn *pgx.Conn) (err error) {
 	var timeout string
 	if err := conn.QueryRow(ctx, `SELECT current_setting('statement_timeout'), set_config('statement_timeout', '0', false)`).Scan(&timeout, nil); err != nil {
@@ -86,8 +88,7 @@ func Up(ctx context.Context, conn *pgx.Conn) (err error) {
 }
 
 // sqlOwner says whether the session is a superuser's on a database that
-// another role, no superuser, owns; and creates there, while it is the
-// superuser's, the extensions only a superuser may create.
+// another role, no superuser, owns, and names that owner.
 const sqlOwner = `
 SELECT u.rolsuper AND d.datdba <> u.oid AND NOT o.rolsuper, o.rolname
 FROM pg_roles u, pg_database d JOIN pg_roles o ON o.oid = d.datdba
