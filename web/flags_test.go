@@ -120,14 +120,7 @@ func TestRegionFlags(t *testing.T) {
 	project, county, township, village := flagProject(t, pool)
 	check := func(t *testing.T, path string, want flagsTruth) {
 		t.Helper()
-		resp, body := do(t, s, path, nil)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-		}
-		var got geo.RegionFlags
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Fatal(err)
-		}
+		got := getOK[geo.RegionFlags](t, s, path)
 		for _, f := range []struct {
 			name      string
 			got, want int

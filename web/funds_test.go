@@ -33,14 +33,7 @@ func TestFunds(t *testing.T) {
 		if tt.at != "" {
 			path += "?at=" + tt.at
 		}
-		resp, body := do(t, s, path, nil)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-		}
-		var f geo.Funds
-		if err := json.Unmarshal(body, &f); err != nil {
-			t.Fatal(err)
-		}
+		f := getOK[geo.Funds](t, s, path)
 		db := geo.DB(pool)
 		if tt.at != "" {
 			// The truth as of the day: the history of the projects.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,6 +55,21 @@ func tokenFor(t *testing.T, pool *pgxpool.Pool, name string, role account.Role, 
 func adminToken(t *testing.T, pool *pgxpool.Pool) string {
 	t.Helper()
 	return tokenFor(t, pool, "admin", account.Admin)
+}
+
+// getOK asks s for path, which must answer 200, and decodes its JSON
+// answer as a T.
+func getOK[T any](t *testing.T, s *web.Server, path string) T {
+	t.Helper()
+	resp, body := do(t, s, path, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // count runs a query of one integer (a count or a sum) as ground truth.

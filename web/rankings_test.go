@@ -17,7 +17,6 @@ import (
 
 	"github.com/zunyi/battlemap/geo"
 	"github.com/zunyi/battlemap/geo/pgtest"
-	"github.com/zunyi/battlemap/web"
 )
 
 // sqlRankingTruth is each figure of a ranking row, written apart from
@@ -64,21 +63,6 @@ func asOf(t *testing.T, pool *pgxpool.Pool, at time.Time) pgx.Tx {
 		t.Fatal(err)
 	}
 	return tx
-}
-
-// getRankings asks s for path, a ranking, and reads its answer, which
-// must be 200.
-func getRankings(t *testing.T, s *web.Server, path string) geo.Rankings {
-	t.Helper()
-	resp, body := do(t, s, path, nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	var rs geo.Rankings
-	if err := json.Unmarshal(body, &rs); err != nil {
-		t.Fatal(err)
-	}
-	return rs
 }
 
 // checkRankingRow checks every figure of r, a row of a ranking by by as
@@ -173,7 +157,7 @@ func TestRankings(t *testing.T) {
 		}
 		path := "/api/regions/" + tt.code + "/rankings?" + q.Encode()
 		t.Run(path, func(t *testing.T) {
-			rs := getRankings(t, s, path)
+			rs := getOK[geo.Rankings](t, s, path)
 			by, measure := tt.by, tt.measure
 			if by == "" {
 				by = "county"
@@ -243,7 +227,7 @@ func TestRankings(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := "/api/regions/520300/rankings?by=unit&measure=people_out&f=csv"
-		rs := getRankings(t, s, strings.TrimSuffix(path, "&f=csv"))
+		rs := getOK[geo.Rankings](t, s, strings.TrimSuffix(path, "&f=csv"))
 		resp, body := do(t, s, path, nil)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
 			resp.Header.Get("Content-Disposition") != `attachment; filename="rankings-520300-unit-people_out-`+rs.At.Format(time.DateOnly)+`.csv"` {
@@ -314,7 +298,7 @@ func TestRankingsFromTheCountry(t *testing.T) {
 	s := newServer(t, pool, 0)
 	for _, by := range []string{"county", "township", "unit"} {
 		path := "/api/regions/100000/rankings?by=" + by
-		rs := getRankings(t, s, path)
+		rs := getOK[geo.Rankings](t, s, path)
 		want := count(t, pool, `SELECT count(*) FROM regions WHERE level = $1`, by)
 		if by == "unit" {
 			want = count(t, pool, `SELECT count(DISTINCT pairing_unit) FROM villages`)
@@ -344,14 +328,7 @@ func TestPairedUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := "/api/units/" + url.PathEscape(name) + "?at=2016-06-30"
-	resp, body := do(t, s, path, nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-	}
-	var u geo.Unit
-	if err := json.Unmarshal(body, &u); err != nil {
-		t.Fatal(err)
-	}
+	u := getOK[geo.Unit](t, s, path)
 	db := asOf(t, pool, u.At)
 	checkRankingRow(t, db, "unit", u.RankingRow, u.At, u.YearStart)
 	if u.Name != name || len(u.Villages) != villages {
