@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -283,15 +282,7 @@ func entryIDs(es []geo.AuditEntry) []int64 {
 // readFlag reads GET /api/flags/{id}.
 func readFlag(t *testing.T, s *web.Server, id string) flagAnswer {
 	t.Helper()
-	resp, body := do(t, s, "/api/flags/"+url.PathEscape(id), nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET flag %s: %d %s", id, resp.StatusCode, body)
-	}
-	var f flagAnswer
-	if err := json.Unmarshal(body, &f); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return getOK[flagAnswer](t, s, "/api/flags/"+url.PathEscape(id))
 }
 
 // auditIDs are the ids of the audit_log rows of transaction txid about
