@@ -450,7 +450,61 @@ func TestChanges(t *testing.T) {
 	if a := e.do(t, http.MethodGet, "/api/regions/999999/changes?from=2016-02-01", "", ""); a.status != 404 {
 		t.Errorf("changes of an unknown region: %d, want 404", a.status)
 	}
+
+	// Every pair of moments around the dated history's versions, under
+	// the city, the county and the township, lists the villages whose
+	// state differs when every village is read at both moments.
+	ctx := context.Background()
+	rows, err := e.pool.Query(ctx, `
+SELECT DISTINCT m + d FROM (SELECT lower(valid) FROM region_rollups_history UNION SELECT upper(valid) FROM region_rollups_history) b (m),
+       (VALUES (interval '0'), (interval '-1 second')) v (d)
+WHERE m IS NOT NULL AND m + d >= $1 ORDER BY 1`, historyBegins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moments, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil || len(moments) < 10 {
+		t.Fatalf("the history's moments %v: %v", moments, err)
+	}
+	moments = append(moments, time.Now())
+	for _, root := range []string{d.city, d.county, d.township} {
+		for i, from := range moments {
+			for _, to := range moments[i:] {
+				diff, err := geo.RegionChanges(ctx, e.pool, root, from, to)
+				if err != nil {
+					t.Fatalf("changes under %s from %s to %s: %v", root, from, to, err)
+				}
+				var listed []string
+				for _, v := range diff.Villages {
+					listed = append(listed, v.Code)
+				}
+				rows, err := e.pool.Query(ctx, sqlChangedEverywhere, root, from, to)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(listed, want) {
+					t.Errorf("changes under %s from %s to %s: %v, every village read at both moments: %v", root, from, to, listed, want)
+				}
+			}
+		}
+	}
 }
+
+// sqlChangedEverywhere is the ground truth of /changes: the villages
+// under region $1 whose state at $2 differs from that at $3, every
+// village read at both moments.
+const sqlChangedEverywhere = `
+SELECT coalesce(b.code, a.code)
+FROM (SELECT h.code, village_state(h) AS s FROM region_rollups_history h
+      WHERE h.level = 'village' AND h.lineage @> ARRAY[$1::text] AND h.valid @> $2::timestamptz) a
+FULL JOIN (SELECT h.code, village_state(h) AS s FROM region_rollups_history h
+           WHERE h.level = 'village' AND h.lineage @> ARRAY[$1::text] AND h.valid @> $3::timestamptz) b ON b.code = a.code
+WHERE a.s IS DISTINCT FROM b.s
+ORDER BY 1`
 
 func TestVillageHistory(t *testing.T) {
 	e := newEditSite(t, web.Config{})
