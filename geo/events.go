@@ -46,21 +46,33 @@ LIMIT $2`
 // sqlLastEvent is the newest position of the change log.
 const sqlLastEvent = `SELECT coalesce(max(position), 0) FROM audit_log`
 
-// sqlSequence gives positions to the committed changes that have none.
-const sqlSequence = `SELECT sequence_changes()`
+// sqlSequence gives positions to at most $1 of the committed changes
+// that have none, the oldest first.
+const sqlSequence = `SELECT sequence_changes($1)`
+
+// positionsPerStatement is how many changes one statement of
+// SequenceChanges positions at most: a national import commits 1.3
+// million audit rows at once, more than one statement positions within
+// the statement timeout (migrations/032_positions_in_batches.sql).
+const positionsPerStatement = 10000
 
 // SequenceChanges gives the changes committed since it last ran their
-// positions in the change log, and returns how many it gave. Until it
-// runs, a committed change is not in the log that EventsSince reads; the
-// Changes of every instance run it when they hear of a commit, so a
-// change made anywhere, even in plain SQL, gets its position within
-// moments.
+// positions in the change log, a batch per statement until none is left,
+// and returns how many it gave. Until it runs, a committed change is not
+// in the log that EventsSince reads; the Changes of every instance run it
+// when they hear of a commit, so a change made anywhere, even in plain
+// SQL, gets its position within moments.
 func SequenceChanges(ctx context.Context, db DB) (int64, error) {
-	var n int64
-	if err := db.QueryRow(ctx, sqlSequence).Scan(&n); err != nil {
-		return 0, fmt.Errorf("events: positions: %w", err)
+	var given int64
+	for {
+		var n int64
+		if err := db.QueryRow(ctx, sqlSequence, positionsPerStatement).Scan(&n); err != nil {
+			return given, fmt.Errorf("events: positions: %w", err)
+		}
+		if given += n; n < positionsPerStatement {
+			return given, nil
+		}
 	}
-	return n, nil
 }
 
 // LastEvent is the newest position of the change log: where a stream

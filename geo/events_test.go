@@ -89,6 +89,39 @@ func TestPositionsFollowCommits(t *testing.T) {
 // changes committed since are served from what Changes read, and a
 // subscriber further behind than that gets the same log from the
 // database.
+// TestPositionsInBatches checks that a backlog of changes larger than a
+// statement positions (a national import's) is positioned in full, in the
+// order of the audit ids, each statement taking a batch of it.
+func TestPositionsInBatches(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := geo.SequenceChanges(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	const backlog = 25000
+	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (actor, action, table_name, row_key)
+		SELECT 'loader', 'insert', 'villages', g::text FROM generate_series(1, $1::int) g`, backlog); err != nil {
+		t.Fatal(err)
+	}
+	var one int64
+	if err := pool.QueryRow(ctx, `SELECT sequence_changes(100)`).Scan(&one); err != nil || one != 100 {
+		t.Fatalf("one batch of 100: %d positioned (%v)", one, err)
+	}
+	given, err := geo.SequenceChanges(ctx, pool)
+	if err != nil || given != backlog-100 {
+		t.Fatalf("SequenceChanges gave %d positions (%v), want the %d left", given, err, backlog-100)
+	}
+	var unpositioned, disordered int
+	if err := pool.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE position IS NULL), count(*) FILTER (WHERE position <= before)
+FROM (SELECT position, lag(position) OVER (ORDER BY id) AS before FROM audit_log) a`).Scan(&unpositioned, &disordered); err != nil {
+		t.Fatal(err)
+	}
+	if unpositioned != 0 || disordered != 0 {
+		t.Errorf("%d changes without a position, %d positioned before an older one", unpositioned, disordered)
+	}
+}
+
 func TestChangesSince(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()

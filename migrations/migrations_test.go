@@ -178,10 +178,34 @@ func TestAuditLogAppendOnly(t *testing.T) {
 	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (actor, action, table_name, row_key) VALUES ('test', 'update', 'villages', '520304116203')`); err != nil {
 		t.Fatalf("insert: %v", err)
 	}
-	for _, sql := range []string{`UPDATE audit_log SET actor = 'someone else'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
+	// A position may be set, alone, on a row that has none.
+	if _, err := pool.Exec(ctx, `UPDATE audit_log SET position = -id WHERE position IS NULL`); err != nil {
+		t.Errorf("setting the positions of rows without one: %v", err)
+	}
+	for _, sql := range []string{`UPDATE audit_log SET actor = 'someone else'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`,
+		`UPDATE audit_log SET position = position - 1`} {
 		if _, err := pool.Exec(ctx, sql); err == nil {
 			t.Errorf("%s: got nil error, want refusal", sql)
 		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (actor, action, table_name, row_key) VALUES ('test', 'update', 'villages', '520304116203')`); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE audit_log SET position = -id, actor = actor WHERE position IS NULL`); err == nil {
+		t.Errorf("a position set with another column: got nil error, want refusal")
+	}
+	// The trigger that refuses an UPDATE names every column but position:
+	// a column added to the log and not to it could be rewritten.
+	var missing []string
+	if err := pool.QueryRow(ctx, `
+SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_attribute a
+WHERE a.attrelid = 'audit_log'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'position'
+  AND a.attnum <> ALL (coalesce((SELECT t.tgattr FROM pg_trigger t
+                                 WHERE t.tgrelid = 'audit_log'::regclass AND t.tgname = 'audit_log_positions_only')::int2[], '{}'))`).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 {
+		t.Errorf("audit_log_positions_only does not refuse updates of %v: run audit_log_update_columns() in the migration that added them", missing)
 	}
 }
 
