@@ -49,6 +49,48 @@ func readPage(t *testing.T, db geo.DB, s geo.Selection, e geo.Encoding) (*geo.Fe
 	return f, ids
 }
 
+// TestDensePagesPlannedEachTime checks that the statement of a page over
+// more features than Items counts is never kept prepared on a connection:
+// PostgreSQL would then plan it once for any box (a country's page took
+// seconds), where its plan for the values asked is made each time. The
+// first statement, which stops at the count's end, is kept.
+func TestDensePagesPlannedEachTime(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	s := geo.Villages.Select(5)
+	s.CountUpTo = 1
+	for range 8 {
+		f, err := geo.Items(ctx, conn, s, geo.GeoJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f.Next() {
+		}
+		f.Close()
+		if err := f.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if f.Matched != -1 || f.NextCursor == "" {
+			t.Fatalf("a page of 5 counting up to 1: matched %d, next %q; want the dense page", f.Matched, f.NextCursor)
+		}
+	}
+	var first, dense int
+	// The patterns are parameters, so that this statement, prepared too,
+	// does not match them.
+	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE statement LIKE $1), count(*) FILTER (WHERE statement LIKE $2)
+		FROM pg_prepared_statements`, "%lead(id,%", "%nth_value(id,%").Scan(&first, &dense); err != nil {
+		t.Fatal(err)
+	}
+	if first != 1 || dense != 0 {
+		t.Errorf("prepared on the connection: %d first statements (want 1), %d dense ones (want 0)", first, dense)
+	}
+}
+
 // TestItemsPages checks what the one statement of a page says around its
 // features (how many matched, how many it holds, where the next page
 // starts) against the sites' codes read apart, for pages at the start,
