@@ -46,6 +46,11 @@ const (
 	// page of items are asked for.
 	searchRounds = 10
 	itemsRounds  = 20
+	// pagesRead and pageLimit are how many pages of villages, with no
+	// box, the paging run reads from the first, and how many villages a
+	// page holds: what a GIS client reading the whole collection asks.
+	pagesRead = 20
+	pageLimit = 1000
 	// denseBoxLimit is the items page's limit.
 	denseBoxLimit = 100
 	// boxDegrees is the side of the cells of the grid whose densest cell
@@ -88,6 +93,7 @@ const (
 	tilesNotifyRun = "tiles warm (versions by NOTIFY)"
 	searchRun      = "search (answer cache off)"
 	itemsRun       = "items over the densest box (answer cache off)"
+	pagesRun       = "items paged from the first, no box (answer cache off)"
 	nationalDB     = "national"
 	demoDB         = "demo"
 )
@@ -195,6 +201,8 @@ type nationalFigures struct {
 	cold, warm, warmNotify [deepestZoom + 1]*result
 	search                 []*result // one per nationalSearches
 	items                  *result
+	// paged is the pages read from the first, with no box.
+	paged *result
 	// matched is the dense box's page's numberMatched, -1 when the page
 	// leaves it out (the count stopped past geo.MaxMatched).
 	matched int64
@@ -232,14 +240,15 @@ func nationalScenario(_ context.Context, pool *pgxpool.Pool) (*scenario, error) 
 			"tile cache is empty, so each tile is made; PostgreSQL's own buffers are as the runs before left them), then the same tiles "+
 			"%d times each (warm: from the tile cache); then each of %d searches (`/api/search?q=…`) %d times; then %d times the page "+
 			"`/collections/%s/items?bbox=…&limit=%d` over the cell of a %d° grid that holds the most villages, and once more to read its "+
-			"`numberMatched`. Then a second server, the same but with `--version-check notify` (the data's versions learnt by LISTEN/NOTIFY, "+
+			"`numberMatched`; then, once each, the first %d pages of `/collections/%s/items?limit=%d`, each page's `next` link followed "+
+			"(found unmeasured first). Then a second server, the same but with `--version-check notify` (the data's versions learnt by LISTEN/NOTIFY, "+
 			"not read per tile as by default), is given every tile of the list once, unmeasured, then asked for them %d times each "+
 			"(warm, versions by NOTIFY). Each database's list is made the same way from its own villages: to z%d every tile over their extent; "+
 			"deeper, the tiles holding villages taken in the order of the SHA-256 of their code, up to %d distinct tiles a zoom, so that "+
 			"dense provinces weigh as they do in the data and the list is the same on every run. The tile rows of the table gather every "+
 			"zoom; the zooms are in the table after it. A server's peak RSS is its VmHWM, the whole life of the server.",
 			nationalSuffix, warmPasses, len(nationalSearches), searchRounds, itemsRounds, geo.Villages.ID, denseBoxLimit, boxDegrees,
-			warmPasses, wholeZoom, sampledTiles),
+			pagesRead, geo.Villages.ID, pageLimit, warmPasses, wholeZoom, sampledTiles),
 		connections: 1,
 		timing:      "counted passes, one request at a time, not -duration and -warmup",
 		run:         n.run,
@@ -379,7 +388,14 @@ func measureDatabase(ctx context.Context, cfg config, pg int, dbURL string, list
 		if f.items, err = pass(runName(label, itemsRun), []request{list.items}, itemsRounds); err != nil {
 			return err
 		}
-		f.matched, err = numberMatched(ctx, c, &list.items)
+		if f.matched, err = numberMatched(ctx, c, &list.items); err != nil {
+			return err
+		}
+		pages, err := firstPages(ctx, c, pagesRead)
+		if err != nil {
+			return err
+		}
+		f.paged, err = pass(runName(label, pagesRun), pages, 1)
 		return err
 	})
 	if err != nil {
@@ -401,7 +417,7 @@ func measureDatabase(ctx context.Context, cfg config, pg int, dbURL string, list
 		return nil, err
 	}
 	for _, r := range []*result{merged(runName(label, tilesColdRun), f.cold[:]), merged(runName(label, tilesWarmRun), f.warm[:]),
-		merged(runName(label, tilesNotifyRun), f.warmNotify[:]), merged(runName(label, searchRun), f.search), f.items} {
+		merged(runName(label, tilesNotifyRun), f.warmNotify[:]), merged(runName(label, searchRun), f.search), f.items, f.paged} {
 		printRun(r, "requests")
 		*runs = append(*runs, r)
 	}
@@ -455,6 +471,37 @@ func numberMatched(ctx context.Context, c *httpClient, r *request) (int64, error
 		return -1, nil
 	}
 	return *page.NumberMatched, nil
+}
+
+// firstPages follows the villages' pages from the first, with no box,
+// asking c for each, and returns the requests of the first n (fewer when
+// the villages end before).
+func firstPages(ctx context.Context, c *httpClient, n int) ([]request, error) {
+	r := request{path: fmt.Sprintf("/collections/%s/items?limit=%d", geo.Villages.ID, pageLimit), accept: "application/geo+json"}
+	var pages []request
+	for len(pages) < n {
+		pages = append(pages, r)
+		var body strings.Builder
+		if out, _, err := c.get(ctx, &r, &body); out != full {
+			return nil, fmt.Errorf("%s: no page: %v", r.path, err)
+		}
+		var page struct {
+			Links []struct{ Rel, Href string }
+		}
+		if err := json.Unmarshal([]byte(body.String()), &page); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.path, err)
+		}
+		i := slices.IndexFunc(page.Links, func(l struct{ Rel, Href string }) bool { return l.Rel == "next" })
+		if i < 0 {
+			break
+		}
+		next, err := url.Parse(page.Links[i].Href)
+		if err != nil {
+			return nil, fmt.Errorf("%s: next link: %w", r.path, err)
+		}
+		r.path = next.RequestURI()
+	}
+	return pages, nil
 }
 
 // targets are issue 17's limits, read from what run measured: the
