@@ -23,11 +23,7 @@ const sqlActorSetting = `SELECT coalesce(current_setting('battlemap.actor', true
 func TestChangeCarriesActor(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	conn := pgtest.Acquire(t, pool)
 	var inside string
 	version, err := geo.Change(ctx, conn, geo.Actor{Name: "县级管理员 test"}, &geo.Audit{Action: "update", Table: "sites", RowKey: "520302-S01"},
 		func(tx pgx.Tx) error {

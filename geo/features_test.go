@@ -57,11 +57,7 @@ func readPage(t *testing.T, db geo.DB, s geo.Selection, e geo.Encoding) (*geo.Fe
 func TestDensePagesPlannedEachTime(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	conn := pgtest.Acquire(t, pool)
 	s := geo.Villages.Select(5)
 	s.CountUpTo = 1
 	for range 8 {

@@ -22,11 +22,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func up(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	conn := pgtest.Acquire(t, pool)
 	if err := migrations.Up(ctx, conn.Conn()); err != nil {
 		t.Fatalf("Up: %v", err)
 	}
@@ -112,11 +108,7 @@ func TestUpFromEmpty(t *testing.T) {
 func TestUpPastStatementTimeout(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewEmpty(t)
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	conn := pgtest.Acquire(t, pool)
 	if _, err := conn.Exec(ctx, `SET statement_timeout = '5ms'`); err != nil {
 		t.Fatal(err)
 	}
@@ -223,17 +215,13 @@ func TestDataVersionMoves(t *testing.T) {
 		}
 		return v
 	}
-	listener, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Release()
+	listener := pgtest.Acquire(t, pool)
 	if _, err := listener.Exec(ctx, `LISTEN battlemap_changes`); err != nil {
 		t.Fatal(err)
 	}
 
 	before := version()
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE villages SET poor_population = poor_population - 1 WHERE code = '520304116203'`); err != nil {
 			return err
 		}
@@ -413,11 +401,7 @@ func poorPeople(t *testing.T, pool *pgxpool.Pool, code string) int64 {
 func TestParentsDownAndUp(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	conn := pgtest.Acquire(t, pool)
 	m, err := migrate.NewMigrator(ctx, conn.Conn(), migrations.VersionTable)
 	if err != nil {
 		t.Fatal(err)
@@ -661,11 +645,7 @@ func TestCountiesWriteApart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Release()
+	second := pgtest.Acquire(t, pool)
 	// Waiting for the first edit would run into the lock timeout.
 	if _, err := second.Exec(ctx, `SET lock_timeout = '5s'`); err != nil {
 		t.Fatal(err)

@@ -299,6 +299,19 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// Acquire takes a connection of pool for a test that needs one session
+// throughout (its settings, its prepared statements, a LISTEN); it is
+// released when the test ends.
+func Acquire(t testing.TB, pool *pgxpool.Pool) *pgxpool.Conn {
+	t.Helper()
+	conn, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("pgtest: acquire a connection: %v", err)
+	}
+	t.Cleanup(conn.Release)
+	return conn
+}
+
 // AppURL is the URL of pool's database with the server's own role
 // (pgcluster.AppRole) as its user, for a battlemap process a test starts.
 func AppURL(t testing.TB, pool *pgxpool.Pool) string {
