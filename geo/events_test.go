@@ -85,10 +85,6 @@ func TestPositionsFollowCommits(t *testing.T) {
 	}
 }
 
-// TestChangesSince follows the log through Changes: after a wake-up, the
-// changes committed since are served from what Changes read, and a
-// subscriber further behind than that gets the same log from the
-// database.
 // TestPositionsInBatches checks that a backlog of changes larger than a
 // statement positions (a national import's) is positioned in full, in the
 // order of the audit ids, each statement taking a batch of it.
@@ -122,6 +118,10 @@ FROM (SELECT position, lag(position) OVER (ORDER BY id) AS before FROM audit_log
 	}
 }
 
+// TestChangesSince follows the log through Changes: after a wake-up, the
+// changes committed since are served from what Changes read, and a
+// subscriber further behind than that gets the same log from the
+// database.
 func TestChangesSince(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()

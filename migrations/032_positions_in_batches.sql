@@ -16,8 +16,8 @@
 -- own column lists: an UPDATE that names any column but position is
 -- refused, whatever it would set (a statement trigger, run once), and a
 -- position set twice is refused by a row trigger whose condition
--- PostgreSQL tests itself. No function runs per row: 10,000 rows take
--- 0.2 s.
+-- PostgreSQL tests itself. No function runs per row: the national
+-- backlog, 126 calls, is positioned in about a minute.
 
 DROP TRIGGER audit_log_positions_only ON audit_log;
 DROP FUNCTION audit_log_positions_only();
