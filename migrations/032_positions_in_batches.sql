@@ -43,6 +43,8 @@ BEGIN
                       AND a.attname <> 'position'));
 END
 $$;
+-- It is a migrations' tool: nobody else runs it.
+REVOKE EXECUTE ON FUNCTION audit_log_update_columns() FROM PUBLIC;
 SELECT audit_log_update_columns();
 
 CREATE TRIGGER audit_log_position_once BEFORE UPDATE OF position ON audit_log
