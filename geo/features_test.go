@@ -87,6 +87,55 @@ func TestDensePagesPlannedEachTime(t *testing.T) {
 	}
 }
 
+// TestDensePagesFiltered checks that a dense page, whose statement is
+// planned for its values (its parameters typed from their Go values),
+// holds the features a counted page holds, with each kind of filter: a
+// code, an enumeration, a boolean, a percentage and days.
+func TestDensePagesFiltered(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	var county string
+	if err := pool.QueryRow(ctx, `SELECT min(county_code) FROM projects`).Scan(&county); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		c        *geo.Collection
+		values   map[string]string
+		from, to string
+	}{
+		{"villages of a county, not exited", geo.Villages, map[string]string{"county": county, "status": "not_exited"}, "", ""},
+		{"demonstration villages", geo.Villages, map[string]string{"demonstration": "true"}, "", ""},
+		{"projects at least half done", geo.Projects, map[string]string{"completion_gte": "50"}, "", ""},
+		{"projects of 2016", geo.Projects, map[string]string{"county": county}, "2016-01-01", "2016-12-31"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.c.Select(5)
+			set := 0
+			for i, f := range tt.c.Filters {
+				if raw, ok := tt.values[f.Param]; ok {
+					v, err := f.Parse(raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					s.Values[i], set = v, set+1
+				}
+			}
+			if set != len(tt.values) {
+				t.Fatalf("%d of the filters %v are %s's", set, tt.values, tt.c.ID)
+			}
+			s.From, s.To = tt.from, tt.to
+			_, counted := readPage(t, pool, s, geo.GeoJSON)
+			s.CountUpTo = 1
+			f, dense := readPage(t, pool, s, geo.GeoJSON)
+			if len(counted) < 2 || f.Matched != -1 || !slices.Equal(dense, counted) {
+				t.Errorf("dense page %v (matched %d), counted page %v", dense, f.Matched, counted)
+			}
+		})
+	}
+}
+
 // TestItemsPages checks what the one statement of a page says around its
 // features (how many matched, how many it holds, where the next page
 // starts) against the sites' codes read apart, for pages at the start,
