@@ -349,10 +349,10 @@ func walk(t *testing.T, s *web.Server, path string, between func(page int, lastI
 	return ids
 }
 
-// ids lists a table's keys in the order pages follow.
-func ids(t *testing.T, pool *pgxpool.Pool, sql string) []string {
+// ids lists the keys sql reads with args, in the order pages follow.
+func ids(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []string {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), sql)
+	rows, err := pool.Query(context.Background(), sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -478,15 +478,7 @@ WHERE m IS NOT NULL AND m + d >= $1 ORDER BY 1`, historyBegins)
 				for _, v := range diff.Villages {
 					listed = append(listed, v.Code)
 				}
-				rows, err := e.pool.Query(ctx, sqlChangedEverywhere, root, from, to)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !slices.Equal(listed, want) {
+				if want := ids(t, e.pool, sqlChangedEverywhere, root, from, to); !slices.Equal(listed, want) {
 					t.Errorf("changes under %s from %s to %s: %v, every village read at both moments: %v", root, from, to, listed, want)
 				}
 			}
@@ -496,7 +488,7 @@ WHERE m IS NOT NULL AND m + d >= $1 ORDER BY 1`, historyBegins)
 
 // sqlChangedEverywhere is the ground truth of /changes: the villages
 // under region $1 whose state at $2 differs from that at $3, every
-// village read at both moments.
+// village read at both moments (ids sorts them as /changes does).
 const sqlChangedEverywhere = `
 SELECT coalesce(b.code, a.code)
 FROM (SELECT h.code, village_state(h) AS s FROM region_rollups_history h
