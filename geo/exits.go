@@ -325,17 +325,22 @@ WHERE r.code = $1`
 
 // sqlRegistryEvents reads the registry events of region $1 and the
 // regions under it that were made by $2 (NULL: now), newest first, at
-// most $3, each with how many there are in all.
+// most $3, each with how many there are in all. An event is found by the
+// lineage it was written with (migrations/033_registry_lineage.sql), not
+// by a walk down the regions, which under a country is 650,000 of them;
+// the count is its own read of the same events, so that the page is a
+// sort that keeps the newest $3 rather than a window over every event.
 const sqlRegistryEvents = `
 SELECT e.id, e.region_code, r.name, e.level, e.kind, e.at, e.actor, e.exit_year,
        e.population, e.poor_population, e.incidence::float8, e.poverty_villages, e.exited_villages,
-       e.max_incidence::float8, e.min_villages_exited::float8, e.reason, e.override, count(*) OVER ()
-FROM region_tree(ARRAY[$1]) t
-JOIN registry_events e ON e.region_code = t.code
+       e.max_incidence::float8, e.min_villages_exited::float8, e.reason, e.override,
+       (SELECT count(*) FROM registry_events c WHERE c.lineage @> ARRAY[$1] AND ($2::timestamptz IS NULL OR c.at <= $2))
+FROM (SELECT * FROM registry_events
+      WHERE lineage @> ARRAY[$1] AND ($2::timestamptz IS NULL OR at <= $2)
+      ORDER BY at DESC, id DESC
+      LIMIT $3) e
 JOIN regions r ON r.code = e.region_code
-WHERE $2::timestamptz IS NULL OR e.at <= $2
-ORDER BY e.at DESC, e.id DESC
-LIMIT $3`
+ORDER BY e.at DESC, e.id DESC`
 
 // RegistryOf reads region code's place in the registry (Registry); as of
 // the moment ctx carries when db is a pool that reads the past

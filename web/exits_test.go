@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/zunyi/battlemap/geo"
+	"github.com/zunyi/battlemap/geo/pgtest"
 	"github.com/zunyi/battlemap/web"
 )
 
@@ -491,14 +492,32 @@ func TestExitStandards(t *testing.T) {
 	checkFacts(t, facts, figuresOf(t, e.pool, v), "village")
 }
 
-// TestRegistryFigures: a county's registry figures equal SQL over its
-// villages, and its events those the database holds under it.
+// TestRegistryFigures: a region's registry figures equal SQL over its
+// villages, and its events those the database holds under it now, from
+// the country to a village, after regions moved: the city filed under a
+// province (pgtest.AddProvince) and a township moved to another county,
+// each after its events were written.
 func TestRegistryFigures(t *testing.T) {
 	e := newEditSite(t, web.Config{})
-	for _, code := range []string{"520300", e.a.code, e.b.code, e.a.village} {
+	ctx := context.Background()
+	pgtest.AddProvince(t, e.pool)
+	var town string
+	if err := e.pool.QueryRow(ctx, `
+SELECT t.code FROM regions t
+WHERE t.level = 'township' AND t.parent_code = $1
+  AND EXISTS (SELECT FROM registry_events x JOIN regions v ON v.code = x.region_code WHERE v.parent_code = t.code)
+ORDER BY t.code LIMIT 1`, e.a.code).Scan(&town); err != nil {
+		t.Fatalf("a township of %s with registry events: %v", e.a.code, err)
+	}
+	if _, err := e.pool.Exec(ctx, `UPDATE regions SET parent_code = $2 WHERE code = $1`, town, e.b.code); err != nil {
+		t.Fatalf("move township %s to county %s: %v", town, e.b.code, err)
+	}
+	above := map[string]bool{"100000": true, "520000": true, "520300": true, pgtest.SecondCity.City: true}
+	for _, code := range []string{"100000", "520000", "520300", pgtest.SecondCity.City, e.a.code, e.b.code, town, e.a.village} {
 		g := e.registryOf(t, "/api/regions/"+code+"/registry")
-		// The city is no poverty unit: it has no standard to meet.
-		if city := code == "520300"; city != (g.Standard == nil) || city != (g.MeetsStandard == nil) {
+		// A region above the counties is no poverty unit: it has no
+		// standard to meet.
+		if above[code] != (g.Standard == nil) || above[code] != (g.MeetsStandard == nil) {
 			t.Errorf("%s: standard %+v, meets %v", code, g.Standard, g.MeetsStandard)
 		}
 		want := figuresOf(t, e.pool, code)
