@@ -325,11 +325,12 @@ WHERE r.code = $1`
 
 // sqlRegistryEvents reads the registry events of region $1 and the
 // regions under it that were made by $2 (NULL: now), newest first, at
-// most $3, each with how many there are in all. An event is found by the
-// lineage it was written with (migrations/033_registry_lineage.sql), not
-// by a walk down the regions, which under a country is 650,000 of them;
-// the count is its own read of the same events, so that the page is a
-// sort that keeps the newest $3 rather than a window over every event.
+// most $3, each with how many there are in all. An event is found by its
+// region's lineage, which it carries and which follows the region when
+// it moves (migrations/033_registry_lineage.sql), not by a walk down the
+// regions, which under a country is 650,000 of them; the count is its own
+// read of the same events, so that the page is a sort that keeps the
+// newest $3 rather than a window over every event.
 const sqlRegistryEvents = `
 SELECT e.id, e.region_code, r.name, e.level, e.kind, e.at, e.actor, e.exit_year,
        e.population, e.poor_population, e.incidence::float8, e.poverty_villages, e.exited_villages,
