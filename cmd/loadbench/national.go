@@ -453,19 +453,32 @@ func withServer(ctx context.Context, cfg config, pg int, dbURL string, flags []s
 	})
 }
 
+// itemsPage is what the scenario reads of a page of items: how many
+// matched (nil when the page leaves it out) and its links.
+type itemsPage struct {
+	NumberMatched *int64 `json:"numberMatched"`
+	Links         []struct{ Rel, Href string }
+}
+
+// getPage asks c for the page of items r and decodes it.
+func getPage(ctx context.Context, c *httpClient, r *request) (itemsPage, error) {
+	var page itemsPage
+	var body strings.Builder
+	if out, _, err := c.get(ctx, r, &body); out != full {
+		return page, fmt.Errorf("%s: no page: %v", r.path, err)
+	}
+	if err := json.Unmarshal([]byte(body.String()), &page); err != nil {
+		return page, fmt.Errorf("%s: %w", r.path, err)
+	}
+	return page, nil
+}
+
 // numberMatched asks c for the page of items r and returns its
 // numberMatched, -1 when the page leaves it out.
 func numberMatched(ctx context.Context, c *httpClient, r *request) (int64, error) {
-	var body strings.Builder
-	out, _, err := c.get(ctx, r, &body)
-	if out != full {
-		return 0, fmt.Errorf("%s: no page: %v", r.path, err)
-	}
-	var page struct {
-		NumberMatched *int64 `json:"numberMatched"`
-	}
-	if err := json.Unmarshal([]byte(body.String()), &page); err != nil {
-		return 0, fmt.Errorf("%s: %w", r.path, err)
+	page, err := getPage(ctx, c, r)
+	if err != nil {
+		return 0, err
 	}
 	if page.NumberMatched == nil {
 		return -1, nil
@@ -481,15 +494,9 @@ func firstPages(ctx context.Context, c *httpClient, n int) ([]request, error) {
 	var pages []request
 	for len(pages) < n {
 		pages = append(pages, r)
-		var body strings.Builder
-		if out, _, err := c.get(ctx, &r, &body); out != full {
-			return nil, fmt.Errorf("%s: no page: %v", r.path, err)
-		}
-		var page struct {
-			Links []struct{ Rel, Href string }
-		}
-		if err := json.Unmarshal([]byte(body.String()), &page); err != nil {
-			return nil, fmt.Errorf("%s: %w", r.path, err)
+		page, err := getPage(ctx, c, &r)
+		if err != nil {
+			return nil, err
 		}
 		i := slices.IndexFunc(page.Links, func(l struct{ Rel, Href string }) bool { return l.Rel == "next" })
 		if i < 0 {
