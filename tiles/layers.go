@@ -65,12 +65,13 @@ func mvtGeom(g string) string {
 // from minZoom to maxZoom, each zoom band reading the boundary simplified
 // for it. To zoom 6 (provinces, cities, then counties: a few hundred
 // shapes a tile) and at zooms 8 and 9 (counties and townships), a band
-// reads the shape stored for its zoom, simplified to half a pixel of it
-// (region_tile_shapes, migrations/030_tile_shapes.sql): clipping the
-// points to the tile is most of a tile's cost, and at zoom 8 the zoom-10
-// shape holds three times the points a pixel needs. The spatial filter
-// uses the unsimplified shape's index, which is partial per level: the
-// level is written out so the planner picks it.
+// reads the pieces of the shape stored for its zoom that lie in the tile,
+// already clipped and quantised to it (region_tile_pieces,
+// migrations/034_tile_pieces.sql, of the shapes of
+// migrations/030_tile_shapes.sql): clipping the points to the tile was
+// most of a tile's cost. From zoom 10 on, the spatial filter uses the
+// unsimplified shape's index, which is partial per level: the level is
+// written out so the planner picks it.
 //
 // The figures of a region above the counties are summed as they are
 // read, and the planner, which cannot tell how many shapes meet a tile,
@@ -79,33 +80,42 @@ func mvtGeom(g string) string {
 // in the tile instead (OFFSET 0 keeps the subquery from being merged
 // into the join): a city tile of zoom 4 or 5 took 3 to 5 ms less.
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
-	figures := figuresOf(level)
-	from := "region_shapes sh JOIN " + figures + " f ON f.code = sh.code"
-	if !stored(level) {
-		from = "region_shapes sh CROSS JOIN LATERAL (SELECT * FROM " + figures +
-			" f WHERE f.code = sh.code AND f.level = '" + level + "' OFFSET 0) f"
-	}
 	var bands []band
 	for _, b := range shapeBands {
 		if b.max < minZoom || b.min > maxZoom {
 			continue
 		}
 		src := source{
-			from:   from,
+			from:   "region_shapes sh " + figuresJoin(level, "sh"),
 			inTile: "sh.level = '" + level + "' AND f.level = '" + level + "' AND sh.shape && " + envMargin,
 			geom:   b.shape, code: "f.code", id: true,
 		}
 		if b.shape == tileShape {
-			src.from += " JOIN region_tile_shapes ts ON ts.code = sh.code AND ts.z = $1"
+			src = source{
+				from:   "region_tile_pieces tp " + figuresJoin(level, "tp"),
+				inTile: "tp.z = $1 AND tp.x = $2 AND tp.y = $3 AND tp.level = '" + level + "' AND f.level = '" + level + "'",
+				geom:   "tp.geom", clipped: true, code: "f.code", id: true,
+			}
 		}
 		bands = append(bands, featureBand(max(b.min, minZoom), min(b.max, maxZoom), c, src))
 	}
 	return bands
 }
 
+// figuresJoin joins the figures of the regions of level, as f, to the
+// rows of alias a, by its code.
+func figuresJoin(level, a string) string {
+	figures := figuresOf(level)
+	if stored(level) {
+		return "JOIN " + figures + " f ON f.code = " + a + ".code"
+	}
+	return "CROSS JOIN LATERAL (SELECT * FROM " + figures + " f WHERE f.code = " + a + ".code AND f.level = '" + level + "' OFFSET 0) f"
+}
+
 // shapeBands are the zooms at which regions are drawn from each of their
-// shapes: the one stored for the tile's zoom (tileShape), those of zooms
-// 7 and 10 (simplified to 500 m and 50 m), then the boundary itself.
+// shapes: the pieces of the one stored for the tile's zoom (tileShape),
+// those of zooms 7 and 10 (simplified to 500 m and 50 m), then the
+// boundary itself.
 var shapeBands = []struct {
 	min, max int
 	shape    string
@@ -113,9 +123,9 @@ var shapeBands = []struct {
 	{0, 6, tileShape}, {7, 7, "sh.shape_z7"}, {8, 9, tileShape}, {10, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
 }
 
-// tileShape is a region's shape stored for the tile's zoom, read from
-// region_tile_shapes.
-const tileShape = "ts.shape"
+// tileShape stands for a region's shape stored for the tile's zoom,
+// read as its pieces in the tile from region_tile_pieces.
+const tileShape = "tp.geom"
 
 // stored reports whether the figures of level's regions are stored
 // rollups, as those of counties and below are, whose points each level
@@ -353,6 +363,9 @@ ORDER BY r.code`}
 // the feature's code, which orders the rows.
 type source struct {
 	from, inTile, geom, code string
+	// clipped: geom is the feature's geometry in the tile already, as
+	// ST_AsMVTGeom made it.
+	clipped bool
 	// id: the code is a statistical code, all digits, and is also the
 	// feature's id.
 	id bool
@@ -384,8 +397,12 @@ func featureBand(minZoom, maxZoom int, c *geo.Collection, src source, extra ...a
 	for _, a := range extra {
 		cols += ", " + a.sql + " AS " + pgx.Identifier{a.Name}.Sanitize()
 	}
+	geom := mvtGeom(src.geom)
+	if src.clipped {
+		geom = src.geom + " AS geom"
+	}
 	return band{minZoom: minZoom, maxZoom: maxZoom, id: src.id, sql: `
-SELECT ` + cols + `, ` + mvtGeom(src.geom) + `
+SELECT ` + cols + `, ` + geom + `
 FROM ` + src.from + `
 WHERE ` + src.inTile + `
 ORDER BY ` + src.code}

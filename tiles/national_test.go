@@ -169,10 +169,10 @@ func TestCrowdedVillages(t *testing.T) {
 	}
 }
 
-// TestTileShapeZooms: each layer of regions reads the shapes stored for a
-// tile's zoom (region_tile_shapes) at exactly the zooms the database
-// stores them for its level (region_tile_zooms), and every region of the
-// level has one at each of them.
+// TestTileShapeZooms: each layer of regions reads the pieces of the shapes
+// stored for a tile's zoom (region_tile_pieces) at exactly the zooms the
+// database stores them for its level (region_tile_zooms), and every
+// region of the level has a shape at each of them.
 func TestTileShapeZooms(t *testing.T) {
 	pool := pgtest.New(t)
 	pgtest.AddProvince(t, pool)
@@ -188,7 +188,7 @@ func TestTileShapeZooms(t *testing.T) {
 		seen++
 		var reads []int32
 		for z := l.MinZoom; z <= l.MaxZoom; z++ {
-			if strings.Contains(sets[l.Name].Query(z), "region_tile_shapes") {
+			if strings.Contains(sets[l.Name].Query(z), "region_tile_pieces") {
 				reads = append(reads, int32(z))
 			}
 		}
@@ -211,6 +211,58 @@ func TestTileShapeZooms(t *testing.T) {
 	if seen != len(levels) {
 		t.Errorf("%d layers of regions, want %d", seen, len(levels))
 	}
+}
+
+// sqlPieceDrift compares the pieces stored of every stored shape with
+// ST_AsMVTGeom of the shape, computed here, in every tile of its zoom
+// within one tile of its box: it counts the pieces there should be, and
+// those missing, left over, of another geometry or of another level.
+const sqlPieceDrift = `
+WITH live AS (
+    SELECT s.code, r.level, s.z, t.x, t.y, t.geom
+    FROM region_tile_shapes s
+    JOIN region_shapes r ON r.code = s.code
+    CROSS JOIN LATERAL (SELECT 40075016.685578488 / 2 ^ s.z AS size, 20037508.342789244 AS half, (1 << s.z) - 1 AS last) k
+    CROSS JOIN LATERAL generate_series(greatest(0, floor((ST_XMin(s.shape) + k.half) / k.size)::int - 1),
+                                       least(k.last, floor((ST_XMax(s.shape) + k.half) / k.size)::int + 1)) tx (x)
+    CROSS JOIN LATERAL generate_series(greatest(0, floor((k.half - ST_YMax(s.shape)) / k.size)::int - 1),
+                                       least(k.last, floor((k.half - ST_YMin(s.shape)) / k.size)::int + 1)) ty (y)
+    CROSS JOIN LATERAL (SELECT tx.x, ty.y, ST_AsMVTGeom(s.shape, ST_TileEnvelope(s.z, tx.x, ty.y), 4096, 64, true) AS geom) t
+    WHERE t.geom IS NOT NULL
+)
+SELECT count(l.code),
+       count(*) FILTER (WHERE l.code IS NULL OR p.code IS NULL OR l.level <> p.level
+                        OR ST_AsEWKB(l.geom) <> ST_AsEWKB(p.geom))
+FROM live l FULL JOIN region_tile_pieces p USING (code, z, x, y)`
+
+// TestTilePieces: the pieces stored of each stored shape are its
+// ST_AsMVTGeom in exactly the tiles where that is not empty, so that a
+// tile reading its pieces is the tile made from the shape; and the same
+// after two boundaries change, and after every shape is made again.
+func TestTilePieces(t *testing.T) {
+	pool := pgtest.New(t)
+	pgtest.AddProvince(t, pool)
+	ctx := context.Background()
+	check := func(when string) {
+		t.Helper()
+		var want, wrong int
+		if err := pool.QueryRow(ctx, sqlPieceDrift).Scan(&want, &wrong); err != nil {
+			t.Fatal(err)
+		}
+		if want == 0 || wrong > 0 {
+			t.Errorf("%s: %d of %d pieces missing, left over or not the shape's", when, wrong, want)
+		}
+	}
+	check("as migrated")
+	if _, err := pool.Exec(ctx, `UPDATE regions SET boundary = ST_Multi(ST_Buffer(boundary, 0.03))
+		WHERE code IN (SELECT code FROM regions WHERE level = 'county' ORDER BY code LIMIT 2)`); err != nil {
+		t.Fatal(err)
+	}
+	check("after two counties grew")
+	if _, err := pool.Exec(ctx, `SELECT refresh_shapes(NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	check("made again from every boundary")
 }
 
 // TestTileShapesFollowEdits: after boundaries are edited (a county takes

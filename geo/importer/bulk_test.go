@@ -28,7 +28,7 @@ SELECT md5(string_agg(h, '' ORDER BY h)) || ' v' || (SELECT version FROM data_ve
        || ' counties ' || (SELECT md5(string_agg(code || version, ',' ORDER BY code)) FROM county_versions)
 FROM (SELECT md5(r::text) AS h FROM regions r UNION ALL SELECT md5(v::text) FROM villages v
       UNION ALL SELECT md5(o::text) FROM region_rollups o UNION ALL SELECT md5(s::text) FROM region_shapes s
-      UNION ALL SELECT md5(s::text) FROM region_tile_shapes s
+      UNION ALL SELECT md5(s::text) FROM region_tile_shapes s UNION ALL SELECT md5(p::text) FROM region_tile_pieces p
       UNION ALL SELECT md5(h::text) FROM regions_history h UNION ALL SELECT md5(h::text) FROM villages_history h
       UNION ALL SELECT md5(h::text) FROM region_rollups_history h
       UNION ALL SELECT md5(f::text) FROM flags f UNION ALL SELECT md5(e::text) FROM registry_events e) t`
