@@ -47,6 +47,10 @@ type band struct {
 	minZoom, maxZoom int
 	id               bool
 	sql              string
+	// with is the level whose inTile table the SELECT reads, which the
+	// tile's statement defines once for every band that reads it, or ""
+	// for none.
+	with string
 }
 
 // env and envMargin are the tile's envelope in EPSG:3857, and the same
@@ -71,46 +75,64 @@ func mvtGeom(g string) string {
 // migrations/030_tile_shapes.sql): clipping the points to the tile was
 // most of a tile's cost. From zoom 10 on, the spatial filter uses the
 // unsimplified shape's index, which is partial per level: the level is
-// written out so the planner picks it.
-//
-// The figures of a region above the counties are summed as they are
-// read, and the planner, which cannot tell how many shapes meet a tile,
-// joined them to the shapes after summing those of every region of the
-// level (the 338 cities of a country, 7 ms); each is summed for a shape
-// in the tile instead (OFFSET 0 keeps the subquery from being merged
-// into the join): a city tile of zoom 4 or 5 took 3 to 5 ms less.
+// written out so the planner picks it. The regions above the counties,
+// whose figures are summed as they are read, are read from the tile's
+// inTile table, which holds their pieces.
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 	var bands []band
 	for _, b := range shapeBands {
 		if b.max < minZoom || b.min > maxZoom {
 			continue
 		}
-		src := source{
-			from:   "region_shapes sh " + figuresJoin(level, "sh"),
-			inTile: "sh.level = '" + level + "' AND f.level = '" + level + "' AND sh.shape && " + envMargin,
-			geom:   b.shape, code: "f.code", id: true,
-		}
-		if b.shape == tileShape {
-			src = source{
-				from:   "region_tile_pieces tp " + figuresJoin(level, "tp"),
+		lo, hi := max(b.min, minZoom), min(b.max, maxZoom)
+		switch {
+		case !stored(level) && b.shape != tileShape:
+			panic(fmt.Sprintf("tiles: %s are summed in the tile from their pieces, which zooms %d–%d do not store", level, lo, hi))
+		case !stored(level):
+			src := source{from: inTileName(level) + " f", inTile: "f.piece IS NOT NULL", geom: "f.piece", clipped: true, code: "f.code", id: true}
+			bd := featureBand(lo, hi, c, src)
+			bd.with = level
+			bands = append(bands, bd)
+		case b.shape == tileShape:
+			bands = append(bands, featureBand(lo, hi, c, source{
+				from:   "region_tile_pieces tp JOIN rollup_figures f ON f.code = tp.code",
 				inTile: "tp.z = $1 AND tp.x = $2 AND tp.y = $3 AND tp.level = '" + level + "' AND f.level = '" + level + "'",
 				geom:   "tp.geom", clipped: true, code: "f.code", id: true,
-			}
+			}))
+		default:
+			bands = append(bands, featureBand(lo, hi, c, source{
+				from:   "region_shapes sh JOIN rollup_figures f ON f.code = sh.code",
+				inTile: "sh.level = '" + level + "' AND f.level = '" + level + "' AND sh.shape && " + envMargin,
+				geom:   b.shape, code: "f.code", id: true,
+			}))
 		}
-		bands = append(bands, featureBand(max(b.min, minZoom), min(b.max, maxZoom), c, src))
 	}
 	return bands
 }
 
-// figuresJoin joins the figures of the regions of level, as f, to the
-// rows of alias a, by its code.
-func figuresJoin(level, a string) string {
-	figures := figuresOf(level)
-	if stored(level) {
-		return "JOIN " + figures + " f ON f.code = " + a + ".code"
-	}
-	return "CROSS JOIN LATERAL (SELECT * FROM " + figures + " f WHERE f.code = " + a + ".code AND f.level = '" + level + "' OFFSET 0) f"
+// inTile is the SQL of the common table that holds, for a tile, the
+// regions of level (above the counties) it draws: those with a piece in
+// it (its polygon, as piece) or their point (a summary or a label), each
+// with its figures (region_figures), which are its counties' rows summed.
+// The tile's layers of level (the polygons, the sites' and the projects'
+// summary points) read it, so that each region is summed once a tile
+// rather than once a layer: the planner, which cannot tell how many
+// regions meet a tile, summed those of every region of the level before
+// joining them to the tile's, so each region is summed apart (OFFSET 0
+// keeps the subquery from being merged). A tile of the provinces took
+// 14–19 ms and takes 5–7; one of the cities 8–15 ms and takes 4–9.
+func inTile(level string) string {
+	lv := "'" + level + "'"
+	here := "tp.z = $1 AND tp.x = $2 AND tp.y = $3"
+	return `SELECT f.*, tp.geom AS piece
+FROM (SELECT tp.code FROM region_tile_pieces tp WHERE ` + here + ` AND tp.level = ` + lv + `
+      UNION SELECT g.code FROM regions g WHERE g.level = ` + lv + ` AND ST_Transform(g.point, 3857) && ` + envMargin + `) c
+CROSS JOIN LATERAL (SELECT * FROM region_figures f WHERE f.code = c.code AND f.level = ` + lv + ` OFFSET 0) f
+LEFT JOIN region_tile_pieces tp ON ` + here + ` AND tp.code = c.code`
 }
+
+// inTileName is the name of level's inTile table in a tile's statement.
+func inTileName(level string) string { return "in_tile_" + level }
 
 // shapeBands are the zooms at which regions are drawn from each of their
 // shapes: the pieces of the one stored for the tile's zoom (tileShape),
@@ -136,23 +158,17 @@ func stored(level string) bool {
 	return slices.Index(levels, level) >= slices.Index(levels, "county")
 }
 
-// figuresOf is the view of the figures of the regions of level: the
-// stored rollups, or the sums (migrations/024_low_zooms.sql keeps the
-// stored rollups out of that read).
-func figuresOf(level string) string {
-	if stored(level) {
-		return "rollup_figures"
-	}
-	return "region_figures"
-}
-
 // clusterBand draws, for each region of level, one point at the region's
 // representative point summarising what lies inside it; columns are its
 // attributes, and only regions where nonEmpty holds are drawn.
 func clusterBand(minZoom, maxZoom int, level, columns, nonEmpty string) band {
-	return band{minZoom: minZoom, maxZoom: maxZoom, sql: `
+	from, with := "rollup_figures r", ""
+	if !stored(level) {
+		from, with = inTileName(level)+" r", level
+	}
+	return band{minZoom: minZoom, maxZoom: maxZoom, with: with, sql: `
 SELECT r.code AS region_code, r.name AS region_name, true AS cluster, ` + columns + `, ` + mvtGeom("r.point") + `
-FROM ` + figuresOf(level) + ` r
+FROM ` + from + `
 WHERE r.level = '` + level + `' AND ` + nonEmpty + ` AND r.point && ` + envMargin + `
 ORDER BY r.code`}
 }
@@ -478,7 +494,7 @@ var layerName = regexp.MustCompile(`^[a-z][a-z_]*$`)
 
 // newTileset builds the tile SQL of each zoom once: each active layer's
 // ST_AsMVT joined with || so that a tile of several layers is one round
-// trip. ST_AsMVT leaves out the rows whose geometry ST_AsMVTGeom clipped
+// trip, after the inTile tables its bands read. ST_AsMVT leaves out the rows whose geometry ST_AsMVTGeom clipped
 // away (NULL), and yields an empty string when none is left: a filter on
 // the geometry would be pushed down into the band's SELECT and make
 // PostgreSQL compute every feature's ST_AsMVTGeom twice, once to filter
@@ -486,7 +502,7 @@ var layerName = regexp.MustCompile(`^[a-z][a-z_]*$`)
 func newTileset(name, description string, layers []*Layer) *Tileset {
 	ts := &Tileset{Name: name, Description: description, Layers: layers}
 	for z := 0; z <= MaxZoom; z++ {
-		var parts []string
+		var parts, withs []string
 		for _, l := range layers {
 			if !layerName.MatchString(l.Name) {
 				panic(fmt.Sprintf("tiles: layer name %q must match %s", l.Name, layerName))
@@ -508,11 +524,23 @@ func newTileset(name, description string, layers []*Layer) *Tileset {
 				}
 				parts = append(parts, `(SELECT coalesce(ST_AsMVT(q, '`+l.Name+`', 4096, 'geom'`+id+`), ''::bytea)
 FROM (`+b.sql+`) q)`)
+				if b.with != "" && !slices.Contains(withs, b.with) {
+					withs = append(withs, b.with)
+				}
 			}
 		}
-		if len(parts) > 0 {
-			ts.queries[z] = "SELECT " + strings.Join(parts, "\n|| ")
+		if len(parts) == 0 {
+			continue
 		}
+		query := "SELECT " + strings.Join(parts, "\n|| ")
+		if len(withs) > 0 {
+			defs := make([]string, len(withs))
+			for i, level := range withs {
+				defs[i] = inTileName(level) + " AS MATERIALIZED (" + inTile(level) + ")"
+			}
+			query = "WITH " + strings.Join(defs, ",\n") + "\n" + query
+		}
+		ts.queries[z] = query
 	}
 	return ts
 }
