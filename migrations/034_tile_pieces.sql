@@ -9,8 +9,9 @@
 -- 31 ms on its cities. These shapes change only when boundaries do, so
 -- each is cut, for every tile of its zooms that it reaches, into the
 -- geometry ST_AsMVTGeom yields there, and a tile reads its pieces by the
--- tile's address: the same bytes, 3 to 8 ms where it took 12 to 20.
--- A country's 143,000 pieces take 7 s to make and 80 MB.
+-- tile's address: the same bytes, tile 6/52/26 in 2.8 ms where it took
+-- 16, 8/213/104 in 4 to 7 where it took 15 (BENCHMARKS.md). A country's
+-- 143,000 pieces take 7 s to make and 80 MB.
 --
 -- tile_pieces cuts shape, a region's stored shape at zoom z, into the
 -- tiles of z it reaches: ST_AsMVTGeom of it in every tile whose

@@ -73,11 +73,11 @@ func mvtGeom(g string) string {
 // already clipped and quantised to it (region_tile_pieces,
 // migrations/034_tile_pieces.sql, of the shapes of
 // migrations/030_tile_shapes.sql): clipping the points to the tile was
-// most of a tile's cost. From zoom 10 on, the spatial filter uses the
-// unsimplified shape's index, which is partial per level: the level is
-// written out so the planner picks it. The regions above the counties,
-// whose figures are summed as they are read, are read from the tile's
-// inTile table, which holds their pieces.
+// most of a tile's cost. At zoom 7 and from zoom 10 on, the spatial
+// filter uses the unsimplified shape's index, which is partial per level:
+// the level is written out so the planner picks it. The regions above the
+// counties, whose figures are summed as they are read, are read from the
+// tile's inTile table, which holds their pieces.
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 	var bands []band
 	for _, b := range shapeBands {
@@ -97,7 +97,7 @@ func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 			bands = append(bands, featureBand(lo, hi, c, source{
 				from:   "region_tile_pieces tp JOIN rollup_figures f ON f.code = tp.code",
 				inTile: "tp.z = $1 AND tp.x = $2 AND tp.y = $3 AND tp.level = '" + level + "' AND f.level = '" + level + "'",
-				geom:   "tp.geom", clipped: true, code: "f.code", id: true,
+				geom:   b.shape, clipped: true, code: "f.code", id: true,
 			}))
 		default:
 			bands = append(bands, featureBand(lo, hi, c, source{
@@ -116,11 +116,11 @@ func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 // with its figures (region_figures), which are its counties' rows summed.
 // The tile's layers of level (the polygons, the sites' and the projects'
 // summary points) read it, so that each region is summed once a tile
-// rather than once a layer: the planner, which cannot tell how many
-// regions meet a tile, summed those of every region of the level before
-// joining them to the tile's, so each region is summed apart (OFFSET 0
-// keeps the subquery from being merged). A tile of the provinces took
-// 14–19 ms and takes 5–7; one of the cities 8–15 ms and takes 4–9.
+// rather than once a layer: a national tile of zooms 0–3 took 14–19 ms
+// and takes 5–7, one of zooms 4–5 5–16 ms and takes 4–11. Each region is
+// summed apart (OFFSET 0 keeps the subquery from being merged into the
+// join): the planner, which cannot tell how many regions meet a tile,
+// would sum every region of the level first.
 func inTile(level string) string {
 	lv := "'" + level + "'"
 	here := "tp.z = $1 AND tp.x = $2 AND tp.y = $3"
@@ -494,11 +494,11 @@ var layerName = regexp.MustCompile(`^[a-z][a-z_]*$`)
 
 // newTileset builds the tile SQL of each zoom once: each active layer's
 // ST_AsMVT joined with || so that a tile of several layers is one round
-// trip, after the inTile tables its bands read. ST_AsMVT leaves out the rows whose geometry ST_AsMVTGeom clipped
-// away (NULL), and yields an empty string when none is left: a filter on
-// the geometry would be pushed down into the band's SELECT and make
-// PostgreSQL compute every feature's ST_AsMVTGeom twice, once to filter
-// and once for the row.
+// trip, after the inTile tables its bands read. ST_AsMVT leaves out the
+// rows whose geometry ST_AsMVTGeom clipped away (NULL), and yields an
+// empty string when none is left: a filter on the geometry would be
+// pushed down into the band's SELECT and make PostgreSQL compute every
+// feature's ST_AsMVTGeom twice, once to filter and once for the row.
 func newTileset(name, description string, layers []*Layer) *Tileset {
 	ts := &Tileset{Name: name, Description: description, Layers: layers}
 	for z := 0; z <= MaxZoom; z++ {
