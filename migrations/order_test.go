@@ -49,6 +49,34 @@ func TestTileRowsLieTogether(t *testing.T) {
 	}
 }
 
+// TestShortName: short_name (migrations/036_short_name_suffixes.sql)
+// drops one committee suffix at the end of a name and nothing else.
+func TestShortName(t *testing.T) {
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	for in, want := range map[string]string{
+		"花茂村村民委员会":   "花茂村",
+		"大兴路社区居民委员会": "大兴路社区",
+		"新华村村委会":     "新华村",
+		"东门居委会":      "东门",
+		"村民委员会":      "",
+		"村委会路村":      "村委会路村",
+		"花茂村":        "花茂村",
+		"委员会":        "委员会",
+		"村民委员会村委会":   "村民委员会",
+		"":           "",
+	} {
+		var got string
+		if err := pool.QueryRow(ctx, `SELECT short_name($1)`, in).Scan(&got); err != nil || got != want {
+			t.Errorf("short_name(%q) = %q (%v), want %q", in, got, err, want)
+		}
+	}
+	var null *string
+	if err := pool.QueryRow(ctx, `SELECT short_name(NULL)`).Scan(&null); err != nil || null != nil {
+		t.Errorf("short_name(NULL) = %v (%v), want NULL", null, err)
+	}
+}
+
 // TestEditFunction: a migration's edit of a function fails, changing
 // nothing, unless what it replaces is in the definition exactly once.
 func TestEditFunction(t *testing.T) {
