@@ -31,6 +31,9 @@ BEGIN
     EXECUTE replace(def, old, new);
 END
 $$;
+-- A migration's tool, as keep_history_of is (013): the servers' role has
+-- no use for it.
+REVOKE EXECUTE ON FUNCTION edit_function(regprocedure, text, text) FROM PUBLIC;
 
 SELECT edit_function('refresh_rollups_now(text[])',
     'WHERE NOT EXISTS (SELECT FROM region_rollups o WHERE o.code = f.code);',

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/zunyi/battlemap/geo/pgcluster"
 	"github.com/zunyi/battlemap/geo/pgtest"
 )
 
@@ -78,7 +79,8 @@ func TestShortName(t *testing.T) {
 }
 
 // TestEditFunction: a migration's edit of a function fails, changing
-// nothing, unless what it replaces is in the definition exactly once.
+// nothing, unless what it replaces is in the definition exactly once;
+// and the servers' role may not call it.
 func TestEditFunction(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
@@ -90,5 +92,10 @@ func TestEditFunction(t *testing.T) {
 	var got string
 	if err := pool.QueryRow(ctx, `SELECT short_name('新华村村委会')`).Scan(&got); err != nil || got != "新华村" {
 		t.Errorf("short_name after the failed edits = %q (%v), want 新华村", got, err)
+	}
+	var may bool
+	if err := pool.QueryRow(ctx, `SELECT has_function_privilege($1, 'edit_function(regprocedure, text, text)', 'EXECUTE')`,
+		pgcluster.AppRole).Scan(&may); err != nil || may {
+		t.Errorf("%s may call edit_function: %v (%v), want false", pgcluster.AppRole, may, err)
 	}
 }
