@@ -25,7 +25,7 @@ DECLARE
     def text := pg_get_functiondef(fn);
 BEGIN
     IF array_length(string_to_array(def, old), 1) IS DISTINCT FROM 2 THEN
-        RAISE EXCEPTION 'edit_function: % holds % times, not once: %', fn,
+        RAISE EXCEPTION 'edit_function: the definition of % holds the text to replace % times, not once: %', fn,
             coalesce(array_length(string_to_array(def, old), 1), 1) - 1, old;
     END IF;
     EXECUTE replace(def, old, new);
