@@ -57,7 +57,7 @@ func BenchmarkVillageEdit(b *testing.B) {
 			pool := pgtest.New(b)
 			ctx := context.Background()
 			if !refresh {
-				if _, err := pool.Exec(ctx, `ALTER TABLE flags_pending DISABLE TRIGGER flags_pending_refresh`); err != nil {
+				if _, err := pool.Exec(ctx, `ALTER TABLE flags_pending_transactions DISABLE TRIGGER flags_pending_refresh`); err != nil {
 					b.Fatal(err)
 				}
 			}

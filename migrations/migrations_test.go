@@ -286,7 +286,7 @@ func TestWhereThingsLie(t *testing.T) {
 		{"village in another county than its township", `UPDATE villages SET county_code = '520302' WHERE code = '520304116203'`,
 			"villages_county_of_township"},
 		{"registry row without its region", `INSERT INTO villages (code, population, poor_households, poor_population)
-			VALUES ('520304116999', 10, 0, 0)`, "villages_code_fkey"},
+			VALUES ('520304116999', 10, 0, 0)`, "villages_township_of_region"},
 		{"site in another county than its township", `UPDATE sites SET county_code = '520304' WHERE code = '520302-S01'`,
 			"sites_township_in_county"},
 		{"project in another county than its village", `UPDATE projects SET county_code = '520304'
