@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -173,12 +174,28 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, b.l.sqlStage); err != nil {
 		return fmt.Errorf("import: stage: %w", err)
 	}
+	// On a pool, the checks run on a connection of their own, beside the
+	// load's transaction: a batch is checked there while the next is read
+	// and staged here, and a country's regions, one batch, are checked
+	// while they are written. (A pool of one connection would have the
+	// checks wait for the load, and the load for them.)
+	var apart *checker
+	if pool, ok := b.db.(*pgxpool.Pool); ok && pool.Config().MaxConns > 1 {
+		ctx, cancel := context.WithCancel(ctx)
+		apart = b.checkApart(ctx, pool)
+		// An early return ends the checks and waits for them; its own
+		// error is the one returned.
+		defer func() {
+			cancel()
+			apart.wait()
+		}()
+	}
 	each := func(f feature) error {
 		b.rep.Received++
 		rec, problems := b.l.check(f, b.extent)
 		b.batch, b.problems = append(b.batch, rec), append(b.problems, problems...)
 		if len(b.batch) == batchSize && !b.l.holdsParents() {
-			return b.flush(ctx, tx)
+			return b.flush(ctx, tx, apart)
 		}
 		return nil
 	}
@@ -195,27 +212,7 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return err
 	}
-	// The checks of a layer that holds its parents are one batch, the
-	// whole file: on a pool they run on a connection of their own while
-	// the load writes, and the load is rejected when they find a problem.
-	// (A pool of one connection would have the checks wait for the load,
-	// and the load for them.)
-	var checked func() ([]Rejection, error)
-	if pool, ok := b.db.(*pgxpool.Pool); ok && pool.Config().MaxConns > 1 && b.l.holdsParents() && len(b.batch) > 0 {
-		b.rejected.add(b.problems)
-		recs := b.batch
-		if err := b.stage(ctx, tx); err != nil {
-			return err
-		}
-		ctx, cancel := context.WithCancel(ctx)
-		checked = b.checkApart(ctx, pool, recs)
-		// An early return ends the checks and waits for them; its own
-		// error is the one returned.
-		defer func() {
-			cancel()
-			checked()
-		}()
-	} else if err := b.flush(ctx, tx); err != nil {
+	if err := b.flush(ctx, tx, apart); err != nil {
 		return err
 	}
 	if b.rep.Received == 0 && len(fileProblems) == 0 {
@@ -230,8 +227,8 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 	if b.rejected.total == 0 {
 		written = b.write(ctx, tx)
 	}
-	if checked != nil {
-		problems, err := checked()
+	if apart != nil {
+		problems, err := apart.wait()
 		if err != nil {
 			return err
 		}
@@ -243,18 +240,27 @@ func (b *bulk) load(ctx context.Context, tx pgx.Tx) error {
 	return written
 }
 
-// flush checks the batch's regions and shapes in the database, records
-// its problems and copies its rows into the staging table.
-func (b *bulk) flush(ctx context.Context, tx pgx.Tx) error {
-	if len(b.batch) == 0 {
+// flush records the batch's problems, has the database check it (apart,
+// or here when apart is nil) and copies its rows into the staging table.
+func (b *bulk) flush(ctx context.Context, tx pgx.Tx, apart *checker) error {
+	recs := b.batch
+	if len(recs) == 0 {
 		return nil
 	}
-	problems, err := b.check(ctx, tx, b.batch)
-	if err != nil {
-		return err
+	b.rejected.add(b.problems)
+	b.batch, b.problems = make([]record, 0, batchSize), b.problems[:0]
+	if apart != nil {
+		if err := apart.check(ctx, recs); err != nil {
+			return err
+		}
+	} else {
+		problems, err := b.check(ctx, tx, recs)
+		if err != nil {
+			return err
+		}
+		b.rejected.add(problems)
 	}
-	b.rejected.add(append(b.problems, problems...))
-	return b.stage(ctx, tx)
+	return b.stage(ctx, tx, recs)
 }
 
 // check asks the database what it alone can say of recs: the regions
@@ -275,39 +281,73 @@ func (b *bulk) check(ctx context.Context, db geo.DB, recs []record) ([]Rejection
 	return append(append(missing, invalid...), misplaced...), nil
 }
 
-// checkApart runs check of recs on a connection of pool, apart from the
-// load's transaction and beside it: a country's regions take a minute to
-// check (where each lies in its parent) and longer to write, each on a
-// core of its own. The checks read what was committed, as they would in
-// the load's transaction before it wrote, with the loader's scope. The
-// function returned waits for them; it may be called more than once.
-func (b *bulk) checkApart(ctx context.Context, pool *pgxpool.Pool, recs []record) func() ([]Rejection, error) {
-	var problems []Rejection
-	var err error
-	done := make(chan struct{})
+// checker runs a load's checks on a connection of its own, batch by
+// batch, beside the load's transaction and on a core of its own: the
+// 606,000 villages of the national data set take 6 s to check (where
+// each lies in its township) and as long to read and stage. The checks
+// read what was committed, as they would in the load's transaction
+// before it wrote, with the loader's scope.
+type checker struct {
+	batches  chan []record
+	finished chan struct{}
+	closing  sync.Once
+	problems []Rejection
+	err      error
+}
+
+// checkApart starts the checks of the batches handed to the checker on
+// a connection of pool; they end with ctx or when wait is called.
+func (b *bulk) checkApart(ctx context.Context, pool *pgxpool.Pool) *checker {
+	c := &checker{batches: make(chan []record), finished: make(chan struct{})}
 	go func() {
-		defer close(done)
-		err = geo.ReadAs(ctx, pool, b.actor, func(tx pgx.Tx) error {
+		defer close(c.finished)
+		c.err = geo.ReadAs(ctx, pool, b.actor, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, sqlBulk); err != nil {
 				return fmt.Errorf("import: bulk mode: %w", err)
 			}
-			var err error
-			problems, err = b.check(ctx, tx, recs)
-			return err
+			for recs := range c.batches {
+				problems, err := b.check(ctx, tx, recs)
+				if err != nil {
+					return err
+				}
+				c.problems = append(c.problems, problems...)
+			}
+			return nil
 		})
 	}()
-	return func() ([]Rejection, error) {
-		<-done
-		return problems, err
+	return c
+}
+
+// check hands recs to the checks, once those of the batch before are
+// done: the load reads at most one batch ahead of its checks.
+func (c *checker) check(ctx context.Context, recs []record) error {
+	select {
+	case c.batches <- recs:
+		return nil
+	case <-c.finished:
+		if c.err != nil {
+			return c.err
+		}
+		return errors.New("import: the checks ended early")
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// stage copies the batch's rows into the staging table: rows are staged
-// even after a problem, so that the codes given twice are found in all of
-// the file; nothing staged is written then.
-func (b *bulk) stage(ctx context.Context, tx pgx.Tx) error {
-	rows := make([][]any, 0, len(b.batch))
-	for _, rec := range b.batch {
+// wait says no batch follows and waits for the checks; it may be called
+// more than once.
+func (c *checker) wait() ([]Rejection, error) {
+	c.closing.Do(func() { close(c.batches) })
+	<-c.finished
+	return c.problems, c.err
+}
+
+// stage copies recs' rows into the staging table: rows are staged even
+// after a problem, so that the codes given twice are found in all of the
+// file; nothing staged is written then.
+func (b *bulk) stage(ctx context.Context, tx pgx.Tx, recs []record) error {
+	rows := make([][]any, 0, len(recs))
+	for _, rec := range recs {
 		if rec.row != nil {
 			rows = append(rows, append(rec.row, b.pos(rec.Position)))
 		}
@@ -316,7 +356,6 @@ func (b *bulk) stage(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("import: copy: %w", err)
 	}
 	b.staged, b.batches = b.staged+len(rows), b.batches+1
-	b.batch, b.problems = b.batch[:0], b.problems[:0]
 	b.progress(PhaseReading, 0, 0)
 	return b.fail(PhaseReading, b.batches)
 }

@@ -249,4 +249,23 @@ func TestBulkRejects(t *testing.T) {
 	if got := bulkChecksum(t, pool); got != sum {
 		t.Errorf("the database changed: checksum %s, was %s", got, sum)
 	}
+
+	// A village placed where the first one lies, in another county, in
+	// the second batch: only the database sees it, in the checks that
+	// run beside the load.
+	rep, err = im.Bulk(ctx, pool, geo.Actor{Name: "test bulk", All: true}, "villages", importer.CSV,
+		villagesCSV(t, pool, 6001, func(i int, row, first []string) {
+			if i == 6000 {
+				row[7], row[8] = first[7], first[8]
+			}
+		}), 0)
+	if geo.ErrorCode(err) != geo.EInvalid || rep == nil || len(rep.Rejected) != 1 {
+		t.Fatalf("Bulk: %v (report %+v), want EInvalid with one rejection", err, rep)
+	}
+	if r := rep.Rejected[0]; r.Line != 6002 || r.Field != "geometry" || !strings.Contains(r.Reason, "lies outside county") {
+		t.Errorf("rejection %v (%s: %s), want line 6002's geometry, outside its county", r, r.Field, r.Reason)
+	}
+	if got := bulkChecksum(t, pool); got != sum {
+		t.Errorf("the database changed: checksum %s, was %s", got, sum)
+	}
 }
