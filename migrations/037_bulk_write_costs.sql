@@ -2,7 +2,8 @@
 --
 -- The national data set's villages.csv (606,000 villages) loaded over its
 -- regions took 247 s on a 2-core machine; auto_explain of the load, with
--- its triggers, found four costs that buy nothing:
+-- its triggers, and pg_stat_user_functions found these costs, which buy
+-- nothing:
 --
 -- 1. rollups_on_change re-cut the tile shapes (refresh_shapes) of every
 --    region inserted, and a village is a region with a point and no
@@ -23,7 +24,7 @@
 --      regions (code, parent_code), holds the township to be a region and
 --      the county to be its parent, which regions' own key holds to be a
 --      region.
---    1 and 2 together: 247 → 213 s.
+--    1, 2 and 5 together: 247 → 210 s.
 -- 3. audit_geometry found the CRS's name by a subquery of spatial_ref_sys
 --    on each call: 4.6 s for 606,000 points. ST_AsGeoJSON's short-CRS
 --    option writes the same JSON in 0.9 s (TestAuditJSON compares every
@@ -38,10 +39,10 @@
 --    6 s (pg_stat_user_functions). A transaction now notes itself once,
 --    in flags_pending_transactions, whose deferred trigger runs the
 --    refresh once.
--- 6. ranked_grams, the search index's keys (021), took 15 µs a name in
+-- 6. ranked_grams, the search index's keys (027), took 12.8 µs a name in
 --    SQL (two generated series, a union and a sorted aggregate); the same
---    keys in PL/pgSQL take 9 µs. The keys are the same, so the index is
---    kept as it is.
+--    keys in PL/pgSQL take 9.3 µs (200,000 national names; TestRankedGrams
+--    compares them). The keys are the same, so the index is kept as it is.
 
 SELECT edit_function('rollups_on_change()',
 $old$        ELSE
@@ -86,26 +87,17 @@ BEGIN
     RETURN NULL;
 END
 $$;
--- flags_refresh_transaction computes the flags of the subjects its
--- transaction marked, when it ends.
-CREATE FUNCTION flags_refresh_transaction() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = public, pg_temp AS $$
-DECLARE
-    marked text[];
-BEGIN
-    DELETE FROM flags_pending_transactions WHERE txid = NEW.txid;
-    WITH gone AS (DELETE FROM flags_pending WHERE txid = NEW.txid RETURNING subject)
-    SELECT array_agg(subject) INTO marked FROM gone;
-    IF marked IS NOT NULL THEN
-        PERFORM refresh_flags(CASE WHEN '*' = ANY (marked) THEN NULL ELSE marked END);
+-- flags_refresh_pending (022) now runs once, for its transaction's row:
+-- it takes the row, then every subject marked, as before.
+SELECT edit_function('flags_refresh_pending()', $old$    IF NOT EXISTS (SELECT FROM flags_pending WHERE txid = NEW.txid AND subject = NEW.subject) THEN
+        RETURN NULL; -- an earlier run took this subject with the others
     END IF;
-    RETURN NULL;
-END
-$$;
+$old$, $new$    DELETE FROM flags_pending_transactions WHERE txid = NEW.txid;
+$new$);
 DROP TRIGGER flags_pending_refresh ON flags_pending;
 CREATE TRIGGER flags_pending_note AFTER INSERT ON flags_pending FOR EACH STATEMENT EXECUTE FUNCTION flags_pending_note();
 CREATE CONSTRAINT TRIGGER flags_pending_refresh AFTER INSERT ON flags_pending_transactions
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION flags_refresh_transaction();
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION flags_refresh_pending();
 
 CREATE OR REPLACE FUNCTION ranked_grams(level text, name text) RETURNS text[] LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE STRICT AS $$
 DECLARE
@@ -137,7 +129,11 @@ DROP TRIGGER flags_pending_refresh ON flags_pending_transactions;
 DROP TRIGGER flags_pending_note ON flags_pending;
 CREATE CONSTRAINT TRIGGER flags_pending_refresh AFTER INSERT ON flags_pending
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION flags_refresh_pending();
-DROP FUNCTION flags_refresh_transaction();
+SELECT edit_function('flags_refresh_pending()', $new$    DELETE FROM flags_pending_transactions WHERE txid = NEW.txid;
+$new$, $old$    IF NOT EXISTS (SELECT FROM flags_pending WHERE txid = NEW.txid AND subject = NEW.subject) THEN
+        RETURN NULL; -- an earlier run took this subject with the others
+    END IF;
+$old$);
 DROP FUNCTION flags_pending_note();
 DROP TABLE flags_pending_transactions;
 
