@@ -284,7 +284,7 @@ func (b *bulk) check(ctx context.Context, db geo.DB, recs []record) ([]Rejection
 // checker runs a load's checks on a connection of its own, batch by
 // batch, beside the load's transaction and on a core of its own: the
 // 606,000 villages of the national data set take 6 s to check (where
-// each lies in its township) and as long to read and stage. The checks
+// each lies in its county) and as long to read and stage. The checks
 // read what was committed, as they would in the load's transaction
 // before it wrote, with the loader's scope.
 type checker struct {
