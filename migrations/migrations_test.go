@@ -710,6 +710,51 @@ func TestRegionLineages(t *testing.T) {
 		t.Errorf("%d villages updated, %d audit rows, %d with another lineage than region_lineage's; want some, as many, 0",
 			written, audited, wrong)
 	}
+	// The regions rows and the villages rows are audited with the lineage
+	// of their parent and their own code after it (039), as it stands
+	// after the statement: a region renamed, a township moved to another
+	// county with its villages, and a village deleted, whose lineage the
+	// audit still gives.
+	for _, q := range []string{
+		`UPDATE regions SET name = name || '村' WHERE parent_code IN (SELECT code FROM regions WHERE parent_code = '520302')`,
+		`UPDATE regions SET parent_code = '520303' WHERE code = (SELECT min(code) FROM regions WHERE parent_code = '520302' AND level = 'township')`,
+	} {
+		var mark int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM audit_log`).Scan(&mark); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if err := tx.QueryRow(ctx, `
+			SELECT count(*), count(*) FILTER (WHERE lineage IS DISTINCT FROM region_lineage(row_key))
+			FROM audit_log WHERE id > $1 AND table_name IN ('regions', 'villages')`, mark).Scan(&audited, &wrong); err != nil {
+			t.Fatal(err)
+		}
+		if audited == 0 || wrong != 0 {
+			t.Errorf("%s: %d regions and villages rows audited, %d with another lineage than region_lineage's; want some, 0", q, audited, wrong)
+		}
+	}
+	var village string
+	var before []string
+	if err := tx.QueryRow(ctx, `SELECT code, region_lineage(code) FROM villages WHERE county_code = '520303' ORDER BY code LIMIT 1`).
+		Scan(&village, &before); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM regions WHERE code = $1`, village); err != nil {
+		t.Fatal(err)
+	}
+	var deleted [][]string
+	rows, err := tx.Query(ctx, `SELECT lineage FROM audit_log WHERE txid = txid_current() AND row_key = $1 AND action = 'delete' ORDER BY table_name`, village)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err = pgx.CollectRows(rows, pgx.RowTo[[]string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) != 2 || !slices.Equal(deleted[0], before) || !slices.Equal(deleted[1], before) {
+		t.Errorf("village %s deleted: its regions and villages rows audited with lineages %v; want both %v", village, deleted, before)
+	}
 }
 
 // TestAuditJSON: the JSON audit_rows writes of a row is to_jsonb of it,
