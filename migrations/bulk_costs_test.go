@@ -97,13 +97,15 @@ func TestFlagsRefreshOnce(t *testing.T) {
 
 // TestRankedGrams: the search keys written in PL/pgSQL are the keys the
 // SQL of 027 made, for every region's name and for names of one
-// character and of one character repeated.
+// character and of one character repeated; since 040 in the order of
+// the name and with a key the name holds twice given twice, which the
+// index and the search's containment do not tell apart.
 func TestRankedGrams(t *testing.T) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
 	var names, differ int
 	if err := pool.QueryRow(ctx, `
-		SELECT count(*), count(*) FILTER (WHERE ranked_grams(level, name) IS DISTINCT FROM
+		SELECT count(*), count(*) FILTER (WHERE ARRAY(SELECT DISTINCT g FROM unnest(ranked_grams(level, name)) g ORDER BY 1) IS DISTINCT FROM
 			(SELECT coalesce(array_agg(DISTINCT level_rank(level) || '/' || length(name) || '/' || g), '{}') FROM (
 				SELECT substr(name, i, 1) FROM generate_series(1, length(name)) i
 				UNION ALL
