@@ -88,15 +88,8 @@ $new$    WITH RECURSIVE given AS MATERIALIZED (
         WHERE code IN (SELECT parent_code FROM given WHERE level <> 'county')
         UNION$new$);
 
-DROP TRIGGER villages_rollups_ins ON villages;
-DROP TRIGGER villages_rollups_upd ON villages;
-DROP TRIGGER villages_rollups_del ON villages;
-CREATE TRIGGER villages_rollups_ins AFTER INSERT ON villages REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER villages_rollups_upd AFTER UPDATE ON villages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
-CREATE TRIGGER villages_rollups_del AFTER DELETE ON villages REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('county_code');
+SELECT drop_statement_triggers('villages', 'rollups');
+SELECT create_statement_triggers('villages', 'rollups', 'rollups_on_change', ARRAY['county_code']);
 
 SELECT edit_function('flag_spans(text[])',
 $old$    SELECT 'village', v.code, v.county_code, v.valid, v.txid, v.population
@@ -132,15 +125,8 @@ $new$    SELECT 'village', v.code, v.county_code, v.valid, v.txid, v.population
 $old$    SELECT 'village', v.code, v.county_code, v.valid, v.txid, v.population
     FROM villages_history v WHERE v.code = ANY (subjects)$old$);
 
-DROP TRIGGER villages_rollups_ins ON villages;
-DROP TRIGGER villages_rollups_upd ON villages;
-DROP TRIGGER villages_rollups_del ON villages;
-CREATE TRIGGER villages_rollups_ins AFTER INSERT ON villages REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER villages_rollups_upd AFTER UPDATE ON villages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
-CREATE TRIGGER villages_rollups_del AFTER DELETE ON villages REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION rollups_on_change('code');
+SELECT drop_statement_triggers('villages', 'rollups');
+SELECT create_statement_triggers('villages', 'rollups', 'rollups_on_change', ARRAY['code']);
 
 SELECT edit_function('region_counties(text[])',
 $new$    WITH RECURSIVE given AS MATERIALIZED (
