@@ -67,15 +67,14 @@ func mvtGeom(g string) string {
 
 // regionBands draws the polygons of collection c, the regions of level,
 // from minZoom to maxZoom, each zoom band reading the boundary simplified
-// for it. To zoom 6 (provinces, cities, then counties: a few hundred
-// shapes a tile) and at zooms 8 and 9 (counties and townships), a band
-// reads the pieces of the shape stored for its zoom that lie in the tile,
-// already clipped and quantised to it (region_tile_pieces,
-// migrations/034_tile_pieces.sql, of the shapes of
-// migrations/030_tile_shapes.sql): clipping the points to the tile was
-// most of a tile's cost. At zoom 7 and from zoom 10 on, the spatial
-// filter uses the unsimplified shape's index, which is partial per level:
-// the level is written out so the planner picks it. The regions above the
+// for it. To zoom 9 (provinces, cities, counties, then townships: a few
+// hundred shapes a tile), a band reads the pieces of the shape stored for
+// its zoom that lie in the tile, already clipped and quantised to it
+// (region_tile_pieces, migrations/034_tile_pieces.sql, of the shapes of
+// migrations/030_tile_shapes.sql and 042_county_pieces_z7.sql): clipping
+// the points to the tile was most of a tile's cost. From zoom 10 on, the
+// spatial filter uses the unsimplified shape's index, which is partial
+// per level: the level is written out so the planner picks it. The regions above the
 // counties, whose figures are summed as they are read, are read from the
 // tile's inTile table, which holds their pieces.
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
@@ -139,13 +138,12 @@ func inTileName(level string) string { return "in_tile_" + level }
 
 // shapeBands are the zooms at which regions are drawn from each of their
 // shapes: the pieces of the one stored for the tile's zoom (tileShape),
-// those of zooms 7 and 10 (simplified to 500 m and 50 m), then the
-// boundary itself.
+// that of zoom 10 (simplified to 50 m), then the boundary itself.
 var shapeBands = []struct {
 	min, max int
 	shape    string
 }{
-	{0, 6, tileShape}, {7, 7, "sh.shape_z7"}, {8, 9, tileShape}, {10, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
+	{0, 9, tileShape}, {10, 10, "sh.shape_z10"}, {11, MaxZoom, "sh.shape"},
 }
 
 // tileShape stands for a region's shape stored for the tile's zoom,
@@ -304,13 +302,13 @@ ORDER BY f.village_code, f.site_code`}},
 	{
 		Name: "villages",
 		Description: "Villages and communities with their poverty status and registry figures (zoom 9 and up; below, see the region layers). " +
-			"A tile of zoom 9 where more than " + strconv.Itoa(crowdedVillages) + " villages lie keeps only the poverty villages, the others counted in their townships",
+			"A tile of zooms 9–" + strconv.Itoa(EveryVillageFrom-1) + " where more than " + strconv.Itoa(CrowdedVillages) + " villages lie keeps only the poverty villages, the others counted in their townships",
 		Collection: geo.Villages,
 		MinZoom:    9, MaxZoom: MaxZoom,
 		Fields: append(collectionFields(geo.Villages), shortName.Field),
 		bands: []band{
-			featureBand(9, 9, geo.Villages, villageSource("(f.poverty_status <> 'none' OR "+villagesInTile+" <= "+strconv.Itoa(crowdedVillages)+")"), shortName),
-			featureBand(10, MaxZoom, geo.Villages, villageSource("true"), shortName),
+			featureBand(9, EveryVillageFrom-1, geo.Villages, villageSource("(f.poverty_status <> 'none' OR "+villagesInTile+" <= "+strconv.Itoa(CrowdedVillages)+")"), shortName),
+			featureBand(EveryVillageFrom, MaxZoom, geo.Villages, villageSource("true"), shortName),
 		},
 	},
 	{
@@ -347,16 +345,24 @@ func villageSource(holds string) source {
 	}
 }
 
-// crowdedVillages is the most villages a tile of zoom 9 draws all of: in
-// the plains of the east a tile of zoom 9 holds 2,500 villages, which
-// would make it some 400 KB and 100 ms. There, the tile keeps the poverty
-// villages (not exited, exited: what the battle map is about, about one
-// in five), and from zoom 10 every village is drawn. villagesInTile
-// counts the tile's villages, stopping past the limit.
-const crowdedVillages = 1500
+// CrowdedVillages is the most villages a tile of zoom 9 or 10 draws all
+// of, and EveryVillageFrom the zoom from which every village is drawn. In
+// the plains of the east a tile of zoom 9 holds up to 4,800 villages, one
+// of zoom 10 some 650, where the demo's densest tile of zoom 9 holds 373.
+// A crowded tile keeps the poverty villages (not exited, exited: what the
+// battle map is about; at most some 540 in a tile of the national data),
+// the others counted in their townships' figures, so that no tile of the
+// country costs much more to make than the demo's densest. With 1,500 at
+// zoom 9 alone the national list's slowest tiles were its crowded ones,
+// 13–18 ms of PostgreSQL's time where the demo's took 4–5 (BENCHMARKS.md).
+// villagesInTile counts the tile's villages, stopping past the limit.
+const (
+	CrowdedVillages  = 500
+	EveryVillageFrom = 11
+)
 
 var villagesInTile = `(SELECT count(*) FROM (SELECT FROM rollup_figures c
-	WHERE c.level = 'village' AND c.point && ` + envMargin + ` LIMIT ` + strconv.Itoa(crowdedVillages+1) + `) c)`
+	WHERE c.level = 'village' AND c.point && ` + envMargin + ` LIMIT ` + strconv.Itoa(CrowdedVillages+1) + `) c)`
 
 // labelBand places a name at the representative point of each region of
 // the levels given, all counties or below, or all above: the former's

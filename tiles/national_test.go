@@ -105,9 +105,10 @@ func TestLevelsByZoom(t *testing.T) {
 	}
 }
 
-// TestCrowdedVillages: a tile of zoom 9 where more villages lie than it
-// draws all of keeps its poverty villages, and the tile of zoom 10 over
-// the same place draws every village; where few lie, zoom 9 draws all.
+// TestCrowdedVillages: a tile of zoom 9 or 10 where more villages lie
+// than it draws all of keeps its poverty villages, and the tile of zoom
+// 11 over the same place draws every village; where few lie, zooms 9 and
+// 10 draw all.
 func TestCrowdedVillages(t *testing.T) {
 	pool := pgtest.New(t)
 	pgtest.AddSecondCity(t, pool)
@@ -144,20 +145,21 @@ func TestCrowdedVillages(t *testing.T) {
 		return count(t, pool, `SELECT count(*) FROM regions WHERE level = 'village' AND `+where+`
 			AND ST_Intersects(ST_Transform(point, 3857), `+margin+`)`, tile)
 	}
-	crowded := at(105.25, 26.0, 9)
-	all := villagesIn(crowded, "true")
-	if all <= 1500 {
-		t.Fatalf("the crowded tile holds %d villages: the case tests nothing", all)
-	}
 	for _, tt := range []struct {
-		name  string
-		tile  maptile.Tile
-		where string
+		name    string
+		tile    maptile.Tile
+		crowded bool // more than tiles.CrowdedVillages lie in the tile
+		where   string
 	}{
-		{"crowded zoom 9: the poverty villages", crowded, "poverty_status <> 'none'"},
-		{"zoom 10: every village", at(105.25, 26.0, 10), "true"},
-		{"zoom 9 elsewhere: every village", at(106.93, 27.72, 9), "true"},
+		{"crowded zoom 9: the poverty villages", at(105.25, 26.0, 9), true, "poverty_status <> 'none'"},
+		{"crowded zoom 10: the poverty villages", at(105.25, 26.0, 10), true, "poverty_status <> 'none'"},
+		{"zoom 11: every village", at(105.25, 26.0, tiles.EveryVillageFrom), false, "true"},
+		{"zoom 9 elsewhere: every village", at(106.93, 27.72, 9), false, "true"},
+		{"zoom 10 elsewhere: every village", at(106.93, 27.72, 10), false, "true"},
 	} {
+		if all := villagesIn(tt.tile, "true"); (all > tiles.CrowdedVillages) != tt.crowded {
+			t.Fatalf("%s: %v holds %d villages: the case tests nothing", tt.name, tt.tile, all)
+		}
 		_, layers := fetch(t, svc, tiles.CompositeName, tt.tile)
 		got := 0
 		if l := layers["villages"]; l != nil {
