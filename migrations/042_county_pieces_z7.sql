@@ -10,9 +10,10 @@
 -- (refresh_shapes, migrations/034_tile_pieces.sql), and a tile reads its
 -- pieces by its address.
 --
--- A shape of zoom 7 is the 500 m shape, the coarser one fine enough for
--- the zoom, as the tiles drew it: region_tile_shape took the 50 m one
--- from zoom 7 on, as no zoom 7 was stored.
+-- A shape of zoom 7 is made from the 500 m shape, the one the tiles of
+-- zoom 7 drew, simplified to half a pixel as every stored shape is:
+-- region_tile_shape took the 50 m one from zoom 7 on, as no zoom 7 was
+-- stored.
 CREATE OR REPLACE FUNCTION region_tile_zooms(level text) RETURNS integer[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE level WHEN 'province' THEN ARRAY[0, 1, 2, 3] WHEN 'city' THEN ARRAY[4, 5]
                   WHEN 'county' THEN ARRAY[6, 7, 8, 9] WHEN 'township' THEN ARRAY[8, 9] ELSE '{}' END;

@@ -74,9 +74,9 @@ func mvtGeom(g string) string {
 // migrations/030_tile_shapes.sql and 042_county_pieces_z7.sql): clipping
 // the points to the tile was most of a tile's cost. From zoom 10 on, the
 // spatial filter uses the unsimplified shape's index, which is partial
-// per level: the level is written out so the planner picks it. The regions above the
-// counties, whose figures are summed as they are read, are read from the
-// tile's inTile table, which holds their pieces.
+// per level: the level is written out so the planner picks it. The
+// regions above the counties, whose figures are summed as they are read,
+// are read from the tile's inTile table, which holds their pieces.
 func regionBands(c *geo.Collection, level string, minZoom, maxZoom int) []band {
 	var bands []band
 	for _, b := range shapeBands {
